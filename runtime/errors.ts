@@ -1,0 +1,67 @@
+/**
+ * The one catalogue of error codes. Three families (see CONVENTIONS.md):
+ * protocol errors close one connection, script errors affect one instance,
+ * host/config errors are the operator's. docs/errors.md lists every code; a unit test keeps them in sync.
+ */
+
+export const ErrorCode = {
+  // protocol
+  HandshakeFailed: 'RTMP_HANDSHAKE_FAILED',
+  ChunkInvalid: 'RTMP_CHUNK_INVALID',
+  ChunkSizeInvalid: 'RTMP_CHUNK_SIZE_INVALID',
+  MessageTooLarge: 'RTMP_MESSAGE_TOO_LARGE',
+  TooManyChunkStreams: 'RTMP_TOO_MANY_CHUNK_STREAMS',
+  AmfInvalid: 'AMF_INVALID',
+  CommandInvalid: 'RTMP_COMMAND_INVALID',
+  PeerTooSlow: 'RTMP_PEER_TOO_SLOW',
+  ConnectTimeout: 'RTMP_CONNECT_TIMEOUT',
+  // script
+  ScriptSyntax: 'SCRIPT_SYNTAX',
+  ScriptThrown: 'SCRIPT_THROWN',
+  ScriptTimeout: 'SCRIPT_TIMEOUT',
+  ScriptOutOfMemory: 'SCRIPT_OUT_OF_MEMORY',
+  ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
+  // host / config
+  ConfigInvalid: 'CONFIG_INVALID',
+  ListenFailed: 'LISTEN_FAILED',
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class FmsRuntimeError extends Error {
+  readonly code: ErrorCodeValue;
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Malformed or hostile bytes from a peer: close that connection only. */
+export class ProtocolError extends FmsRuntimeError {}
+
+/** A script failed (syntax, throw, timeout, out of memory): affects that instance only. */
+export class ScriptError extends FmsRuntimeError {
+  readonly filename?: string;
+  readonly lineno?: number;
+  readonly linebuf?: string;
+  constructor(
+    code: ErrorCodeValue,
+    message: string,
+    where: { filename?: string; lineno?: number; linebuf?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.filename = where.filename;
+    this.lineno = where.lineno;
+    this.linebuf = where.linebuf;
+  }
+}
+
+/** Operator-facing problems: bad flags, bad config, a port in use. */
+export class ConfigError extends FmsRuntimeError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(ErrorCode.ConfigInvalid, `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}

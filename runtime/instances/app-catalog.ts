@@ -1,0 +1,45 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export interface AppDefinition {
+  name: string;
+  dir: string;
+  /** The main script found the FMS way, or null for a script-less app (accepts everyone). */
+  scriptPath: string | null;
+}
+
+/** Application names are folder names; anything that could walk the file system is refused. */
+const APP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/**
+ * The applications/ folder: one sub-folder per application (FMS layout). Looked up on every new
+ * instance so apps added while running work without a restart.
+ */
+export class AppCatalog {
+  readonly appsDir: string;
+  readonly #findScript: (appDir: string, appName: string) => string | null;
+
+  constructor(appsDir: string, findScript: (appDir: string, appName: string) => string | null) {
+    this.appsDir = path.resolve(appsDir);
+    this.#findScript = findScript;
+  }
+
+  lookup(appName: string): AppDefinition | null {
+    if (!APP_NAME.test(appName)) return null;
+    const dir = path.join(this.appsDir, appName);
+    try {
+      if (!statSync(dir).isDirectory()) return null;
+    } catch {
+      return null; // no such folder: InvalidApp
+    }
+    return { name: appName, dir, scriptPath: this.#findScript(dir, appName) };
+  }
+
+  list(): string[] {
+    if (!existsSync(this.appsDir)) return [];
+    return readdirSync(this.appsDir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && APP_NAME.test(entry.name))
+      .map((entry) => entry.name)
+      .sort();
+  }
+}

@@ -1,0 +1,233 @@
+import type { Logger } from '../log/logger.ts';
+import { ecmaArray } from '../rtmp/amf-values.ts';
+import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
+import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
+import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from './status-codes.ts';
+import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
+import type { ConnectTarget } from './tc-url.ts';
+
+/** What a client session needs from the instance it joined. */
+export interface SessionOwner {
+  readonly name: string;
+  call(session: ClientSession, method: string, args: unknown[]): Promise<{ ok: true; value: unknown } | { ok: false; description: string }>;
+  /** For NetStreamSession: publish/play against the instance's streams. */
+  readonly streamHost: StreamHost;
+  sessionClosed(session: ClientSession, reason: string, wasAccepted: boolean): void;
+}
+
+/** Commands a client may never call as methods (fms-api §0): they are RTMP commands or protected. */
+export const RESERVED_METHODS = new Set([
+  'closeStream', 'connect', 'createStream', 'deleteStream', 'onStatus', 'pause', 'play', 'publish',
+  'receiveAudio', 'receiveVideo', 'seek', 'getBandwidthLimit', 'setBandwidthLimit', 'getStats', 'ping',
+]);
+
+type SessionState = 'pending' | 'accepted' | 'closed';
+
+let nextClientNumber = 1;
+/** FMS-style opaque client id: unique for the life of the process. */
+function newClientId(): string {
+  return (nextClientNumber++).toString(36).padStart(8, 'A');
+}
+
+/**
+ * One inbound RTMP client with FMS connection semantics: its connect waits for the application's
+ * decision (accept, reject with info, redirect), then it may call methods, create streams,
+ * publish and play. Server→client calls with result callbacks go through `call`.
+ */
+export class ClientSession {
+  readonly id = newClientId();
+  readonly connection: RtmpConnection;
+  readonly info: ClientInfo;
+  readonly target: ConnectTarget;
+  readonly connectArgs: unknown[];
+  readonly connectedAt = Date.now();
+  readonly log: Logger;
+  #owner: SessionOwner | null = null;
+  #state: SessionState = 'pending';
+  #connectTxn: number;
+  #streams = new Map<number, NetStreamSession>();
+  #nextStreamId = 1;
+  #nextTxn = 1;
+  #pendingCalls = new Map<number, (result: ClientCallResult) => void>();
+  #connectTimer: NodeJS.Timeout | null = null;
+  bandwidthLimits = { serverToClient: 0, clientToServer: 0 };
+
+  constructor(connection: RtmpConnection, connect: RtmpCommand, target: ConnectTarget, log: Logger) {
+    this.connection = connection;
+    this.target = target;
+    this.#connectTxn = connect.transactionId;
+    const props = (connect.commandObject ?? {}) as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    connection.objectEncoding = props['objectEncoding'] === 3 ? 3 : 0;
+    this.info = {
+      id: this.id,
+      ip: connection.remoteAddress,
+      agent: text(props['flashVer']),
+      protocol: 'rtmp',
+      referrer: text(props['swfUrl']),
+      pageUrl: text(props['pageUrl']),
+      uri: text(props['tcUrl']).replace(/(:\/\/)[^/@]*@/, '$1'),
+      objectEncoding: connection.objectEncoding,
+      virtualKey: '',
+      readAccess: '/',
+      writeAccess: '/',
+      audioSampleAccess: '',
+      videoSampleAccess: '',
+    };
+    this.connectArgs = connect.args;
+    this.log = log.child({ client: this.id, ip: this.info.ip });
+    connection.on('command', (command) => this.#onCommand(command));
+    connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
+    connection.on('media', (message) => this.#onMedia(message));
+    connection.on('close', (reason, error) => this.#onClose(reason, error));
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get accepted(): boolean {
+    return this.#state === 'accepted';
+  }
+
+  /** Bind to the instance that will decide; start the pending-connect timeout. */
+  attach(owner: SessionOwner, connectTimeoutMs: number): void {
+    this.#owner = owner;
+    this.#connectTimer = setTimeout(() => {
+      if (this.#state !== 'pending') return;
+      this.log.warn({ app: owner.name }, 'connect not decided in time; rejecting');
+      this.reject({ description: 'Connection timed out waiting for the application.' });
+    }, connectTimeoutMs);
+  }
+
+  accept(): void {
+    if (this.#state !== 'pending') return;
+    this.#state = 'accepted';
+    this.#clearConnectTimer();
+    this.connection.sendUserControl(UserControlEvent.StreamBegin, 0);
+    const props = { fmsVer: FMS_VERSION, capabilities: CAPABILITIES, mode: MODE };
+    const info = status.connectSuccess(this.info.objectEncoding);
+    info['data'] = ecmaArray(info['data'] as Record<string, unknown>);
+    this.connection.sendCommand(0, '_result', this.#connectTxn, props, [info]);
+  }
+
+  /** Reject (or redirect) the pending connect, then close as FMS does. */
+  reject(rejection: RejectInfo): void {
+    if (this.#state !== 'pending') return;
+    this.#clearConnectTimer();
+    const info = rejection.redirect
+      ? status.connectRedirect(rejection.redirect, rejection.description, rejection.application)
+      : status.connectRejected(rejection.description, rejection.application);
+    this.rejectWith(info);
+  }
+
+  /** Sends the `_error` for the connect with a ready-made info object (e.g. InvalidApp) and closes. */
+  rejectWith(info: InfoObject): void {
+    if (this.#state === 'closed') return;
+    this.connection.sendCommand(0, '_error', this.#connectTxn, null, [info]);
+    this.#state = 'closed';
+    this.connection.close(`rejected: ${info.code}`);
+  }
+
+  /** Server-side disconnect (application.disconnect, shutdown). */
+  disconnect(reason: string, info?: InfoObject): void {
+    if (this.#state === 'closed') return;
+    if (info && this.accepted) this.connection.sendCommand(0, 'onStatus', 0, null, [info]);
+    this.connection.close(reason);
+  }
+
+  /** Invokes a method on the client's NetConnection; `onResult` gets its `_result`/`_error`. */
+  call(method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
+    if (this.#state !== 'accepted') return false;
+    const txn = onResult ? this.#nextTxn++ : 0;
+    if (onResult) this.#pendingCalls.set(txn, onResult);
+    this.connection.sendCommand(0, method, txn, null, args);
+    return true;
+  }
+
+  #onCommand(command: RtmpCommand): void {
+    if (this.#state === 'closed') return;
+    if (command.name === '_result' || command.name === '_error') return this.#onCallResult(command);
+    if (this.#state !== 'accepted') {
+      this.log.debug({ command: command.name }, 'command before accept ignored');
+      return;
+    }
+    if (command.streamId !== 0) {
+      const stream = this.#streams.get(command.streamId);
+      if (stream) return stream.onCommand(command);
+    }
+    switch (command.name) {
+      case 'createStream':
+        return this.#createStream(command);
+      case 'deleteStream':
+      case 'closeStream': {
+        const id = command.name === 'deleteStream' ? Number(command.args[0]) : command.streamId;
+        this.#streams.get(id)?.close();
+        if (command.name === 'deleteStream') this.#streams.delete(id);
+        return;
+      }
+      default:
+        void this.#onMethodCall(command);
+        return;
+    }
+  }
+
+  #createStream(command: RtmpCommand): void {
+    const id = this.#nextStreamId++;
+    this.#streams.set(id, new NetStreamSession(this, id, this.#owner!.streamHost));
+    this.connection.sendCommand(0, '_result', command.transactionId, null, [id]);
+  }
+
+  async #onMethodCall(command: RtmpCommand): Promise<void> {
+    const respond = (ok: boolean, value: unknown) => {
+      if (command.transactionId === 0 || this.#state === 'closed') return;
+      this.connection.sendCommand(0, ok ? '_result' : '_error', command.transactionId, null, [value]);
+    };
+    if (RESERVED_METHODS.has(command.name)) {
+      return respond(false, status.callFailed(`Method not found (${command.name}).`));
+    }
+    // ffmpeg/OBS send these before publishing; they arrive as ordinary calls (fms-api §10).
+    const outcome = await this.#owner!.call(this, command.name, command.args);
+    if (outcome.ok) respond(true, outcome.value ?? null);
+    else respond(false, status.callFailed(outcome.description));
+  }
+
+  #onCallResult(command: RtmpCommand): void {
+    const callback = this.#pendingCalls.get(command.transactionId);
+    if (!callback) return;
+    this.#pendingCalls.delete(command.transactionId);
+    const value = command.args[0];
+    if (command.name === '_result') callback({ ok: true, value });
+    else callback({ ok: false, info: (value ?? status.callFailed('Call failed.')) as Record<string, unknown> });
+  }
+
+  #onMedia(message: RtmpMessage): void {
+    if (message.type !== MessageType.Audio && message.type !== MessageType.Video) return;
+    this.#streams.get(message.streamId)?.onMedia(message);
+  }
+
+  #onClose(reason: string, error: Error | undefined): void {
+    const wasAccepted = this.#state === 'accepted';
+    this.#state = 'closed';
+    this.#clearConnectTimer();
+    for (const stream of this.#streams.values()) stream.close();
+    this.#streams.clear();
+    for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
+    this.#pendingCalls.clear();
+    const fields = { app: this.#owner?.name, reason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };
+    if (error) this.log.warn({ ...fields, err: { message: error.message, code: (error as { code?: string }).code } }, 'client closed');
+    else this.log.info(fields, 'client closed');
+    this.#owner?.sessionClosed(this, reason, wasAccepted);
+  }
+
+  #clearConnectTimer(): void {
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+  }
+
+  /** Streams this client currently has (for stats and the admin view). */
+  get streams(): NetStreamSession[] {
+    return [...this.#streams.values()];
+  }
+}

@@ -1,0 +1,83 @@
+import type { Logger } from '../log/logger.ts';
+import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import type { AppCatalog } from './app-catalog.ts';
+import { AppInstance, type AppInstanceOptions, type ScriptFactory } from './app-instance.ts';
+import { ClientSession } from './client-session.ts';
+import { status } from './status-codes.ts';
+import { parseConnectTarget } from './tc-url.ts';
+
+/**
+ * Routes each new connection to its application instance, creating instances lazily on the first
+ * connect (FMS semantics) and forgetting them when they close.
+ */
+export class InstanceManager {
+  readonly #catalog: AppCatalog;
+  readonly #options: AppInstanceOptions;
+  readonly #createScript: ScriptFactory;
+  readonly #log: Logger;
+  readonly #instances = new Map<string, AppInstance>();
+
+  constructor(catalog: AppCatalog, options: AppInstanceOptions, createScript: ScriptFactory, log: Logger) {
+    this.#catalog = catalog;
+    this.#options = options;
+    this.#createScript = createScript;
+    this.#log = log;
+  }
+
+  get instances(): AppInstance[] {
+    return [...this.#instances.values()];
+  }
+
+  /** Handles a connection whose handshake completed: waits for its connect command. */
+  adopt(connection: RtmpConnection, connectTimeoutMs: number): void {
+    const timer = setTimeout(() => {
+      this.#log.warn({ ip: connection.remoteAddress }, 'no connect command in time; closing');
+      connection.close('no connect command in time');
+    }, connectTimeoutMs);
+    const onCommand = (command: RtmpCommand) => {
+      clearTimeout(timer);
+      connection.off('command', onCommand);
+      this.#onConnect(connection, command);
+    };
+    connection.on('command', onCommand);
+    connection.once('close', () => clearTimeout(timer));
+  }
+
+  #onConnect(connection: RtmpConnection, command: RtmpCommand): void {
+    const log = this.#log.child({ ip: connection.remoteAddress });
+    if (command.name !== 'connect') {
+      log.warn({ command: command.name }, 'first command is not connect; closing');
+      connection.close('protocol: first command is not connect');
+      return;
+    }
+    const props = command.commandObject as Record<string, unknown> | null;
+    const target = parseConnectTarget(props?.['tcUrl'], props?.['app']);
+    if (!target) {
+      log.warn('connect without tcUrl or app; closing');
+      connection.sendCommand(0, '_error', command.transactionId, null, [status.connectRejected('Connect needs a tcUrl or app.')]);
+      connection.close('connect without tcUrl');
+      return;
+    }
+    const session = new ClientSession(connection, command, target, log);
+    const def = this.#catalog.lookup(target.app);
+    if (!def) {
+      log.info({ app: target.app }, 'connect to unknown application rejected');
+      session.rejectWith(status.connectInvalidApp(target.app));
+      return;
+    }
+    const key = `${def.name}/${target.instance}`;
+    let instance = this.#instances.get(key);
+    if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
+      instance = new AppInstance(def, target.instance, this.#options, this.#createScript, this.#log, (closed) => {
+        if (this.#instances.get(key) === closed) this.#instances.delete(key);
+      });
+      this.#instances.set(key, instance);
+    }
+    void instance.connect(session);
+  }
+
+  /** Server stop: every instance gets onAppStop(Application.Shutdown). */
+  async closeAll(): Promise<void> {
+    await Promise.all(this.instances.map((instance) => instance.unload('Application.Shutdown')));
+  }
+}

@@ -1,0 +1,213 @@
+import { encodeAmf0 } from '../rtmp/amf0.ts';
+import type { RtmpCommand } from '../rtmp/connection.ts';
+import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
+import type { LiveStream, LiveSubscriber } from '../media/live-stream.ts';
+import type { MediaPacket } from '../media/media-packet.ts';
+import { SubscriberQueue, type PacketSink } from '../media/subscriber-queue.ts';
+import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
+import { hasAccess } from './access-list.ts';
+import type { ClientSession } from './client-session.ts';
+import type { StreamInfo } from './script-contract.ts';
+import { status, type InfoObject } from './status-codes.ts';
+
+/** What a client's NetStream needs from its application instance. */
+export interface StreamHost {
+  readonly streams: StreamRegistry;
+  readonly playerMaxBufferedBytes: number;
+  publishStarted(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
+  publishStopped(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
+}
+
+const SAMPLE_ACCESS = encodeAmf0(['|RtmpSampleAccess', false, false]);
+const DATA_START = encodeAmf0(['onStatus', status.dataStart()]);
+
+/**
+ * One NetStream of a client (one createStream id): either publishing into a live stream or playing
+ * one. Media goes out on this stream id, as the protocol requires.
+ */
+export class NetStreamSession implements LiveSubscriber {
+  readonly session: ClientSession;
+  readonly id: number;
+  readonly #host: StreamHost;
+  publishing: { stream: LiveStream; info: StreamInfo } | null = null;
+  playing: { stream: LiveStream; queue: SubscriberQueue; name: string } | null = null;
+  #receiveAudio = true;
+  #receiveVideo = true;
+  #paused = false;
+  #needKeyframe = false;
+
+  constructor(session: ClientSession, id: number, host: StreamHost) {
+    this.session = session;
+    this.id = id;
+    this.#host = host;
+  }
+
+  get #clientId(): string {
+    return this.session.id;
+  }
+
+  onCommand(command: RtmpCommand): void {
+    const arg = command.args;
+    switch (command.name) {
+      case 'publish':
+        return this.#publish(arg[0], arg[1]);
+      case 'play':
+        return this.#play(arg[0], arg[1], arg[3]);
+      case 'closeStream':
+        return this.close();
+      case 'deleteStream':
+        return this.close();
+      case 'pause':
+        return this.#pause(arg[0] === true);
+      case 'receiveAudio':
+        this.#receiveAudio = arg[0] !== false;
+        return;
+      case 'receiveVideo':
+        this.#receiveVideo = arg[0] !== false;
+        if (this.#receiveVideo) this.#needKeyframe = true;
+        return;
+      case 'seek':
+        return this.#status(this.playing ? status.seekFailed(this.playing.name, this.#clientId) : status.streamFailed('Not playing.'));
+      default:
+        this.session.log.debug({ command: command.name, stream: this.id }, 'unsupported stream command ignored');
+    }
+  }
+
+  #status(info: InfoObject): void {
+    this.session.connection.sendCommand(this.id, 'onStatus', 0, null, [info]);
+  }
+
+  #publish(rawName: unknown, type: unknown): void {
+    if (rawName === false || rawName === null) return this.close();
+    if (typeof rawName !== 'string' || rawName === '') {
+      return this.#status(status.publishBadName(String(rawName), this.#clientId, 'Invalid stream name.'));
+    }
+    const { name, query } = parseStreamName(rawName);
+    if (this.publishing || this.playing) this.close();
+    if (!hasAccess(this.session.info.writeAccess, name)) {
+      return this.#status(status.publishBadName(name, this.#clientId, `No write access to ${name}.`));
+    }
+    const stream = this.#host.streams.getOrCreate(name);
+    if (stream.isPublishing) {
+      this.#host.streams.release(stream);
+      return this.#status(status.publishBadName(name, this.#clientId));
+    }
+    const info: StreamInfo = { name, publishQueryString: query };
+    stream.startPublish({ id: this.#clientId, publishQueryString: query, startedAt: Date.now() });
+    this.publishing = { stream, info };
+    this.session.connection.sendUserControl(UserControlEvent.StreamBegin, this.id);
+    this.#status(status.publishStart(name, this.#clientId));
+    this.session.log.info({ stream: name, type: typeof type === 'string' ? type : 'live' }, 'publish started');
+    this.#host.publishStarted(this.session, stream, info);
+  }
+
+  #play(rawName: unknown, start: unknown, reset: unknown): void {
+    if (rawName === false || rawName === null) return this.close();
+    if (typeof rawName !== 'string' || rawName === '') {
+      return this.#status(status.playFailed(String(rawName), this.#clientId, 'Invalid stream name.'));
+    }
+    const { name } = parseStreamName(rawName);
+    if (this.publishing || this.playing) this.close();
+    if (!hasAccess(this.session.info.readAccess, name)) {
+      return this.#status(status.playFailed(name, this.#clientId, `No read access to ${name}.`));
+    }
+    const startSec = typeof start === 'number' ? start : -2;
+    const stream = this.#host.streams.getOrCreate(name);
+    if (startSec >= 0 && !stream.isPublishing) {
+      // A recorded stream was asked for; VOD files are served by the recording layer when present.
+      this.#host.streams.release(stream);
+      return this.#status(status.playStreamNotFound(name, this.#clientId));
+    }
+    const queue = new SubscriberQueue(this.#sink, { maxBufferedBytes: this.#host.playerMaxBufferedBytes });
+    this.playing = { stream, queue, name };
+    this.#needKeyframe = false;
+    const connection = this.session.connection;
+    connection.sendUserControl(UserControlEvent.StreamBegin, this.id);
+    if (reset !== false && reset !== 0) this.#status(status.playReset(name, this.#clientId));
+    this.#status(status.playStart(name, this.#clientId));
+    connection.sendMessage({ type: MessageType.DataAmf0, streamId: this.id, timestamp: 0, payload: SAMPLE_ACCESS });
+    connection.sendMessage({ type: MessageType.DataAmf0, streamId: this.id, timestamp: 0, payload: DATA_START });
+    stream.subscribe(this);
+    if (stream.isPublishing) for (const packet of stream.startupPackets) queue.push(packet);
+    this.session.log.info({ stream: name, live: stream.isPublishing }, 'play started');
+  }
+
+  /** The player's socket is its queue: SubscriberQueue reads its backlog to decide on drops. */
+  get #sink(): PacketSink {
+    const connection = this.session.connection;
+    const streamId = this.id;
+    return {
+      write: (packet) => connection.sendMessage({ type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload }),
+      get bufferedBytes() {
+        return connection.bufferedBytes;
+      },
+    };
+  }
+
+  #pause(pause: boolean): void {
+    if (!this.playing) return;
+    this.#paused = pause;
+    if (!pause) this.#needKeyframe = true;
+    this.#status(pause ? status.pauseNotify(this.playing.name, this.#clientId) : status.unpauseNotify(this.playing.name, this.#clientId));
+  }
+
+  // LiveSubscriber: packets of the stream we play.
+  packet(packet: MediaPacket): void {
+    if (!this.playing || this.#paused) return;
+    if (packet.type === MessageType.Audio && !this.#receiveAudio) return;
+    if (packet.type === MessageType.Video) {
+      if (!this.#receiveVideo) return;
+      if (this.#needKeyframe) {
+        if (((packet.payload[0] ?? 0) >> 4 & 7) !== 1) return;
+        this.#needKeyframe = false;
+      }
+    }
+    this.playing.queue.push(packet);
+  }
+
+  published(stream: LiveStream): void {
+    this.#status(status.playPublishNotify(stream.name, this.#clientId));
+  }
+
+  unpublished(stream: LiveStream): void {
+    this.#status(status.playUnpublishNotify(stream.name, this.#clientId));
+    this.session.connection.sendUserControl(UserControlEvent.StreamEof, this.id);
+  }
+
+  /** Data messages from the publisher: @setDataFrame sets metadata; others pass through to players. */
+  onData(values: unknown[], message: RtmpMessage): void {
+    if (!this.publishing) return;
+    const stream = this.publishing.stream;
+    if (values[0] === '@setDataFrame') {
+      const payload = encodeAmf0(values.slice(1));
+      stream.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload });
+      return;
+    }
+    if (values[0] === '@clearDataFrame') return;
+    stream.write({ type: message.type, timestamp: message.timestamp, payload: message.payload });
+  }
+
+  onMedia(message: RtmpMessage): void {
+    this.publishing?.stream.write({ type: message.type, timestamp: message.timestamp, payload: message.payload });
+  }
+
+  /** Stop publishing/playing on this stream id (closeStream, deleteStream, disconnect). */
+  close(): void {
+    if (this.publishing) {
+      const { stream, info } = this.publishing;
+      this.publishing = null;
+      stream.stopPublish();
+      if (!this.session.connection.closed) this.#status(status.unpublishSuccess(info.name, this.#clientId));
+      this.session.log.info({ stream: info.name }, 'publish stopped');
+      this.#host.publishStopped(this.session, stream, info);
+      this.#host.streams.release(stream);
+    }
+    if (this.playing) {
+      const { stream } = this.playing;
+      this.playing = null;
+      stream.unsubscribe(this);
+      this.#host.streams.release(stream);
+    }
+  }
+}
+

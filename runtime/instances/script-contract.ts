@@ -1,0 +1,92 @@
+/**
+ * The contract between an application instance (host side, runtime/instances/) and whatever runs its
+ * script (runtime/sandbox/ for main.asc; `NoScript` when the app folder has no script).
+ *
+ * Direction: the instance calls `ApplicationScript` methods to deliver FMS events; the script side calls
+ * `InstanceHooks` (given at construction) to act on the world. Only plain, JSON/AMF-safe data crosses:
+ * ids, names, info objects and call arguments — never sockets or media.
+ */
+
+/** What a script may know about a client (Client class properties, fms-api.md §3.1). */
+export interface ClientInfo {
+  id: string;
+  ip: string;
+  /** connect flashVer, e.g. "FMLE/3.0 (compatible; FMSc/1.0)" or "LNX 9,0,124,2". */
+  agent: string;
+  protocol: 'rtmp';
+  /** swfUrl of the connect command. */
+  referrer: string;
+  pageUrl: string;
+  /** tcUrl the client connected with (credentials stripped). */
+  uri: string;
+  objectEncoding: 0 | 3;
+  virtualKey: string;
+  readAccess: string;
+  writeAccess: string;
+  audioSampleAccess: string;
+  videoSampleAccess: string;
+}
+
+export interface StreamInfo {
+  /** Stream name without query string (prefix like mp4: kept). */
+  name: string;
+  /** The part after `?` given at publish, '' when none. */
+  publishQueryString: string;
+}
+
+/** Outcome of the script's `onConnect`. 'pending' = the script will call accept/reject later. */
+export type ConnectOutcome = 'accept' | 'reject' | 'pending';
+
+/** Outcome of a client→server call (`nc.call("method", responder, ...args)`). */
+export type CallOutcome =
+  | { ok: true; value: unknown }
+  | { ok: false; code: 'NetConnection.Call.Failed'; description: string };
+
+export interface RejectInfo {
+  /** The errObj of rejectConnection; delivered as info.application. */
+  application?: unknown;
+  /** For redirectConnection. */
+  redirect?: string;
+  description?: string;
+}
+
+/** Result of a server→client call, delivered back to the script's responder. */
+export type ClientCallResult = { ok: true; value: unknown } | { ok: false; info: Record<string, unknown> };
+
+/** Operations the script side may perform on its instance (isolate → host). */
+export interface InstanceHooks {
+  /** trace() output: one log record, msg = text. */
+  trace(text: string): void;
+  /** A script problem already classified; logs once with code Application.Script.Error. */
+  scriptError(info: { description: string; filename?: string; lineno?: number; linebuf?: string }): void;
+  acceptConnection(clientId: string): void;
+  rejectConnection(clientId: string, info: RejectInfo): void;
+  disconnect(clientId: string): boolean;
+  /**
+   * client.call: sends a command to the client. When `wantResult`, `onResult` is called later
+   * (the script side keeps the responder keyed by its own id). Returns false when not sent.
+   */
+  clientCall(clientId: string, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean;
+  broadcastMsg(method: string, args: unknown[]): void;
+  /** Client property writes the host enforces (readAccess, writeAccess, ...). */
+  setClientAccess(clientId: string, field: 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess', value: string): void;
+  clientStats(clientId: string): Record<string, number>;
+  applicationStats(): Record<string, number>;
+  /** application.shutdown(): asynchronous unload with Application.Shutdown. */
+  shutdown(): void;
+}
+
+/** FMS events delivered to the script, in order, each run to completion (one FIFO per instance). */
+export interface ApplicationScript {
+  /** Compile + run top level, load()ed files, then onAppStart. Rejects with ScriptError on failure. */
+  start(): Promise<void>;
+  connect(client: ClientInfo, args: unknown[]): Promise<ConnectOutcome>;
+  disconnect(clientId: string): Promise<void>;
+  call(clientId: string, method: string, args: unknown[]): Promise<CallOutcome>;
+  publish(clientId: string, stream: StreamInfo): Promise<void>;
+  unpublish(clientId: string, stream: StreamInfo): Promise<void>;
+  /** onAppStop(info); resolves false when the script refuses the unload (only honoured for GC). */
+  stop(code: 'Application.GC' | 'Application.Shutdown'): Promise<boolean>;
+  /** Free the isolate and all its timers. Idempotent. */
+  dispose(): void;
+}

@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { parseCli, USAGE } from './config.ts';
+import { ConfigError, FmsRuntimeError } from './errors.ts';
+import { Server } from './server.ts';
+
+/** CLI entry: `npm start -- --apps <dir> --rtmp-port <n> --http-port <n> [--config f] [--log-level l]`. */
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseCli(process.argv.slice(2));
+    if (!existsSync(options.config.appsDir)) throw new ConfigError([`--apps: folder ${options.config.appsDir} does not exist`]);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`fms-runtime: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const server = new Server({ config: options.config });
+  try {
+    await server.start();
+  } catch (error) {
+    process.stderr.write(`fms-runtime: ${(error as Error).message}\n`);
+    await server.close();
+    return error instanceof FmsRuntimeError ? 1 : 70;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      server.log.info({ signal }, 'signal received');
+      void server.close().then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`fms-runtime: fatal: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exitCode = 70;
+  },
+);

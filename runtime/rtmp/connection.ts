@@ -1,0 +1,333 @@
+import type { Socket } from 'node:net';
+import { ErrorCode, ProtocolError } from '../errors.ts';
+import { decodeAmf0, encodeAmf0 } from './amf0.ts';
+import { splitAggregate } from './aggregate.ts';
+import { ChunkDecoder } from './chunk-decoder.ts';
+import { ChunkEncoder } from './chunk-encoder.ts';
+import { ClientHandshake, ServerHandshake } from './handshake.ts';
+import { MessageType, OUTPUT_CHUNK_SIZE_BYTES, UserControlEvent, type RtmpMessage } from './message.ts';
+import { TypedEmitter } from './typed-emitter.ts';
+
+/** A decoded command message (types 20 and 17). */
+export interface RtmpCommand {
+  name: string;
+  transactionId: number;
+  commandObject: unknown;
+  args: unknown[];
+  streamId: number;
+  timestamp: number;
+}
+
+export type RtmpConnectionEvents = {
+  /** Handshake finished; messages may flow. */
+  ready: [];
+  command: [command: RtmpCommand];
+  /** Data message (types 18/15) decoded to AMF values; `message` keeps the raw payload for relaying. */
+  data: [values: unknown[], message: RtmpMessage];
+  /** Audio (8) or video (9); aggregates are already split into their sub-messages. */
+  media: [message: RtmpMessage];
+  /** Shared-object message (19/16), raw. */
+  sharedObject: [message: RtmpMessage];
+  userControl: [event: number, payload: Buffer];
+  /** The socket's write buffer emptied (for subscriber queues waiting on a slow peer). */
+  drain: [];
+  close: [reason: string, error: Error | undefined];
+};
+
+export interface RtmpConnectionOptions {
+  role: 'server' | 'client';
+  maxMessageBytes: number;
+  maxChunkStreams: number;
+  windowAckSizeBytes: number;
+  handshakeTimeoutMs: number;
+  /** A peer that lets more than this pile up unread is closed (a client that never reads). */
+  maxOutputBufferBytes: number;
+}
+
+export const DEFAULT_CONNECTION_OPTIONS: Omit<RtmpConnectionOptions, 'role'> = {
+  maxMessageBytes: 8 * 1024 * 1024,
+  maxChunkStreams: 64,
+  windowAckSizeBytes: 2_500_000,
+  handshakeTimeoutMs: 5000,
+  maxOutputBufferBytes: 16 * 1024 * 1024,
+};
+
+/** Chunk stream ids we write on. Media gets per-stream ids so header compression works per track. */
+const CSID_PROTOCOL = 2;
+const CSID_COMMAND = 3;
+function csidFor(type: number, streamId: number): number {
+  if (streamId === 0) return CSID_COMMAND;
+  const kind = type === MessageType.Audio ? 1 : type === MessageType.Video ? 2 : 0;
+  return 4 + ((streamId - 1) % 20000) * 3 + kind;
+}
+
+/**
+ * One RTMP connection, either role: handshake, chunking, protocol control, acknowledgements,
+ * ping, aggregate splitting and AMF command decoding. It knows nothing about applications.
+ * Writes are batched per event-loop turn (one writev) and TCP_NODELAY is on: media latency matters.
+ */
+export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
+  readonly socket: Socket;
+  readonly options: RtmpConnectionOptions;
+  /** Encoding for commands we send: follows the peer's connect objectEncoding. */
+  objectEncoding: 0 | 3 = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  lastPingRttMs = 0;
+  #handshake: ServerHandshake | ClientHandshake | null;
+  #decoder: ChunkDecoder;
+  #encoder = new ChunkEncoder();
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #closed = false;
+  #peerWindowAckSize = 0;
+  #lastAckSent = 0;
+  #handshakeTimer: NodeJS.Timeout | null;
+  #pingSentAt = 0;
+
+  constructor(socket: Socket, options: RtmpConnectionOptions) {
+    super();
+    this.socket = socket;
+    this.options = options;
+    this.#decoder = new ChunkDecoder({
+      maxMessageBytes: options.maxMessageBytes,
+      maxChunkStreams: options.maxChunkStreams,
+    });
+    socket.setNoDelay(true);
+    if (options.role === 'server') {
+      this.#handshake = new ServerHandshake();
+    } else {
+      const client = new ClientHandshake();
+      this.#handshake = client;
+      this.#write(client.start());
+    }
+    this.#handshakeTimer = setTimeout(
+      () => this.close('handshake timeout', new ProtocolError(ErrorCode.HandshakeFailed, 'handshake not completed in time')),
+      options.handshakeTimeoutMs,
+    );
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('drain', () => this.emit('drain'));
+    socket.on('error', (error) => this.close('socket error', error));
+    socket.on('close', () => this.close('peer closed'));
+    socket.on('end', () => this.close('peer closed'));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get ready(): boolean {
+    return this.#handshake === null && !this.#closed;
+  }
+
+  /** Bytes written but not yet taken by the kernel: the back-pressure signal for media. */
+  get bufferedBytes(): number {
+    return this.socket.writableLength + this.#pendingBytes;
+  }
+
+  get remoteAddress(): string {
+    return (this.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#closed) return;
+    this.bytesIn += data.length;
+    try {
+      if (this.#handshake) {
+        const step = this.#handshake.push(data);
+        if (step.send) this.#write(step.send);
+        if (!step.done) return;
+        this.#handshake = null;
+        if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+        this.#handshakeTimer = null;
+        this.#sendProtocolSetup();
+        this.emit('ready');
+        if (!step.rest || step.rest.length === 0 || this.#closed) return;
+        data = step.rest;
+      }
+      this.#decoder.push(data, (message) => this.#onMessage(message));
+      this.#maybeAcknowledge();
+    } catch (error) {
+      this.close(error instanceof ProtocolError ? error.message : 'protocol error', error as Error);
+    }
+  }
+
+  #sendProtocolSetup(): void {
+    const ack = Buffer.alloc(4);
+    ack.writeUInt32BE(this.options.windowAckSizeBytes);
+    this.sendMessage({ type: MessageType.WindowAckSize, streamId: 0, timestamp: 0, payload: ack });
+    if (this.options.role === 'server') {
+      const bw = Buffer.alloc(5);
+      bw.writeUInt32BE(this.options.windowAckSizeBytes);
+      bw[4] = 2; // dynamic
+      this.sendMessage({ type: MessageType.SetPeerBandwidth, streamId: 0, timestamp: 0, payload: bw });
+    }
+    this.setChunkSize(OUTPUT_CHUNK_SIZE_BYTES);
+  }
+
+  setChunkSize(size: number): void {
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32BE(size);
+    this.sendMessage({ type: MessageType.SetChunkSize, streamId: 0, timestamp: 0, payload });
+    this.#encoder.setChunkSize(size);
+  }
+
+  #maybeAcknowledge(): void {
+    if (this.#peerWindowAckSize <= 0) return;
+    if (this.bytesIn - this.#lastAckSent < this.#peerWindowAckSize) return;
+    this.#lastAckSent = this.bytesIn;
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32BE(this.bytesIn % 0x100000000);
+    this.sendMessage({ type: MessageType.Acknowledgement, streamId: 0, timestamp: 0, payload });
+  }
+
+  #onMessage(message: RtmpMessage): void {
+    if (this.#closed) return;
+    this.messagesIn++;
+    const { type, payload } = message;
+    switch (type) {
+      case MessageType.SetChunkSize:
+      case MessageType.Abort:
+      case MessageType.Acknowledgement:
+        return; // the decoder applied chunk size/abort; acks need no answer
+      case MessageType.WindowAckSize:
+        this.#requireLength(message, 4);
+        this.#peerWindowAckSize = payload.readUInt32BE(0);
+        return;
+      case MessageType.SetPeerBandwidth:
+        this.#requireLength(message, 4);
+        return;
+      case MessageType.UserControl:
+        return this.#onUserControl(message);
+      case MessageType.Audio:
+      case MessageType.Video:
+        return this.emit('media', message);
+      case MessageType.Aggregate:
+        for (const sub of splitAggregate(message)) this.#onMessage(sub);
+        return;
+      case MessageType.DataAmf0:
+      case MessageType.DataAmf3:
+        return this.emit('data', decodeAmf0(amfBody(message)), message);
+      case MessageType.CommandAmf0:
+      case MessageType.CommandAmf3:
+        return this.emit('command', decodeCommand(message));
+      case MessageType.SharedObjectAmf0:
+      case MessageType.SharedObjectAmf3:
+        return this.emit('sharedObject', message);
+      default:
+        return; // unknown types are ignored, as Flash Player and FMS do
+    }
+  }
+
+  #requireLength(message: RtmpMessage, length: number): void {
+    if (message.payload.length < length) {
+      throw new ProtocolError(ErrorCode.ChunkInvalid, `message type ${message.type} shorter than ${length} bytes`);
+    }
+  }
+
+  #onUserControl(message: RtmpMessage): void {
+    this.#requireLength(message, 2);
+    const event = message.payload.readUInt16BE(0);
+    const body = message.payload.subarray(2);
+    if (event === UserControlEvent.PingRequest && body.length >= 4) {
+      this.sendUserControl(UserControlEvent.PingResponse, body.readUInt32BE(0));
+    } else if (event === UserControlEvent.PingResponse && this.#pingSentAt) {
+      this.lastPingRttMs = Date.now() - this.#pingSentAt;
+      this.#pingSentAt = 0;
+    }
+    this.emit('userControl', event, body);
+  }
+
+  /** Sends a PingRequest; the RTT shows in lastPingRttMs when the response arrives. */
+  ping(): boolean {
+    if (!this.ready) return false;
+    this.#pingSentAt = Date.now();
+    this.sendUserControl(UserControlEvent.PingRequest, this.#pingSentAt % 0x100000000);
+    return true;
+  }
+
+  sendUserControl(event: number, ...values: number[]): void {
+    const payload = Buffer.alloc(2 + values.length * 4);
+    payload.writeUInt16BE(event, 0);
+    values.forEach((value, index) => payload.writeUInt32BE(value >>> 0, 2 + index * 4));
+    this.sendMessage({ type: MessageType.UserControl, streamId: 0, timestamp: 0, payload });
+  }
+
+  sendCommand(streamId: number, name: string, transactionId: number, commandObject: unknown, args: unknown[] = []): void {
+    const body = encodeAmf0([name, transactionId, commandObject, ...args], { objectEncoding: this.objectEncoding });
+    const amf3 = this.objectEncoding === 3;
+    const payload = amf3 ? Buffer.concat([Buffer.from([0]), body]) : body;
+    this.sendMessage({ type: amf3 ? MessageType.CommandAmf3 : MessageType.CommandAmf0, streamId, timestamp: 0, payload });
+  }
+
+  sendData(streamId: number, values: unknown[], timestamp = 0): void {
+    const payload = encodeAmf0(values);
+    this.sendMessage({ type: MessageType.DataAmf0, streamId, timestamp, payload });
+  }
+
+  sendMessage(message: RtmpMessage): void {
+    if (this.#closed) return;
+    const csid = message.type <= MessageType.SetPeerBandwidth ? CSID_PROTOCOL : csidFor(message.type, message.streamId);
+    this.messagesOut++;
+    for (const piece of this.#encoder.encode(message, csid)) this.#write(piece);
+  }
+
+  #write(piece: Buffer): void {
+    this.#pending.push(piece);
+    this.#pendingBytes += piece.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed || this.#pending.length === 0) return;
+    const pieces = this.#pending;
+    this.#pending = [];
+    this.bytesOut += this.#pendingBytes;
+    this.#pendingBytes = 0;
+    this.socket.cork();
+    for (const piece of pieces) this.socket.write(piece);
+    this.socket.uncork();
+    if (this.socket.writableLength > this.options.maxOutputBufferBytes) {
+      this.close('peer too slow', new ProtocolError(ErrorCode.PeerTooSlow, 'peer does not read; output buffer over limit'));
+    }
+  }
+
+  /** Idempotent. Flushes what is queued, then ends the socket. */
+  close(reason: string, error?: Error): void {
+    if (this.#closed) return;
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#flush();
+    this.#closed = true;
+    this.socket.end();
+    // A peer that never reads would keep the socket half-open forever; destroy after a grace period.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.emit('close', reason, error);
+  }
+}
+
+/** Body of an AMF message: type 17/15 carry a leading format byte (0) before AMF0 values. */
+function amfBody(message: RtmpMessage): Buffer {
+  const amf3 = message.type === MessageType.CommandAmf3 || message.type === MessageType.DataAmf3;
+  return amf3 && message.payload.length > 0 && message.payload[0] === 0 ? message.payload.subarray(1) : message.payload;
+}
+
+function decodeCommand(message: RtmpMessage): RtmpCommand {
+  const values = decodeAmf0(amfBody(message));
+  const [name, transactionId, commandObject, ...args] = values;
+  if (typeof name !== 'string') throw new ProtocolError(ErrorCode.CommandInvalid, 'command without a name');
+  return {
+    name,
+    transactionId: typeof transactionId === 'number' ? transactionId : 0,
+    commandObject: commandObject ?? null,
+    args,
+    streamId: message.streamId,
+    timestamp: message.timestamp,
+  };
+}
