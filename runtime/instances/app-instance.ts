@@ -1,6 +1,10 @@
 import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
-import { StreamRegistry } from '../media/stream-registry.ts';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { lastFlvTimestamp } from '../media/flv-file.ts';
+import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
+import { resolveStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { ClientSession, SessionOwner } from './client-session.ts';
@@ -61,6 +65,11 @@ export class AppInstance implements SessionOwner, StreamHost {
     return this;
   }
 
+  /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv. */
+  recordedFile(name: string): string | null {
+    return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
+  }
+
   get playerMaxBufferedBytes(): number {
     return this.#options.playerMaxBufferedBytes;
   }
@@ -112,7 +121,19 @@ export class AppInstance implements SessionOwner, StreamHost {
       this.#reportScriptError(error);
       return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
     });
-    return outcome.ok ? outcome : { ok: false as const, description: outcome.description };
+    if (outcome.ok) return outcome;
+    // FMS 3+ answers getStreamLength itself unless the script defines it (FLVPlayback and ffmpeg call it).
+    if (method === 'getStreamLength' && outcome.description.startsWith('Method not found')) {
+      return { ok: true as const, value: this.streamLengthSec(String(args[0] ?? '')) };
+    }
+    return { ok: false as const, description: outcome.description };
+  }
+
+  /** Stream.length semantics: duration in seconds of a recorded stream, 0 when there is none. */
+  streamLengthSec(name: string): number {
+    const file = this.recordedFile(parseStreamName(name).name);
+    if (!file || !existsSync(file)) return 0;
+    return lastFlvTimestamp(file) / 1000;
   }
 
   publishStarted(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {

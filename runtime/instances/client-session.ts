@@ -76,7 +76,7 @@ export class ClientSession {
       videoSampleAccess: '',
     };
     this.connectArgs = connect.args;
-    this.log = log.child({ client: this.id, ip: this.info.ip });
+    this.log = log.child({ client: this.id });
     connection.on('command', (command) => this.#onCommand(command));
     connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
     connection.on('media', (message) => this.#onMedia(message));

@@ -5,6 +5,9 @@ import type { LiveStream, LiveSubscriber } from '../media/live-stream.ts';
 import type { MediaPacket } from '../media/media-packet.ts';
 import { SubscriberQueue, type PacketSink } from '../media/subscriber-queue.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
+import { existsSync } from 'node:fs';
+import { Recorder } from '../media/recorder.ts';
+import { VodPlayer } from '../media/vod-player.ts';
 import { hasAccess } from './access-list.ts';
 import type { ClientSession } from './client-session.ts';
 import type { StreamInfo } from './script-contract.ts';
@@ -13,6 +16,8 @@ import { status, type InfoObject } from './status-codes.ts';
 /** What a client's NetStream needs from its application instance. */
 export interface StreamHost {
   readonly streams: StreamRegistry;
+  /** The FLV file behind a recorded stream name, or null when the name may not have one. */
+  recordedFile(name: string): string | null;
   readonly playerMaxBufferedBytes: number;
   publishStarted(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
   publishStopped(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
@@ -31,6 +36,8 @@ export class NetStreamSession implements LiveSubscriber {
   readonly #host: StreamHost;
   publishing: { stream: LiveStream; info: StreamInfo } | null = null;
   playing: { stream: LiveStream; queue: SubscriberQueue; name: string } | null = null;
+  vod: { player: VodPlayer; name: string } | null = null;
+  #recorder: Recorder | null = null;
   #receiveAudio = true;
   #receiveVideo = true;
   #paused = false;
@@ -52,7 +59,7 @@ export class NetStreamSession implements LiveSubscriber {
       case 'publish':
         return this.#publish(arg[0], arg[1]);
       case 'play':
-        return this.#play(arg[0], arg[1], arg[3]);
+        return this.#play(arg[0], arg[1], arg[2], arg[3]);
       case 'closeStream':
         return this.close();
       case 'deleteStream':
@@ -93,31 +100,50 @@ export class NetStreamSession implements LiveSubscriber {
       return this.#status(status.publishBadName(name, this.#clientId));
     }
     const info: StreamInfo = { name, publishQueryString: query };
+    const mode = type === 'record' || type === 'append' ? type : 'live';
+    const file = mode === 'live' ? null : this.#host.recordedFile(name);
+    if (mode !== 'live' && !file) {
+      this.#host.streams.release(stream);
+      return this.#status(status.recordNoAccess(name, this.#clientId));
+    }
     stream.startPublish({ id: this.#clientId, publishQueryString: query, startedAt: Date.now() });
     this.publishing = { stream, info };
     this.session.connection.sendUserControl(UserControlEvent.StreamBegin, this.id);
     this.#status(status.publishStart(name, this.#clientId));
-    this.session.log.info({ stream: name, type: typeof type === 'string' ? type : 'live' }, 'publish started');
+    if (file) {
+      try {
+        this.#recorder = new Recorder(file, mode as 'record' | 'append');
+        this.#recorder.start(stream);
+        this.#status(status.recordStart(name, this.#clientId));
+      } catch (error) {
+        this.session.log.error({ stream: name, err: (error as Error).message }, 'recording failed to start');
+        this.#status(status.recordFailed(name, this.#clientId));
+      }
+    }
+    this.session.log.info({ stream: name, type: mode }, 'publish started');
     this.#host.publishStarted(this.session, stream, info);
   }
 
-  #play(rawName: unknown, start: unknown, reset: unknown): void {
+  #play(rawName: unknown, start: unknown, length: unknown, reset: unknown): void {
     if (rawName === false || rawName === null) return this.close();
     if (typeof rawName !== 'string' || rawName === '') {
       return this.#status(status.playFailed(String(rawName), this.#clientId, 'Invalid stream name.'));
     }
     const { name } = parseStreamName(rawName);
-    if (this.publishing || this.playing) this.close();
+    if (this.publishing || this.playing || this.vod) this.close();
     if (!hasAccess(this.session.info.readAccess, name)) {
       return this.#status(status.playFailed(name, this.#clientId, `No read access to ${name}.`));
     }
-    const startSec = typeof start === 'number' ? start : -2;
-    const stream = this.#host.streams.getOrCreate(name);
-    if (startSec >= 0 && !stream.isPublishing) {
-      // A recorded stream was asked for; VOD files are served by the recording layer when present.
-      this.#host.streams.release(stream);
-      return this.#status(status.playStreamNotFound(name, this.#clientId));
+    // Any negative other than -1 means -2 (ffmpeg sends -2000: it multiplies its -2 by 1000).
+    const startSec = typeof start === 'number' && (start >= 0 || start === -1) ? start : -2;
+    const live = this.#host.streams.get(name);
+    // FMS start semantics: -2 live, else recorded, else wait for live; -1 live only; >= 0 recorded only.
+    if (startSec >= 0 || (startSec === -2 && !live?.isPublishing)) {
+      const file = this.#host.recordedFile(name);
+      if (file && existsSync(file)) return this.#playRecorded(name, file, Math.max(0, startSec) * 1000, length, reset);
+      if (startSec >= 0) return this.#status(status.playStreamNotFound(name, this.#clientId));
     }
+    const stream = this.#host.streams.getOrCreate(name);
     const queue = new SubscriberQueue(this.#sink, { maxBufferedBytes: this.#host.playerMaxBufferedBytes });
     this.playing = { stream, queue, name };
     this.#needKeyframe = false;
@@ -130,6 +156,39 @@ export class NetStreamSession implements LiveSubscriber {
     stream.subscribe(this);
     if (stream.isPublishing) for (const packet of stream.startupPackets) queue.push(packet);
     this.session.log.info({ stream: name, live: stream.isPublishing }, 'play started');
+  }
+
+  #playRecorded(name: string, file: string, startMs: number, length: unknown, reset: unknown): void {
+    const lengthMs = typeof length === 'number' && length >= 0 ? length * 1000 : -1;
+    const connection = this.session.connection;
+    const streamId = this.id;
+    let player: VodPlayer;
+    try {
+      player = new VodPlayer(file, {
+        startMs,
+        lengthMs,
+        write: (packet) => connection.sendMessage({ type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload }),
+        onEnd: (reason, error) => {
+          if (this.vod?.player !== player) return;
+          this.vod = null;
+          if (error) this.session.log.warn({ stream: name, err: error.message }, 'recorded stream failed');
+          this.#status(status.playStop(name, this.#clientId));
+          connection.sendData(streamId, ['onPlayStatus', { level: 'status', code: 'NetStream.Play.Complete' }]);
+          connection.sendUserControl(UserControlEvent.StreamEof, streamId);
+          void reason;
+        },
+      });
+    } catch (error) {
+      return this.#status(status.playFailed(name, this.#clientId, `Cannot play ${name}: ${(error as Error).message}`));
+    }
+    this.vod = { player, name };
+    connection.sendUserControl(UserControlEvent.StreamIsRecorded, streamId);
+    connection.sendUserControl(UserControlEvent.StreamBegin, streamId);
+    if (reset !== false && reset !== 0) this.#status(status.playReset(name, this.#clientId));
+    this.#status(status.playStart(name, this.#clientId));
+    connection.sendMessage({ type: MessageType.DataAmf0, streamId, timestamp: 0, payload: SAMPLE_ACCESS });
+    player.start();
+    this.session.log.info({ stream: name, recorded: true }, 'play started');
   }
 
   /** The player's socket is its queue: SubscriberQueue reads its backlog to decide on drops. */
@@ -145,6 +204,11 @@ export class NetStreamSession implements LiveSubscriber {
   }
 
   #pause(pause: boolean): void {
+    if (this.vod) {
+      this.vod.player.pause(pause);
+      const name = this.vod.name;
+      return this.#status(pause ? status.pauseNotify(name, this.#clientId) : status.unpauseNotify(name, this.#clientId));
+    }
     if (!this.playing) return;
     this.#paused = pause;
     if (!pause) this.#needKeyframe = true;
@@ -193,9 +257,18 @@ export class NetStreamSession implements LiveSubscriber {
 
   /** Stop publishing/playing on this stream id (closeStream, deleteStream, disconnect). */
   close(): void {
+    if (this.vod) {
+      this.vod.player.stop();
+      this.vod = null;
+    }
     if (this.publishing) {
       const { stream, info } = this.publishing;
       this.publishing = null;
+      if (this.#recorder) {
+        this.#recorder.stop(stream);
+        this.#recorder = null;
+        if (!this.session.connection.closed) this.#status(status.recordStop(info.name, this.#clientId));
+      }
       stream.stopPublish();
       if (!this.session.connection.closed) this.#status(status.unpublishSuccess(info.name, this.#clientId));
       this.session.log.info({ stream: info.name }, 'publish stopped');

@@ -53,6 +53,8 @@ export const status = {
     info('status', 'NetStream.Record.Stop', `Stopped recording ${name}.`, { details: name, clientid }),
   recordNoAccess: (name: string, clientid: string) =>
     info('error', 'NetStream.Record.NoAccess', `No access to record ${name}.`, { details: name, clientid }),
+  recordFailed: (name: string, clientid: string) =>
+    info('error', 'NetStream.Record.Failed', `Recording ${name} failed.`, { details: name, clientid }),
   playReset: (name: string, clientid: string) =>
     info('status', 'NetStream.Play.Reset', `Playing and resetting ${name}.`, { details: name, clientid }),
   playStart: (name: string, clientid: string) =>

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { MediaPacket } from './media-packet.ts';
 
 const FLV_HEADER_BYTES = 9;
@@ -38,4 +39,22 @@ export function flvTag(packet: MediaPacket): Buffer {
   packet.payload.copy(tag, TAG_HEADER_BYTES);
   tag.writeUInt32BE(TAG_HEADER_BYTES + packet.payload.length, TAG_HEADER_BYTES + packet.payload.length);
   return tag;
+}
+
+/** Timestamp (ms) of the last complete tag of an FLV file, read backwards via PreviousTagSize; 0 if none. */
+export function lastFlvTimestamp(file: string): number {
+  const fd = openSync(file, 'r');
+  try {
+    const size = statSync(file).size;
+    if (size < 13 + 4) return 0;
+    const tail = Buffer.alloc(4);
+    readSync(fd, tail, 0, 4, size - 4);
+    const tagSize = tail.readUInt32BE(0);
+    if (tagSize < TAG_HEADER_BYTES || tagSize > size - 13) return 0;
+    const header = Buffer.alloc(TAG_HEADER_BYTES);
+    readSync(fd, header, 0, TAG_HEADER_BYTES, size - 4 - tagSize);
+    return (header.readUIntBE(4, 3) | (header[7]! << 24)) >>> 0;
+  } finally {
+    closeSync(fd);
+  }
 }

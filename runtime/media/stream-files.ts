@@ -1,0 +1,18 @@
+import path from 'node:path';
+
+/**
+ * Where recorded streams live: FMS keeps them under `<app>/streams/<instance>/<name>.flv`.
+ * Returns null for any name that could leave that folder (.., absolute paths, NUL, backslashes,
+ * drive letters) or that names a container we do not record (mp4:, mp3:, f4f:, raw:, id3:).
+ */
+export function resolveStreamFile(streamsRoot: string, instance: string, name: string): string | null {
+  if (!name || name.includes('\0') || name.includes('\\') || /^[a-z]+:/i.test(name) && !name.startsWith('flv:')) return null;
+  const bare = name.startsWith('flv:') ? name.slice(4) : name;
+  const segments = bare.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return null;
+  if (instance.split('/').some((s) => s === '' || s === '.' || s === '..')) return null;
+  const root = path.resolve(streamsRoot, instance);
+  const file = path.resolve(root, `${bare.replace(/\.flv$/i, '')}.flv`);
+  if (!file.startsWith(root + path.sep)) return null;
+  return file;
+}
