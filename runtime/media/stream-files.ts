@@ -6,7 +6,8 @@ import path from 'node:path';
  * drive letters) or that names a container we do not record (mp4:, mp3:, f4f:, raw:, id3:).
  */
 export function resolveStreamFile(streamsRoot: string, instance: string, name: string): string | null {
-  if (!name || name.includes('\0') || name.includes('\\') || /^[a-z]+:/i.test(name) && !name.startsWith('flv:')) return null;
+  if (!name || name.includes('\0') || name.includes('\\')) return null;
+  if (/^[a-z0-9]+:/i.test(name) && !name.startsWith('flv:')) return null;
   const bare = name.startsWith('flv:') ? name.slice(4) : name;
   const segments = bare.split('/');
   if (segments.some((s) => s === '' || s === '.' || s === '..')) return null;

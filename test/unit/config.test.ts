@@ -1,0 +1,52 @@
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_CONFIG, parseCli } from '../../runtime/config.ts';
+import { ConfigError } from '../../runtime/errors.ts';
+import { tempDir } from '../helpers/test-server.ts';
+
+describe('CLI and config', () => {
+  it('embedded defaults: RTMP 1935, HTTP 8000 on 127.0.0.1, bundled applications/', () => {
+    const { config } = parseCli([], '/repo');
+    assert.equal(config.rtmp.port, 1935);
+    assert.equal(config.http.port, 8000);
+    assert.equal(config.http.host, '127.0.0.1');
+    assert.equal(config.appsDir, '/repo/applications');
+    assert.equal(config.scripts.idleUnloadSec, 1200);
+  });
+
+  it('the stable flags: --apps --rtmp-port --http-port --log-level, both spellings', () => {
+    const { config } = parseCli(['--apps', 'x', '--rtmp-port=1936', '--http-port', '0', '--log-level', 'warn'], '/r');
+    assert.equal(config.appsDir, '/r/x');
+    assert.equal(config.rtmp.port, 1936);
+    assert.equal(config.http.port, 0);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  it('lists every problem at once', () => {
+    const dir = tempDir('cfg');
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ rtmp: { port: 'x', nope: 1 }, bogus: true, scripts: { memoryLimitMb: -1 } }));
+    try {
+      parseCli(['--rtmp-port', '99999', '--frobnicate', '--log-level', 'loud', '--config', file], dir);
+      assert.fail('expected ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const needle of ['--frobnicate', 'rtmp.port', 'rtmp.nope', 'bogus', 'memoryLimitMb', '--rtmp-port', '--log-level']) {
+        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
+      }
+    }
+  });
+
+  it('a config file that is not JSON is one clear problem', () => {
+    const dir = tempDir('cfg');
+    writeFileSync(path.join(dir, 'bad.json'), '{ nope');
+    assert.throws(() => parseCli(['--config', 'bad.json'], dir), (e: ConfigError) => e.problems.length === 1 && e.problems[0]!.includes('bad.json'));
+  });
+
+  it('defaults are not mutated by parsing', () => {
+    parseCli(['--rtmp-port', '5'], '/r');
+    assert.equal(DEFAULT_CONFIG.rtmp.port, 1935);
+  });
+});
