@@ -1,0 +1,248 @@
+import { existsSync } from 'node:fs';
+import type { NetConnection } from '../client/net-connection.ts';
+import type { NetStream } from '../client/net-stream.ts';
+import type { Logger } from '../log/logger.ts';
+import type { LiveStream } from '../media/live-stream.ts';
+import { Recorder } from '../media/recorder.ts';
+import { Relay } from '../media/relay.ts';
+import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
+import type { PacketSink } from '../media/subscriber-queue.ts';
+import { VodPlayer } from '../media/vod-player.ts';
+import { encodeAmf0 } from '../rtmp/amf0.ts';
+import { MessageType } from '../rtmp/message.ts';
+import { status, type InfoObject } from './status-codes.ts';
+
+export interface ServerStreamHost {
+  readonly streams: StreamRegistry;
+  recordedFile(name: string): string | null;
+  /** The client NetConnection behind a script's server-side NetConnection id (for remote pulls). */
+  remoteConnection(ncId: number): NetConnection | null;
+  streamStatus(name: string, info: InfoObject): void;
+}
+
+type Source =
+  | { kind: 'live'; relay: Relay }
+  | { kind: 'vod'; player: VodPlayer }
+  | { kind: 'remote'; remote: NetStream };
+
+interface PlaylistItem {
+  name: string;
+  startSec: number;
+  lengthSec: number;
+  ncId: number | null;
+}
+
+/**
+ * Server-side `Stream` objects (Stream.get): streams the script owns and feeds from a local live
+ * stream, a recorded file or a remote server (stream chaining), with playlists, recording and
+ * data injection. Media never passes through the script: sources write straight into the
+ * instance's live stream, where clients play it.
+ */
+export class ServerStreams {
+  readonly #host: ServerStreamHost;
+  readonly #log: Logger;
+  readonly #owned = new Map<string, { stream: LiveStream; source: Source | null; playlist: PlaylistItem[] }>();
+  readonly #recorders = new Map<string, Recorder>();
+
+  constructor(host: ServerStreamHost, log: Logger) {
+    this.#host = host;
+    this.#log = log;
+  }
+
+  /** Stream.get(name): a valid name gets a handle; invalid names (empty, escapes) get null. */
+  get(rawName: string): string | null {
+    const { name } = parseStreamName(rawName);
+    if (!name || name.includes('\0') || name.split('/').some((s) => s === '..')) return null;
+    return name;
+  }
+
+  play(name: string, source: string | false, startSec = -2, lengthSec = -1, reset: number | boolean = true, ncId: number | null = null): boolean {
+    if (source === false) {
+      this.#stop(name, true);
+      return true;
+    }
+    const entry = this.#entry(name);
+    if (entry.stream.publisher && entry.stream.publisher.id !== `server:${name}`) return false; // a client owns it
+    const item = { name: parseStreamName(source).name, startSec, lengthSec, ncId };
+    if (reset === false || reset === 0 || reset === 2) {
+      entry.playlist.push(item);
+      if (entry.source) return true;
+    } else {
+      this.#stop(name, false);
+      entry.playlist = [item];
+      this.#status(name, status.playReset(name, ''));
+    }
+    this.#next(name);
+    return true;
+  }
+
+  #entry(name: string) {
+    let entry = this.#owned.get(name);
+    if (!entry) {
+      entry = { stream: this.#host.streams.getOrCreate(name), source: null, playlist: [] };
+      this.#owned.set(name, entry);
+    }
+    return entry;
+  }
+
+  #status(name: string, info: InfoObject): void {
+    this.#host.streamStatus(name, info);
+  }
+
+  /** Starts the next playlist item; FMS -2 = live if present, else recorded, else wait for live. */
+  #next(name: string): void {
+    const entry = this.#owned.get(name);
+    if (!entry) return;
+    const item = entry.playlist.shift();
+    if (!item) return;
+    const target = entry.stream;
+    if (!target.isPublishing) target.startPublish({ id: `server:${name}`, publishQueryString: '', startedAt: Date.now() });
+    if (item.ncId !== null) return this.#playRemote(name, item);
+    const live = this.#host.streams.get(item.name);
+    const wantLive = item.startSec === -1 || (item.startSec < 0 && live?.isPublishing);
+    const file = this.#host.recordedFile(item.name);
+    if (!wantLive && item.startSec !== -1 && file && existsSync(file)) return this.#playFile(name, item, file);
+    if (item.startSec >= 0) {
+      this.#status(name, status.playStreamNotFound(item.name, ''));
+      return this.#next(name);
+    }
+    const relay = new Relay(`stream-${name}`, `local:${item.name}`, Number.MAX_SAFE_INTEGER);
+    const sink: PacketSink = {
+      bufferedBytes: 0, // in-process: the target's own subscribers have their own bounded queues
+      write: (p) => (p.type === MessageType.DataAmf0 && p.payload.subarray(3, 13).toString('latin1') === 'onMetaData' ? target.setMetadata(p) : target.write(p)),
+    };
+    relay.setTarget(sink, name);
+    relay.attach(this.#host.streams.getOrCreate(item.name));
+    entry.source = { kind: 'live', relay };
+    this.#status(name, status.playStart(item.name, ''));
+  }
+
+  #playFile(name: string, item: PlaylistItem, file: string): void {
+    const entry = this.#owned.get(name)!;
+    const target = entry.stream;
+    try {
+      const player = new VodPlayer(file, {
+        startMs: Math.max(0, item.startSec) * 1000,
+        lengthMs: item.lengthSec >= 0 ? item.lengthSec * 1000 : -1,
+        write: (p) => (p.type === MessageType.DataAmf0 ? target.setMetadata(p) : target.write(p)),
+        onEnd: () => {
+          if (entry.source?.kind !== 'vod' || entry.source.player !== player) return;
+          entry.source = null;
+          this.#status(name, status.playStop(item.name, ''));
+          if (entry.playlist.length > 0) {
+            this.#status(name, { level: 'status', code: 'NetStream.Play.Switch', description: `Switching to ${entry.playlist[0]!.name}.` });
+            this.#next(name);
+          } else this.#status(name, { level: 'status', code: 'NetStream.Play.Complete', description: 'Playlist complete.' });
+        },
+      });
+      entry.source = { kind: 'vod', player };
+      this.#status(name, status.playStart(item.name, ''));
+      player.start();
+    } catch (error) {
+      this.#status(name, status.playFailed(item.name, '', (error as Error).message));
+      this.#next(name);
+    }
+  }
+
+  #playRemote(name: string, item: PlaylistItem): void {
+    const entry = this.#owned.get(name)!;
+    const nc = this.#host.remoteConnection(item.ncId!);
+    if (!nc?.isConnected) {
+      this.#status(name, status.playFailed(item.name, '', 'The NetConnection is not connected.'));
+      return;
+    }
+    void nc.createStream().then(
+      (remote) => {
+        const target = entry.stream;
+        remote.on('media', (m) => target.write({ type: m.type, timestamp: m.timestamp, payload: m.payload }));
+        remote.on('data', (values, m) => {
+          if (values[0] === 'onMetaData') target.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: m.payload });
+          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: m.timestamp, payload: m.payload });
+        });
+        remote.on('status', (info) => this.#status(name, info as InfoObject));
+        entry.source = { kind: 'remote', remote };
+        remote.play(item.name, item.startSec, item.lengthSec, true);
+      },
+      (error: unknown) => this.#status(name, status.playFailed(item.name, '', String(error))),
+    );
+  }
+
+  #stopSource(entry: { source: Source | null }): void {
+    const source = entry.source;
+    entry.source = null;
+    if (!source) return;
+    if (source.kind === 'live') source.relay.close('closed');
+    else if (source.kind === 'vod') source.player.stop();
+    else source.remote.close();
+  }
+
+  #stop(name: string, unpublish: boolean): void {
+    const entry = this.#owned.get(name);
+    if (!entry) return;
+    this.#stopSource(entry);
+    entry.playlist = [];
+    if (unpublish && entry.stream.publisher?.id === `server:${name}`) {
+      entry.stream.stopPublish();
+      this.#status(name, status.playStop(name, ''));
+    }
+  }
+
+  /** s.record("record"|"append"|false). Works on client-published and server-owned streams. */
+  record(name: string, mode: 'record' | 'append' | false): boolean {
+    const existing = this.#recorders.get(name);
+    const stream = this.#host.streams.getOrCreate(name);
+    if (mode === false) {
+      if (!existing) return false;
+      existing.stop(stream);
+      this.#recorders.delete(name);
+      this.#status(name, status.recordStop(name, ''));
+      return true;
+    }
+    const file = this.#host.recordedFile(name);
+    if (!file) {
+      this.#status(name, status.recordNoAccess(name, ''));
+      return false;
+    }
+    existing?.stop(stream);
+    try {
+      const recorder = new Recorder(file, mode);
+      recorder.start(stream);
+      this.#recorders.set(name, recorder);
+      this.#status(name, status.recordStart(name, ''));
+      return true;
+    } catch (error) {
+      this.#log.error({ stream: name, err: (error as Error).message }, 'recording failed');
+      this.#status(name, status.recordFailed(name, ''));
+      return false;
+    }
+  }
+
+  /** s.send(handler, ...args): a data message to every subscriber (recorded too). */
+  send(name: string, handler: string, args: unknown[]): boolean {
+    const stream = this.#host.streams.getOrCreate(name);
+    const payload = encodeAmf0([handler, ...args]);
+    if (handler === 'onMetaData' || handler === '@setDataFrame') {
+      const values = handler === '@setDataFrame' ? args : ['onMetaData', ...args];
+      stream.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: encodeAmf0(values) });
+    } else stream.write({ type: MessageType.DataAmf0, timestamp: stream.lastTimestamp, payload });
+    return true;
+  }
+
+  /** Stream.destroy: stop sources and recordings; subscribers get UnpublishNotify. */
+  destroy(name: string): boolean {
+    const entry = this.#owned.get(name);
+    this.record(name, false);
+    if (!entry) return false;
+    this.#stop(name, true);
+    this.#owned.delete(name);
+    this.#host.streams.release(entry.stream);
+    return true;
+  }
+
+  /** Instance unload: every source, playlist and recording stopped. */
+  closeAll(): void {
+    for (const name of [...this.#owned.keys()]) this.destroy(name);
+    for (const [name, recorder] of this.#recorders) recorder.stop(this.#host.streams.get(name));
+    this.#recorders.clear();
+  }
+}
