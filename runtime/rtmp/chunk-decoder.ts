@@ -85,7 +85,13 @@ export class ChunkDecoder {
         return;
       }
       this.#carryLength = 0;
-      pos = used - before;
+      if (used >= before) pos = used - before;
+      else {
+        // The header turned out shorter than what was carried (a fmt-3 continuation whose peeked
+        // bytes were not a repeated extended timestamp): the rest of the carry is payload.
+        data = Buffer.concat([this.#carry.subarray(used, before), data]);
+        pos = 0;
+      }
     }
     for (;;) {
       if (this.#current === null) {

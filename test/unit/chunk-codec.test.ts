@@ -413,3 +413,15 @@ describe('chunk decoder byte vectors', () => {
     }
   });
 });
+
+describe('ChunkDecoder regression (found by npm run fuzz)', () => {
+  it('a fmt-3 continuation whose peeked bytes are not an extended timestamp, split across pushes, is payload', () => {
+    const d = new ChunkDecoder({ maxMessageBytes: 1 << 20, maxChunkStreams: 64 });
+    const got: Buffer[] = [];
+    d.push(Buffer.concat([Buffer.from([0x03, 0xff, 0xff, 0xff, 0, 0, 0xc8, 0x09, 1, 0, 0, 0, 1, 2, 3, 4]), Buffer.alloc(128, 0x42), Buffer.from([0xc3, 0x01, 0x02])]), (m) => got.push(m.payload));
+    d.push(Buffer.concat([Buffer.from([0x03]), Buffer.alloc(69, 0x42)]), (m) => got.push(m.payload));
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.length, 200);
+    assert.deepEqual([...got[0]!.subarray(128, 131)], [0x01, 0x02, 0x03]);
+  });
+});

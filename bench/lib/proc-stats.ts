@@ -1,0 +1,107 @@
+/**
+ * Per-process figures read from /proc, so the CPU and memory of each server child are attributed
+ * to it alone (the load generator and the publisher run in other processes).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+/** Kernel clock ticks per second for /proc/<pid>/stat times (almost always 100). */
+const CLOCK_TICKS_PER_SEC = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100; // getconf missing: Linux's USER_HZ default
+  }
+})();
+
+/** utime + stime of the process (all its threads), in milliseconds. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) may contain spaces and parentheses; the rest starts after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SEC;
+}
+
+/** Resident set size now (VmRSS) and its peak (VmHWM), in bytes. */
+export function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** CPU use of a process over a window, as a fraction of one core (1.0 = one core busy). */
+export class CpuWindow {
+  readonly #pid: number;
+  readonly #startCpu: number;
+  readonly #startAt = process.hrtime.bigint();
+
+  constructor(pid: number) {
+    this.#pid = pid;
+    this.#startCpu = cpuMs(pid);
+  }
+
+  /** Fraction of one core used since construction, and the window length in ms. */
+  end(): { cores: number; wallMs: number } {
+    const wallMs = Number(process.hrtime.bigint() - this.#startAt) / 1e6;
+    return { cores: (cpuMs(this.#pid) - this.#startCpu) / wallMs, wallMs };
+  }
+}
+
+/**
+ * Kernel socket queues of one loopback TCP connection from `ss`: what the sender's kernel holds
+ * unsent/unacked (Send-Q on the server side) and what the receiver has not read (Recv-Q on the client side).
+ */
+export function kernelQueues(serverPort: number, clientPort: number): { serverSendQ: number; clientRecvQ: number } | null {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-tnH', 'state', 'established'], { encoding: 'utf8' });
+  } catch {
+    return null; // no ss (iproute2): the in-process backlog figure still stands
+  }
+  let serverSendQ = -1;
+  let clientRecvQ = -1;
+  for (const line of out.split('\n')) {
+    const [recvQ, sendQ, local, peer] = line.trim().split(/\s+/);
+    if (!local || !peer) continue;
+    if (local.endsWith(`:${serverPort}`) && peer.endsWith(`:${clientPort}`)) serverSendQ = Number(sendQ);
+    if (local.endsWith(`:${clientPort}`) && peer.endsWith(`:${serverPort}`)) clientRecvQ = Number(recvQ);
+  }
+  return serverSendQ < 0 && clientRecvQ < 0 ? null : { serverSendQ: Math.max(0, serverSendQ), clientRecvQ: Math.max(0, clientRecvQ) };
+}
+
+/** A loopback port that was free a moment ago (node-media-server cannot listen on port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on the port. */
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

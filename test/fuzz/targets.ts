@@ -1,0 +1,100 @@
+/**
+ * The in-process fuzz targets: each makes a mutated input from its seeds and feeds it to one parser
+ * the server exposes to the network. A ProtocolError (AmfError included) is the parser doing its
+ * job; anything else escaping is a crash.
+ */
+import { DEFAULT_CONFIG } from '../../runtime/config.ts';
+import { ProtocolError } from '../../runtime/errors.ts';
+import { splitAggregate } from '../../runtime/rtmp/aggregate.ts';
+import { AmfError, decodeAmf0 } from '../../runtime/rtmp/amf0.ts';
+import { decodeAmf3Value } from '../../runtime/rtmp/amf3.ts';
+import { ChunkDecoder } from '../../runtime/rtmp/chunk-decoder.ts';
+import { ServerHandshake } from '../../runtime/rtmp/handshake.ts';
+import { MessageType, type RtmpMessage } from '../../runtime/rtmp/message.ts';
+import { mutateBytes, slices, splitLengths, type Rng } from './mutators.ts';
+import { amf0Seeds, amf3Seeds, encodeSession, handshakeSeeds, mutateSession, resignC1, sessionSeeds } from './seeds.ts';
+
+export interface FuzzTarget {
+  readonly name: string;
+  /** Builds the next input (mutation happens outside the timed region). */
+  next(rng: Rng): Buffer;
+  /** Lengths of the successive push() calls the input is fed in ([length]: all at once). */
+  split(input: Buffer, rng: Rng): number[];
+  /** Feeds one input; throws whatever the code under test throws. */
+  run(input: Buffer, split: readonly number[]): void;
+}
+
+export type Outcome = 'accepted' | 'rejected' | 'masked' | 'crash';
+
+/**
+ * rejected: a ProtocolError, as designed. masked: an AmfError whose cause is not a ProtocolError,
+ * i.e. the AMF safety net (asAmfError) turned an internal TypeError/RangeError into a clean
+ * rejection; not a crash by the rules, but worth a look, so it is reported apart.
+ */
+export function classify(error: unknown): Outcome {
+  if (!(error instanceof ProtocolError)) return 'crash';
+  if (error instanceof AmfError && error.cause !== undefined && !(error.cause instanceof ProtocolError)) return 'masked';
+  return 'rejected';
+}
+
+/** Same dispatch as RtmpConnection: AMF bodies (minus the AMF3 format byte) and aggregates are parsed. */
+function parseLikeConnection(message: RtmpMessage): void {
+  switch (message.type) {
+    case MessageType.CommandAmf3:
+    case MessageType.DataAmf3:
+      decodeAmf0(message.payload.length > 0 && message.payload[0] === 0 ? message.payload.subarray(1) : message.payload);
+      return;
+    case MessageType.CommandAmf0:
+    case MessageType.DataAmf0:
+      decodeAmf0(message.payload);
+      return;
+    case MessageType.Aggregate:
+      splitAggregate(message);
+      return;
+    default:
+  }
+}
+
+function pickSeed(seeds: readonly Buffer[], rng: Rng): Buffer {
+  const seed = rng.pick(seeds);
+  return rng.chance(0.03) ? seed : mutateBytes(seed, rng, seeds);
+}
+
+export function createTargets(): FuzzTarget[] {
+  const sessions = sessionSeeds();
+  const encodedSessions = sessions.map((s) => encodeSession(s));
+  const hsSeeds = handshakeSeeds(encodedSessions[0]!.subarray(0, 600));
+  const a0 = amf0Seeds();
+  const a3 = amf3Seeds();
+  const limits = { maxMessageBytes: DEFAULT_CONFIG.rtmp.maxMessageBytes, maxChunkStreams: DEFAULT_CONFIG.rtmp.maxChunkStreams };
+
+  return [
+    {
+      name: 'handshake',
+      next: (rng) => {
+        const input = pickSeed(hsSeeds, rng);
+        return rng.chance(0.3) ? resignC1(input, rng) : input;
+      },
+      split: (input, rng) => splitLengths(input.length, rng),
+      run: (input, split) => {
+        const hs = new ServerHandshake();
+        for (const piece of slices(input, split)) hs.push(piece);
+      },
+    },
+    {
+      name: 'chunk-decoder',
+      next: (rng) =>
+        rng.chance(0.8)
+          ? mutateSession(rng.pick(sessions), rng, a0, rng.chance(0.3))
+          : pickSeed(encodedSessions, rng),
+      // Now and then byte by byte: every header then straddles pushes (the carry path).
+      split: (input, rng) => (input.length < 4096 && rng.chance(0.05) ? new Array<number>(input.length).fill(1) : splitLengths(input.length, rng, 6)),
+      run: (input, split) => {
+        const decoder = new ChunkDecoder(limits);
+        for (const piece of slices(input, split)) decoder.push(piece, parseLikeConnection);
+      },
+    },
+    { name: 'amf0', next: (rng) => pickSeed(a0, rng), split: (input) => [input.length], run: (input) => void decodeAmf0(input) },
+    { name: 'amf3', next: (rng) => pickSeed(a3, rng), split: (input) => [input.length], run: (input) => void decodeAmf3Value(input) },
+  ];
+}
