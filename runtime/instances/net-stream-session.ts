@@ -167,7 +167,11 @@ export class NetStreamSession implements LiveSubscriber {
       player = new VodPlayer(file, {
         startMs,
         lengthMs,
-        write: (packet) => connection.sendMessage({ type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload }),
+        write: (packet) => {
+        const message = { type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload };
+        packet.wire ??= new Map();
+        connection.sendShared(message, packet.wire);
+      },
         onEnd: (reason, error) => {
           if (this.vod?.player !== player) return;
           this.vod = null;
@@ -196,7 +200,11 @@ export class NetStreamSession implements LiveSubscriber {
     const connection = this.session.connection;
     const streamId = this.id;
     return {
-      write: (packet) => connection.sendMessage({ type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload }),
+      write: (packet) => {
+        const message = { type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload };
+        packet.wire ??= new Map();
+        connection.sendShared(message, packet.wire);
+      },
       get bufferedBytes() {
         return connection.bufferedBytes;
       },

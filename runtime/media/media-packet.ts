@@ -6,6 +6,11 @@ export interface MediaPacket {
   /** Stream timestamp in ms, 32-bit unsigned. */
   timestamp: number;
   payload: Buffer;
+  /**
+   * Chunked wire bytes shared by every player with the same chunk stream id, message stream id
+   * and chunk size (fan-out encodes once, not once per player). Filled lazily by the connection.
+   */
+  wire?: Map<string, Buffer>;
 }
 
 /** FLV/RTMP video tag: frame type in the high nibble (1 = keyframe); enhanced RTMP sets bit 7. */

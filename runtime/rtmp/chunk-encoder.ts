@@ -38,6 +38,19 @@ export class ChunkEncoder {
     this.#chunkSize = size;
   }
 
+  /** Records that a fmt-0 encoded message (encodeShared) was written on csid by someone else. */
+  noteShared(msg: RtmpMessage, csid: number): void {
+    const timestamp = msg.timestamp >>> 0;
+    this.#last.set(csid, {
+      timestamp,
+      delta: Number.NaN,
+      length: msg.payload.length,
+      type: msg.type & 0xff,
+      streamId: msg.streamId >>> 0,
+      extended: timestamp >= EXTENDED_TIMESTAMP ? timestamp : -1,
+    });
+  }
+
   encode(msg: RtmpMessage, csid: number): Buffer[] {
     if (!Number.isInteger(csid) || csid < MIN_CSID || csid > MAX_CSID) {
       throw new RangeError(`chunk stream id must be in ${MIN_CSID}..${MAX_CSID}, got ${csid}`);
@@ -95,6 +108,23 @@ export class ChunkEncoder {
     }
     return pieces;
   }
+}
+
+export interface SharedEncoding {
+  /** The chunked bytes: fmt 0 header, payload, fmt 3 continuations. */
+  bytes: Buffer;
+}
+
+/**
+ * Encodes a message as one self-contained buffer (fmt 0 first header, so it does not depend on
+ * any connection's compression state). Fan-out encodes a media message once per (csid, stream id,
+ * chunk size) and writes the same bytes to every player; `ChunkEncoder.noteShared` keeps that
+ * connection's compression state consistent afterwards.
+ */
+export function encodeShared(msg: RtmpMessage, csid: number, chunkSize: number): Buffer {
+  const encoder = new ChunkEncoder();
+  encoder.setChunkSize(chunkSize);
+  return Buffer.concat(encoder.encode(msg, csid));
 }
 
 /** A buffer holding the basic header for csid, with `extra` bytes of room after it. */

@@ -3,7 +3,7 @@ import { ErrorCode, ProtocolError } from '../errors.ts';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
 import { splitAggregate } from './aggregate.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
-import { ChunkEncoder } from './chunk-encoder.ts';
+import { ChunkEncoder, encodeShared } from './chunk-encoder.ts';
 import { ClientHandshake, ServerHandshake } from './handshake.ts';
 import { MessageType, OUTPUT_CHUNK_SIZE_BYTES, UserControlEvent, type RtmpMessage } from './message.ts';
 import { TypedEmitter } from './typed-emitter.ts';
@@ -275,6 +275,24 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     for (const piece of this.#encoder.encode(message, csid)) this.#write(piece);
   }
 
+  /**
+   * Sends a media/data message whose chunked bytes are shared with other connections: encoded
+   * once per (csid, stream id, chunk size) into `wire`, then the same buffer goes to every socket.
+   */
+  sendShared(message: RtmpMessage, wire: Map<string, Buffer>): void {
+    if (this.#closed) return;
+    const csid = csidFor(message.type, message.streamId);
+    const key = `${csid}/${message.streamId}/${this.#encoder.chunkSize}`;
+    let bytes = wire.get(key);
+    if (!bytes) {
+      bytes = encodeShared(message, csid, this.#encoder.chunkSize);
+      wire.set(key, bytes);
+    }
+    this.#encoder.noteShared(message, csid);
+    this.messagesOut++;
+    this.#write(bytes);
+  }
+
   #write(piece: Buffer): void {
     this.#pending.push(piece);
     this.#pendingBytes += piece.length;
@@ -291,9 +309,12 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     this.#pending = [];
     this.bytesOut += this.#pendingBytes;
     this.#pendingBytes = 0;
-    this.socket.cork();
-    for (const piece of pieces) this.socket.write(piece);
-    this.socket.uncork();
+    if (pieces.length === 1) this.socket.write(pieces[0]!);
+    else {
+      this.socket.cork(); // one writev for everything queued this turn
+      for (const piece of pieces) this.socket.write(piece);
+      this.socket.uncork();
+    }
     if (this.socket.writableLength > this.options.maxOutputBufferBytes) {
       this.close('peer too slow', new ProtocolError(ErrorCode.PeerTooSlow, 'peer does not read; output buffer over limit'));
     }

@@ -425,3 +425,27 @@ describe('ChunkDecoder regression (found by npm run fuzz)', () => {
     assert.deepEqual([...got[0]!.subarray(128, 131)], [0x01, 0x02, 0x03]);
   });
 });
+
+describe('shared (fan-out) encoding', () => {
+  it('encodeShared bytes interleaved with stateful encodes decode to the same messages', async () => {
+    const { encodeShared } = await import('../../runtime/rtmp/chunk-encoder.ts');
+    const encoder = new ChunkEncoder();
+    encoder.setChunkSize(100);
+    const decoder = new ChunkDecoder({ maxMessageBytes: 1 << 20, maxChunkStreams: 64 });
+    decoder.push(Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 100]), () => {}); // Set Chunk Size 100
+    const sent = [
+      { type: 9, streamId: 1, timestamp: 0, payload: Buffer.alloc(250, 1) },
+      { type: 9, streamId: 1, timestamp: 40, payload: Buffer.alloc(30, 2) },
+      { type: 9, streamId: 1, timestamp: 0x1000000, payload: Buffer.alloc(220, 3) },
+      { type: 9, streamId: 1, timestamp: 0x1000028, payload: Buffer.alloc(30, 4) },
+    ];
+    const got: { timestamp: number; payload: Buffer }[] = [];
+    sent.forEach((msg, i) => {
+      const bytes = i % 2 === 0 ? encodeShared(msg, 6, 100) : Buffer.concat(encoder.encode(msg, 6));
+      if (i % 2 === 0) encoder.noteShared(msg, 6);
+      decoder.push(bytes, (m) => got.push(m));
+    });
+    assert.deepEqual(got.map((m) => m.timestamp), sent.map((m) => m.timestamp));
+    assert.deepEqual(got.map((m) => m.payload), sent.map((m) => m.payload));
+  });
+});
