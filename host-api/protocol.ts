@@ -1,0 +1,149 @@
+/**
+ * The bridge between the host (runtime/sandbox/sandbox.ts) and the host-api bundle that runs inside
+ * each isolate. Type-only: both sides import it, nothing here exists at run time.
+ *
+ * Isolate → host: ONE synchronous function `host(op, args)`. It returns at once with a plain value
+ * (or an id); anything that takes time comes back later as an event. Its arguments and results are
+ * structured-clone copies, so only plain data crosses (no functions, no prototypes).
+ *
+ * Host → isolate: ONE `dispatch(event, payload)` function, called asynchronously with a CPU timeout
+ * through a per-instance FIFO. Payloads are copies; the reply is a copy.
+ *
+ * host-api imports nothing from runtime/, so the few shapes shared with the instance contract
+ * (runtime/instances/script-contract.ts) are declared again here; sandbox.ts passes contract values
+ * into these types, so the compiler checks that the two stay compatible.
+ */
+
+export type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess';
+
+/** What the isolate learns about a connecting client (script-contract ClientInfo). */
+export interface ClientRecord {
+  id: string;
+  ip: string;
+  agent: string;
+  protocol: string;
+  referrer: string;
+  pageUrl: string;
+  uri: string;
+  objectEncoding: number;
+  virtualKey: string;
+  readAccess: string;
+  writeAccess: string;
+  audioSampleAccess: string;
+  videoSampleAccess: string;
+}
+
+export interface StreamRecord {
+  name: string;
+  publishQueryString: string;
+}
+
+/** FMS info object ({level, code, description, ...}); built on the host side by status-codes.ts. */
+export interface InfoRecord {
+  level: string;
+  code: string;
+  description?: string;
+  [field: string]: unknown;
+}
+
+export interface RejectRecord {
+  application?: unknown;
+  redirect?: string;
+  description?: string;
+}
+
+export type CallReply = { ok: true; value: unknown } | { ok: false; code: 'NetConnection.Call.Failed'; description: string };
+
+export type CallResultRecord = { ok: true; value: unknown } | { ok: false; info: Record<string, unknown> };
+
+/** Answer of `load(name)`: run `source` now, or it was queued to run before onAppStart. */
+export type LoadReply =
+  | { kind: 'run'; filename: string; source: string }
+  | { kind: 'deferred' }
+  | { kind: 'failed'; error: ThrownRecord };
+
+/** A script exception caught inside the isolate, flattened to data for classification on the host. */
+export interface ThrownRecord {
+  /** Error name ("TypeError"), or '' when a non-Error value was thrown. */
+  name: string;
+  message: string;
+  stack?: string;
+  /** Set when the error is known to come from load(): the file could not be found/read/parsed. */
+  load?: boolean;
+  /** Location when known without parsing the stack (syntax errors of loaded files). */
+  filename?: string;
+  lineno?: number;
+}
+
+/** Operations the isolate may perform (isolate → host). Each returns at once. */
+export interface HostCalls {
+  trace(text: string): void;
+  /** A P2 member was used; the host logs "unsupported: <member>" (host-api sends each name once). */
+  unsupported(member: string): void;
+  load(name: string): LoadReply;
+  acceptConnection(clientId: string): void;
+  rejectConnection(clientId: string, info: RejectRecord): void;
+  disconnect(clientId: string): boolean;
+  /** responderId 0 = no result wanted; otherwise a `callResult` event comes back later. */
+  clientCall(clientId: string, method: string, args: unknown[], responderId: number): boolean;
+  broadcastMsg(method: string, args: unknown[]): void;
+  setClientAccess(clientId: string, field: AccessField, value: string): void;
+  clientStats(clientId: string): Record<string, number>;
+  applicationStats(): Record<string, number>;
+  shutdown(): void;
+  /** Starts a host timer; its ticks come back as `timer` events. Returns the timer id (> 0). */
+  setTimer(ms: number, repeat: boolean): number;
+  clearTimer(timerId: number): void;
+}
+
+export type HostOp = keyof HostCalls;
+
+/** `[true, value]` or `[false, message]` when the host refused the arguments. */
+export type HostReply<T> = [ok: true, value: T] | [ok: false, message: string];
+
+/** The single synchronous callback the bootstrap receives. */
+export type HostFunction = <K extends HostOp>(op: K, args: Parameters<HostCalls[K]>) => HostReply<ReturnType<HostCalls[K]>>;
+
+/** Events the host dispatches into the isolate, with their payload and reply value. */
+export interface SandboxEvents {
+  appStart: { payload: Record<string, never>; result: null };
+  /** Reply: false when onAppStop returned false (refuses the unload). */
+  appStop: { payload: { info: InfoRecord }; result: boolean };
+  /** 'pending' also when the handler called accept/reject itself (the decision went through host calls). */
+  connect: { payload: { client: ClientRecord; args: unknown[] }; result: 'accept' | 'reject' | 'pending' };
+  disconnect: { payload: { clientId: string }; result: null };
+  call: { payload: { clientId: string; method: string; args: unknown[] }; result: CallReply };
+  callResult: { payload: { responderId: number; result: CallResultRecord }; result: null };
+  publish: { payload: { clientId: string; stream: StreamRecord }; result: null };
+  unpublish: { payload: { clientId: string; stream: StreamRecord }; result: null };
+  timer: { payload: { timerId: number }; result: null };
+  /** application.onStatus(info), e.g. Application.Script.Error after a handler threw. */
+  status: { payload: { info: InfoRecord }; result: null };
+}
+
+export type SandboxEventName = keyof SandboxEvents;
+
+/** What `dispatch` returns: the event's value plus the script error it caught, if any. */
+export interface DispatchReply<R> {
+  value: R;
+  error?: ThrownRecord;
+}
+
+export type DispatchFunction = <K extends SandboxEventName>(
+  event: K,
+  payload: SandboxEvents[K]['payload'],
+) => DispatchReply<SandboxEvents[K]['result']>;
+
+/** Options the host passes to the bootstrap once, before main.asc runs. */
+export interface BootOptions {
+  /** "app/instance". */
+  name: string;
+  hostname: string;
+  server: string;
+  config: Record<string, string>;
+  exposeJson: boolean;
+  exposeSetTimeout: boolean;
+}
+
+/** The bundle's entry: `install(host, options)` returns the dispatch function. */
+export type InstallFunction = (host: HostFunction, options: BootOptions) => DispatchFunction;

@@ -1,0 +1,226 @@
+/**
+ * The scripts an isolate runs: the host-api bundle first, then the application's script found and
+ * read the way FMS does, then what `load(file)` asks for.
+ *
+ * load() timing — deferred, as the FMS reference describes ("compiled and executed after main.asc
+ * is successfully loaded and before application.onAppStart()"): a load() during main.asc's top
+ * level only queues the name; queued files run after the top level, in call order (a queued file
+ * that calls load() appends to the queue), then onAppStart runs. A missing file therefore fails the
+ * start, not the load() call. From any handler after that (onAppStart included) load() resolves,
+ * reads and runs the file at once, so its definitions are usable on the next line.
+ *
+ * Where load() looks: the folder of the main script, then the app folder (they differ when the
+ * script lives in scripts/), then each configured script library path. A name that resolves
+ * outside the root it was resolved against (../, absolute paths, symlinks) is refused.
+ */
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import esbuild from 'esbuild';
+import { ErrorCode, ScriptError } from '../errors.ts';
+import type { ThrownRecord } from '../../host-api/protocol.ts';
+import type { SourceLines } from './isolate-errors.ts';
+
+const HOST_API_ENTRY = fileURLToPath(new URL('../../host-api/bootstrap.ts', import.meta.url));
+/** The bundle's file name in stack traces (never a script file, so error locations skip it). */
+export const HOST_API_FILENAME = 'fms-host-api.js';
+const BUNDLE_GLOBAL = '__fmsHostApi';
+
+let bundle: Promise<string> | undefined;
+
+/**
+ * host-api bundled into one script at first use (esbuild, ~25 ms) and kept in memory. It is
+ * wrapped in a function whose value is `install`: the bundle's top-level names stay locals, none
+ * lands on the global object, and the directive makes all of host-api strict-mode code (so
+ * `caller` and stack frames cannot lead a script into it).
+ */
+export function hostApiBundle(): Promise<string> {
+  bundle ??= esbuild
+    .build({
+      entryPoints: [HOST_API_ENTRY],
+      bundle: true,
+      format: 'iife',
+      globalName: BUNDLE_GLOBAL,
+      target: 'es2020',
+      platform: 'neutral',
+      write: false,
+      logLevel: 'silent',
+    })
+    .then((result) => `(function () {\n'use strict';\n${result.outputFiles[0]?.text ?? ''}\nreturn ${BUNDLE_GLOBAL}.install;\n})()`)
+    .catch((error: unknown) => {
+      bundle = undefined; // let the next instance try again
+      throw error;
+    });
+  return bundle;
+}
+
+export interface ScriptSource {
+  /** Display name used in stack traces and errors: relative to the app folder when inside it. */
+  filename: string;
+  source: string;
+  /** 'windows-1252' when the bytes were not valid UTF-8 (legacy editors); worth a warning. */
+  encoding: 'utf-8' | 'windows-1252';
+}
+
+export interface ScriptLoaderOptions {
+  appDir: string;
+  scriptPath: string;
+  scriptLibPaths: string[];
+}
+
+/** In the app folder, then scripts/: main.asc, main.js, <app>.asc, <app>.js (case-insensitive). */
+export function findAppScript(appDir: string, appName: string): string | null {
+  const names = ['main.asc', 'main.js', `${appName}.asc`, `${appName}.js`];
+  for (const dir of [appDir, path.join(appDir, 'scripts')]) {
+    const entries = listDirectory(dir);
+    if (entries === null) continue;
+    for (const name of names) {
+      const hit = entries.includes(name) ? name : entries.find((entry) => entry.toLowerCase() === name.toLowerCase());
+      if (hit !== undefined && isFile(path.join(dir, hit))) return path.join(dir, hit);
+    }
+  }
+  return null;
+}
+
+function listDirectory(dir: string): string[] | null {
+  try {
+    return readdirSync(dir);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const legacy = new TextDecoder('windows-1252');
+
+/**
+ * Decodes UTF-8 (falling back to windows-1252 for legacy bytes), strips a BOM and turns CRLF and
+ * CR-only line endings into LF. V8 already counts CR as a line break; normalising keeps `linebuf`
+ * lookups simple and identical to what the script author sees.
+ */
+export function decodeScript(bytes: Uint8Array): { text: string; encoding: ScriptSource['encoding'] } {
+  let text: string;
+  let encoding: ScriptSource['encoding'] = 'utf-8';
+  try {
+    text = utf8.decode(bytes);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    text = legacy.decode(bytes);
+    encoding = 'windows-1252';
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return { text: text.replace(/\r\n?/g, '\n'), encoding };
+}
+
+const LINE_BREAK = /\n|\u2028|\u2029/;
+
+export class ScriptLoader implements SourceLines {
+  private readonly appDir: string;
+  private readonly roots: string[];
+  private readonly lines = new Map<string, string[]>();
+
+  constructor(private readonly options: ScriptLoaderOptions) {
+    this.appDir = path.resolve(options.appDir);
+    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p))];
+    this.roots = [...new Set(candidates)];
+  }
+
+  readMain(): ScriptSource {
+    return this.read(path.resolve(this.options.scriptPath));
+  }
+
+  /** Resolves and reads a load() argument; throws ScriptError(ScriptLoadFailed) when it cannot. */
+  loadFile(name: string): ScriptSource {
+    return this.read(this.resolve(name));
+  }
+
+  resolve(name: string): string {
+    // Windows-era scripts write load("lib\\helper.asc").
+    const wanted = name.replace(/\\/g, '/');
+    if (wanted === '' || wanted.includes('\0')) throw loadFailed(name, 'not a file name');
+    let refused = false;
+    for (const root of this.roots) {
+      const candidate = path.resolve(root, wanted);
+      if (!isInside(root, candidate)) {
+        refused = true;
+        continue;
+      }
+      if (!isFile(candidate)) continue;
+      // The real path must stay inside the real root: a symlink may not lead out of it.
+      if (!isInside(realpathSync(root), realpathSync(candidate))) {
+        refused = true;
+        continue;
+      }
+      return candidate;
+    }
+    throw loadFailed(name, refused ? 'path escapes the application and script library folders' : 'file not found');
+  }
+
+  /** Parses without running (in the host's V8) to locate syntax errors of files run by eval. */
+  checkSyntax(file: ScriptSource): ThrownRecord | undefined {
+    try {
+      new vm.Script(file.source, { filename: file.filename });
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      const line = /^(.*):(\d+)$/m.exec(error.stack ?? '');
+      return {
+        name: 'SyntaxError',
+        message: error.message,
+        load: true,
+        filename: file.filename,
+        ...(line === null ? {} : { lineno: Number(line[2]) }),
+      };
+    }
+  }
+
+  has(filename: string): boolean {
+    return this.lines.has(filename);
+  }
+
+  lineAt(filename: string, lineno: number): string | undefined {
+    return this.lines.get(filename)?.[lineno - 1];
+  }
+
+  private read(file: string): ScriptSource {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      throw new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
+    }
+    const { text, encoding } = decodeScript(bytes);
+    const filename = this.displayName(file);
+    this.lines.set(filename, text.split(LINE_BREAK));
+    return { filename, source: text, encoding };
+  }
+
+  private displayName(file: string): string {
+    return isInside(this.appDir, file) ? path.relative(this.appDir, file).split(path.sep).join('/') : file;
+  }
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+function loadFailed(name: string, reason: string): ScriptError {
+  return new ScriptError(ErrorCode.ScriptLoadFailed, `load("${name}"): ${reason}`, {});
+}

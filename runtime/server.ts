@@ -1,0 +1,133 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.ts';
+import { ErrorCode, FmsRuntimeError } from './errors.ts';
+import { createRootLogger, type Logger } from './log/logger.ts';
+import { AppCatalog } from './instances/app-catalog.ts';
+import type { ScriptFactory } from './instances/app-instance.ts';
+import { InstanceManager } from './instances/instance-manager.ts';
+import { NoScript } from './instances/no-script.ts';
+import { RtmpListener } from './rtmp/listener.ts';
+import { findAppScript } from './sandbox/script-loader.ts';
+import { Sandbox } from './sandbox/sandbox.ts';
+
+export interface ServerOptions {
+  config: Config;
+  /** Where log lines go (default stdout); tests pass a stream they parse. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/**
+ * Composition root: the only module that wires protocol, instances and sandbox together.
+ * Starts subsystems in order and closes them in reverse.
+ */
+export class Server {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly catalog: AppCatalog;
+  readonly instances: InstanceManager;
+  readonly #rtmp: RtmpListener;
+  readonly #http: http.Server;
+  rtmpPort = 0;
+  httpPort = 0;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: ServerOptions) {
+    this.config = options.config;
+    this.log = createRootLogger(this.config.logLevel, options.logDestination);
+    this.catalog = new AppCatalog(this.config.appsDir, findAppScript);
+    const { rtmp, media, scripts } = this.config;
+    this.instances = new InstanceManager(
+      this.catalog,
+      {
+        connectTimeoutMs: rtmp.connectTimeoutMs,
+        idleUnloadSec: scripts.idleUnloadSec,
+        gopCacheMaxBytes: media.gopCacheMaxBytes,
+        playerMaxBufferedBytes: media.playerMaxBufferedBytes,
+      },
+      this.#scriptFactory,
+      this.log,
+    );
+    const adopted = new WeakSet<object>();
+    this.#rtmp = new RtmpListener(
+      rtmp,
+      (connection) => {
+        adopted.add(connection);
+        this.instances.adopt(connection, rtmp.connectTimeoutMs);
+      },
+      (connection, reason, error) => {
+        // Sessions log their own end; this covers connections that failed during the handshake.
+        if (!adopted.has(connection)) this.log.warn({ ip: connection.remoteAddress, reason, err: error?.message }, 'connection closed during handshake');
+      },
+    );
+    this.#http = http.createServer((req, res) => this.#onHttp(req, res));
+  }
+
+  readonly #scriptFactory: ScriptFactory = (def, instanceName, hooks, onFatal) => {
+    if (!def.scriptPath) return new NoScript();
+    const { scripts } = this.config;
+    return new Sandbox({
+      appName: def.name,
+      instanceName,
+      appDir: def.dir,
+      scriptPath: def.scriptPath,
+      scriptLibPaths: scripts.libPaths,
+      memoryLimitMb: scripts.memoryLimitMb,
+      handlerTimeoutMs: scripts.handlerTimeoutMs,
+      exposeJson: scripts.exposeJson,
+      exposeSetTimeout: scripts.exposeSetTimeout,
+      hooks,
+      onFatal,
+      logger: this.log.child({ app: `${def.name}/${instanceName}` }),
+    });
+  };
+
+  async start(): Promise<void> {
+    this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
+    this.httpPort = await new Promise<number>((resolve, reject) => {
+      this.#http.once('error', (error) =>
+        reject(new FmsRuntimeError(ErrorCode.ListenFailed, `HTTP listen on ${this.config.http.host}:${this.config.http.port} failed: ${error.message}`, { cause: error })),
+      );
+      this.#http.listen(this.config.http.port, this.config.http.host, () => resolve((this.#http.address() as AddressInfo).port));
+    });
+    this.log.info(
+      { rtmpPort: this.rtmpPort, httpPort: this.httpPort, apps: this.catalog.list(), appsDir: this.catalog.appsDir },
+      'server listening',
+    );
+  }
+
+  #onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.url === '/api/server') {
+      const body = {
+        rtmpPort: this.rtmpPort,
+        connections: this.#rtmp.connectionCount,
+        apps: this.catalog.list(),
+        instances: this.instances.instances.map((i) => ({
+          name: i.name,
+          state: i.state,
+          clients: i.sessions.length,
+          streams: i.streams.all().map((s) => ({ name: s.name, publishing: s.isPublishing, subscribers: s.subscribers.size })),
+        })),
+      };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  }
+
+  /** Idempotent: instances get onAppStop(Application.Shutdown), clients are closed, ports released. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.log.info('server closing');
+      await this.instances.closeAll();
+      await this.#rtmp.close();
+      await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+      this.#http.closeAllConnections();
+      this.log.info('server closed');
+      this.log.flush();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { LogCapture } from './test-server.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  rtmpPort: number;
+  logs: LogCapture;
+  url(pathPart: string): string;
+  /** SIGTERM (clean) or SIGKILL; resolves when the process has exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `npm start`'s command as a separate process (the CLI exactly as users run it). */
+export async function startServerProcess(appsDir: string, extraArgs: string[] = [], rtmpPort = 0): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--no-node-snapshot', '--import', 'tsx', 'runtime/main.ts', '--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', '0', '--log-level', 'debug', ...extraArgs],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs = new LogCapture();
+  child.stdout!.pipe(logs);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const listening = await Promise.race([
+    logs.waitFor((r) => r.msg === 'server listening', 20_000),
+    exited.then(() => {
+      throw new Error(`server exited before listening: ${stderr}`);
+    }),
+  ]);
+  const port = listening['rtmpPort'] as number;
+  return {
+    child,
+    rtmpPort: port,
+    logs,
+    url: (p) => `rtmp://127.0.0.1:${port}/${p}`,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}

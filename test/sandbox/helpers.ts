@@ -1,0 +1,251 @@
+/**
+ * Test helpers for the sandbox: a recording InstanceHooks, fixture apps written to a temp folder,
+ * a healthy neighbour instance, and an event-loop stall monitor. Real isolated-vm throughout.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ScriptError } from '../../runtime/errors.ts';
+import type { ClientCallResult, ClientInfo, InstanceHooks, RejectInfo } from '../../runtime/instances/script-contract.ts';
+import { Sandbox, type SandboxLogger, type SandboxOptions } from '../../runtime/sandbox/sandbox.ts';
+
+export interface RecordedCall {
+  clientId: string;
+  method: string;
+  args: unknown[];
+  onResult?: (result: ClientCallResult) => void;
+}
+
+type ScriptErrorInfo = Parameters<InstanceHooks['scriptError']>[0];
+
+/** Records every hook call; `waitFor` resolves when a condition becomes true (no sleeping). */
+export class RecordingHooks implements InstanceHooks {
+  readonly traces: string[] = [];
+  readonly scriptErrors: ScriptErrorInfo[] = [];
+  readonly accepted: string[] = [];
+  readonly rejected: { clientId: string; info: RejectInfo }[] = [];
+  readonly disconnected: string[] = [];
+  readonly calls: RecordedCall[] = [];
+  readonly broadcasts: { method: string; args: unknown[] }[] = [];
+  readonly access: { clientId: string; field: string; value: string }[] = [];
+  shutdowns = 0;
+  private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
+
+  trace(text: string): void {
+    this.traces.push(text);
+    this.notify();
+  }
+  scriptError(info: ScriptErrorInfo): void {
+    this.scriptErrors.push(info);
+    this.notify();
+  }
+  acceptConnection(clientId: string): void {
+    this.accepted.push(clientId);
+    this.notify();
+  }
+  rejectConnection(clientId: string, info: RejectInfo): void {
+    this.rejected.push({ clientId, info });
+    this.notify();
+  }
+  disconnect(clientId: string): boolean {
+    this.disconnected.push(clientId);
+    this.notify();
+    return true;
+  }
+  clientCall(clientId: string, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
+    this.calls.push({ clientId, method, args, ...(onResult === undefined ? {} : { onResult }) });
+    this.notify();
+    return true;
+  }
+  broadcastMsg(method: string, args: unknown[]): void {
+    this.broadcasts.push({ method, args });
+    this.notify();
+  }
+  setClientAccess(clientId: string, field: string, value: string): void {
+    this.access.push({ clientId, field, value });
+    this.notify();
+  }
+  clientStats(clientId: string): Record<string, number> {
+    return { bytes_in: 1, bytes_out: 2, client_id_length: clientId.length };
+  }
+  applicationStats(): Record<string, number> {
+    return { total_connects: 3, total_disconnects: 1 };
+  }
+  shutdown(): void {
+    this.shutdowns++;
+    this.notify();
+  }
+
+  waitFor(check: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      this.waiters.push({
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  private notify(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i];
+      if (waiter !== undefined && waiter.check()) {
+        this.waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+}
+
+/** Records warn/info/error calls of the optional logger. */
+export class RecordingLogger implements SandboxLogger {
+  readonly records: { level: string; fields: object; message?: string }[] = [];
+  info(fields: object, message?: string): void {
+    this.records.push({ level: 'info', fields, ...(message === undefined ? {} : { message }) });
+  }
+  warn(fields: object, message?: string): void {
+    this.records.push({ level: 'warn', fields, ...(message === undefined ? {} : { message }) });
+  }
+  error(fields: object, message?: string): void {
+    this.records.push({ level: 'error', fields, ...(message === undefined ? {} : { message }) });
+  }
+}
+
+const tempRoots: string[] = [];
+
+/** Writes an app folder (file name → text or bytes) and returns its path; removed by cleanupApps(). */
+export function writeApp(files: Record<string, string | Uint8Array>): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'fms-sandbox-'));
+  tempRoots.push(root);
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(root, name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  }
+  return root;
+}
+
+export function cleanupApps(): void {
+  for (const root of tempRoots.splice(0)) rmSync(root, { recursive: true, force: true });
+}
+
+export interface TestInstance {
+  sandbox: Sandbox;
+  hooks: RecordingHooks;
+  logger: RecordingLogger;
+  fatals: ScriptError[];
+  /** Resolves with the first fatal error. */
+  fatal: Promise<ScriptError>;
+}
+
+const live: Sandbox[] = [];
+
+/** A Sandbox on `main.asc` (plus any extra files); call disposeAll() in afterEach. */
+export function createInstance(
+  mainAsc: string,
+  options: Partial<SandboxOptions> & { files?: Record<string, string | Uint8Array> } = {},
+): TestInstance {
+  const { files, ...overrides } = options;
+  const appDir = writeApp({ 'main.asc': mainAsc, ...files });
+  const hooks = new RecordingHooks();
+  const logger = new RecordingLogger();
+  const fatals: ScriptError[] = [];
+  let resolveFatal: (error: ScriptError) => void = () => undefined;
+  const fatal = new Promise<ScriptError>((resolve) => {
+    resolveFatal = resolve;
+  });
+  const sandbox = new Sandbox({
+    appName: 'testapp',
+    instanceName: '_definst_',
+    appDir,
+    scriptPath: path.join(appDir, 'main.asc'),
+    scriptLibPaths: [],
+    memoryLimitMb: 32,
+    handlerTimeoutMs: 1000,
+    hooks,
+    logger,
+    onFatal: (error) => {
+      fatals.push(error);
+      resolveFatal(error);
+    },
+    ...overrides,
+  });
+  live.push(sandbox);
+  return { sandbox, hooks, logger, fatals, fatal };
+}
+
+export function disposeAll(): void {
+  for (const sandbox of live.splice(0)) sandbox.dispose();
+}
+
+export function clientInfo(id: string, overrides: Partial<ClientInfo> = {}): ClientInfo {
+  return {
+    id,
+    ip: '127.0.0.1',
+    agent: 'WIN 9,0,124,2',
+    protocol: 'rtmp',
+    referrer: 'http://example.com/app.swf',
+    pageUrl: 'http://example.com/index.html',
+    uri: 'rtmp://localhost/testapp',
+    objectEncoding: 0,
+    virtualKey: '',
+    readAccess: '/',
+    writeAccess: '/',
+    audioSampleAccess: '',
+    videoSampleAccess: '',
+    ...overrides,
+  };
+}
+
+/** A started instance with one accepted client "h1" whose echo(x) returns x. */
+export async function startNeighbour(): Promise<{ ask: (value: number) => Promise<void>; instance: TestInstance }> {
+  const instance = createInstance('Client.prototype.echo = function (x) { return x; };\n', { handlerTimeoutMs: 1000 });
+  await instance.sandbox.start();
+  assert.equal(await instance.sandbox.connect(clientInfo('h1'), []), 'accept');
+  const ask = async (value: number): Promise<void> => {
+    assert.deepEqual(await instance.sandbox.call('h1', 'echo', [value]), { ok: true, value });
+  };
+  return { ask, instance };
+}
+
+/**
+ * Keeps asking the neighbour while `work` is pending; returns how many answers came back and the
+ * largest gap between 5 ms ticks of this process's event loop meanwhile.
+ */
+export async function whileRunning(
+  work: Promise<unknown>,
+  ask: (value: number) => Promise<void>,
+): Promise<{ answers: number; maxGapMs: number }> {
+  let settled = false;
+  const watched = work.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  let last = performance.now();
+  let maxGapMs = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    maxGapMs = Math.max(maxGapMs, now - last);
+    last = now;
+  }, 5);
+  let answers = 0;
+  try {
+    while (!settled) {
+      await ask(answers);
+      answers++;
+    }
+    await watched;
+  } finally {
+    clearInterval(ticker);
+  }
+  return { answers, maxGapMs };
+}
