@@ -30,7 +30,8 @@ import type {
   SandboxEventName,
   SandboxEvents,
 } from './protocol.ts';
-import { Stream } from './stream.ts';
+import { NetConnection, NetStream, onNcCallEvent, onNcStatusEvent, onNsStatusEvent } from './net-connection.ts';
+import { onStreamStatusEvent, Stream } from './stream.ts';
 import { recordCaught, takeCaught } from './values.ts';
 
 /**
@@ -81,6 +82,25 @@ function run(event: SandboxEventName, payload: unknown): unknown {
     case 'status':
       onStatusEvent((payload as Payload<'status'>).info);
       return null;
+    case 'ncStatus': {
+      const p = payload as Payload<'ncStatus'>;
+      onNcStatusEvent(p.ncId, p.info);
+      return null;
+    }
+    case 'ncCall': {
+      const p = payload as Payload<'ncCall'>;
+      return onNcCallEvent(p.ncId, p.method, p.args);
+    }
+    case 'nsStatus': {
+      const p = payload as Payload<'nsStatus'>;
+      onNsStatusEvent(p.nsId, p.info);
+      return null;
+    }
+    case 'streamStatus': {
+      const p = payload as Payload<'streamStatus'>;
+      onStreamStatusEvent(p.name, p.info);
+      return null;
+    }
   }
 }
 
@@ -88,7 +108,7 @@ function run(event: SandboxEventName, payload: unknown): unknown {
 function fallback(event: SandboxEventName, payload: unknown): unknown {
   if (event === 'connect') return 'reject';
   if (event === 'appStop') return true;
-  if (event === 'call') {
+  if (event === 'call' || event === 'ncCall') {
     const method = (payload as Payload<'call'>).method;
     return { ok: false, code: 'NetConnection.Call.Failed', description: `Failed to execute method (${method}).` } satisfies CallReply;
   }
@@ -115,6 +135,8 @@ export function install(hostFunction: HostFunction, options: BootOptions): Dispa
   defineGlobal('application', createApplication(options));
   defineGlobal('Client', Client);
   defineGlobal('Stream', Stream);
+  defineGlobal('NetConnection', NetConnection);
+  defineGlobal('NetStream', NetStream);
   defineGlobal('trace', trace);
   defineGlobal('load', load);
   defineGlobal('setInterval', setInterval);

@@ -94,6 +94,21 @@ export interface HostCalls {
   /** Starts a host timer; its ticks come back as `timer` events. Returns the timer id (> 0). */
   setTimer(ms: number, repeat: boolean): number;
   clearTimer(timerId: number): void;
+  // Server-side NetConnection / NetStream / Stream (ids chosen by host-api; media stays on the host).
+  ncConnect(ncId: number, uri: string, args: unknown[]): boolean;
+  /** responderId 0 = no result wanted; otherwise a `callResult` event comes back later. */
+  ncCall(ncId: number, method: string, args: unknown[], responderId: number): boolean;
+  ncClose(ncId: number): void;
+  nsCreate(nsId: number, ncId: number): void;
+  nsAttach(nsId: number, streamName: string | null): boolean;
+  nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
+  nsSend(nsId: number, values: unknown[]): boolean;
+  streamGet(name: string): string | null;
+  streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
+  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  streamSend(name: string, handler: string, args: unknown[]): boolean;
+  streamDestroy(name: string): boolean;
+  streamLength(name: string): number;
 }
 
 export type HostOp = keyof HostCalls;
@@ -117,6 +132,11 @@ export interface SandboxEvents {
   publish: { payload: { clientId: string; stream: StreamRecord }; result: null };
   unpublish: { payload: { clientId: string; stream: StreamRecord }; result: null };
   timer: { payload: { timerId: number }; result: null };
+  ncStatus: { payload: { ncId: number; info: InfoRecord }; result: null };
+  /** The remote server called a method on a server-side NetConnection. */
+  ncCall: { payload: { ncId: number; method: string; args: unknown[] }; result: CallReply };
+  nsStatus: { payload: { nsId: number; info: InfoRecord }; result: null };
+  streamStatus: { payload: { name: string; info: InfoRecord }; result: null };
   /** application.onStatus(info), e.g. Application.Script.Error after a handler threw. */
   status: { payload: { info: InfoRecord }; result: null };
 }

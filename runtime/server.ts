@@ -41,6 +41,7 @@ export class Server {
       this.catalog,
       {
         connectTimeoutMs: rtmp.connectTimeoutMs,
+        ownRtmpPort: () => this.rtmpPort,
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,

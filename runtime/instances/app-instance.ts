@@ -9,7 +9,10 @@ import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { ClientSession, SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
-import type { ApplicationScript, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import type { RelayStats } from '../media/relay.ts';
+import { OutboundConnections } from './outbound-connections.ts';
+import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import { ServerStreams } from './server-streams.ts';
 import { status } from './status-codes.ts';
 
 export type ScriptFactory = (
@@ -20,6 +23,8 @@ export type ScriptFactory = (
 ) => ApplicationScript;
 
 export interface AppInstanceOptions {
+  /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
+  ownRtmpPort: () => number;
   connectTimeoutMs: number;
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
@@ -42,6 +47,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   readonly startedAt = Date.now();
   readonly #options: AppInstanceOptions;
   readonly #script: ApplicationScript;
+  readonly #outbound: OutboundConnections;
+  readonly #serverStreams: ServerStreams;
   readonly #sessions = new Map<string, ClientSession>();
   readonly #onClosed: (instance: AppInstance) => void;
   #state: InstanceState = 'starting';
@@ -57,6 +64,32 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.log = log.child({ app: this.name });
     this.#onClosed = onClosed;
     this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
+    const mediaEvent = (event: MediaEvent) => {
+      if (this.#state === 'closed') return;
+      void this.#script.mediaEvent(event).catch((error: unknown) => this.#reportScriptError(error));
+    };
+    this.#outbound = new OutboundConnections(
+      this.streams,
+      {
+        ncStatus: (ncId, info) => mediaEvent({ kind: 'ncStatus', ncId, info }),
+        nsStatus: (nsId, info) => mediaEvent({ kind: 'nsStatus', nsId, info }),
+        ncIncomingCall: async (ncId, method, args) => {
+          const outcome = await this.#script.ncCall(ncId, method, args);
+          return outcome.ok ? outcome : { ok: false, description: outcome.description };
+        },
+      },
+      { ownRtmpPort: options.ownRtmpPort, relayMaxBufferedBytes: options.playerMaxBufferedBytes, agent: `FMS/3,5,7,7009 (fms-runtime; ${this.name})` },
+      this.log,
+    );
+    this.#serverStreams = new ServerStreams(
+      {
+        streams: this.streams,
+        recordedFile: (name) => this.recordedFile(name),
+        remoteConnection: (ncId) => this.#outbound.netConnection(ncId),
+        streamStatus: (name, info) => mediaEvent({ kind: 'streamStatus', name, info }),
+      },
+      this.log,
+    );
     this.#script = createScript(def, instanceName, this.#hooks, (error) => this.#fatal(error));
     this.#started = this.#start();
   }
@@ -195,10 +228,17 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#close();
   }
 
+  /** Relay states for the admin layer and tests. */
+  relays(): RelayStats[] {
+    return this.#outbound.relays();
+  }
+
   #close(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#cancelIdle();
+    this.#outbound.closeAll();
+    this.#serverStreams.closeAll();
     this.#script.dispose();
     for (const session of this.sessions) session.disconnect('application closed');
     this.#onClosed(this);
@@ -214,7 +254,24 @@ export class AppInstance implements SessionOwner, StreamHost {
   }
 
   /** The operations a script may perform, each validated against this instance's own clients. */
+  readonly #mediaHooks: MediaHooks = {
+    ncConnect: (ncId, uri, args) => this.#outbound.connect(ncId, uri, args),
+    ncCall: (ncId, method, args, onResult) => this.#outbound.call(ncId, method, args, onResult),
+    ncClose: (ncId) => this.#outbound.close(ncId),
+    nsCreate: (nsId, ncId) => this.#outbound.createStream(nsId, ncId),
+    nsAttach: (nsId, streamName) => this.#outbound.attach(nsId, streamName),
+    nsPublish: (nsId, name, type) => this.#outbound.publish(nsId, name, type),
+    nsSend: (nsId, values) => this.#outbound.send(nsId, values),
+    streamGet: (name) => this.#serverStreams.get(name),
+    streamPlay: (name, source, startSec, lengthSec, reset, ncId) => this.#serverStreams.play(name, source, startSec, lengthSec, reset, ncId),
+    streamRecord: (name, mode) => this.#serverStreams.record(name, mode),
+    streamSend: (name, handler, args) => this.#serverStreams.send(name, handler, args),
+    streamDestroy: (name) => this.#serverStreams.destroy(name),
+    streamLength: (name) => this.streamLengthSec(name),
+  };
+
   readonly #hooks: InstanceHooks = {
+    media: this.#mediaHooks,
     trace: (text) => this.log.info({ trace: true }, text),
     scriptError: (info) => {
       this.stats.scriptErrors++;

@@ -12,6 +12,10 @@ export class NoScript implements ApplicationScript {
   }
   async publish(): Promise<void> {}
   async unpublish(): Promise<void> {}
+  async mediaEvent(): Promise<void> {}
+  async ncCall(_ncId: number, method: string): Promise<CallOutcome> {
+    return this.call('', method);
+  }
   async stop(): Promise<boolean> {
     return true;
   }

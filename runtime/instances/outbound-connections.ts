@@ -139,6 +139,12 @@ export class OutboundConnections {
     this.#events.ncStatus(nc.id, info);
   }
 
+  /** The client connection behind a script NetConnection (Stream.play pulls through it). */
+  netConnection(ncId: number): NetConnection | null {
+    const nc = this.#ncs.get(ncId);
+    return nc?.connected ? nc.client : null;
+  }
+
   isConnected(ncId: number): boolean {
     return this.#ncs.get(ncId)?.connected ?? false;
   }

@@ -53,8 +53,37 @@ export interface RejectInfo {
 /** Result of a server→client call, delivered back to the script's responder. */
 export type ClientCallResult = { ok: true; value: unknown } | { ok: false; info: Record<string, unknown> };
 
+/**
+ * Server-side NetConnection / NetStream / Stream operations (fms-api §4–§6). Ids are chosen by the
+ * script side; media never crosses: the host wires native relays between streams and connections.
+ */
+export interface MediaHooks {
+  ncConnect(ncId: number, uri: string, args: unknown[]): boolean;
+  ncCall(ncId: number, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean;
+  ncClose(ncId: number): void;
+  nsCreate(nsId: number, ncId: number): void;
+  /** Source of a NetStream relay: a stream name of this instance, or null to detach. */
+  nsAttach(nsId: number, streamName: string | null): boolean;
+  nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
+  nsSend(nsId: number, values: unknown[]): boolean;
+  /** Normalised stream name for Stream.get, or null when the name is not valid. */
+  streamGet(name: string): string | null;
+  streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
+  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  streamSend(name: string, handler: string, args: unknown[]): boolean;
+  streamDestroy(name: string): boolean;
+  streamLength(name: string): number;
+}
+
+/** Status events of server-side media objects, delivered to the script's onStatus handlers. */
+export type MediaEvent =
+  | { kind: 'ncStatus'; ncId: number; info: Record<string, unknown> }
+  | { kind: 'nsStatus'; nsId: number; info: Record<string, unknown> }
+  | { kind: 'streamStatus'; name: string; info: Record<string, unknown> };
+
 /** Operations the script side may perform on its instance (isolate → host). */
 export interface InstanceHooks {
+  media: MediaHooks;
   /** trace() output: one log record, msg = text. */
   trace(text: string): void;
   /** A script problem already classified; logs once with code Application.Script.Error. */
@@ -85,6 +114,10 @@ export interface ApplicationScript {
   call(clientId: string, method: string, args: unknown[]): Promise<CallOutcome>;
   publish(clientId: string, stream: StreamInfo): Promise<void>;
   unpublish(clientId: string, stream: StreamInfo): Promise<void>;
+  /** A status for a server-side NetConnection/NetStream/Stream (runs its onStatus). */
+  mediaEvent(event: MediaEvent): Promise<void>;
+  /** The remote server called a method on a server-side NetConnection of this script. */
+  ncCall(ncId: number, method: string, args: unknown[]): Promise<CallOutcome>;
   /** onAppStop(info); resolves false when the script refuses the unload (only honoured for GC). */
   stop(code: 'Application.GC' | 'Application.Shutdown'): Promise<boolean>;
   /** Free the isolate and all its timers. Idempotent. */

@@ -25,6 +25,7 @@ import type {
   ClientInfo,
   ConnectOutcome,
   InstanceHooks,
+  MediaEvent,
   RejectInfo,
   StreamInfo,
 } from '../instances/script-contract.ts';
@@ -37,6 +38,7 @@ import type {
   HostCalls,
   HostOp,
   HostReply,
+  InfoRecord,
   LoadReply,
   SandboxEventName,
   SandboxEvents,
@@ -44,6 +46,8 @@ import type {
 } from '../../host-api/protocol.ts';
 import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
 import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
+import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
+import { createMediaHostCalls } from './media-bridge.ts';
 
 /** Installing host-api is our own code; it gets a fixed allowance, not the script's. */
 const BOOT_TIMEOUT_MS = 5000;
@@ -68,24 +72,6 @@ export function lostIsolateThreadCount(): number {
 
 /** V8 code cache of the host-api bundle, shared by every isolate of the process (cheaper cold starts). */
 let bundleCodeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
-
-/** Thrown by a host call whose arguments are wrong; the script sees a TypeError with this text. */
-class BridgeArgumentError extends Error {}
-
-function text(value: unknown, what: string): string {
-  if (typeof value !== 'string') throw new BridgeArgumentError(`${what} must be a string`);
-  return value;
-}
-
-function count(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new BridgeArgumentError(`${what} must be a number`);
-  return value;
-}
-
-function list(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) throw new BridgeArgumentError(`${what} must be an array`);
-  return value;
-}
 
 function rejectInfo(value: unknown): RejectInfo {
   const source = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
@@ -184,6 +170,17 @@ export class Sandbox implements ApplicationScript {
 
   async unpublish(clientId: string, stream: StreamInfo): Promise<void> {
     await this.event('unpublish', { clientId, stream: { name: stream.name, publishQueryString: stream.publishQueryString } }, null);
+  }
+
+  async mediaEvent(event: MediaEvent): Promise<void> {
+    if (event.kind === 'ncStatus') await this.event('ncStatus', { ncId: event.ncId, info: event.info as InfoRecord }, null);
+    else if (event.kind === 'nsStatus') await this.event('nsStatus', { nsId: event.nsId, info: event.info as InfoRecord }, null);
+    else await this.event('streamStatus', { name: event.name, info: event.info as InfoRecord }, null);
+  }
+
+  ncCall(ncId: number, method: string, args: unknown[]): Promise<CallOutcome> {
+    const unloaded: CallOutcome = { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${method}).` };
+    return this.event('ncCall', { ncId, method, args }, unloaded);
   }
 
   stop(code: 'Application.GC' | 'Application.Shutdown'): Promise<boolean> {
@@ -440,6 +437,7 @@ export class Sandbox implements ApplicationScript {
       shutdown: () => hooks.shutdown(),
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
       clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
+      ...createMediaHostCalls(hooks.media, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
     };
   }
 

@@ -36,8 +36,8 @@ export interface Publisher {
 }
 
 /** ffmpeg -re -c copy publishing a file to an RTMP URL (what OBS/FMLE do, FCPublish included). */
-export function publishWithFfmpeg(file: string, url: string, extra: string[] = []): Publisher {
-  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-re', '-i', file, '-c', 'copy', ...extra, '-f', 'flv', url], {
+export function publishWithFfmpeg(file: string, url: string, extra: string[] = [], inputArgs: string[] = []): Publisher {
+  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-re', ...inputArgs, '-i', file, '-c', 'copy', ...extra, '-f', 'flv', url], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -17,6 +17,7 @@ export interface RecordedCall {
   onResult?: (result: ClientCallResult) => void;
 }
 
+type MediaHooks = InstanceHooks['media'];
 type ScriptErrorInfo = Parameters<InstanceHooks['scriptError']>[0];
 
 /** Records every hook call; `waitFor` resolves when a condition becomes true (no sleeping). */
@@ -30,6 +31,15 @@ export class RecordingHooks implements InstanceHooks {
   readonly broadcasts: { method: string; args: unknown[] }[] = [];
   readonly access: { clientId: string; field: string; value: string }[] = [];
   shutdowns = 0;
+  /** Server-side NetConnection/NetStream/Stream operations, recorded as [operation, ...args]. */
+  readonly mediaOps: unknown[][] = [];
+  readonly media: MediaHooks = new Proxy({} as MediaHooks, {
+    get: (_target, op) => (...args: unknown[]) => {
+      this.mediaOps.push([op, ...args]);
+      this.notify();
+      return op === 'streamGet' ? args[0] : op === 'streamLength' ? 0 : true;
+    },
+  });
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
 
   trace(text: string): void {

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Starts the three cities on one machine: New York 19351, Chicago 19352, Los Angeles 19353.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+trap 'kill 0' EXIT
+npm start --silent -- --apps samples/multipoint/chicago    --rtmp-port 19352 --http-port 18352 &
+npm start --silent -- --apps samples/multipoint/losangeles --rtmp-port 19353 --http-port 18353 &
+npm start --silent -- --apps samples/multipoint/newyork    --rtmp-port 19351 --http-port 18351 &
+wait
