@@ -34,13 +34,19 @@ export class InstanceManager {
       this.#log.warn({ ip: connection.remoteAddress }, 'no connect command in time; closing');
       connection.close('no connect command in time');
     }, connectTimeoutMs);
+    let handled = false;
     const onCommand = (command: RtmpCommand) => {
+      handled = true;
       clearTimeout(timer);
       connection.off('command', onCommand);
       this.#onConnect(connection, command);
     };
     connection.on('command', onCommand);
-    connection.once('close', () => clearTimeout(timer));
+    connection.once('close', (reason, error) => {
+      clearTimeout(timer);
+      // After connect the session logs its own end; before it, this is the one line.
+      if (!handled && error) this.#log.warn({ ip: connection.remoteAddress, reason, code: (error as { code?: string }).code }, 'connection closed before connect');
+    });
   }
 
   #onConnect(connection: RtmpConnection, command: RtmpCommand): void {
