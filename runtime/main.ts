@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
 import { ConfigError, FmsRuntimeError } from './errors.ts';
+import { lostIsolateThreadCount } from './sandbox/sandbox.ts';
 import { Server } from './server.ts';
 
 /** CLI entry: `npm start -- --apps <dir> --rtmp-port <n> --http-port <n> [--config f] [--log-level l]`. */
@@ -42,6 +43,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => {
     process.exitCode = code;
+    // isolated-vm parks the thread of an isolate that hit a catastrophic error (heap exhausted
+    // inside V8's GC) and joins it at exit, which would hang forever: end the process ourselves.
+    if (lostIsolateThreadCount() > 0) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 200);
   },
   (error: unknown) => {
     process.stderr.write(`fms-runtime: fatal: ${(error as Error)?.stack ?? String(error)}\n`);

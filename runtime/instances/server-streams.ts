@@ -7,6 +7,7 @@ import { Recorder } from '../media/recorder.ts';
 import { Relay } from '../media/relay.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
+import { Timeline } from '../media/timeline.ts';
 import { VodPlayer } from '../media/vod-player.ts';
 import { encodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
@@ -154,7 +155,9 @@ export class ServerStreams {
     void nc.createStream().then(
       (remote) => {
         const target = entry.stream;
-        remote.on('media', (m) => target.write({ type: m.type, timestamp: m.timestamp, payload: m.payload }));
+        // A remote stream joined mid-way starts at its own clock (e.g. 2 s in): start ours at 0.
+        const timeline = new Timeline();
+        remote.on('media', (m) => target.write({ type: m.type, timestamp: timeline.map(m), payload: m.payload }));
         remote.on('data', (values, m) => {
           if (values[0] === 'onMetaData') target.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: m.payload });
           else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: m.timestamp, payload: m.payload });

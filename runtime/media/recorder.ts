@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from '
 import path from 'node:path';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
 import type { MediaPacket } from './media-packet.ts';
+import { Timeline } from './timeline.ts';
 import { flvHeader, flvTag, lastFlvTimestamp as lastTimestamp } from './flv-file.ts';
 
 /**
@@ -13,9 +14,7 @@ import { flvHeader, flvTag, lastFlvTimestamp as lastTimestamp } from './flv-file
 export class Recorder implements LiveSubscriber {
   readonly file: string;
   #fd: number;
-  #base = 0;
-  #inBase: number | null = null;
-  #lastOut = 0;
+  #timeline: Timeline;
   bytesWritten = 0;
 
   constructor(file: string, mode: 'record' | 'append') {
@@ -23,8 +22,8 @@ export class Recorder implements LiveSubscriber {
     mkdirSync(path.dirname(file), { recursive: true });
     const existing = mode === 'append' ? safeSize(file) : 0;
     this.#fd = openSync(file, existing > 0 ? 'a' : 'w');
-    if (existing > 0) this.#base = lastTimestamp(file) + 1;
-    else this.#write(flvHeader(true, true));
+    this.#timeline = new Timeline(existing > 0 ? lastTimestamp(file) + 1 : 0);
+    if (existing === 0) this.#write(flvHeader(true, true));
   }
 
   /** Starts feeding from the stream: metadata and codec configs first so the file plays alone. */
@@ -35,10 +34,7 @@ export class Recorder implements LiveSubscriber {
 
   packet(packet: MediaPacket): void {
     if (this.#fd < 0) return;
-    const isData = packet.type === 18 || packet.type === 15;
-    if (this.#inBase === null && !isData) this.#inBase = packet.timestamp;
-    const out = isData || this.#inBase === null ? this.#lastOut : (this.#base + ((packet.timestamp - this.#inBase) | 0)) >>> 0;
-    this.#lastOut = out;
+    const out = this.#timeline.map(packet);
     this.#write(flvTag({ type: packet.type === 15 ? 18 : packet.type, timestamp: out, payload: packet.payload }));
   }
 

@@ -3,6 +3,7 @@ import { TypedEmitter } from '../rtmp/typed-emitter.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
 import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from './media-packet.ts';
 import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';
+import { Timeline } from './timeline.ts';
 
 export type RelayState = 'idle' | 'connecting' | 'publishing' | 'retrying' | 'closed' | 'failed';
 
@@ -45,10 +46,7 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   #droppedBefore = 0;
   #startedAt = Date.now();
   readonly #maxBufferedBytes: number;
-  // timestamp continuity
-  #inBase: number | null = null;
-  #outBase = 0;
-  #lastOut = 0;
+  readonly #timeline = new Timeline();
   #needKeyframe = true;
   #bitrateBytesPerSec = 0;
   #rateWindowStart = Date.now();
@@ -141,23 +139,12 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
 
   /** New timeline segment: the next media packet maps to just after the last one sent. */
   #rebase(): void {
-    this.#inBase = null;
-    this.#outBase = this.#packets > 0 ? (this.#lastOut + 1) >>> 0 : 0;
+    this.#timeline.rebase();
     this.#needKeyframe = true;
   }
 
   #sendStartup(source: LiveStream): void {
     for (const packet of source.startupPackets) this.packet(packet);
-  }
-
-  #mapTimestamp(packet: MediaPacket): number {
-    const isMedia = packet.type === MessageType.Audio || packet.type === MessageType.Video;
-    if (!isMedia || isVideoConfig(packet) || isAudioConfig(packet)) return this.#lastOut;
-    if (this.#inBase === null) this.#inBase = packet.timestamp;
-    const delta = (packet.timestamp - this.#inBase) | 0; // signed: survives the 2^32 wrap
-    const out = (this.#outBase + Math.max(0, delta)) >>> 0;
-    this.#lastOut = out;
-    return out;
   }
 
   // LiveSubscriber
@@ -168,7 +155,7 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
       this.#needKeyframe = false;
     }
     if (this.#needKeyframe && packet.type === MessageType.Audio && !isAudioConfig(packet) && this.#source?.videoConfig) return;
-    this.#queue.push({ type: packet.type, timestamp: this.#mapTimestamp(packet), payload: packet.payload });
+    this.#queue.push({ type: packet.type, timestamp: this.#timeline.map(packet), payload: packet.payload });
   }
 
   published(stream: LiveStream): void {
