@@ -54,6 +54,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   #state: InstanceState = 'starting';
   #started: Promise<boolean>;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** onDisconnect handlers queued but not yet run (unload waits for them). */
+  readonly #disconnecting = new Set<Promise<void>>();
   stats = { totalConnects: 0, totalDisconnects: 0, scriptErrors: 0 };
 
   constructor(def: AppDefinition, instanceName: string, options: AppInstanceOptions, createScript: ScriptFactory, log: Logger, onClosed: (instance: AppInstance) => void) {
@@ -183,7 +185,9 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.stats.totalDisconnects++;
     // onDisconnect is for accepted clients only; rejected or pending ones never joined.
     if (wasAccepted && this.#state !== 'closed') {
-      void this.#script.disconnect(session.id).catch((error: unknown) => this.#reportScriptError(error));
+      const done = this.#script.disconnect(session.id).catch((error: unknown) => this.#reportScriptError(error));
+      this.#disconnecting.add(done);
+      void done.finally(() => this.#disconnecting.delete(done));
     }
     if (this.#sessions.size === 0) this.#scheduleIdle();
   }
@@ -213,7 +217,9 @@ export class AppInstance implements SessionOwner, StreamHost {
       this.#scheduleIdle();
       return;
     }
+    // Closing each session queues its onDisconnect; FMS runs them all before the instance goes away.
     for (const session of this.sessions) session.disconnect('application unloaded', status.connectAppShutdown(this.name));
+    await Promise.all(this.#disconnecting);
     this.log.info({ code }, 'instance unloaded');
     this.#close();
   }
