@@ -1,7 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { NetStream } from '../../runtime/client/net-stream.ts';
+import { readFlvTags } from '../../runtime/media/flv-file.ts';
 
 const CACHE = path.join(os.tmpdir(), 'fms-runtime-test-media');
 
@@ -86,4 +88,29 @@ export function playWithFfprobe(url: string, seconds: number, timeoutMs = (secon
       });
     });
   });
+}
+
+/** Publishes an FLV file's tags through our client at real time (× speed), or as fast as possible. */
+export async function publishTags(
+  stream: NetStream,
+  file: string,
+  opts: { realtime: boolean; limitMs?: number; repeat?: number; speed?: number } = { realtime: true },
+): Promise<void> {
+  const tags = readFlvTags(readFileSync(file));
+  const started = Date.now();
+  const duration = tags.at(-1)!.timestamp + 40;
+  for (let round = 0; round < (opts.repeat ?? 1); round++) {
+    for (const tag of tags) {
+      if (opts.limitMs !== undefined && tag.timestamp > opts.limitMs) break;
+      const timestamp = tag.timestamp + round * duration;
+      if (opts.realtime) {
+        const wait = timestamp / (opts.speed ?? 1) - (Date.now() - started);
+        if (wait > 5) await new Promise((r) => setTimeout(r, wait));
+      } else if (tag.type === 9 && (tag.payload[0]! >> 4) === 1) {
+        await new Promise((r) => setImmediate(r)); // let the server and players run between GOPs
+      }
+      if (tag.type === 18) continue;
+      stream.sendMedia(tag.type as 8 | 9, timestamp, tag.payload);
+    }
+  }
 }

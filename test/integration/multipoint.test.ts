@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
-import { playWithFfprobe, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
+import { playWithFfprobe, publishTags, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
@@ -142,14 +142,7 @@ describe('multipoint publishing: server-side NetConnection/NetStream as native r
       for (const instance of dest.server.instances.instances) for (const s of instance.sessions) s.connection.socket.pause();
       const okViewer = countFrames(okUri, 'big', 6000);
       const localViewer = countFrames(origin.url('relayer'), 'big', 6000);
-      const tags = (await import('../../runtime/media/flv-file.ts')).readFlvTags(readFileSync(testFlv(20, 4000)));
-      const t0 = Date.now();
-      for (const tag of tags) {
-        if (tag.type === 18) continue;
-        const wait = tag.timestamp / 4 - (Date.now() - t0); // 4x real time: 16 Mbit/s
-        if (wait > 5) await new Promise((r) => setTimeout(r, wait));
-        ns.sendMedia(tag.type as 8 | 9, tag.timestamp, tag.payload);
-      }
+      await publishTags(ns, testFlv(20, 4000), { realtime: true, speed: 4 }); // 16 Mbit/s
       const [okFrames, localFrames] = await Promise.all([okViewer, localViewer]);
       assert.ok(okFrames >= 200, `healthy destination viewer got ${okFrames}`);
       assert.ok(localFrames >= 200, `local viewer got ${localFrames}`);

@@ -1,33 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection, ConnectError } from '../../runtime/client/net-connection.ts';
-import type { NetStream } from '../../runtime/client/net-stream.ts';
-import { readFlvTags } from '../../runtime/media/flv-file.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
-import { playWithFfprobe, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
+import { playWithFfprobe, publishTags, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
-
-/** Publishes FLV tags through our client at roughly real time (or as fast as asked). */
-async function publishTags(stream: NetStream, file: string, opts: { realtime: boolean; limitMs?: number; repeat?: number } = { realtime: true }) {
-  const tags = readFlvTags(readFileSync(file));
-  const started = Date.now();
-  const duration = tags.at(-1)!.timestamp + 40;
-  for (let round = 0; round < (opts.repeat ?? 1); round++) {
-    for (const tag of tags) {
-      if (opts.limitMs !== undefined && tag.timestamp > opts.limitMs) break;
-      const timestamp = tag.timestamp + round * duration;
-      if (opts.realtime) {
-        const wait = timestamp - (Date.now() - started);
-        if (wait > 5) await new Promise((r) => setTimeout(r, wait));
-      } else if (tag.type === 9 && (tag.payload[0]! >> 4) === 1) {
-        await new Promise((r) => setImmediate(r)); // let the server and players run between GOPs
-      }
-      if (tag.type === 18) continue;
-      stream.sendMedia(tag.type as 8 | 9, timestamp, tag.payload);
-    }
-  }
-}
 
 describe('RTMP core (real server, real clients on loopback)', function () {
   this.timeout(60_000);

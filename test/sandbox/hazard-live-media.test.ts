@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectError, NetConnection } from '../../runtime/client/net-connection.ts';
-import { readFlvTags } from '../../runtime/media/flv-file.ts';
-import { testFlv } from '../helpers/media-tools.ts';
+import { publishTags, testFlv } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
@@ -34,15 +33,7 @@ describe('sandbox hazard over real RTMP: a runaway onConnect beside a live strea
     });
     play.play('healthy');
 
-    const tags = readFlvTags(readFileSync(testFlv(20))).filter((t) => t.type !== 18 && t.timestamp < 4000);
-    const sending = (async () => {
-      const t0 = performance.now();
-      for (const tag of tags) {
-        const wait = tag.timestamp - (performance.now() - t0);
-        if (wait > 2) await new Promise((r) => setTimeout(r, wait));
-        pub.sendMedia(tag.type as 8 | 9, tag.timestamp, tag.payload);
-      }
-    })();
+    const sending = publishTags(pub, testFlv(20), { realtime: true, limitMs: 4000 });
     await new Promise((r) => setTimeout(r, 500));
     // Two clients hit the runaway app while media flows.
     for (let i = 0; i < 2; i++) {
