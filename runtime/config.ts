@@ -29,6 +29,11 @@ export interface Config {
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
     playerMaxBufferedBytes: number;
   };
+  reload: {
+    /** Watch the applications folder and hot-reload apps whose scripts change (--no-watch turns it off). */
+    watch: boolean;
+    debounceMs: number;
+  };
   scripts: {
     memoryLimitMb: number;
     handlerTimeoutMs: number;
@@ -55,6 +60,7 @@ export const DEFAULT_CONFIG: Config = {
   },
   http: { host: '127.0.0.1', port: 8000 },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
+  reload: { watch: true, debounceMs: 200 },
   scripts: {
     memoryLimitMb: 64,
     handlerTimeoutMs: 5000,
@@ -113,6 +119,7 @@ function validate(config: Config, problems: string[]): void {
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`logLevel: "${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   for (const [key, value] of Object.entries(config.rtmp)) if (typeof value === 'number' && key !== 'port') positive(`rtmp.${key}`, value);
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
+  positive('reload.debounceMs', config.reload.debounceMs);
   positive('scripts.memoryLimitMb', config.scripts.memoryLimitMb);
   positive('scripts.handlerTimeoutMs', config.scripts.handlerTimeoutMs);
   positive('scripts.idleUnloadSec', config.scripts.idleUnloadSec);
@@ -130,6 +137,7 @@ export const USAGE = `Usage: npm start -- [options]
   --http-port <n>       HTTP port for FLV egress and admin (default: 8000; 0 = any free port)
   --config <file>       JSON config file (keys as in runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
+  --no-watch            do not hot-reload apps when their scripts change
   --help                this text`;
 
 /** Parses argv (flags after `npm start --`). Throws ConfigError listing every problem. */
@@ -142,6 +150,10 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
       help = true;
+      continue;
+    }
+    if (arg === '--no-watch') {
+      flags.set(arg, 'true');
       continue;
     }
     const eq = arg.indexOf('=');
@@ -183,6 +195,7 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
     else problems.push(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
   config.appsDir = path.resolve(cwd, flags.get('--apps') ?? config.appsDir);
+  if (flags.has('--no-watch')) config.reload.watch = false;
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, help };
 }

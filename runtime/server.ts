@@ -8,6 +8,7 @@ import type { ScriptFactory } from './instances/app-instance.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
 import { NoScript } from './instances/no-script.ts';
 import { RtmpListener } from './rtmp/listener.ts';
+import { AppWatcher } from './reload/app-watcher.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
 
@@ -28,6 +29,7 @@ export class Server {
   readonly instances: InstanceManager;
   readonly #rtmp: RtmpListener;
   readonly #http: http.Server;
+  readonly #watcher: AppWatcher | null;
   rtmpPort = 0;
   httpPort = 0;
   #closing: Promise<void> | null = null;
@@ -62,6 +64,12 @@ export class Server {
       },
     );
     this.#http = http.createServer((req, res) => this.#onHttp(req, res));
+    this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs) : null;
+    this.#watcher?.on('changed', (appName) => {
+      this.log.info({ appName }, 'application scripts changed; reloading');
+      void this.instances.reloadApp(appName);
+    });
+    this.#watcher?.on('error', (error) => this.log.warn({ err: error.message }, 'application watcher error'));
   }
 
   readonly #scriptFactory: ScriptFactory = (def, instanceName, hooks, onFatal) => {
@@ -91,6 +99,7 @@ export class Server {
       );
       this.#http.listen(this.config.http.port, this.config.http.host, () => resolve((this.#http.address() as AddressInfo).port));
     });
+    await this.#watcher?.start();
     this.log.info(
       { rtmpPort: this.rtmpPort, httpPort: this.httpPort, apps: this.catalog.list(), appsDir: this.catalog.appsDir },
       'server listening',
@@ -122,6 +131,7 @@ export class Server {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.log.info('server closing');
+      await this.#watcher?.close();
       await this.instances.closeAll();
       await this.#rtmp.close();
       await new Promise<void>((resolve) => this.#http.close(() => resolve()));

@@ -109,6 +109,11 @@ export class AppInstance implements SessionOwner, StreamHost {
     return this.#options.playerMaxBufferedBytes;
   }
 
+  /** Resolves true once the script's top level and onAppStart ran, false if the start failed. */
+  get started(): Promise<boolean> {
+    return this.#started;
+  }
+
   get state(): InstanceState {
     return this.#state;
   }
@@ -123,6 +128,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       if (this.#state !== 'starting') return false;
       this.#state = 'running';
       this.log.info({ script: this.def.scriptPath }, 'instance started');
+      if (this.#sessions.size === 0) this.#scheduleIdle(); // started without a client (reload, load on startup)
       return true;
     } catch (error) {
       this.#reportScriptError(error);

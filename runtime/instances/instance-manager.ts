@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
-import type { AppCatalog } from './app-catalog.ts';
+import type { AppCatalog, AppDefinition } from './app-catalog.ts';
 import { AppInstance, type AppInstanceOptions, type ScriptFactory } from './app-instance.ts';
 import { ClientSession } from './client-session.ts';
 import { status } from './status-codes.ts';
@@ -74,12 +74,47 @@ export class InstanceManager {
     const key = `${def.name}/${target.instance}`;
     let instance = this.#instances.get(key);
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
-      instance = new AppInstance(def, target.instance, this.#options, this.#createScript, this.#log, (closed) => {
-        if (this.#instances.get(key) === closed) this.#instances.delete(key);
-      });
+      instance = this.#create(def, target.instance, key);
       this.#instances.set(key, instance);
     }
     void instance.connect(session);
+  }
+
+  /**
+   * Hot reload of one app (FMS-style restart): for each loaded instance, the new version runs its
+   * top level and onAppStart in a fresh isolate first; only if that succeeds does it replace the
+   * old one, whose clients get NetConnection.Connect.AppShutdown and reconnect to the new code.
+   * A failing new version leaves the old one serving (its error is already logged with file:line).
+   * A removed app folder unloads its instances.
+   */
+  async reloadApp(appName: string): Promise<{ reloaded: string[]; failed: string[] }> {
+    const result = { reloaded: [] as string[], failed: [] as string[] };
+    const def = this.#catalog.lookup(appName);
+    const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running');
+    for (const instance of old) {
+      if (!def) {
+        await instance.unload('Application.Shutdown');
+        continue;
+      }
+      const key = instance.name;
+      const next = this.#create(def, instance.instanceName, key);
+      if (!(await next.started)) {
+        this.#log.error({ app: key }, 'reload failed; the previous version keeps serving');
+        result.failed.push(key);
+        continue;
+      }
+      this.#instances.set(key, next);
+      await instance.unload('Application.Shutdown');
+      this.#log.info({ app: key }, 'instance reloaded');
+      result.reloaded.push(key);
+    }
+    return result;
+  }
+
+  #create(def: AppDefinition, instanceName: string, key: string): AppInstance {
+    return new AppInstance(def, instanceName, this.#options, this.#createScript, this.#log, (closed) => {
+      if (this.#instances.get(key) === closed) this.#instances.delete(key);
+    });
   }
 
   /** Server stop: every instance gets onAppStop(Application.Shutdown). */
