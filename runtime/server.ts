@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { ErrorCode, FmsRuntimeError } from './errors.ts';
+import { LiveLog } from './log/live-log.ts';
 import { createRootLogger, type Logger } from './log/logger.ts';
 import { AppCatalog } from './instances/app-catalog.ts';
 import type { ScriptFactory } from './instances/app-instance.ts';
@@ -25,6 +26,8 @@ export interface ServerOptions {
 export class Server {
   readonly config: Config;
   readonly log: Logger;
+  /** Every log record, in a bounded ring per instance, for the live-log endpoints. */
+  readonly liveLog = new LiveLog();
   readonly catalog: AppCatalog;
   readonly instances: InstanceManager;
   readonly #rtmp: RtmpListener;
@@ -36,7 +39,7 @@ export class Server {
 
   constructor(options: ServerOptions) {
     this.config = options.config;
-    this.log = createRootLogger(this.config.logLevel, options.logDestination);
+    this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
     this.catalog = new AppCatalog(this.config.appsDir, findAppScript);
     const { rtmp, media, scripts } = this.config;
     this.instances = new InstanceManager(

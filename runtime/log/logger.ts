@@ -8,7 +8,10 @@ export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn',
  * The root logger: JSON lines on stdout (other tools parse them: each trace() is one record with
  * msg = the text and app = the instance name). A sink can be given for tests and the live log.
  */
-export function createRootLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream): Logger {
+export function createRootLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream, liveLog?: NodeJS.WritableStream): Logger {
+  const main = destination ?? pino.destination({ fd: 1, sync: false });
+  // The live log gets the same records; 'trace' so the logger's own level is the only filter.
+  const streams = liveLog ? pino.multistream([{ level: 'trace', stream: main }, { level: 'trace', stream: liveLog }]) : main;
   return pino(
     {
       level,
@@ -20,7 +23,7 @@ export function createRootLogger(level: LevelWithSilent, destination?: NodeJS.Wr
         },
       },
     },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    streams,
   );
 }
 
