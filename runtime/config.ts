@@ -23,6 +23,8 @@ export interface Config {
     /** Browser egress (HTTP-FLV) and, on 127.0.0.1 unless configured, admin endpoints. */
     host: string;
     port: number;
+    /** Bearer token for the admin API, live log and /metrics; '' = loopback clients only. */
+    adminToken: string;
   };
   media: {
     gopCacheMaxBytes: number;
@@ -58,7 +60,7 @@ export const DEFAULT_CONFIG: Config = {
     windowAckSizeBytes: 2_500_000,
     maxOutputBufferBytes: 16 * 1024 * 1024,
   },
-  http: { host: '127.0.0.1', port: 8000 },
+  http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
   reload: { watch: true, debounceMs: 200 },
   scripts: {

@@ -10,6 +10,10 @@ import { InstanceManager } from './instances/instance-manager.ts';
 import { NoScript } from './instances/no-script.ts';
 import { RtmpListener } from './rtmp/listener.ts';
 import { AppWatcher } from './reload/app-watcher.ts';
+import { LiveLogRoutes } from './admin/live-log-routes.ts';
+import { AdminApi, type AdminSource } from './admin/admin-api.ts';
+import { Metrics } from './admin/metrics.ts';
+import { FlvEgress } from './media/flv-egress.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
 
@@ -33,6 +37,11 @@ export class Server {
   readonly #rtmp: RtmpListener;
   readonly #http: http.Server;
   readonly #watcher: AppWatcher | null;
+  readonly #logRoutes: LiveLogRoutes;
+  // HTTP routes besides /api/server's old home: browser egress, admin API, Prometheus metrics.
+  readonly #flv: FlvEgress;
+  readonly #admin: AdminApi;
+  readonly #metrics: Metrics;
   rtmpPort = 0;
   httpPort = 0;
   #closing: Promise<void> | null = null;
@@ -62,11 +71,39 @@ export class Server {
         this.instances.adopt(connection, rtmp.connectTimeoutMs);
       },
       (connection, reason, error) => {
+        this.#metrics.connectionClosed(connection.bytesIn, connection.bytesOut); // byte counters never go down
         // Sessions log their own end; this covers connections that failed during the handshake.
         if (!adopted.has(connection)) this.log.warn({ ip: connection.remoteAddress, reason, err: error?.message }, 'connection closed during handshake');
       },
     );
     this.#http = http.createServer((req, res) => this.#onHttp(req, res));
+    // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
+    this.#flv = new FlvEgress({
+      maxBufferedBytes: media.playerMaxBufferedBytes,
+      log: this.log.child({ component: 'http-flv' }),
+      lookup: (app, instanceName, streamName) => {
+        const instance = this.instances.instances.find((i) => i.name === `${app}/${instanceName}`);
+        const stream = instance?.streams.get(streamName);
+        return instance && stream ? { stream, release: () => instance.streams.release(stream) } : null;
+      },
+    });
+    const startedAt = Date.now();
+    const adminSource: AdminSource = {
+      startedAt,
+      rtmpPort: () => this.rtmpPort,
+      httpPort: () => this.httpPort,
+      rtmpConnections: () => this.#rtmp.connectionCount,
+      apps: () => this.catalog.list(),
+      instances: () => this.instances.instances,
+      httpFlv: () => this.#flv.stats,
+    };
+    // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
+    const adminToken: string | null = this.config.http.adminToken || null;
+    const adminLog = this.log.child({ component: 'admin' });
+    this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog });
+    this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
+    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app) });
+    // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs) : null;
     this.#watcher?.on('changed', (appName) => {
       this.log.info({ appName }, 'application scripts changed; reloading');
@@ -110,22 +147,8 @@ export class Server {
   }
 
   #onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.url === '/api/server') {
-      const body = {
-        rtmpPort: this.rtmpPort,
-        connections: this.#rtmp.connectionCount,
-        apps: this.catalog.list(),
-        instances: this.instances.instances.map((i) => ({
-          name: i.name,
-          state: i.state,
-          clients: i.sessions.length,
-          streams: i.streams.all().map((s) => ({ name: s.name, publishing: s.isPublishing, subscribers: s.subscribers.size })),
-        })),
-      };
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-      return;
-    }
+    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics.
+    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   }
@@ -137,8 +160,12 @@ export class Server {
       await this.#watcher?.close();
       await this.instances.closeAll();
       await this.#rtmp.close();
-      await new Promise<void>((resolve) => this.#http.close(() => resolve()));
-      this.#http.closeAllConnections();
+      this.#flv.close(); // ends HTTP-FLV responses so the HTTP server can close
+      this.#metrics.close();
+      this.#logRoutes.close(); // ends live-log streams
+      const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+      this.#http.closeAllConnections(); // keep-alive sockets would hold close() open
+      await httpClosed;
       this.log.info('server closed');
       this.log.flush();
     })();

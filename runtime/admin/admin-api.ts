@@ -1,0 +1,336 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import os from 'node:os';
+import type { AppInstance } from '../instances/app-instance.ts';
+import type { Logger } from '../log/logger.ts';
+import type { FlvEgressStats } from '../media/flv-egress.ts';
+
+/*
+ * Admin API: JSON over the server's own HTTP port.
+ *
+ *   GET  /api/server                                   ports, connections, apps, instances (superset of the first shape)
+ *   GET  /api/apps                                     application catalog with loaded instances
+ *   GET  /api/instances                                loaded instances with counters
+ *   GET  /api/instances/<app>/<inst>/clients           clients of one instance
+ *   POST /api/instances/<app>/<inst>/unload            onAppStop(Application.Shutdown), clients disconnected
+ *   GET  /api/streams                                  live streams of every instance
+ *   GET  /api/relays                                   relay states and counters
+ *
+ * FMS Administration API aliases (the HTTP commands users' tools call on FMS port 1111):
+ *   GET /admin/getApps  /admin/getAppStats?app=  /admin/getLiveStreams?appInst=app/inst  /admin/getServerStats
+ * answer FMS's result object {level, code, timestamp, data} (errors: level "error", description),
+ * always as JSON: FMS answers XML over HTTP, but JSON is what scripts and dashboards parse today,
+ * and one format keeps one code path. `auser`/`apswd` are ignored; see the access rule below.
+ *
+ * Access (checkAdminAccess): with no token configured, only loopback clients are answered (the HTTP
+ * port binds 127.0.0.1 by default), and only with a loopback Host header and no foreign Origin, so
+ * a web page in a local browser can neither read these routes via DNS rebinding nor POST to them.
+ * With a token configured, every request needs `Authorization: Bearer <token>`, loopback included
+ * (a reverse proxy on the same machine makes every client look like loopback).
+ */
+
+/** What the admin layer reads; the composition root implements it. */
+export interface AdminSource {
+  readonly startedAt: number;
+  rtmpPort(): number;
+  httpPort(): number;
+  rtmpConnections(): number;
+  /** Application names in the catalog (applications folder). */
+  apps(): string[];
+  instances(): AppInstance[];
+  httpFlv(): FlvEgressStats;
+}
+
+export interface AdminApiOptions {
+  /** Bearer token; null = loopback clients only. */
+  token: string | null;
+  log: Logger;
+}
+
+export interface AccessRequest {
+  remoteAddress?: string;
+  host?: string;
+  origin?: string;
+  authorization?: string;
+}
+
+export type AccessDecision = { ok: true } | { ok: false; status: 401 | 403; reason: string };
+
+/** The access rule of every admin route and /metrics (pure, so tests can feed it any address). */
+export function checkAdminAccess(request: AccessRequest, token: string | null): AccessDecision {
+  if (token) {
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
+    if (presented !== undefined && tokensEqual(presented, token)) return { ok: true };
+    return { ok: false, status: 401, reason: 'a valid bearer token is required' };
+  }
+  if (!isLoopbackAddress(request.remoteAddress)) return { ok: false, status: 403, reason: 'admin routes answer loopback clients only unless a token is configured' };
+  if (request.host !== undefined && !isLoopbackHostHeader(request.host)) return { ok: false, status: 403, reason: 'Host is not a loopback name' };
+  if (request.origin !== undefined && !sameOrigin(request.origin, request.host)) return { ok: false, status: 403, reason: 'cross-origin requests are refused' };
+  return { ok: true };
+}
+
+/** Equal-time comparison; hashing first makes the lengths equal (and hides the token's length). */
+function tokensEqual(presented: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.replace(/^::ffff:/i, '');
+  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+function hostName(host: string): string {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
+  return name.toLowerCase();
+}
+
+function isLoopbackHostHeader(host: string): boolean {
+  const name = hostName(host);
+  return name === 'localhost' || isLoopbackAddress(name);
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false; // "null" or garbage
+  }
+}
+
+/** Applies the access rule to a request; on refusal answers it and returns false. */
+export function admitAdminRequest(req: http.IncomingMessage, res: http.ServerResponse, token: string | null, log: Logger): boolean {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const decision = checkAdminAccess(
+    { remoteAddress: req.socket.remoteAddress, host: header('host'), origin: header('origin'), authorization: header('authorization') },
+    token,
+  );
+  if (decision.ok) return true;
+  log.warn({ ip: req.socket.remoteAddress, path: (req.url ?? '').split('?')[0], reason: decision.reason }, 'admin request refused');
+  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
+  if (decision.status === 401) headers['www-authenticate'] = 'Bearer';
+  res.writeHead(decision.status, headers);
+  res.end(JSON.stringify({ error: decision.reason }));
+  return false;
+}
+
+type Reply = { status: number; body: unknown };
+const ok = (body: unknown): Reply => ({ status: 200, body });
+const notFound = (error: string): Reply => ({ status: 404, body: { error } });
+
+export class AdminApi {
+  readonly #source: AdminSource;
+  readonly #options: AdminApiOptions;
+
+  constructor(source: AdminSource, options: AdminApiOptions) {
+    this.#source = source;
+    this.#options = options;
+  }
+
+  /** Handles `/api/*` and `/admin/*`; returns false for other paths. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://host');
+    if (!url.pathname.startsWith('/api/') && !url.pathname.startsWith('/admin/')) return false;
+    if (!admitAdminRequest(req, res, this.#options.token, this.#options.log)) return true;
+    this.#route(req.method ?? 'GET', url).then(
+      (reply) => send(res, reply),
+      (error: unknown) => {
+        this.#options.log.error({ err: (error as Error)?.message, path: url.pathname }, 'admin request failed');
+        send(res, { status: 500, body: { error: 'internal error' } });
+      },
+    );
+    return true;
+  }
+
+  async #route(method: string, url: URL): Promise<Reply> {
+    const path = url.pathname;
+    const instanceRoute = /^\/api\/instances\/([^/]+)\/(.+)\/(clients|unload)$/.exec(path);
+    if (instanceRoute) {
+      const [, app, inst, action] = instanceRoute as unknown as [string, string, string, string];
+      const wanted = action === 'unload' ? 'POST' : 'GET';
+      if (method !== wanted) return { status: 405, body: { error: `use ${wanted}` } };
+      const instance = this.#instance(safeDecode(app), safeDecode(inst));
+      if (!instance) return notFound('instance not loaded');
+      if (action === 'clients') return ok({ instance: instance.name, clients: clientsOf(instance) });
+      await instance.unload('Application.Shutdown');
+      this.#options.log.info({ app: instance.name }, 'instance unloaded by admin request');
+      return ok({ unloaded: instance.name, state: instance.state });
+    }
+    const handler = this.#getRoutes[path];
+    if (!handler) return notFound('no such admin route');
+    if (method !== 'GET' && method !== 'HEAD') return { status: 405, body: { error: 'use GET' } };
+    return handler(url.searchParams);
+  }
+
+  readonly #getRoutes: Record<string, (query: URLSearchParams) => Reply> = {
+    '/api/server': () => ok(this.#server()),
+    '/api/apps': () => ok({ apps: this.#apps() }),
+    '/api/instances': () => ok({ instances: this.#source.instances().map(instanceSummary) }),
+    '/api/streams': () => ok({ streams: this.#source.instances().flatMap(streamsOf) }),
+    '/api/relays': () => ok({ relays: this.#source.instances().flatMap((i) => i.relays().map((r) => ({ instance: i.name, ...r }))) }),
+    '/admin/getApps': () => ok(fmsResult(this.#source.apps())),
+    '/admin/getAppStats': (query) => ok(this.#fmsAppStats(query.get('app') ?? '')),
+    '/admin/getLiveStreams': (query) => ok(this.#fmsLiveStreams(query.get('appInst') ?? '')),
+    '/admin/getServerStats': () => ok(fmsResult(this.#fmsServerStats())),
+  };
+
+  #instance(app: string, inst: string): AppInstance | undefined {
+    const name = `${app}/${inst}`;
+    return this.#source.instances().find((i) => i.name === name);
+  }
+
+  #server() {
+    const source = this.#source;
+    return {
+      rtmpPort: source.rtmpPort(),
+      httpPort: source.httpPort(),
+      connections: source.rtmpConnections(),
+      apps: source.apps(),
+      instances: source.instances().map((i) => ({
+        name: i.name,
+        state: i.state,
+        clients: i.sessions.length,
+        streams: i.streams.all().map((s) => ({ name: s.name, publishing: s.isPublishing, subscribers: s.subscribers.size })),
+      })),
+      startedAt: new Date(source.startedAt).toISOString(),
+      uptimeSec: Math.round((Date.now() - source.startedAt) / 1000),
+      httpFlv: source.httpFlv(),
+    };
+  }
+
+  #apps() {
+    const instances = this.#source.instances();
+    return this.#source.apps().map((name) => {
+      const loaded = instances.filter((i) => i.def.name === name);
+      return { name, instances: loaded.map((i) => i.instanceName), clients: loaded.reduce((n, i) => n + i.sessions.length, 0) };
+    });
+  }
+
+  #fmsAppStats(app: string) {
+    if (!this.#source.apps().includes(app)) return fmsError(`Application ${app || '(none)'} does not exist.`);
+    const instances = this.#source.instances().filter((i) => i.def.name === app);
+    const sessions = instances.flatMap((i) => i.sessions);
+    const launch = instances.length ? Math.min(...instances.map((i) => i.startedAt)) : null;
+    const sum = (pick: (i: AppInstance) => number) => instances.reduce((n, i) => n + pick(i), 0);
+    return fmsResult({
+      launch_time: launch === null ? null : new Date(launch).toISOString(),
+      up_time: launch === null ? 0 : Math.round((Date.now() - launch) / 1000),
+      connected: sessions.length,
+      // Totals cover the instances loaded now (an unloaded instance takes its counters with it).
+      total_connects: sum((i) => i.stats.totalConnects),
+      total_disconnects: sum((i) => i.stats.totalDisconnects),
+      bytes_in: sessions.reduce((n, s) => n + s.connection.bytesIn, 0),
+      bytes_out: sessions.reduce((n, s) => n + s.connection.bytesOut, 0),
+      msg_in: sessions.reduce((n, s) => n + s.connection.messagesIn, 0),
+      msg_out: sessions.reduce((n, s) => n + s.connection.messagesOut, 0),
+      msg_dropped: 0,
+      instances_loaded: instances.length,
+      script_errors: sum((i) => i.stats.scriptErrors),
+    });
+  }
+
+  #fmsLiveStreams(appInst: string) {
+    const slash = appInst.indexOf('/');
+    const [app, inst] = slash < 0 ? [appInst, '_definst_'] : [appInst.slice(0, slash), appInst.slice(slash + 1)];
+    const instance = this.#instance(app, inst);
+    if (!instance) return fmsError(`Application instance ${app}/${inst} is not loaded.`);
+    return fmsResult(instance.streams.all().filter((s) => s.isPublishing).map((s) => s.name));
+  }
+
+  #fmsServerStats() {
+    const source = this.#source;
+    const sessions = source.instances().flatMap((i) => i.sessions);
+    const uptimeMs = Math.max(1, Date.now() - source.startedAt);
+    const cpu = process.cpuUsage();
+    return {
+      launchTime: new Date(source.startedAt).toISOString(),
+      up_time: Math.round(uptimeMs / 1000),
+      // Like FMS: CPU time of this process over wall time since launch, all cores summed (may exceed 100).
+      cpu_Usage: Math.round(((cpu.user + cpu.system) / 1000 / uptimeMs) * 100),
+      memory_Usage: Math.round((1 - os.freemem() / os.totalmem()) * 100),
+      physical_Mem: process.memoryUsage().rss,
+      num_cores: 1,
+      io: {
+        connected: source.rtmpConnections(),
+        bytes_in: sessions.reduce((n, s) => n + s.connection.bytesIn, 0),
+        bytes_out: sessions.reduce((n, s) => n + s.connection.bytesOut, 0) + source.httpFlv().bytesSent,
+        msg_in: sessions.reduce((n, s) => n + s.connection.messagesIn, 0),
+        msg_out: sessions.reduce((n, s) => n + s.connection.messagesOut, 0),
+        http_flv_players: source.httpFlv().players,
+      },
+    };
+  }
+}
+
+function instanceSummary(i: AppInstance) {
+  return {
+    name: i.name,
+    app: i.def.name,
+    instance: i.instanceName,
+    state: i.state,
+    startedAt: new Date(i.startedAt).toISOString(),
+    clients: i.sessions.length,
+    streams: i.streams.all().filter((s) => s.isPublishing).length,
+    relays: i.relays().length,
+    totalConnects: i.stats.totalConnects,
+    totalDisconnects: i.stats.totalDisconnects,
+    scriptErrors: i.stats.scriptErrors,
+  };
+}
+
+function clientsOf(i: AppInstance) {
+  return i.sessions.map((s) => ({
+    id: s.id,
+    state: s.state,
+    ip: s.info.ip,
+    agent: s.info.agent,
+    protocol: s.info.protocol,
+    referrer: s.info.referrer,
+    pageUrl: s.info.pageUrl,
+    connectedAt: new Date(s.connectedAt).toISOString(),
+    bytesIn: s.connection.bytesIn,
+    bytesOut: s.connection.bytesOut,
+  }));
+}
+
+function streamsOf(i: AppInstance) {
+  return i.streams.all().map((s) => ({
+    instance: i.name,
+    name: s.name,
+    publishing: s.isPublishing,
+    publisher: s.publisher ? { id: s.publisher.id, startedAt: new Date(s.publisher.startedAt).toISOString() } : null,
+    subscribers: s.subscribers.size,
+    hasVideo: s.videoConfig !== null,
+    hasAudio: s.audioConfig !== null,
+    bytesIn: s.bytesIn,
+    packetsIn: s.packetsIn,
+    lastTimestamp: s.lastTimestamp,
+    flvPath: `/${[i.def.name, i.instanceName, s.name].map(encodeURIComponent).join('/')}.flv`,
+  }));
+}
+
+function fmsResult(data: unknown) {
+  return { level: 'status', code: 'NetConnection.Call.Success', timestamp: new Date().toISOString(), data };
+}
+
+function fmsError(description: string) {
+  return { level: 'error', code: 'NetConnection.Call.Failed', description, timestamp: new Date().toISOString() };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function send(res: http.ServerResponse, reply: Reply): void {
+  if (res.headersSent) return;
+  res.writeHead(reply.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(reply.body));
+}

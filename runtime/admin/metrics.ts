@@ -1,0 +1,129 @@
+import type http from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { LiveLog } from '../log/live-log.ts';
+import type { Logger } from '../log/logger.ts';
+import { admitAdminRequest, type AdminSource } from './admin-api.ts';
+
+/*
+ * Prometheus exposition at GET /metrics (same access rule as the admin API: loopback only, or a
+ * bearer token — Prometheus sends one with `authorization: { credentials: ... }`).
+ *
+ * Gauges are read from the live objects at scrape time. Byte counters must not go down when a
+ * connection closes, so closed connections' bytes are folded into a running total
+ * (`connectionClosed`) and added to the bytes of the connections still open. Script errors are
+ * counted from the log records the instances already write once per error
+ * (code "Application.Script.Error"), via the live log, so nothing is lost when an instance unloads.
+ *
+ * Metrics (all prefixed fms_):
+ *   rtmp_connections, clients{instance}, instances{state}, streams{instance},
+ *   stream_subscribers{instance}, relays{state}, rtmp_received_bytes_total, rtmp_sent_bytes_total,
+ *   http_flv_players, http_flv_sent_bytes_total, http_flv_dropped_packets_total,
+ *   script_errors_total{instance}, plus prom-client's process/Node.js defaults (once per process).
+ */
+
+export interface MetricsOptions {
+  token: string | null;
+  liveLog: LiveLog;
+  log: Logger;
+}
+
+/** Process-wide default metrics (CPU, memory, event-loop lag, GC): one registry per process. */
+let processRegistry: Registry | null = null;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export class Metrics {
+  readonly #source: AdminSource;
+  readonly #options: MetricsOptions;
+  readonly #registry = new Registry();
+  readonly #closedBytes = { in: 0, out: 0 };
+  readonly #unsubscribe: () => void;
+
+  constructor(source: AdminSource, options: MetricsOptions) {
+    this.#source = source;
+    this.#options = options;
+    this.#define();
+    const scriptErrors = new Counter({ name: 'fms_script_errors_total', help: 'Script errors (thrown, syntax, timeout, out of memory) per application instance', labelNames: ['instance'], registers: [this.#registry] });
+    this.#unsubscribe = options.liveLog.subscribe({ minLevel: 50 }, (record) => {
+      if (record['code'] === 'Application.Script.Error') scriptErrors.inc({ instance: typeof record.app === 'string' ? record.app : '' });
+    });
+  }
+
+  /** An RTMP connection ended: its bytes move from the open connections into the running total. */
+  connectionClosed(bytesIn: number, bytesOut: number): void {
+    this.#closedBytes.in += bytesIn;
+    this.#closedBytes.out += bytesOut;
+  }
+
+  /** Handles GET /metrics; returns false for other paths. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    if (new URL(req.url ?? '/', 'http://host').pathname !== '/metrics') return false;
+    if (!admitAdminRequest(req, res, this.#options.token, this.#options.log)) return true;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' });
+      res.end();
+      return true;
+    }
+    this.text().then(
+      (body) => {
+        res.writeHead(200, { 'content-type': this.#registry.contentType, 'cache-control': 'no-store' });
+        res.end(body);
+      },
+      (error: unknown) => {
+        this.#options.log.error({ err: (error as Error)?.message }, 'metrics collection failed');
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics collection failed\n');
+      },
+    );
+    return true;
+  }
+
+  /** The exposition text (this server's metrics, then the process defaults). */
+  async text(): Promise<string> {
+    return Registry.merge([this.#registry, processMetrics()]).metrics();
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #define(): void {
+    const source = this.#source;
+    const registers = [this.#registry];
+    const closed = this.#closedBytes;
+    const openSessions = () => source.instances().flatMap((i) => i.sessions);
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
+      new Gauge({ name, help, labelNames, registers, collect() { this.reset(); fill(this); } });
+    const total = (name: string, help: string, value: () => number) =>
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(value()); } });
+
+    gauge('fms_rtmp_connections', 'Open inbound RTMP connections (including ones still handshaking)', [], (g) => g.set(source.rtmpConnections()));
+    gauge('fms_clients', 'Clients connected to each application instance', ['instance'], (g) => {
+      for (const i of source.instances()) g.set({ instance: i.name }, i.sessions.length);
+    });
+    gauge('fms_instances', 'Loaded application instances by state', ['state'], (g) => {
+      for (const state of ['starting', 'running', 'stopping']) g.set({ state }, 0);
+      for (const i of source.instances()) g.inc({ state: i.state });
+    });
+    gauge('fms_streams', 'Live streams being published, per instance', ['instance'], (g) => {
+      for (const i of source.instances()) g.set({ instance: i.name }, i.streams.all().filter((s) => s.isPublishing).length);
+    });
+    gauge('fms_stream_subscribers', 'Players, relays and recorders attached to live streams, per instance', ['instance'], (g) => {
+      for (const i of source.instances()) g.set({ instance: i.name }, i.streams.all().reduce((n, s) => n + s.subscribers.size, 0));
+    });
+    gauge('fms_relays', 'Native relays by state', ['state'], (g) => {
+      for (const state of ['connecting', 'publishing', 'retrying']) g.set({ state }, 0);
+      for (const i of source.instances()) for (const relay of i.relays()) g.inc({ state: relay.state });
+    });
+    total('fms_rtmp_received_bytes_total', 'Bytes received on inbound RTMP connections', () => closed.in + openSessions().reduce((n, s) => n + s.connection.bytesIn, 0));
+    total('fms_rtmp_sent_bytes_total', 'Bytes sent on inbound RTMP connections', () => closed.out + openSessions().reduce((n, s) => n + s.connection.bytesOut, 0));
+    gauge('fms_http_flv_players', 'Open HTTP-FLV players', [], (g) => g.set(source.httpFlv().players));
+    total('fms_http_flv_sent_bytes_total', 'Bytes sent to HTTP-FLV players', () => source.httpFlv().bytesSent);
+    total('fms_http_flv_dropped_packets_total', 'Packets dropped for slow HTTP-FLV players', () => source.httpFlv().packetsDropped);
+  }
+}

@@ -1,0 +1,270 @@
+import type http from 'node:http';
+import type { Logger } from '../log/logger.ts';
+import { decodeAmf0 } from '../rtmp/amf0.ts';
+import { MessageType } from '../rtmp/message.ts';
+import { flvHeader, flvTag } from './flv-file.ts';
+import type { LiveStream, LiveSubscriber } from './live-stream.ts';
+import type { MediaPacket } from './media-packet.ts';
+import { parseStreamName } from './stream-registry.ts';
+import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';
+import { Timeline } from './timeline.ts';
+
+/*
+ * Browser egress: live streams as HTTP-FLV (flv.js / mpegts.js / ffplay / ffprobe).
+ *
+ * The FLV muxing is ours (flv-file.ts), not node-media-server's. ARCHITECTURE.md decision 2 prefers
+ * NMS 4.4.3's FlvSession/BroadcastServer; we read them and mounting them on our http.Server would
+ * need, per player: a fake Express request (FlvSession reads req.params/req.query/req.hostname),
+ * replacing FlvSession.sendBuffer (it writes without any back-pressure), closing sessions ourselves
+ * on unpublish (NMS keeps players attached across publish gaps and holds the publisher for a 30 s
+ * "grace" window), calling the underscore-private BroadcastServer._finishPublish, and silencing NMS's
+ * process-wide logger (console.log text lines would break "logs are data"). NMS would also keep a
+ * second GOP cache bounded by packet count (not bytes) and chunk every packet for RTMP players we
+ * never attach. What would remain of NMS after those overrides is its 13-byte header and its tag
+ * writer, which flv-file.ts already has. So: no NMS import here, no NMS internals to guard.
+ * WS-FLV is not served (NMS's WebSocket server only attaches to NMS's own http server; serving it
+ * on ours would need `ws` as a direct dependency).
+ */
+
+/** A live stream of an application instance, found for an HTTP player. */
+export interface EgressSource {
+  stream: LiveStream;
+  /** Tells the stream's registry this player left (it may forget an idle stream). */
+  release(): void;
+}
+
+/** How the egress finds streams; the composition root implements it over the instances. */
+export type EgressLookup = (app: string, instance: string, streamName: string) => EgressSource | null;
+
+export interface FlvEgressOptions {
+  lookup: EgressLookup;
+  /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
+  maxBufferedBytes: number;
+  log: Logger;
+}
+
+/** One `{app, instance, stream}` reading of a request path. */
+export interface FlvRoute {
+  app: string;
+  instance: string;
+  stream: string;
+}
+
+const DEFAULT_INSTANCE = '_definst_';
+
+/**
+ * `/<app>/<instance>/<stream>.flv` (or `/<app>/<stream>.flv` for `_definst_`). With more segments
+ * the split between instance and stream name is ambiguous (both may contain `/`), so every reading
+ * is returned, shortest instance first. Null when the path is not an FLV route or badly encoded.
+ */
+export function parseFlvPath(pathname: string): FlvRoute[] | null {
+  if (!pathname.endsWith('.flv')) return null;
+  let segments: string[];
+  try {
+    segments = pathname.slice(1, -'.flv'.length).split('/').map(decodeURIComponent);
+  } catch {
+    return null; // bad %-encoding
+  }
+  if (segments.length < 2 || segments.some((s) => s === '' || s === '.' || s === '..')) return null;
+  const [app, ...rest] = segments as [string, ...string[]];
+  if (rest.length === 1) return [{ app, instance: DEFAULT_INSTANCE, stream: rest[0]! }];
+  const routes: FlvRoute[] = [];
+  for (let split = 1; split < rest.length; split++) {
+    routes.push({ app, instance: rest.slice(0, split).join('/'), stream: rest.slice(split).join('/') });
+  }
+  return routes;
+}
+
+export interface FlvEgressStats {
+  players: number;
+  totalPlayers: number;
+  bytesSent: number;
+  packetsDropped: number;
+}
+
+/**
+ * Serves live streams over HTTP-FLV on the server's own http.Server. GET/HEAD only: nothing can be
+ * published over HTTP (other methods get 405, and no WebSocket upgrade is handled at all).
+ */
+export class FlvEgress {
+  readonly #options: FlvEgressOptions;
+  readonly #players = new Set<FlvPlayer>();
+  #nextId = 1;
+  #closed = false;
+  #totals = { totalPlayers: 0, bytesSent: 0, packetsDropped: 0 };
+
+  constructor(options: FlvEgressOptions) {
+    this.#options = options;
+  }
+
+  get stats(): FlvEgressStats {
+    let bytesSent = this.#totals.bytesSent;
+    let packetsDropped = this.#totals.packetsDropped;
+    for (const player of this.#players) {
+      bytesSent += player.bytesSent;
+      packetsDropped += player.packetsDropped;
+    }
+    return { players: this.#players.size, totalPlayers: this.#totals.totalPlayers, bytesSent, packetsDropped };
+  }
+
+  /** Handles the request if its path is an FLV route; returns false to let other routes try. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const pathname = new URL(req.url ?? '/', 'http://host').pathname;
+    const routes = parseFlvPath(pathname);
+    if (!routes) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
+      res.end('publishing over HTTP is not supported\n');
+      return true;
+    }
+    const found = this.#find(routes);
+    if (!found || this.#closed) {
+      res.writeHead(404, { 'content-type': 'text/plain', 'access-control-allow-origin': '*' });
+      res.end('stream not found or not published\n');
+      if (found) found.source.release();
+      return true;
+    }
+    const headers = { 'content-type': 'video/x-flv', 'cache-control': 'no-cache, no-store', 'access-control-allow-origin': '*' };
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers);
+      res.end();
+      found.source.release();
+      return true;
+    }
+    res.writeHead(200, headers);
+    this.#play(req, res, found.route, found.source);
+    return true;
+  }
+
+  /** Ends every HTTP player (server shutdown). Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const player of [...this.#players]) player.close('server closing');
+  }
+
+  #find(routes: FlvRoute[]): { route: FlvRoute; source: EgressSource } | null {
+    for (const route of routes) {
+      const source = this.#options.lookup(route.app, route.instance, parseStreamName(route.stream).name);
+      if (!source) continue;
+      if (source.stream.isPublishing) return { route, source };
+      source.release();
+    }
+    return null;
+  }
+
+  #play(req: http.IncomingMessage, res: http.ServerResponse, route: FlvRoute, source: EgressSource): void {
+    const app = `${route.app}/${route.instance}`;
+    const log = this.#options.log.child({ app, stream: source.stream.name, player: `http-${this.#nextId++}`, ip: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '') });
+    const player = new FlvPlayer(res, source, this.#options.maxBufferedBytes, (reason) => {
+      this.#players.delete(player);
+      this.#totals.bytesSent += player.bytesSent;
+      this.#totals.packetsDropped += player.packetsDropped;
+      log.info({ reason, bytesSent: player.bytesSent, packetsDropped: player.packetsDropped }, 'http-flv play ended');
+    });
+    this.#players.add(player);
+    this.#totals.totalPlayers++;
+    log.info({ agent: req.headers['user-agent'] ?? '' }, 'http-flv play started');
+    player.start();
+  }
+}
+
+/**
+ * One HTTP-FLV player: FLV header, then the stream's startup packets (metadata, codec configs, the
+ * GOP cache from its keyframe), then live packets, all through a SubscriberQueue whose backlog is
+ * the response's unsent bytes. Timestamps start at 0 (flv.js and MSE prefer it).
+ */
+class FlvPlayer implements LiveSubscriber, PacketSink {
+  readonly #res: http.ServerResponse;
+  readonly #source: EgressSource;
+  readonly #queue: SubscriberQueue;
+  readonly #timeline = new Timeline(0);
+  readonly #onClose: (reason: string) => void;
+  #closed = false;
+  bytesSent = 0;
+
+  constructor(res: http.ServerResponse, source: EgressSource, maxBufferedBytes: number, onClose: (reason: string) => void) {
+    this.#res = res;
+    this.#source = source;
+    this.#onClose = onClose;
+    this.#queue = new SubscriberQueue(this, { maxBufferedBytes });
+    res.once('close', () => this.close(res.writableFinished ? 'ended' : 'client closed'));
+    res.on('error', () => this.close('socket error'));
+  }
+
+  get packetsDropped(): number {
+    return this.#queue.packetsDropped;
+  }
+
+  get bufferedBytes(): number {
+    return this.#res.writableLength;
+  }
+
+  start(): void {
+    const stream = this.#source.stream;
+    const flags = headerFlags(stream);
+    this.#send(flvHeader(flags.audio, flags.video));
+    for (const packet of stream.startupPackets) this.#queue.push(packet);
+    stream.subscribe(this);
+  }
+
+  /** PacketSink: the queue decided this packet goes out. */
+  write(packet: MediaPacket): void {
+    const tag = toFlvPacket(packet);
+    if (!tag) return;
+    this.#send(flvTag({ type: tag.type, timestamp: this.#timeline.map(packet), payload: tag.payload }));
+  }
+
+  packet(packet: MediaPacket): void {
+    if (!this.#closed) this.#queue.push(packet);
+  }
+
+  published(): void {}
+
+  /** Publish end ends the response: the FLV file is complete. */
+  unpublished(): void {
+    this.close('unpublished');
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#source.stream.unsubscribe(this);
+    this.#source.release();
+    if (!this.#res.writableEnded) this.#res.end();
+    this.#onClose(reason);
+  }
+
+  #send(buffer: Buffer): void {
+    if (this.#res.writableEnded || this.#res.destroyed) return;
+    this.#res.write(buffer);
+    this.bytesSent += buffer.length;
+  }
+}
+
+/** FLV carries audio, video and AMF0 data tags; AMF3 data messages lose their leading 0 byte. */
+function toFlvPacket(packet: MediaPacket): { type: number; payload: Buffer } | null {
+  if (packet.type === MessageType.Audio || packet.type === MessageType.Video || packet.type === MessageType.DataAmf0) return packet;
+  if (packet.type === MessageType.DataAmf3 && packet.payload[0] === 0) return { type: MessageType.DataAmf0, payload: packet.payload.subarray(1) };
+  return null;
+}
+
+/**
+ * FLV header audio/video flags: players (flv.js) wait for every track the header announces, so
+ * announce only what the stream has, from onMetaData codec ids, else codec configs; both when unknown.
+ */
+export function headerFlags(stream: Pick<LiveStream, 'metadata' | 'videoConfig' | 'audioConfig'>): { audio: boolean; video: boolean } {
+  const meta = stream.metadata ? metadataObject(stream.metadata.payload) : null;
+  if (meta && ('videocodecid' in meta || 'audiocodecid' in meta)) return { audio: 'audiocodecid' in meta, video: 'videocodecid' in meta };
+  if (stream.videoConfig || stream.audioConfig) return { audio: stream.audioConfig !== null, video: stream.videoConfig !== null };
+  return { audio: true, video: true };
+}
+
+function metadataObject(payload: Buffer): Record<string, unknown> | null {
+  try {
+    const values = decodeAmf0(payload);
+    const object = values[0] === 'onMetaData' ? values[1] : values[0];
+    return typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : null;
+  } catch {
+    return null; // malformed metadata: fall back to the codec configs
+  }
+}
