@@ -31,6 +31,10 @@ export interface Config {
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
     playerMaxBufferedBytes: number;
   };
+  sharedObjects: {
+    /** Persistent shared objects live in <dataDir>/<app>/<instance>/<name>.fso.json. */
+    dataDir: string;
+  };
   reload: {
     /** Watch the applications folder and hot-reload apps whose scripts change (--no-watch turns it off). */
     watch: boolean;
@@ -62,6 +66,7 @@ export const DEFAULT_CONFIG: Config = {
   },
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
+  sharedObjects: { dataDir: 'data/sharedobjects' },
   reload: { watch: true, debounceMs: 200 },
   scripts: {
     memoryLimitMb: 64,
@@ -198,6 +203,7 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
   }
   config.appsDir = path.resolve(cwd, flags.get('--apps') ?? config.appsDir);
   if (flags.has('--no-watch')) config.reload.watch = false;
+  config.sharedObjects.dataDir = path.resolve(cwd, config.sharedObjects.dataDir);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, help };
 }

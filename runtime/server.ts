@@ -56,6 +56,7 @@ export class Server {
       {
         connectTimeoutMs: rtmp.connectTimeoutMs,
         ownRtmpPort: () => this.rtmpPort,
+        sharedObjectsDir: this.config.sharedObjects.dataDir,
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,

@@ -13,6 +13,7 @@ import type { RelayStats } from '../media/relay.ts';
 import { OutboundConnections } from './outbound-connections.ts';
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ServerStreams } from './server-streams.ts';
+import { SharedObjectStore } from './shared-object-store.ts';
 import { status } from './status-codes.ts';
 
 export type ScriptFactory = (
@@ -23,6 +24,8 @@ export type ScriptFactory = (
 ) => ApplicationScript;
 
 export interface AppInstanceOptions {
+  /** Root folder of persistent shared objects. */
+  sharedObjectsDir: string;
   /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
   ownRtmpPort: () => number;
   connectTimeoutMs: number;
@@ -48,6 +51,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   readonly #options: AppInstanceOptions;
   readonly #script: ApplicationScript;
   readonly #outbound: OutboundConnections;
+  /** Remote shared objects of this instance (clients use them over RTMP messages 19/16). */
+  readonly sharedObjects: SharedObjectStore;
   readonly #serverStreams: ServerStreams;
   readonly #sessions = new Map<string, ClientSession>();
   readonly #onClosed: (instance: AppInstance) => void;
@@ -70,6 +75,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       if (this.#state === 'closed') return;
       void this.#script.mediaEvent(event).catch((error: unknown) => this.#reportScriptError(error));
     };
+    this.sharedObjects = new SharedObjectStore({ dataDir: options.sharedObjectsDir, app: def.name, instance: instanceName, log: this.log });
     this.#outbound = new OutboundConnections(
       this.streams,
       {
@@ -226,6 +232,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     // Closing each session queues its onDisconnect; FMS runs them all before the instance goes away.
     for (const session of this.sessions) session.disconnect('application unloaded', status.connectAppShutdown(this.name));
     await Promise.all(this.#disconnecting);
+    await this.sharedObjects.close(); // persistent shared objects are on disk before the instance goes
     this.log.info({ code }, 'instance unloaded');
     this.#close();
   }
@@ -251,6 +258,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#cancelIdle();
     this.#outbound.closeAll();
     this.#serverStreams.closeAll();
+    void this.sharedObjects.close(); // idempotent; flushes persistent shared objects on the fatal path too
     this.#script.dispose();
     for (const session of this.sessions) session.disconnect('application closed');
     this.#onClosed(this);

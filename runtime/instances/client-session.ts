@@ -2,7 +2,9 @@ import type { Logger } from '../log/logger.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
+import { decodeSharedObjectMessage, encodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
 import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
+import type { SharedObjectStore, SharedObjectSubscriber } from './shared-object-store.ts';
 import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from './status-codes.ts';
 import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
 import type { ConnectTarget } from './tc-url.ts';
@@ -14,6 +16,7 @@ export interface SessionOwner {
   /** For NetStreamSession: publish/play against the instance's streams. */
   readonly streamHost: StreamHost;
   sessionClosed(session: ClientSession, reason: string, wasAccepted: boolean): void;
+  readonly sharedObjects: SharedObjectStore;
 }
 
 /** Commands a client may never call as methods (fms-api §0): they are RTMP commands or protected. */
@@ -80,6 +83,7 @@ export class ClientSession {
     connection.on('command', (command) => this.#onCommand(command));
     connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
     connection.on('media', (message) => this.#onMedia(message));
+    connection.on('sharedObject', (message) => this.#onSharedObject(message));
     connection.on('close', (reason, error) => this.#onClose(reason, error));
   }
 
@@ -202,6 +206,36 @@ export class ClientSession {
     else callback({ ok: false, info: (value ?? status.callFailed('Call failed.')) as Record<string, unknown> });
   }
 
+  /** This client as a shared-object subscriber; replies use the encoding it last spoke. */
+  readonly #soSubscriber: SharedObjectSubscriber = this.#makeSoSubscriber();
+
+  #makeSoSubscriber(): SharedObjectSubscriber {
+    const info = () => this.info;
+    return {
+    id: this.id,
+    get readAccess() {
+      return info().readAccess;
+    },
+    get writeAccess() {
+      return info().writeAccess;
+    },
+    send: (message) => {
+      const amf3 = this.#soAmf3 ?? this.info.objectEncoding === 3;
+      const payload = encodeSharedObjectMessage(message, amf3);
+      this.connection.sendMessage({ type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload });
+    },
+    };
+  }
+
+  #soAmf3: boolean | null = null;
+
+  #onSharedObject(message: RtmpMessage): void {
+    if (this.#state !== 'accepted' || !this.#owner) return;
+    this.#soAmf3 = message.type === MessageType.SharedObjectAmf3;
+    // A malformed message throws a ProtocolError: the connection closes with one log line.
+    this.#owner.sharedObjects.handleMessage(this.#soSubscriber, decodeSharedObjectMessage(message.payload, this.#soAmf3));
+  }
+
   #onMedia(message: RtmpMessage): void {
     if (message.type !== MessageType.Audio && message.type !== MessageType.Video) return;
     this.#streams.get(message.streamId)?.onMedia(message);
@@ -213,6 +247,7 @@ export class ClientSession {
     this.#clearConnectTimer();
     for (const stream of this.#streams.values()) stream.close();
     this.#streams.clear();
+    this.#owner?.sharedObjects.releaseAll(this.#soSubscriber);
     for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
     this.#pendingCalls.clear();
     const fields = { app: this.#owner?.name, reason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };

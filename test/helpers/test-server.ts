@@ -56,7 +56,11 @@ export interface TestServer {
 /** Starts the real server on free loopback ports with the given apps folder and config overrides. */
 export async function startTestServer(appsDir: string, overrides: Record<string, unknown> = {}): Promise<TestServer> {
   const problems: string[] = [];
-  const base: Config = mergeConfig({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, logLevel: 'debug' }, problems, DEFAULT_CONFIG);
+  const base: Config = mergeConfig(
+    { rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, logLevel: 'debug', sharedObjects: { dataDir: tempDir('so') } },
+    problems,
+    DEFAULT_CONFIG,
+  );
   const config = mergeConfig(overrides, problems, base);
   if (problems.length) throw new Error(problems.join('; '));
   config.appsDir = appsDir;

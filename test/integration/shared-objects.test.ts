@@ -1,0 +1,85 @@
+import { strict as assert } from 'node:assert';
+import { cpSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { NetConnection } from '../../runtime/client/net-connection.ts';
+import { SharedObject, type SyncItem } from '../../runtime/client/shared-object.ts';
+import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
+
+async function joined(ts: TestServer, uri: string, name: string, persistent = false, ...args: unknown[]) {
+  const nc = new NetConnection();
+  await nc.connect(ts.url(uri), ...args);
+  const so = SharedObject.getRemote(nc, name, persistent);
+  await so.connect();
+  return { nc, so };
+}
+
+function nextSync(so: SharedObject): Promise<SyncItem[]> {
+  return new Promise((resolve) => so.once('sync', resolve));
+}
+
+describe('remote shared objects over RTMP (messages 19/16) with our client', function () {
+  this.timeout(20_000);
+  let apps: string;
+  let dataDir: string;
+  let ts: TestServer;
+
+  before(async () => {
+    apps = tempDir('apps');
+    dataDir = tempDir('so-data');
+    mkdirSync(path.join(apps, 'chat'));
+    cpSync(path.join(FIXTURES, 'scripted'), path.join(apps, 'scripted'), { recursive: true });
+    ts = await startTestServer(apps, { sharedObjects: { dataDir } });
+  });
+  after(async () => ts?.close());
+
+  it('a change by one client reaches the others as "change" and its owner as "success"', async () => {
+    const a = await joined(ts, 'chat/room1', 'users');
+    const b = await joined(ts, 'chat/room1', 'users');
+    const aSync = nextSync(a.so);
+    const bSync = nextSync(b.so);
+    a.so.setProperty('topic', { text: 'hello', n: 1 });
+    assert.deepEqual((await aSync).map((i) => [i.code, i.name]), [['success', 'topic']]);
+    assert.deepEqual((await bSync).map((i) => [i.code, i.name]), [['change', 'topic']]);
+    assert.deepEqual(b.so.data['topic'], { text: 'hello', n: 1 });
+    // A late joiner gets the current slots in its initial sync.
+    const c = await joined(ts, 'chat/room1', 'users');
+    assert.deepEqual(c.so.data['topic'], { text: 'hello', n: 1 });
+    for (const x of [a, b, c]) x.nc.close();
+  });
+
+  it('send() reaches every subscriber\'s handler; other instances are separate', async () => {
+    const a = await joined(ts, 'chat/room2', 'chat');
+    const b = await joined(ts, 'chat/room2', 'chat');
+    const other = await joined(ts, 'chat/room3', 'chat');
+    let otherGot = 0;
+    other.so.client = { onMsg: () => otherGot++ };
+    const got = new Promise((resolve) => (b.so.client = { onMsg: (text: unknown) => resolve(text) }));
+    a.so.send('onMsg', 'hi there');
+    assert.equal(await got, 'hi there');
+    assert.equal(otherGot, 0);
+    for (const x of [a, b, other]) x.nc.close();
+  });
+
+  it('writeAccess "" (set by the script) turns a change into a reject', async () => {
+    const ro = await joined(ts, 'scripted', 'board', false, 'readonly');
+    const sync = nextSync(ro.so);
+    ro.so.setProperty('x', 1);
+    assert.deepEqual((await sync).map((i) => i.code), ['reject']);
+    ro.nc.close();
+  });
+
+  it('a persistent shared object survives a server restart', async () => {
+    const a = await joined(ts, 'chat/keep', 'counter', true);
+    const sync = nextSync(a.so);
+    a.so.setProperty('n', 41);
+    await sync;
+    a.nc.close();
+    await ts.close();
+    ts = await startTestServer(apps, { sharedObjects: { dataDir } });
+    const b = await joined(ts, 'chat/keep', 'counter', true);
+    assert.equal(b.so.data['n'], 41);
+    b.nc.close();
+  });
+});
