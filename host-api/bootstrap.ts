@@ -31,6 +31,7 @@ import type {
   SandboxEvents,
 } from './protocol.ts';
 import { NetConnection, NetStream, onNcCallEvent, onNcStatusEvent, onNsStatusEvent } from './net-connection.ts';
+import { onSoSendEvent, onSoSyncEvent, SharedObject } from './shared-object.ts';
 import { onStreamStatusEvent, Stream } from './stream.ts';
 import { recordCaught, takeCaught } from './values.ts';
 
@@ -96,6 +97,16 @@ function run(event: SandboxEventName, payload: unknown): unknown {
       onNsStatusEvent(p.nsId, p.info);
       return null;
     }
+    case 'soSync': {
+      const p = payload as Payload<'soSync'>;
+      onSoSyncEvent(p.name, p.list);
+      return null;
+    }
+    case 'soSend': {
+      const p = payload as Payload<'soSend'>;
+      onSoSendEvent(p.name, p.handler, p.args);
+      return null;
+    }
     case 'streamStatus': {
       const p = payload as Payload<'streamStatus'>;
       onStreamStatusEvent(p.name, p.info);
@@ -137,6 +148,7 @@ export function install(hostFunction: HostFunction, options: BootOptions): Dispa
   defineGlobal('Stream', Stream);
   defineGlobal('NetConnection', NetConnection);
   defineGlobal('NetStream', NetStream);
+  defineGlobal('SharedObject', SharedObject);
   defineGlobal('trace', trace);
   defineGlobal('load', load);
   defineGlobal('setInterval', setInterval);

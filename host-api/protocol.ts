@@ -109,6 +109,8 @@ export interface HostCalls {
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  soGet(name: string, persistent: boolean): boolean;
+  soOp(name: string, op: string, args: unknown[]): unknown;
 }
 
 export type HostOp = keyof HostCalls;
@@ -137,6 +139,10 @@ export interface SandboxEvents {
   ncCall: { payload: { ncId: number; method: string; args: unknown[] }; result: CallReply };
   nsStatus: { payload: { nsId: number; info: InfoRecord }; result: null };
   streamStatus: { payload: { name: string; info: InfoRecord }; result: null };
+  /** Changes clients made to a shared object the script holds: so.onSync(list). */
+  soSync: { payload: { name: string; list: Record<string, unknown>[] }; result: null };
+  /** A client's so.send(handler, ...args) on a shared object the script holds: so[handler](...args). */
+  soSend: { payload: { name: string; handler: string; args: unknown[] }; result: null };
   /** application.onStatus(info), e.g. Application.Script.Error after a handler threw. */
   status: { payload: { info: InfoRecord }; result: null };
 }

@@ -75,8 +75,22 @@ export interface MediaHooks {
   streamLength(name: string): number;
 }
 
+/** Server-side SharedObject operations (fms-api §7) on the script's handles, keyed by SO name. */
+export const SHARED_OBJECT_OPS = [
+  'getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'flush', 'clear', 'close', 'purge', 'version',
+] as const;
+export type SharedObjectOp = (typeof SHARED_OBJECT_OPS)[number];
+
+export interface SharedObjectHooks {
+  /** SharedObject.get(name, persistent): false when the name is refused or persistence differs. */
+  get(name: string, persistent: boolean): boolean;
+  op(name: string, op: SharedObjectOp, args: unknown[]): unknown;
+}
+
 /** Status events of server-side media objects, delivered to the script's onStatus handlers. */
 export type MediaEvent =
+  | { kind: 'soSync'; name: string; list: Record<string, unknown>[] }
+  | { kind: 'soSend'; name: string; handler: string; args: unknown[] }
   | { kind: 'ncStatus'; ncId: number; info: Record<string, unknown> }
   | { kind: 'nsStatus'; nsId: number; info: Record<string, unknown> }
   | { kind: 'streamStatus'; name: string; info: Record<string, unknown> };
@@ -84,6 +98,7 @@ export type MediaEvent =
 /** Operations the script side may perform on its instance (isolate → host). */
 export interface InstanceHooks {
   media: MediaHooks;
+  sharedObjects: SharedObjectHooks;
   /** trace() output: one log record, msg = text. */
   trace(text: string): void;
   /** A script problem already classified; logs once with code Application.Script.Error. */

@@ -1,9 +1,10 @@
 import type { CallResultRecord, HostCalls } from '../../host-api/protocol.ts';
-import type { ClientCallResult, MediaHooks } from '../instances/script-contract.ts';
+import { SHARED_OBJECT_OPS, type ClientCallResult, type MediaHooks, type SharedObjectHooks, type SharedObjectOp } from '../instances/script-contract.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 
 type MediaHostCalls = Pick<
   HostCalls,
+  | 'soGet' | 'soOp'
   | 'ncConnect' | 'ncCall' | 'ncClose' | 'nsCreate' | 'nsAttach' | 'nsPublish' | 'nsSend'
   | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength'
 >;
@@ -20,9 +21,15 @@ function optionalId(value: unknown, what: string): number | null {
  */
 export function createMediaHostCalls(
   media: MediaHooks,
+  sharedObjects: SharedObjectHooks,
   deliverResult: (responderId: number, result: CallResultRecord) => void,
 ): MediaHostCalls {
   return {
+    soGet: (name, persistent) => sharedObjects.get(text(name, 'name'), persistent === true),
+    soOp: (name, op, args) => {
+      if (!SHARED_OBJECT_OPS.includes(op as SharedObjectOp)) throw new BridgeArgumentError('unknown SharedObject operation');
+      return sharedObjects.op(text(name, 'name'), op as SharedObjectOp, list(args, 'args'));
+    },
     ncConnect: (ncId, uri, args) => media.ncConnect(count(ncId, 'ncId'), text(uri, 'uri'), list(args, 'args')),
     ncCall: (ncId, method, args, responderId) => {
       const id = count(responderId, 'responderId');

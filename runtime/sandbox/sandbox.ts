@@ -175,7 +175,9 @@ export class Sandbox implements ApplicationScript {
   async mediaEvent(event: MediaEvent): Promise<void> {
     if (event.kind === 'ncStatus') await this.event('ncStatus', { ncId: event.ncId, info: event.info as InfoRecord }, null);
     else if (event.kind === 'nsStatus') await this.event('nsStatus', { nsId: event.nsId, info: event.info as InfoRecord }, null);
-    else await this.event('streamStatus', { name: event.name, info: event.info as InfoRecord }, null);
+    else if (event.kind === 'streamStatus') await this.event('streamStatus', { name: event.name, info: event.info as InfoRecord }, null);
+    else if (event.kind === 'soSync') await this.event('soSync', { name: event.name, list: event.list }, null);
+    else await this.event('soSend', { name: event.name, handler: event.handler, args: event.args }, null);
   }
 
   ncCall(ncId: number, method: string, args: unknown[]): Promise<CallOutcome> {
@@ -437,7 +439,7 @@ export class Sandbox implements ApplicationScript {
       shutdown: () => hooks.shutdown(),
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
       clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
-      ...createMediaHostCalls(hooks.media, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
+      ...createMediaHostCalls(hooks.media, hooks.sharedObjects, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
     };
   }
 

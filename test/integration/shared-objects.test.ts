@@ -83,3 +83,39 @@ describe('remote shared objects over RTMP (messages 19/16) with our client', fun
     b.nc.close();
   });
 });
+
+describe('server-side SharedObject API (main.asc) with clients', function () {
+  this.timeout(20_000);
+  let ts: TestServer;
+
+  before(async () => {
+    const apps = tempDir('apps');
+    cpSync(path.join(FIXTURES, 'soapp'), path.join(apps, 'soapp'), { recursive: true });
+    ts = await startTestServer(apps);
+  });
+  after(async () => ts?.close());
+
+  it('script changes reach clients; client changes reach so.onSync; lock batches; so.send reaches handlers', async () => {
+    const ann = await joined(ts, 'soapp', 'users', false, 'ann');
+    assert.deepEqual(ann.so.data['ann'], { joined: true }, 'set by onConnect, in the initial sync');
+    const annSeesBob = new Promise<SyncItem[]>((resolve) => ann.so.on('sync', (list) => list.some((i) => i.name === 'bob') && resolve(list)));
+    const bob = await joined(ts, 'soapp', 'users', false, 'bob');
+    await annSeesBob;
+    assert.equal(await bob.nc.call('count'), 2);
+
+    bob.so.setProperty('topic', 'news');
+    await ts.logs.waitFor((r) => r.msg === 'sync change topic' && r.app === 'soapp/_definst_');
+
+    const batched = nextSync(ann.so);
+    assert.equal(await bob.nc.call('batch'), 3);
+    assert.deepEqual((await batched).map((i) => i.name).sort(), ['a', 'b'], 'lock/unlock: both changes in one sync');
+
+    bob.so.send('shout', 'hey');
+    await ts.logs.waitFor((r) => r.msg === 'shout hey');
+
+    const annSeesBobLeave = new Promise<SyncItem[]>((resolve) => ann.so.on('sync', (list) => list.some((i) => i.code === 'delete' && i.name === 'bob') && resolve(list)));
+    bob.nc.close();
+    await annSeesBobLeave;
+    ann.nc.close();
+  });
+});

@@ -40,6 +40,19 @@ export class RecordingHooks implements InstanceHooks {
       return op === 'streamGet' ? args[0] : op === 'streamLength' ? 0 : true;
     },
   });
+  /** SharedObject operations, recorded as [operation, name, ...args]; get always succeeds. */
+  readonly soOps: unknown[][] = [];
+  readonly sharedObjects: InstanceHooks['sharedObjects'] = {
+    get: (name, persistent) => {
+      this.soOps.push(['get', name, persistent]);
+      return true;
+    },
+    op: (name, op, args) => {
+      this.soOps.push([op, name, ...args]);
+      this.notify();
+      return undefined;
+    },
+  };
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
 
   trace(text: string): void {
