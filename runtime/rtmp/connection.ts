@@ -96,6 +96,9 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
       maxMessageBytes: options.maxMessageBytes,
       maxChunkStreams: options.maxChunkStreams,
     });
+    // A listener that throws (e.g. a malformed shared-object message decoded by the session) must
+    // cost this connection only, never the process: close it with the error, which gets logged.
+    this.listenerError = (error) => this.close(error instanceof ProtocolError ? error.message : 'internal error', error as Error);
     socket.setNoDelay(true);
     if (options.role === 'server') {
       this.#handshake = new ServerHandshake();

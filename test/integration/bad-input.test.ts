@@ -112,3 +112,27 @@ describe('bad input closes only that connection', function () {
     assert.ok(grownMb < 100, `RSS grew ${grownMb.toFixed(1)} MB`);
   });
 });
+
+describe('bad shared-object messages (found by npm run fuzz)', function () {
+  this.timeout(20_000);
+  let ts: TestServer;
+  before(async () => {
+    const apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'live'));
+    ts = await startTestServer(apps);
+  });
+  after(async () => ts?.close());
+
+  it('a truncated shared-object event closes that connection; the server keeps serving', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('live'));
+    const closed = new Promise((resolve) => nc.once('close', resolve));
+    // name "x", version, flags, reserved, then an event header cut short (3 of 5 bytes).
+    const payload = Buffer.from([0, 1, 0x78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0]);
+    nc.connection!.sendMessage({ type: MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload });
+    await closed;
+    const next = new NetConnection();
+    assert.equal((await next.connect(ts.url('live'))).code, 'NetConnection.Connect.Success');
+    next.close();
+  });
+});
