@@ -11,9 +11,10 @@ import type { ClientSession, SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
 import { OutboundConnections } from './outbound-connections.ts';
-import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks, RejectInfo, SharedObjectHooks, StreamInfo } from './script-contract.ts';
+import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import { ScriptSharedObjects } from './script-shared-objects.ts';
 import { ServerStreams } from './server-streams.ts';
-import { SharedObjectStore, type SharedObjectState } from './shared-object-store.ts';
+import { SharedObjectStore } from './shared-object-store.ts';
 import { status } from './status-codes.ts';
 
 export type ScriptFactory = (
@@ -292,52 +293,9 @@ export class AppInstance implements SessionOwner, StreamHost {
     streamLength: (name) => this.streamLengthSec(name),
   };
 
-  /** The script's SharedObject handles (SharedObject.get), by name. */
-  readonly #scriptSharedObjects = new Map<string, SharedObjectState>();
-
-  readonly #sharedObjectHooks: SharedObjectHooks = {
-    get: (name, persistent) => {
-      const state = this.sharedObjects.get(name, persistent);
-      if (state) this.#scriptSharedObjects.set(name, state);
-      return state !== null;
-    },
-    op: (name, op, args) => {
-      const state = this.#scriptSharedObjects.get(name);
-      if (!state) return undefined;
-      const text = (i: number) => String(args[i] ?? '');
-      switch (op) {
-        case 'getProperty':
-          return state.getProperty(text(0));
-        case 'setProperty':
-          return state.setProperty(text(0), args[1]);
-        case 'getPropertyNames':
-          return state.getPropertyNames();
-        case 'size':
-          return state.size();
-        case 'send':
-          return state.send(text(0), ...args.slice(1));
-        case 'lock':
-          return state.lock();
-        case 'unlock':
-          return state.unlock();
-        case 'flush':
-          return state.flush();
-        case 'clear':
-          return state.clear();
-        case 'close':
-          this.#scriptSharedObjects.delete(name);
-          return state.close();
-        case 'purge':
-          return state.purge(Number(args[0]));
-        case 'version':
-          return state.version;
-      }
-    },
-  };
-
   readonly #hooks: InstanceHooks = {
     media: this.#mediaHooks,
-    sharedObjects: this.#sharedObjectHooks,
+    sharedObjects: new ScriptSharedObjects(() => this.sharedObjects),
     trace: (text) => this.log.info({ trace: true }, text),
     scriptError: (info) => {
       this.stats.scriptErrors++;

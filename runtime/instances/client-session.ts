@@ -212,18 +212,18 @@ export class ClientSession {
   #makeSoSubscriber(): SharedObjectSubscriber {
     const info = () => this.info;
     return {
-    id: this.id,
-    get readAccess() {
-      return info().readAccess;
-    },
-    get writeAccess() {
-      return info().writeAccess;
-    },
-    send: (message) => {
-      const amf3 = this.#soAmf3 ?? this.info.objectEncoding === 3;
-      const payload = encodeSharedObjectMessage(message, amf3);
-      this.connection.sendMessage({ type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload });
-    },
+      id: this.id,
+      get readAccess() {
+        return info().readAccess;
+      },
+      get writeAccess() {
+        return info().writeAccess;
+      },
+      send: (message) => {
+        const amf3 = this.#soAmf3 ?? this.info.objectEncoding === 3;
+        const payload = encodeSharedObjectMessage(message, amf3);
+        this.connection.sendMessage({ type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload });
+      },
     };
   }
 

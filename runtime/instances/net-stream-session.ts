@@ -172,14 +172,13 @@ export class NetStreamSession implements LiveSubscriber {
         packet.wire ??= new Map();
         connection.sendShared(message, packet.wire);
       },
-        onEnd: (reason, error) => {
+        onEnd: (_reason, error) => {
           if (this.vod?.player !== player) return;
           this.vod = null;
           if (error) this.session.log.warn({ stream: name, err: error.message }, 'recorded stream failed');
           this.#status(status.playStop(name, this.#clientId));
           connection.sendData(streamId, ['onPlayStatus', { level: 'status', code: 'NetStream.Play.Complete' }]);
           connection.sendUserControl(UserControlEvent.StreamEof, streamId);
-          void reason;
         },
       });
     } catch (error) {

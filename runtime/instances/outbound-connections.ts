@@ -145,10 +145,6 @@ export class OutboundConnections {
     return nc?.connected ? nc.client : null;
   }
 
-  isConnected(ncId: number): boolean {
-    return this.#ncs.get(ncId)?.connected ?? false;
-  }
-
   call(ncId: number, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
     const nc = this.#ncs.get(ncId);
     if (!nc?.client || !nc.connected) return false;

@@ -158,9 +158,8 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
     this.#queue.push({ type: packet.type, timestamp: this.#timeline.map(packet), payload: packet.payload });
   }
 
-  published(stream: LiveStream): void {
+  published(): void {
     this.#rebase();
-    void stream;
   }
 
   unpublished(): void {

@@ -1,0 +1,55 @@
+import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
+import type { SharedObjectState, SharedObjectStore } from './shared-object-store.ts';
+
+/**
+ * The script's SharedObject handles (SharedObject.get), by name: the host side of host-api's
+ * SharedObject class. Operations on a name the script never got are ignored (undefined).
+ */
+export class ScriptSharedObjects implements SharedObjectHooks {
+  readonly #store: () => SharedObjectStore;
+  readonly #handles = new Map<string, SharedObjectState>();
+
+  constructor(store: () => SharedObjectStore) {
+    // A getter: the instance creates its store after its hooks object.
+    this.#store = store;
+  }
+
+  get(name: string, persistent: boolean): boolean {
+    const state = this.#store().get(name, persistent);
+    if (state) this.#handles.set(name, state);
+    return state !== null;
+  }
+
+  op(name: string, op: SharedObjectOp, args: unknown[]): unknown {
+    const state = this.#handles.get(name);
+    if (!state) return undefined;
+    const text = (i: number) => String(args[i] ?? '');
+    switch (op) {
+      case 'getProperty':
+        return state.getProperty(text(0));
+      case 'setProperty':
+        return state.setProperty(text(0), args[1]);
+      case 'getPropertyNames':
+        return state.getPropertyNames();
+      case 'size':
+        return state.size();
+      case 'send':
+        return state.send(text(0), ...args.slice(1));
+      case 'lock':
+        return state.lock();
+      case 'unlock':
+        return state.unlock();
+      case 'flush':
+        return state.flush();
+      case 'clear':
+        return state.clear();
+      case 'close':
+        this.#handles.delete(name);
+        return state.close();
+      case 'purge':
+        return state.purge(Number(args[0]));
+      case 'version':
+        return state.version;
+    }
+  }
+}
