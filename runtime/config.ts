@@ -39,6 +39,12 @@ export interface Config {
     /** Watch the applications folder and hot-reload apps whose scripts change (--no-watch turns it off). */
     watch: boolean;
     debounceMs: number;
+    /**
+     * 'carry' (default): connected clients and live streams stay; the new script gets onAppStart,
+     * then onConnect/onPublish replayed for them. 'restart': FMS-style, clients get
+     * NetConnection.Connect.AppShutdown and reconnect to the new version.
+     */
+    mode: 'carry' | 'restart';
   };
   scripts: {
     memoryLimitMb: number;
@@ -50,6 +56,8 @@ export interface Config {
     libPaths: string[];
   };
 }
+
+const RELOAD_MODES: readonly string[] = ['carry', 'restart'];
 
 export const DEFAULT_CONFIG: Config = {
   appsDir: 'applications',
@@ -67,7 +75,7 @@ export const DEFAULT_CONFIG: Config = {
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
   sharedObjects: { dataDir: 'data/sharedobjects' },
-  reload: { watch: true, debounceMs: 200 },
+  reload: { watch: true, debounceMs: 200, mode: 'carry' },
   scripts: {
     memoryLimitMb: 64,
     handlerTimeoutMs: 5000,
@@ -127,6 +135,7 @@ function validate(config: Config, problems: string[]): void {
   for (const [key, value] of Object.entries(config.rtmp)) if (typeof value === 'number' && key !== 'port') positive(`rtmp.${key}`, value);
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
   positive('reload.debounceMs', config.reload.debounceMs);
+  if (!RELOAD_MODES.includes(config.reload.mode)) problems.push(`reload.mode: "${config.reload.mode}" is not one of ${RELOAD_MODES.join(', ')}`);
   positive('scripts.memoryLimitMb', config.scripts.memoryLimitMb);
   positive('scripts.handlerTimeoutMs', config.scripts.handlerTimeoutMs);
   positive('scripts.idleUnloadSec', config.scripts.idleUnloadSec);

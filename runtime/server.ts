@@ -103,12 +103,12 @@ export class Server {
     const adminLog = this.log.child({ component: 'admin' });
     this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
-    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app) });
+    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app, this.config.reload.mode) });
     // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs) : null;
     this.#watcher?.on('changed', (appName) => {
       this.log.info({ appName }, 'application scripts changed; reloading');
-      void this.instances.reloadApp(appName);
+      void this.instances.reloadApp(appName, this.config.reload.mode);
     });
     this.#watcher?.on('error', (error) => this.log.warn({ err: error.message }, 'application watcher error'));
   }

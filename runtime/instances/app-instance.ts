@@ -10,19 +10,12 @@ import type { AppDefinition } from './app-catalog.ts';
 import type { ClientSession, SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import { OutboundConnections } from './outbound-connections.ts';
-import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks, RejectInfo, StreamInfo } from './script-contract.ts';
-import { ScriptSharedObjects } from './script-shared-objects.ts';
-import { ServerStreams } from './server-streams.ts';
+import type { InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from './shared-object-store.ts';
 import { status } from './status-codes.ts';
 
-export type ScriptFactory = (
-  def: AppDefinition,
-  instanceName: string,
-  hooks: InstanceHooks,
-  onFatal: (error: ScriptError) => void,
-) => ApplicationScript;
+export type { ScriptFactory } from './script-generation.ts';
 
 export interface AppInstanceOptions {
   /** Root folder of persistent shared objects. */
@@ -44,17 +37,24 @@ type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
  */
 export class AppInstance implements SessionOwner, StreamHost {
   readonly name: string;
-  readonly def: AppDefinition;
+  /** Replaced by a hot reload (the app folder's script may have moved). */
+  def: AppDefinition;
   readonly instanceName: string;
   readonly streams: StreamRegistry;
   readonly log: Logger;
   readonly startedAt = Date.now();
   readonly #options: AppInstanceOptions;
-  readonly #script: ApplicationScript;
-  readonly #outbound: OutboundConnections;
+  readonly #createScript: ScriptFactory;
+  /** The script now serving, with the relays/streams/SO handles it created. */
+  #gen: ScriptGeneration;
+  /** 1 for the first script; each hot reload that carried the clients over adds one. */
+  generation = 1;
+  /** Carried-over clients whose onConnect in the new generation has not decided yet. */
+  readonly #replaying = new Set<string>();
+  /** What every script generation borrows from this instance. */
+  readonly #generationHost: GenerationHost;
   /** Remote shared objects of this instance (clients use them over RTMP messages 19/16). */
   readonly sharedObjects: SharedObjectStore;
-  readonly #serverStreams: ServerStreams;
   readonly #sessions = new Map<string, ClientSession>();
   readonly #onClosed: (instance: AppInstance) => void;
   #state: InstanceState = 'starting';
@@ -72,36 +72,31 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.log = log.child({ app: this.name });
     this.#onClosed = onClosed;
     this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
-    const mediaEvent = (event: MediaEvent) => {
-      if (this.#state === 'closed') return;
-      void this.#script.mediaEvent(event).catch((error: unknown) => this.#reportScriptError(error));
-    };
+    this.#createScript = createScript;
     this.sharedObjects = new SharedObjectStore({ dataDir: options.sharedObjectsDir, app: def.name, instance: instanceName, log: this.log });
-    this.sharedObjects.onSync = (name, list) => mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
-    this.sharedObjects.onSend = (name, handler, args) => mediaEvent({ kind: 'soSend', name, handler, args });
-    this.#outbound = new OutboundConnections(
-      this.streams,
-      {
-        ncStatus: (ncId, info) => mediaEvent({ kind: 'ncStatus', ncId, info }),
-        nsStatus: (nsId, info) => mediaEvent({ kind: 'nsStatus', nsId, info }),
-        ncIncomingCall: async (ncId, method, args) => {
-          const outcome = await this.#script.ncCall(ncId, method, args);
-          return outcome.ok ? outcome : { ok: false, description: outcome.description };
-        },
+    this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
+    this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
+    this.#generationHost = {
+      name: this.name,
+      instanceName,
+      streams: this.streams,
+      sharedObjects: () => this.sharedObjects,
+      recordedFile: (name) => this.recordedFile(name),
+      streamLengthSec: (name) => this.streamLengthSec(name),
+      ownRtmpPort: options.ownRtmpPort,
+      relayMaxBufferedBytes: options.playerMaxBufferedBytes,
+      clientHooks: this.#hooks,
+      reportScriptError: (error) => this.#reportScriptError(error),
+      onFatal: (gen, error) => {
+        if (gen === this.#gen) this.#fatal(error);
+        else {
+          this.#reportScriptError(error); // a trial generation failed between load() and the swap
+          gen.retire();
+        }
       },
-      { ownRtmpPort: options.ownRtmpPort, relayMaxBufferedBytes: options.playerMaxBufferedBytes, agent: `FMS/3,5,7,7009 (fms-runtime; ${this.name})` },
-      this.log,
-    );
-    this.#serverStreams = new ServerStreams(
-      {
-        streams: this.streams,
-        recordedFile: (name) => this.recordedFile(name),
-        remoteConnection: (ncId) => this.#outbound.netConnection(ncId),
-        streamStatus: (name, info) => mediaEvent({ kind: 'streamStatus', name, info }),
-      },
-      this.log,
-    );
-    this.#script = createScript(def, instanceName, this.#hooks, (error) => this.#fatal(error));
+      log: this.log,
+    };
+    this.#gen = new ScriptGeneration(def, this.#generationHost, createScript);
     this.#started = this.#start();
   }
 
@@ -133,7 +128,7 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   async #start(): Promise<boolean> {
     try {
-      await this.#script.start();
+      await this.#gen.script.start();
       if (this.#state !== 'starting') return false;
       this.#state = 'running';
       this.log.info({ script: this.def.scriptPath }, 'instance started');
@@ -158,16 +153,72 @@ export class AppInstance implements SessionOwner, StreamHost {
       return;
     }
     if (session.state !== 'pending') return;
-    const outcome = await this.#script.connect(session.info, session.connectArgs).catch((error: unknown) => {
+    await this.#decideConnect(this.#gen, session);
+  }
+
+  /** onConnect in one generation; a generation retired meanwhile has handed the decision on. */
+  async #decideConnect(gen: ScriptGeneration, session: ClientSession): Promise<void> {
+    const outcome = await gen.script.connect(session.info, session.connectArgs).catch((error: unknown) => {
       this.#reportScriptError(error);
       return 'reject' as const;
     });
+    if (gen !== this.#gen) return; // a hot reload replayed this connect into the new generation
     if (outcome === 'accept') this.#hooks.acceptConnection(session.id);
     else if (outcome === 'reject') this.#hooks.rejectConnection(session.id, {});
   }
 
+  /**
+   * Hot reload that carries everyone over (the default mode). The new version's top level runs in
+   * a fresh isolate first while this generation keeps serving; if it fails, nothing changes
+   * (false). Otherwise the old generation is retired — its relays, streams and SO locks closed,
+   * its isolate freed; clients, live streams and shared-object data stay — and the new script gets
+   * onAppStart, then onConnect for every connected client, then onPublish for every live publish,
+   * queued in that order before any other event can be. A carried client the new script rejects
+   * is disconnected with NetConnection.Connect.Rejected.
+   */
+  async reload(def: AppDefinition): Promise<boolean> {
+    if (this.#state !== 'running') return false;
+    const next = new ScriptGeneration(def, this.#generationHost, this.#createScript);
+    try {
+      await next.script.load();
+    } catch (error) {
+      this.#reportScriptError(error);
+      next.retire();
+      return false;
+    }
+    if (this.#state !== 'running') {
+      next.retire();
+      return false;
+    }
+    const previous = this.#gen;
+    this.#gen = next;
+    this.def = def;
+    this.generation++;
+    previous.retire();
+    const work: Promise<unknown>[] = [
+      next.script.start().catch((error: unknown) => this.#fatal(error as ScriptError)),
+    ];
+    const sessions = this.sessions.filter((s) => s.state !== 'closed');
+    for (const session of sessions) {
+      if (session.accepted) this.#replaying.add(session.id);
+      session.resetAccess();
+      work.push(this.#decideConnect(next, session));
+    }
+    let streams = 0;
+    for (const session of sessions) {
+      for (const stream of session.streams) {
+        if (!stream.publishing) continue;
+        streams++;
+        work.push(next.script.publish(session.id, stream.publishing.info).catch((error: unknown) => this.#reportScriptError(error)));
+      }
+    }
+    this.log.info({ generation: this.generation, clients: sessions.length, streams }, 'instance reloaded');
+    await Promise.all(work);
+    return true;
+  }
+
   async call(session: ClientSession, method: string, args: unknown[]) {
-    const outcome = await this.#script.call(session.id, method, args).catch((error: unknown) => {
+    const outcome = await this.#gen.script.call(session.id, method, args).catch((error: unknown) => {
       this.#reportScriptError(error);
       return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
     });
@@ -187,20 +238,21 @@ export class AppInstance implements SessionOwner, StreamHost {
   }
 
   publishStarted(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {
-    void this.#script.publish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
+    void this.#gen.script.publish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
   }
 
   publishStopped(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {
     if (this.#state === 'closed') return;
-    void this.#script.unpublish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
+    void this.#gen.script.unpublish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
   }
 
   sessionClosed(session: ClientSession, _reason: string, wasAccepted: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
+    this.#replaying.delete(session.id);
     this.stats.totalDisconnects++;
     // onDisconnect is for accepted clients only; rejected or pending ones never joined.
     if (wasAccepted && this.#state !== 'closed') {
-      const done = this.#script.disconnect(session.id).catch((error: unknown) => this.#reportScriptError(error));
+      const done = this.#gen.script.disconnect(session.id).catch((error: unknown) => this.#reportScriptError(error));
       this.#disconnecting.add(done);
       void done.finally(() => this.#disconnecting.delete(done));
     }
@@ -225,7 +277,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (code === 'Application.GC' && this.#sessions.size > 0) return;
     const previous = this.#state;
     this.#state = 'stopping';
-    const allow = previous === 'running' ? await this.#script.stop(code).catch(() => true) : true;
+    const allow = previous === 'running' ? await this.#gen.script.stop(code).catch(() => true) : true;
     if (code === 'Application.GC' && allow === false && this.#sessions.size === 0) {
       this.#state = 'running';
       this.log.info('onAppStop refused the idle unload');
@@ -252,17 +304,15 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** Relay states for the admin layer and tests. */
   relays(): RelayStats[] {
-    return this.#outbound.relays();
+    return this.#gen.relays();
   }
 
   #close(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#cancelIdle();
-    this.#outbound.closeAll();
-    this.#serverStreams.closeAll();
+    this.#gen.retire();
     void this.sharedObjects.close(); // idempotent; flushes persistent shared objects on the fatal path too
-    this.#script.dispose();
     for (const session of this.sessions) session.disconnect('application closed');
     this.#onClosed(this);
   }
@@ -276,26 +326,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     );
   }
 
-  /** The operations a script may perform, each validated against this instance's own clients. */
-  readonly #mediaHooks: MediaHooks = {
-    ncConnect: (ncId, uri, args) => this.#outbound.connect(ncId, uri, args),
-    ncCall: (ncId, method, args, onResult) => this.#outbound.call(ncId, method, args, onResult),
-    ncClose: (ncId) => this.#outbound.close(ncId),
-    nsCreate: (nsId, ncId) => this.#outbound.createStream(nsId, ncId),
-    nsAttach: (nsId, streamName) => this.#outbound.attach(nsId, streamName),
-    nsPublish: (nsId, name, type) => this.#outbound.publish(nsId, name, type),
-    nsSend: (nsId, values) => this.#outbound.send(nsId, values),
-    streamGet: (name) => this.#serverStreams.get(name),
-    streamPlay: (name, source, startSec, lengthSec, reset, ncId) => this.#serverStreams.play(name, source, startSec, lengthSec, reset, ncId),
-    streamRecord: (name, mode) => this.#serverStreams.record(name, mode),
-    streamSend: (name, handler, args) => this.#serverStreams.send(name, handler, args),
-    streamDestroy: (name) => this.#serverStreams.destroy(name),
-    streamLength: (name) => this.streamLengthSec(name),
-  };
-
-  readonly #hooks: InstanceHooks = {
-    media: this.#mediaHooks,
-    sharedObjects: new ScriptSharedObjects(() => this.sharedObjects),
+  /** The operations a script may perform on clients, each validated against this instance's own clients. */
+  readonly #hooks: GenerationHost['clientHooks'] = {
     trace: (text) => this.log.info({ trace: true }, text),
     scriptError: (info) => {
       this.stats.scriptErrors++;
@@ -304,12 +336,25 @@ export class AppInstance implements SessionOwner, StreamHost {
     },
     acceptConnection: (clientId) => {
       const session = this.#sessions.get(clientId);
+      if (session && this.#replaying.delete(clientId)) {
+        session.log.info({ app: this.name }, 'client carried over to the reloaded script');
+        return;
+      }
       if (!session || session.state !== 'pending') return;
       session.accept();
       session.log.info({ app: this.name, agent: session.info.agent }, 'client accepted');
     },
     rejectConnection: (clientId, info: RejectInfo) => {
       const session = this.#sessions.get(clientId);
+      if (session && this.#replaying.delete(clientId)) {
+        // Already connected, so no _error for the connect: the status FMS sends, then the close.
+        session.log.info({ app: this.name }, 'client rejected by the reloaded script');
+        const rejected = info.redirect
+          ? status.connectRedirect(info.redirect, info.description, info.application)
+          : status.connectRejected(info.description, info.application);
+        session.disconnect('rejected by the reloaded script', rejected);
+        return;
+      }
       if (!session || session.state !== 'pending') return;
       session.log.info({ app: this.name, redirect: info.redirect }, 'client rejected');
       session.reject(info);

@@ -33,6 +33,9 @@ function newClientId(): string {
   return (nextClientNumber++).toString(36).padStart(8, 'A');
 }
 
+/** FMS defaults of the Client access properties (fms-api §3.1): everything readable and writable. */
+const DEFAULT_ACCESS = { readAccess: '/', writeAccess: '/', audioSampleAccess: '', videoSampleAccess: '' } as const;
+
 /**
  * One inbound RTMP client with FMS connection semantics: its connect waits for the application's
  * decision (accept, reject with info, redirect), then it may call methods, create streams,
@@ -73,10 +76,7 @@ export class ClientSession {
       uri: text(props['tcUrl']).replace(/(:\/\/)[^/@]*@/, '$1'),
       objectEncoding: connection.objectEncoding,
       virtualKey: '',
-      readAccess: '/',
-      writeAccess: '/',
-      audioSampleAccess: '',
-      videoSampleAccess: '',
+      ...DEFAULT_ACCESS,
     };
     this.connectArgs = connect.args;
     this.log = log.child({ client: this.id });
@@ -85,6 +85,11 @@ export class ClientSession {
     connection.on('media', (message) => this.#onMedia(message));
     connection.on('sharedObject', (message) => this.#onSharedObject(message));
     connection.on('close', (reason, error) => this.#onClose(reason, error));
+  }
+
+  /** A new script generation sees a new Client object: the access its predecessor set is forgotten. */
+  resetAccess(): void {
+    Object.assign(this.info, DEFAULT_ACCESS);
   }
 
   get state(): SessionState {

@@ -81,13 +81,16 @@ export class InstanceManager {
   }
 
   /**
-   * Hot reload of one app (FMS-style restart): for each loaded instance, the new version runs its
-   * top level and onAppStart in a fresh isolate first; only if that succeeds does it replace the
-   * old one, whose clients get NetConnection.Connect.AppShutdown and reconnect to the new code.
-   * A failing new version leaves the old one serving (its error is already logged with file:line).
+   * Hot reload of one app; other apps are never touched. In either mode the new version's top level
+   * runs in a fresh isolate first and a failure leaves the old version serving (its error is already
+   * logged with file:line).
+   * - 'carry': each instance swaps in the new script and replays connects and publishes to it
+   *   (AppInstance.reload): clients and live streams stay.
+   * - 'restart' (FMS-style): the new instance starts (top level + onAppStart) beside the old one,
+   *   then replaces it; the old one's clients get NetConnection.Connect.AppShutdown.
    * A removed app folder unloads its instances.
    */
-  async reloadApp(appName: string): Promise<{ reloaded: string[]; failed: string[] }> {
+  async reloadApp(appName: string, mode: 'carry' | 'restart'): Promise<{ reloaded: string[]; failed: string[] }> {
     const result = { reloaded: [] as string[], failed: [] as string[] };
     const def = this.#catalog.lookup(appName);
     const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running');
@@ -97,18 +100,24 @@ export class InstanceManager {
         continue;
       }
       const key = instance.name;
-      const next = this.#create(def, instance.instanceName, key);
-      if (!(await next.started)) {
+      const ok = mode === 'carry' ? await instance.reload(def) : await this.#restart(instance, def);
+      if (!ok) {
         this.#log.error({ app: key }, 'reload failed; the previous version keeps serving');
         result.failed.push(key);
         continue;
       }
-      this.#instances.set(key, next);
-      await instance.unload('Application.Shutdown');
-      this.#log.info({ app: key }, 'instance reloaded');
       result.reloaded.push(key);
     }
     return result;
+  }
+
+  async #restart(instance: AppInstance, def: AppDefinition): Promise<boolean> {
+    const next = this.#create(def, instance.instanceName, instance.name);
+    if (!(await next.started)) return false;
+    this.#instances.set(instance.name, next);
+    await instance.unload('Application.Shutdown');
+    next.log.info({ mode: 'restart' }, 'instance reloaded');
+    return true;
   }
 
   #create(def: AppDefinition, instanceName: string, key: string): AppInstance {

@@ -2,6 +2,7 @@ import type { ApplicationScript, CallOutcome, ConnectOutcome } from './script-co
 
 /** An application folder without a script: FMS accepts every client and defines no methods. */
 export class NoScript implements ApplicationScript {
+  async load(): Promise<void> {}
   async start(): Promise<void> {}
   async connect(): Promise<ConnectOutcome> {
     return 'accept';

@@ -122,7 +122,12 @@ export interface InstanceHooks {
 
 /** FMS events delivered to the script, in order, each run to completion (one FIFO per instance). */
 export interface ApplicationScript {
-  /** Compile + run top level, load()ed files, then onAppStart. Rejects with ScriptError on failure. */
+  /**
+   * Compile + run top level and load()ed files only (a hot reload's trial run; no onAppStart yet).
+   * Rejects with ScriptError on failure. Idempotent.
+   */
+  load(): Promise<void>;
+  /** load() unless already done, then onAppStart. Rejects with ScriptError on failure. */
   start(): Promise<void>;
   connect(client: ClientInfo, args: unknown[]): Promise<ConnectOutcome>;
   disconnect(clientId: string): Promise<void>;

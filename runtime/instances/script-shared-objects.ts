@@ -8,6 +8,8 @@ import type { SharedObjectState, SharedObjectStore } from './shared-object-store
 export class ScriptSharedObjects implements SharedObjectHooks {
   readonly #store: () => SharedObjectStore;
   readonly #handles = new Map<string, SharedObjectState>();
+  /** lock() calls not yet matched by unlock(), per name: released when the script goes away. */
+  readonly #locks = new Map<string, number>();
 
   constructor(store: () => SharedObjectStore) {
     // A getter: the instance creates its store after its hooks object.
@@ -36,9 +38,13 @@ export class ScriptSharedObjects implements SharedObjectHooks {
       case 'send':
         return state.send(text(0), ...args.slice(1));
       case 'lock':
+        this.#locks.set(name, (this.#locks.get(name) ?? 0) + 1);
         return state.lock();
-      case 'unlock':
+      case 'unlock': {
+        const held = this.#locks.get(name) ?? 0;
+        if (held > 0) this.#locks.set(name, held - 1);
         return state.unlock();
+      }
       case 'flush':
         return state.flush();
       case 'clear':
@@ -51,5 +57,18 @@ export class ScriptSharedObjects implements SharedObjectHooks {
       case 'version':
         return state.version;
     }
+  }
+
+  /**
+   * The script is gone (hot reload, unload): locks it still holds would freeze the shared object
+   * for clients forever, so they are released (the final unlock syncs the batched changes).
+   */
+  release(): void {
+    for (const [name, held] of this.#locks) {
+      const state = this.#handles.get(name);
+      for (let i = 0; i < held && state; i++) state.unlock();
+    }
+    this.#locks.clear();
+    this.#handles.clear();
   }
 }

@@ -70,6 +70,13 @@ export function lostIsolateThreadCount(): number {
   return lostIsolateThreads;
 }
 
+let liveIsolates = 0;
+
+/** Isolates created and not yet torn down, process-wide (hot-reload leak test, /metrics). */
+export function liveIsolateCount(): number {
+  return liveIsolates;
+}
+
 /** V8 code cache of the host-api bundle, shared by every isolate of the process (cheaper cold starts). */
 let bundleCodeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 
@@ -123,6 +130,9 @@ export class Sandbox implements ApplicationScript {
   private disposed = false;
   /** start() resolved: from now on fatal errors go to onFatal instead of start()'s rejection. */
   private started = false;
+  private loading: Promise<void> | undefined;
+  /** This sandbox's isolate is counted in liveIsolates (until teardown). */
+  private counted = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** Rejects when the isolate is poisoned, so a call whose isolate thread is lost still settles. */
   private readonly fatal: Promise<never>;
@@ -147,8 +157,25 @@ export class Sandbox implements ApplicationScript {
     this.hostCalls = this.createHostCalls();
   }
 
+  /**
+   * Compiles and runs main.asc's top level and its load()ed files, without onAppStart: a hot
+   * reload's trial run while the previous generation keeps serving. Rejects like start().
+   */
+  load(): Promise<void> {
+    if (this.loading === undefined) {
+      this.loading = this.enqueue(() => this.boot());
+      this.loading.catch(() => undefined); // observed by whoever awaits load() or start()
+    }
+    return this.loading;
+  }
+
+  /** load() (unless a trial run already did), then onAppStart. */
   start(): Promise<void> {
-    return this.enqueue(() => this.boot());
+    const loaded = this.load();
+    return this.enqueue(async () => {
+      await loaded;
+      await this.appStart();
+    });
   }
 
   connect(client: ClientInfo, args: unknown[]): Promise<ConnectOutcome> {
@@ -210,6 +237,8 @@ export class Sandbox implements ApplicationScript {
         // Without this handler isolated-vm aborts the whole process on a V8 heap OOM.
         onCatastrophicError: (message) => this.onCatastrophe(message),
       });
+      liveIsolates++;
+      this.counted = true;
       this.context = await this.isolate.createContext();
       this.dispatchRef = await this.install(code);
       this.phase = 'loading';
@@ -218,6 +247,16 @@ export class Sandbox implements ApplicationScript {
       for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loader.loadFile(this.deferredLoads[i] as string));
       this.deferredLoads.length = 0;
       this.phase = 'running';
+    } catch (error) {
+      throw this.startFailed(error);
+    }
+  }
+
+  private async appStart(): Promise<void> {
+    // Poisoned or disposed between a trial load() and now (a timer's runaway loop, say).
+    if (this.dead !== undefined) throw this.dead;
+    if (this.disposed) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
+    try {
       await this.send('appStart', {});
     } catch (error) {
       throw this.startFailed(error);
@@ -371,6 +410,10 @@ export class Sandbox implements ApplicationScript {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.ticking.clear();
+    if (this.counted) {
+      this.counted = false;
+      liveIsolates--;
+    }
     const isolate = this.isolate;
     if (isolate === undefined) return;
     const dispose = (): void => {
@@ -419,7 +462,7 @@ export class Sandbox implements ApplicationScript {
     return {
       trace: (message) => hooks.trace(text(message, 'text')),
       unsupported: (member) => this.log('warn', { member }, `unsupported: ${text(member, 'member')}`),
-      load: (name) => this.load(text(name, 'name')),
+      load: (name) => this.loadFile(text(name, 'name')),
       acceptConnection: (clientId) => hooks.acceptConnection(text(clientId, 'clientId')),
       rejectConnection: (clientId, info) => hooks.rejectConnection(text(clientId, 'clientId'), rejectInfo(info)),
       disconnect: (clientId) => hooks.disconnect(text(clientId, 'clientId')) === true,
@@ -444,7 +487,7 @@ export class Sandbox implements ApplicationScript {
   }
 
   /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. */
-  private load(name: string): LoadReply {
+  private loadFile(name: string): LoadReply {
     if (this.phase === 'loading') {
       this.deferredLoads.push(name);
       return { kind: 'deferred' };

@@ -9,7 +9,7 @@ application.onAppStart = function () { trace("version ${version} started"); };
 Client.prototype.version = function () { return ${version}; };
 `;
 
-describe('hot reload (FMS-style restart on save)', function () {
+describe('hot reload: the watcher, failures, and the FMS-style restart mode', function () {
   this.timeout(30_000);
   let ts: TestServer;
   let apps: string;
@@ -20,11 +20,11 @@ describe('hot reload (FMS-style restart on save)', function () {
     mkdirSync(path.join(apps, 'other'));
     writeFileSync(path.join(apps, 'hot', 'main.asc'), script(1));
     writeFileSync(path.join(apps, 'other', 'main.asc'), script(100));
-    ts = await startTestServer(apps, { reload: { watch: true, debounceMs: 100 } });
+    ts = await startTestServer(apps, { reload: { watch: true, debounceMs: 100, mode: 'restart' } });
   });
   after(async () => ts?.close());
 
-  it('a changed main.asc runs in a fresh isolate first, then replaces the old instance; clients get AppShutdown', async () => {
+  it('restart mode: a changed main.asc runs in a fresh isolate first, then replaces the old instance; clients get AppShutdown', async () => {
     const nc = new NetConnection();
     await nc.connect(ts.url('hot'));
     const bystander = new NetConnection();

@@ -1,0 +1,160 @@
+import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
+import { liveIsolateCount } from '../../runtime/sandbox/sandbox.ts';
+import { publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
+import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+
+/**
+ * ES3 fixture whose every behaviour names its version: onConnect (rejects the name it is told to),
+ * onPublish (relays the stream into the `mirror` app as <name>_v<version>), a client method.
+ */
+const script = (version: number, rejectName = '') => `// version ${version}
+application.onAppStart = function () { trace("v${version} started"); };
+application.onConnect = function (client, name) {
+  if (name == "${rejectName}") return false;
+  trace("v${version} connect " + name);
+  return true;
+};
+application.onPublish = function (client, stream) {
+  trace("v${version} publish " + stream.name);
+  var nc = new NetConnection();
+  nc.onStatus = function (info) {
+    if (info.code != "NetConnection.Connect.Success") return;
+    var ns = new NetStream(nc);
+    ns.attach(stream);
+    ns.publish(stream.name + "_v${version}", "live");
+  };
+  nc.connect("rtmp://localhost/mirror");
+};
+Client.prototype.version = function () { return ${version}; };
+`;
+
+/** Counts video messages a viewer of `url`/`name` receives over `ms`; the connection stays open. */
+function watch(nc: NetConnection, name: string) {
+  let frames = 0;
+  const ready = nc.createStream().then((ns) => {
+    ns.on('media', (m) => {
+      if (m.type === 9) frames++;
+    });
+    ns.play(name);
+  });
+  return { ready, frames: () => frames };
+}
+
+async function framesOver(url: string, name: string, ms: number): Promise<number> {
+  const nc = new NetConnection();
+  await nc.connect(url);
+  const viewer = watch(nc, name);
+  await viewer.ready;
+  await new Promise((r) => setTimeout(r, ms));
+  nc.close();
+  return viewer.frames();
+}
+
+describe('hot reload (default mode): clients and live streams carried into the new generation', function () {
+  this.timeout(60_000);
+  let ts: TestServer;
+  let apps: string;
+  let publisher: Publisher | undefined;
+
+  before(async () => {
+    apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'hot'));
+    mkdirSync(path.join(apps, 'mirror')); // no script: accepts everyone
+    writeFileSync(path.join(apps, 'hot', 'main.asc'), script(1));
+    ts = await startTestServer(apps, { reload: { watch: true, debounceMs: 50 } });
+  });
+  after(async () => {
+    await publisher?.stop();
+    await ts?.close();
+  });
+
+  it('on save: onAppStart, then onConnect and onPublish replayed; same connection answers with the new code; frames keep flowing; old relay closed, new one runs', async () => {
+    const alice = new NetConnection();
+    await alice.connect(ts.url('hot'), 'alice');
+    const statuses: string[] = [];
+    alice.on('status', (i: InfoObject) => statuses.push(i.code));
+    assert.equal(await alice.call('version'), 1);
+
+    publisher = publishWithFfmpeg(testFlv(30), ts.url('hot/show'));
+    await ts.logs.waitFor((r) => r.msg === 'v1 publish show', 15_000);
+    const player = new NetConnection();
+    await player.connect(ts.url('hot'), 'player');
+    const viewer = watch(player, 'show');
+    await viewer.ready;
+    assert.ok((await framesOver(ts.url('mirror'), 'show_v1', 1500)) >= 15, 'the v1 relay delivers into mirror');
+
+    const reloadsBefore = ts.logs.records.filter((r) => r.msg === 'instance reloaded').length;
+    writeFileSync(path.join(apps, 'hot', 'main.asc'), script(2));
+    await ts.logs.waitFor((r) => r.msg === 'v2 publish show', 10_000);
+
+    // The very same connection now runs v2's method.
+    assert.equal(await alice.call('version'), 2);
+    assert.equal(alice.isConnected, true);
+    assert.deepEqual(statuses, [], 'a carried client hears nothing of the reload');
+    const v2 = ts.logs.traces('hot/_definst_').filter((t) => t.startsWith('v2 '));
+    assert.equal(v2[0], 'v2 started', v2.join(' | '));
+    assert.deepEqual(new Set(v2.slice(1, 4)), new Set(['v2 connect alice', 'v2 connect player', 'v2 connect undefined']), v2.join(' | '));
+    assert.equal(v2[4], 'v2 publish show', v2.join(' | '));
+
+    // The player on the carried live stream keeps receiving frames.
+    const atReload = viewer.frames();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(viewer.frames() - atReload >= 15, `player got ${viewer.frames() - atReload} frames in 1.5 s after the reload`);
+    // The relay the old script started is gone; the one the new script started delivers.
+    assert.ok((await framesOver(ts.url('mirror'), 'show_v2', 1500)) >= 15, 'the v2 relay delivers into mirror');
+    assert.equal(await framesOver(ts.url('mirror'), 'show_v1', 800), 0, 'the v1 relay was closed');
+
+    const reloads = ts.logs.records.filter((r) => r.msg === 'instance reloaded');
+    assert.equal(reloads.length - reloadsBefore, 1, 'exactly one reload logged');
+    assert.equal(reloads.at(-1)!.app, 'hot/_definst_');
+    assert.equal(reloads.at(-1)!['clients'], 3);
+    assert.equal(reloads.at(-1)!['streams'], 1);
+    player.close();
+    alice.close();
+  });
+
+  it('a carried client the new script rejects is disconnected with NetConnection.Connect.Rejected; the others stay', async () => {
+    const bob = new NetConnection();
+    await bob.connect(ts.url('hot'), 'bob');
+    const carol = new NetConnection();
+    await carol.connect(ts.url('hot'), 'carol');
+    const statuses: string[] = [];
+    bob.on('status', (i: InfoObject) => statuses.push(i.code));
+    const closed = new Promise((resolve) => bob.once('close', resolve));
+    writeFileSync(path.join(apps, 'hot', 'main.asc'), script(3, 'bob'));
+    await closed;
+    // Rejected from the server, then the client's own Closed as the socket ends (as in Flash).
+    assert.deepEqual(statuses, ['NetConnection.Connect.Rejected', 'NetConnection.Connect.Closed']);
+    assert.equal(await carol.call('version'), 3);
+    carol.close();
+  });
+
+  it('200 reloads in a row: isolates and RSS return to baseline', async function () {
+    this.timeout(120_000);
+    await publisher?.stop();
+    publisher = undefined;
+    const dave = new NetConnection();
+    await dave.connect(ts.url('hot'), 'dave');
+    const isolates = liveIsolateCount();
+    const manager = ts.server.instances;
+    // Warm-up so the baseline includes JIT code and pools a first reload allocates once.
+    for (let i = 0; i < 10; i++) await manager.reloadApp('hot', 'carry');
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    for (let i = 0; i < 200; i++) {
+      const result = await manager.reloadApp('hot', 'carry');
+      assert.deepEqual(result, { reloaded: ['hot/_definst_'], failed: [] });
+    }
+    await new Promise((r) => setImmediate(r)); // isolates disposed on the next turn
+    global.gc?.();
+    const grownMb = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
+    assert.equal(liveIsolateCount(), isolates, 'one isolate per instance, however many reloads');
+    assert.equal(dave.isConnected, true);
+    assert.equal(await dave.call('version'), 3);
+    assert.ok(grownMb < 60, `RSS grew ${grownMb.toFixed(1)} MB over 200 reloads`);
+    dave.close();
+  });
+});
