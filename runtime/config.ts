@@ -75,7 +75,7 @@ export const DEFAULT_CONFIG: Config = {
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
   sharedObjects: { dataDir: 'data/sharedobjects' },
-  reload: { watch: true, debounceMs: 200, mode: 'carry' },
+  reload: { watch: true, debounceMs: 100, mode: 'carry' },
   scripts: {
     memoryLimitMb: 64,
     handlerTimeoutMs: 5000,

@@ -27,7 +27,7 @@ export class AppWatcher extends TypedEmitter<AppWatcherEvents> {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #watcher: FSWatcher | null = null;
 
-  constructor(appsDir: string, debounceMs = 200) {
+  constructor(appsDir: string, debounceMs: number) {
     super();
     this.#appsDir = path.resolve(appsDir);
     this.#debounceMs = debounceMs;
