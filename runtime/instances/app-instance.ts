@@ -218,10 +218,13 @@ export class AppInstance implements SessionOwner, StreamHost {
   }
 
   async call(session: ClientSession, method: string, args: unknown[]) {
+    const started = performance.now();
     const outcome = await this.#gen.script.call(session.id, method, args).catch((error: unknown) => {
       this.#reportScriptError(error);
       return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
     });
+    // Every call in the live log is a debug-level record: `--log-level debug` turns them on.
+    session.log.debug({ app: this.name, method, ok: outcome.ok, ms: Math.round((performance.now() - started) * 100) / 100 }, 'call');
     if (outcome.ok) return outcome;
     // FMS 3+ answers getStreamLength itself unless the script defines it (FLVPlayback and ffmpeg call it).
     if (method === 'getStreamLength' && outcome.description.startsWith('Method not found')) {

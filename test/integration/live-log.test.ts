@@ -42,6 +42,11 @@ describe('live log over SSE and admin reload', function () {
     assert.deepEqual(events.map((e) => [e['msg'], e['app']]), [['said hello', 'talk/room'], ['said world', 'talk/room']]);
     const recent = await fetch(`http://127.0.0.1:${port}/api/log?app=talk&q=said`).then((r) => r.json() as Promise<{ records: { msg: string }[] }>);
     assert.deepEqual(recent.records.map((r) => r.msg), ['said hello', 'said world']);
+    // At debug level every client call is a record too (method, outcome, time in the script).
+    const all = await fetch(`http://127.0.0.1:${port}/api/log?app=talk`).then((r) => r.json() as Promise<{ records: Record<string, unknown>[] }>);
+    const calls = all.records.filter((r) => r['msg'] === 'call');
+    assert.deepEqual(calls.map((r) => [r['method'], r['ok']]), [['say', true], ['say', true]]);
+    assert.ok(calls.every((r) => typeof r['ms'] === 'number'));
     nc.close();
   });
 
@@ -51,9 +56,11 @@ describe('live log over SSE and admin reload', function () {
     writeFileSync(path.join(apps, 'talk', 'main.asc'), 'Client.prototype.say = function (s) { return "v2 " + s; };\n');
     const reply = await fetch(`http://127.0.0.1:${ts.server.httpPort}/api/apps/talk/reload`, { method: 'POST' }).then((r) => r.json() as Promise<{ reloaded: string[] }>);
     assert.deepEqual(reply.reloaded.sort(), ['talk/_definst_', 'talk/room']); // every loaded instance of the app
+    assert.equal(await nc.call('say', 'x'), 'v2 x', 'the connected client was carried over to the new version');
     const again = new NetConnection();
     await again.connect(ts.url('talk'));
-    assert.equal(await again.call('say', 'x'), 'v2 x');
+    assert.equal(await again.call('say', 'y'), 'v2 y');
     again.close();
+    nc.close();
   });
 });
