@@ -105,10 +105,16 @@ export class Server {
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
     this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app, this.config.reload.mode) });
     // --- end HTTP egress and admin ---
-    this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs) : null;
+    this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
     this.#watcher?.on('changed', (appName) => {
       this.log.info({ appName }, 'application scripts changed; reloading');
       void this.instances.reloadApp(appName, this.config.reload.mode);
+    });
+    this.#watcher?.on('libraryChanged', (file) => {
+      for (const appName of this.instances.appsUsing(file)) {
+        this.log.info({ appName, file }, 'script library changed; reloading');
+        void this.instances.reloadApp(appName, this.config.reload.mode);
+      }
     });
     this.#watcher?.on('error', (error) => this.log.warn({ err: error.message }, 'application watcher error'));
   }

@@ -305,6 +305,11 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#close();
   }
 
+  /** Script files the current generation has run (hot reload follows shared libraries). */
+  sourceFiles(): string[] {
+    return this.#gen.script.sourceFiles();
+  }
+
   /** Relay states for the admin layer and tests. */
   relays(): RelayStats[] {
     return this.#gen.relays();

@@ -111,6 +111,11 @@ export class InstanceManager {
     return result;
   }
 
+  /** Apps with a loaded instance whose script has run `file` (a library outside the app folder). */
+  appsUsing(file: string): string[] {
+    return [...new Set(this.instances.filter((i) => i.state === 'running' && i.sourceFiles().includes(file)).map((i) => i.def.name))];
+  }
+
   async #restart(instance: AppInstance, def: AppDefinition): Promise<boolean> {
     const next = this.#create(def, instance.instanceName, instance.name);
     if (!(await next.started)) return false;

@@ -21,4 +21,7 @@ export class NoScript implements ApplicationScript {
     return true;
   }
   dispose(): void {}
+  sourceFiles(): string[] {
+    return [];
+  }
 }

@@ -142,4 +142,6 @@ export interface ApplicationScript {
   stop(code: 'Application.GC' | 'Application.Shutdown'): Promise<boolean>;
   /** Free the isolate and all its timers. Idempotent. */
   dispose(): void;
+  /** Absolute paths of the script files run so far (main.asc, load()ed files, libraries). */
+  sourceFiles(): string[];
 }

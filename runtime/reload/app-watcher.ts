@@ -12,6 +12,8 @@ const MAX_HASHED_FILES = 2000;
 export type AppWatcherEvents = {
   /** The script sources of an app changed (by content, not just mtime). */
   changed: [appName: string];
+  /** A script file in a library folder (scripts.libPaths) changed by content: absolute path. */
+  libraryChanged: [file: string];
   error: [error: Error];
 };
 
@@ -22,14 +24,18 @@ export type AppWatcherEvents = {
  */
 export class AppWatcher extends TypedEmitter<AppWatcherEvents> {
   readonly #appsDir: string;
+  readonly #libDirs: string[];
   readonly #debounceMs: number;
   readonly #hashes = new Map<string, string>();
+  /** Library script files by absolute path → content hash. */
+  readonly #libHashes = new Map<string, string>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #watcher: FSWatcher | null = null;
 
-  constructor(appsDir: string, debounceMs: number) {
+  constructor(appsDir: string, debounceMs: number, libDirs: string[] = []) {
     super();
     this.#appsDir = path.resolve(appsDir);
+    this.#libDirs = libDirs.map((d) => path.resolve(d));
     this.#debounceMs = debounceMs;
   }
 
@@ -38,7 +44,8 @@ export class AppWatcher extends TypedEmitter<AppWatcherEvents> {
     for (const entry of readdirSync(this.#appsDir, { withFileTypes: true })) {
       if (entry.isDirectory()) this.#hashes.set(entry.name, sourceHash(path.join(this.#appsDir, entry.name)));
     }
-    this.#watcher = watch(this.#appsDir, {
+    for (const dir of this.#libDirs) for (const file of scriptFiles(dir)) this.#libHashes.set(file, fileHash(file));
+    this.#watcher = watch([this.#appsDir, ...this.#libDirs], {
       ignoreInitial: true,
       depth: 4,
       ignored: (file) => path.relative(this.#appsDir, file).split(path.sep).some((part, i) => i > 0 && DATA_FOLDERS.has(part)),
@@ -49,16 +56,33 @@ export class AppWatcher extends TypedEmitter<AppWatcherEvents> {
   }
 
   #touched(file: string): void {
+    if (this.#libDirs.some((dir) => file.startsWith(dir + path.sep))) {
+      if (SCRIPT_FILE.test(file)) this.#debounce(`lib:${file}`, () => this.#checkLibrary(file));
+      return;
+    }
     const relative = path.relative(this.#appsDir, file);
     const appName = relative.split(path.sep)[0];
     if (!appName || appName.startsWith('..')) return;
     if (relative !== appName && !SCRIPT_FILE.test(file)) return;
-    clearTimeout(this.#timers.get(appName));
-    this.#timers.set(appName, setTimeout(() => this.#check(appName), this.#debounceMs));
+    this.#debounce(appName, () => this.#check(appName));
+  }
+
+  #debounce(key: string, check: () => void): void {
+    clearTimeout(this.#timers.get(key));
+    this.#timers.set(key, setTimeout(() => {
+      this.#timers.delete(key);
+      check();
+    }, this.#debounceMs));
+  }
+
+  #checkLibrary(file: string): void {
+    const hash = fileHash(file);
+    if (this.#libHashes.get(file) === hash) return;
+    this.#libHashes.set(file, hash);
+    this.emit('libraryChanged', file);
   }
 
   #check(appName: string): void {
-    this.#timers.delete(appName);
     const hash = sourceHash(path.join(this.#appsDir, appName));
     if (this.#hashes.get(appName) === hash) return;
     this.#hashes.set(appName, hash);
@@ -73,9 +97,8 @@ export class AppWatcher extends TypedEmitter<AppWatcherEvents> {
   }
 }
 
-/** Hash of every script file of an app (path + content); '' for a missing folder. */
-function sourceHash(appDir: string): string {
-  const hash = createHash('sha256');
+/** Script files under a folder (data folders skipped, bounded depth and count), sorted. */
+function scriptFiles(root: string): string[] {
   const files: string[] = [];
   const walk = (dir: string, depth: number) => {
     let entries;
@@ -91,19 +114,30 @@ function sourceHash(appDir: string): string {
       else if (entry.isFile() && SCRIPT_FILE.test(entry.name)) files.push(full);
     }
   };
+  walk(root, 0);
+  return files.sort();
+}
+
+/** Content hash of one file; '' when it is gone or unreadable. */
+function fileHash(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return '';
+  }
+}
+
+/** Hash of every script file of an app (path + content); '' for a missing folder. */
+function sourceHash(appDir: string): string {
   try {
     if (!statSync(appDir).isDirectory()) return '';
   } catch {
     return '';
   }
-  walk(appDir, 0);
-  for (const file of files.sort()) {
+  const hash = createHash('sha256');
+  for (const file of scriptFiles(appDir)) {
     hash.update(path.relative(appDir, file));
-    try {
-      hash.update(readFileSync(file));
-    } catch {
-      hash.update('(unreadable)'); // vanished between listing and reading: the next event rehashes
-    }
+    hash.update(fileHash(file) || '(unreadable)'); // vanished between listing and reading: the next event rehashes
   }
   return hash.digest('hex');
 }

@@ -217,6 +217,10 @@ export class Sandbox implements ApplicationScript {
     return this.event('appStop', { info }, true);
   }
 
+  sourceFiles(): string[] {
+    return this.loader.filesRead;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

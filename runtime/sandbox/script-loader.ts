@@ -134,6 +134,8 @@ export class ScriptLoader implements SourceLines {
   private readonly appDir: string;
   private readonly roots: string[];
   private readonly lines = new Map<string, string[]>();
+  /** Absolute paths of every file read (main.asc and load()ed files): hot reload follows libraries. */
+  private readonly filesReadSet = new Set<string>();
 
   constructor(private readonly options: ScriptLoaderOptions) {
     this.appDir = path.resolve(options.appDir);
@@ -190,6 +192,10 @@ export class ScriptLoader implements SourceLines {
     }
   }
 
+  get filesRead(): string[] {
+    return [...this.filesReadSet];
+  }
+
   has(filename: string): boolean {
     return this.lines.has(filename);
   }
@@ -208,6 +214,7 @@ export class ScriptLoader implements SourceLines {
     const { text, encoding } = decodeScript(bytes);
     const filename = this.displayName(file);
     this.lines.set(filename, text.split(LINE_BREAK));
+    this.filesReadSet.add(path.resolve(file));
     return { filename, source: text, encoding };
   }
 

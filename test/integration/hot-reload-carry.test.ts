@@ -158,3 +158,35 @@ describe('hot reload (default mode): clients and live streams carried into the n
     dave.close();
   });
 });
+
+describe('hot reload follows script libraries outside the app folder (scripts.libPaths)', function () {
+  this.timeout(30_000);
+
+  it('a changed library reloads the apps that load() it, and only those', async () => {
+    const apps = tempDir('apps');
+    const lib = tempDir('lib');
+    writeFileSync(path.join(lib, 'greeting.asc'), 'function greeting() { return "hello"; }\n');
+    mkdirSync(path.join(apps, 'uses'));
+    writeFileSync(path.join(apps, 'uses', 'main.asc'), 'load("greeting.asc");\nClient.prototype.greet = function () { return greeting(); };\n');
+    mkdirSync(path.join(apps, 'ignores'));
+    writeFileSync(path.join(apps, 'ignores', 'main.asc'), 'Client.prototype.greet = function () { return "plain"; };\n');
+    const ts = await startTestServer(apps, { reload: { watch: true, debounceMs: 50 }, scripts: { libPaths: [lib] } });
+    try {
+      const user = new NetConnection();
+      await user.connect(ts.url('uses'));
+      const other = new NetConnection();
+      await other.connect(ts.url('ignores'));
+      assert.equal(await user.call('greet'), 'hello');
+      writeFileSync(path.join(lib, 'greeting.asc'), 'function greeting() { return "bonjour"; }\n');
+      await ts.logs.waitFor((r) => r.msg === 'instance reloaded' && r.app === 'uses/_definst_', 10_000);
+      assert.equal(await user.call('greet'), 'bonjour');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(ts.logs.records.filter((r) => r.msg === 'instance reloaded').length, 1, 'the app that does not load the library is not touched');
+      assert.equal(await other.call('greet'), 'plain');
+      user.close();
+      other.close();
+    } finally {
+      await ts.close();
+    }
+  });
+});
