@@ -154,10 +154,11 @@ export const USAGE = `Usage: npm start -- [options]
   --config <file>       JSON config file (keys as in runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
   --no-watch            do not hot-reload apps when their scripts change
-  --help                this text`;
+  --help                this text
+Environment: FMS_ADMIN_TOKEN=<token> sets http.adminToken (admin API, console, live log, metrics).`;
 
 /** Parses argv (flags after `npm start --`). Throws ConfigError listing every problem. */
-export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
+export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): CliOptions {
   const problems: string[] = [];
   const flags = new Map<string, string>();
   let help = false;
@@ -212,6 +213,8 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
   }
   config.appsDir = path.resolve(cwd, flags.get('--apps') ?? config.appsDir);
   if (flags.has('--no-watch')) config.reload.watch = false;
+  // The environment beats the file: a secret need not be written into a config file.
+  if (env['FMS_ADMIN_TOKEN']) config.http.adminToken = env['FMS_ADMIN_TOKEN'];
   config.sharedObjects.dataDir = path.resolve(cwd, config.sharedObjects.dataDir);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, help };

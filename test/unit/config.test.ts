@@ -23,6 +23,16 @@ describe('CLI and config', () => {
     assert.equal(config.logLevel, 'warn');
   });
 
+  it('FMS_ADMIN_TOKEN in the environment sets the admin token (beats the file); reload.mode is checked', () => {
+    assert.equal(parseCli([], '/r', {}).config.http.adminToken, '');
+    assert.equal(parseCli([], '/r', { FMS_ADMIN_TOKEN: 's3cret' }).config.http.adminToken, 's3cret');
+    assert.equal(parseCli([], '/r', {}).config.reload.mode, 'carry');
+    const dir = tempDir('cfg');
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ reload: { mode: 'hot' } }));
+    assert.throws(() => parseCli(['--config', file], '/r', {}), (e: unknown) => e instanceof ConfigError && /reload\.mode: "hot" is not one of carry, restart/.test(e.message));
+  });
+
   it('lists every problem at once', () => {
     const dir = tempDir('cfg');
     const file = path.join(dir, 'c.json');
