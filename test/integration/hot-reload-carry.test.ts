@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
+import { SharedObject } from '../../runtime/client/shared-object.ts';
 import { liveIsolateCount } from '../../runtime/sandbox/sandbox.ts';
 import { publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
@@ -185,6 +186,59 @@ describe('hot reload follows script libraries outside the app folder (scripts.li
       assert.equal(await other.call('greet'), 'plain');
       user.close();
       other.close();
+    } finally {
+      await ts.close();
+    }
+  });
+});
+
+describe('hot reload keeps shared objects: data, subscriptions, and no lock left behind', function () {
+  this.timeout(30_000);
+
+  /** v1 takes the lock on the board and never releases it (a script bug a reload should not freeze in place). */
+  const soScript = (version: number, lockForever: boolean) => `// version ${version}
+var board;
+application.onAppStart = function () {
+  board = SharedObject.get("board", true);
+  ${lockForever ? 'board.lock();' : ''}
+};
+Client.prototype.bump = function () {
+  board.setProperty("n", (board.getProperty("n") || 0) + ${version});
+  board.setProperty("by", "v${version}");
+  return board.getProperty("n");
+};
+`;
+
+  it('persistent data and client subscriptions carry over; a lock the old script held is released', async () => {
+    const apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'board'));
+    writeFileSync(path.join(apps, 'board', 'main.asc'), soScript(1, false));
+    const ts = await startTestServer(apps, { reload: { watch: true, debounceMs: 50 } });
+    try {
+      const nc = new NetConnection();
+      await nc.connect(ts.url('board'));
+      const so = SharedObject.getRemote(nc, 'board', true);
+      await so.connect();
+      assert.equal(await nc.call('bump'), 1);
+      writeFileSync(path.join(apps, 'board', 'main.asc'), soScript(2, true));
+      await ts.logs.waitFor((r) => r.msg === 'instance reloaded', 10_000);
+      assert.equal(await nc.call('bump'), 3, 'v2 adds 2 to the value v1 left');
+
+      // v2 holds its lock: a client's change waits. Reloading to v3 releases it and the change lands.
+      so.setProperty('note', 'from client');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(ts.server.instances.instances[0]!.sharedObjects.get('board', true)?.getProperty('note'), undefined, 'held by the v2 lock');
+      const synced = new Promise<void>((resolve) =>
+        so.on('sync', () => {
+          if (so.data['note'] === 'from client' && so.data['by'] === 'v3') resolve();
+        }),
+      );
+      writeFileSync(path.join(apps, 'board', 'main.asc'), soScript(3, false));
+      await ts.logs.waitFor((r) => r.msg === 'instance reloaded' && r['generation'] === 3, 10_000);
+      assert.equal(await nc.call('bump'), 6);
+      await synced; // the subscription made under v1 still receives v3's changes
+      assert.equal(nc.isConnected, true);
+      nc.close();
     } finally {
       await ts.close();
     }
