@@ -126,6 +126,8 @@ export class Server {
       handlerTimeoutMs: scripts.handlerTimeoutMs,
       exposeJson: scripts.exposeJson,
       exposeSetTimeout: scripts.exposeSetTimeout,
+      fileVirtualDirectories: scripts.fileVirtualDirectories,
+      http: scripts.http,
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
