@@ -34,7 +34,7 @@ export interface ScriptHttpOptions {
   allowHosts: readonly string[];
   timeoutMs: number;
   maxBytes: number;
-  /** One log line per refused or failed request. */
+  /** One log line per refused or failed request; `url` without its query string. */
   onProblem: (url: string, reason: string) => void;
 }
 
@@ -47,6 +47,16 @@ const RESERVED_HEADERS = new Set(['host', 'content-length', 'connection', 'trans
 class HttpProblem extends Error {
   constructor(message: string, readonly status = 0) {
     super(message);
+  }
+}
+
+/** What a log line shows of a URL: no query string or credentials (tokens often travel there). */
+export function loggableUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return url.slice(0, 200);
   }
 }
 
@@ -70,7 +80,7 @@ export class ScriptHttp {
   request(request: HttpRequest, deliver: (result: HttpResult) => void): boolean {
     const refusal = this.#refusal(request.url);
     if (refusal !== null) {
-      this.#options.onProblem(request.url, refusal);
+      this.#options.onProblem(loggableUrl(request.url), refusal);
       return false;
     }
     const controller = new AbortController();
@@ -85,7 +95,7 @@ export class ScriptHttp {
         if (!this.#pending.has(controller)) return; // aborted by abortAll(): the instance is gone
         const problem = controller.signal.aborted ? controller.signal.reason : error;
         const status = problem instanceof HttpProblem ? problem.status : 0;
-        this.#options.onProblem(request.url, problem instanceof Error ? problem.message : String(problem));
+        this.#options.onProblem(loggableUrl(request.url), problem instanceof Error ? problem.message : String(problem));
         deliver({ status, body: null, bytesLoaded: 0, bytesTotal: 0 });
       },
     ).finally(() => {

@@ -155,11 +155,11 @@ export class Sandbox implements ApplicationScript {
     // Observed through Promise.race only; this handler keeps an unraced rejection from being "unhandled".
     this.fatal.catch(() => undefined);
     this.files = new ScriptFiles(options.appDir, options.fileVirtualDirectories ?? [], (input, reason) =>
-      this.log('warn', { path: input, reason }, `File access refused: ${reason}`),
+      this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
     );
     this.http = new ScriptHttp({
       ...(options.http ?? { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
-      onProblem: (url, reason) => this.log('warn', { url, reason }, `HTTP request failed: ${reason}`),
+      onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
     });
     this.hostCalls = this.createHostCalls();
   }

@@ -157,7 +157,7 @@ describe('script File: confined to the application folder', function () {
     await ts?.close();
   });
 
-  const refusals = () => ts.logs.records.filter((r) => r.msg?.startsWith('File access refused'));
+  const refusals = () => ts.logs.records.filter((r) => r['code'] === 'SCRIPT_FILE_REFUSED' && r.level === 40);
 
   it('write, then read back with readln / readAll / read / seek / position / eof, then append', async () => {
     const written = (await nc.call('writeLog')) as Record<string, unknown>;

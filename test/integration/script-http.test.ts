@@ -130,7 +130,7 @@ describe('script LoadVars / XML: HTTP through the host with an allow-list, timeo
     return { started, report: find()! };
   }
 
-  const problems = () => ts.logs.records.filter((r) => r.msg?.startsWith('HTTP request failed'));
+  const problems = () => ts.logs.records.filter((r) => r['code'] === 'SCRIPT_HTTP_FAILED' && r.level === 40);
 
   it('LoadVars.load: onHTTPStatus(200), then onLoad(true) with the variables decoded', async () => {
     const { started, report } = await run('loadVars', `${base}/vars`);
@@ -197,11 +197,14 @@ describe('script LoadVars / XML: HTTP through the host with an allow-list, timeo
 
   it('host not allowed: load() returns false, onLoad(false) still follows, one log line, no request made', async () => {
     const before = problems().length;
-    const { started, report } = await run('loadVars', 'http://not-allowed.example/vars');
+    const { started, report } = await run('loadVars', 'http://not-allowed.example/vars?token=s3cret');
     assert.equal(started, false);
     assert.deepEqual(report['events'], ['load false']);
     assert.equal(problems().length, before + 1);
-    assert.match(String(problems().at(-1)!['reason']), /not-allowed\.example is not in scripts\.http\.allowHosts/);
+    const record = problems().at(-1)!;
+    assert.match(String(record['reason']), /not-allowed\.example is not in scripts\.http\.allowHosts/);
+    assert.equal(record['url'], 'http://not-allowed.example/vars', 'the query string (tokens) is not logged');
+    assert.equal(record.app, 'web/_definst_');
   });
 
   it('a redirect to a host not allowed is not followed', async () => {
