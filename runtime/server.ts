@@ -128,6 +128,7 @@ export class Server {
       exposeSetTimeout: scripts.exposeSetTimeout,
       fileVirtualDirectories: scripts.fileVirtualDirectories,
       http: scripts.http,
+      refusedHttpPorts: () => [this.httpPort],
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),

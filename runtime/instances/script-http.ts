@@ -34,6 +34,11 @@ export interface ScriptHttpOptions {
   allowHosts: readonly string[];
   timeoutMs: number;
   maxBytes: number;
+  /**
+   * Loopback ports scripts may not reach: this server's own HTTP port, whose admin API trusts
+   * loopback clients when no admin token is set — a script must not unload or reload apps.
+   */
+  refusedLoopbackPorts?: () => readonly number[];
   /** One log line per refused or failed request; `url` without its query string. */
   onProblem: (url: string, reason: string) => void;
 }
@@ -122,6 +127,10 @@ export class ScriptHttp {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `scheme ${parsed.protocol} is not http or https`;
     if (parsed.username !== '' || parsed.password !== '') return 'credentials in the URL are not allowed';
     if (!this.#allowed(parsed.hostname)) return `host ${parsed.hostname} is not in scripts.http.allowHosts`;
+    const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+    if (isLoopbackHost(parsed.hostname) && this.#options.refusedLoopbackPorts?.().includes(port)) {
+      return `port ${port} is this server's own HTTP port (admin API)`;
+    }
     return null;
   }
 

@@ -111,6 +111,8 @@ export interface SandboxOptions {
   fileVirtualDirectories?: readonly string[];
   /** LoadVars / XML limits (config scripts.http); default: loopback only, 10 s, 1 MiB. */
   http?: { allowHosts: readonly string[]; timeoutMs: number; maxBytes: number };
+  /** This server's HTTP port(s): refused to scripts even on loopback (the admin API trusts loopback). */
+  refusedHttpPorts?: () => readonly number[];
 }
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
@@ -159,6 +161,7 @@ export class Sandbox implements ApplicationScript {
     );
     this.http = new ScriptHttp({
       ...(options.http ?? { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
+      ...(options.refusedHttpPorts ? { refusedLoopbackPorts: options.refusedHttpPorts } : {}),
       onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
     });
     this.hostCalls = this.createHostCalls();

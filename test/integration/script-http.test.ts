@@ -215,6 +215,15 @@ describe('script LoadVars / XML: HTTP through the host with an allow-list, timeo
     assert.match(String(problems().at(-1)!['reason']), /redirect refused/);
   });
 
+  it("the server's own HTTP port (admin API trusts loopback) is refused to scripts", async () => {
+    const before = problems().length;
+    const { started, report } = await run('loadVars', `http://127.0.0.1:${ts.server.httpPort}/api/server`);
+    assert.equal(started, false);
+    assert.deepEqual(report['events'], ['load false']);
+    assert.equal(problems().length, before + 1);
+    assert.match(String(problems().at(-1)!['reason']), /own HTTP port/);
+  });
+
   it('non-http schemes are refused', async () => {
     const { started, report } = await run('loadVars', 'file:///etc/passwd');
     assert.equal(started, false);
