@@ -239,7 +239,9 @@ export class ScriptFiles {
   }
 
   #bytes(file: OpenFile, count: number): Buffer {
-    const buffer = Buffer.alloc(Math.min(count, MAX_READ_BYTES));
+    // Never more than what is left: read(1e9) on a small file must not allocate 16 MB.
+    const left = safe(() => fs.fstatSync(file.fd).size, 0) - file.position;
+    const buffer = Buffer.alloc(Math.max(0, Math.min(count, MAX_READ_BYTES, left)));
     const got = safe(() => fs.readSync(file.fd, buffer, 0, buffer.length, file.position), 0);
     return buffer.subarray(0, got);
   }
