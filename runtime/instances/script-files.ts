@@ -38,7 +38,8 @@ export const MAX_READ_BYTES = 16 * 1024 * 1024;
 const MAX_LINE_BYTES = 1024 * 1024;
 const MAX_OPEN_FILES = 64;
 const MAX_LIST_ENTRIES = 10_000;
-const CHUNK = 4096;
+/** readln reads ahead this much; a loop of readln() is then one syscall per 64 KB, not per line. */
+const READ_AHEAD = 64 * 1024;
 
 interface OpenFile {
   fd: number;
@@ -47,6 +48,12 @@ interface OpenFile {
   canRead: boolean;
   canWrite: boolean;
   position: number;
+  /**
+   * Read-ahead for readln: bytes of the file from `cacheStart`; emptied by every write through this
+   * handle (a second handle writing the same file may go unseen for up to 64 KB of lines).
+   */
+  cache: Buffer;
+  cacheStart: number;
 }
 
 interface OpenFlags {
@@ -157,7 +164,7 @@ export class ScriptFiles {
     if (fd < 0) return 0;
     const handle = this.#nextHandle++;
     const position = flags.append ? fs.fstatSync(fd).size : 0;
-    this.#open.set(handle, { fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position });
+    this.#open.set(handle, { fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position, cache: Buffer.alloc(0), cacheStart: 0 });
     return handle;
   }
 
@@ -201,6 +208,7 @@ export class ScriptFiles {
 
   #write(file: OpenFile, bytes: Buffer): boolean {
     if (!file.canWrite) return false;
+    file.cache = Buffer.alloc(0);
     return safe(() => {
       // Append mode writes at the end whatever the position (O_APPEND); track where that is.
       fs.writeSync(file.fd, bytes, 0, bytes.length, file.append ? null : file.position);
@@ -268,17 +276,23 @@ export class ScriptFiles {
     const parts: Buffer[] = [];
     let length = 0;
     for (;;) {
-      const chunk = this.#bytes(file, CHUNK);
-      if (chunk.length === 0) break;
-      const newline = chunk.indexOf(0x0a);
+      let offset = file.position - file.cacheStart;
+      if (offset < 0 || offset >= file.cache.length) {
+        file.cache = this.#bytes(file, READ_AHEAD);
+        file.cacheStart = file.position;
+        offset = 0;
+      }
+      if (file.cache.length === 0) break;
+      const newline = file.cache.indexOf(0x0a, offset);
       if (newline >= 0) {
-        parts.push(chunk.subarray(0, newline));
-        file.position += newline + 1;
+        parts.push(file.cache.subarray(offset, newline));
+        file.position += newline - offset + 1;
         return stripCr(Buffer.concat(parts).toString(file.encoding));
       }
-      parts.push(chunk);
-      length += chunk.length;
-      file.position += chunk.length;
+      const rest = file.cache.subarray(offset);
+      parts.push(rest);
+      length += rest.length;
+      file.position += rest.length;
       if (length >= MAX_LINE_BYTES) break;
     }
     if (parts.length === 0) return null;
