@@ -48,6 +48,21 @@ function newNode(type: number, value: unknown): Node {
   return node;
 }
 
+/**
+ * Where a node sits in its parent's childNodes, remembered: the AS2 idiom walks a document with
+ * `n = n.nextSibling`, which must not cost an indexOf over all siblings per step. A stale hint
+ * (the list changed) falls back to indexOf.
+ */
+const indexHints = new WeakMap<object, number>();
+
+function indexIn(list: Node[], node: Node): number {
+  const hint = indexHints.get(node);
+  if (hint !== undefined && list[hint] === node) return hint;
+  const at = list.indexOf(node);
+  if (at >= 0) indexHints.set(node, at);
+  return at;
+}
+
 function siblings(node: Node): Node[] {
   const parent = node.parentNode;
   return parent && isArray(parent.childNodes) ? parent.childNodes : [];
@@ -67,11 +82,12 @@ navigation('firstChild', (n) => (isArray(n.childNodes) ? (n.childNodes[0] ?? nul
 navigation('lastChild', (n) => (isArray(n.childNodes) ? (n.childNodes[n.childNodes.length - 1] ?? null) : null));
 navigation('nextSibling', (n) => {
   const list = siblings(n);
-  return list[list.indexOf(n) + 1] ?? null;
+  const at = indexIn(list, n);
+  return at >= 0 ? (list[at + 1] ?? null) : null;
 });
 navigation('previousSibling', (n) => {
   const list = siblings(n);
-  const at = list.indexOf(n);
+  const at = indexIn(list, n);
   return at > 0 ? (list[at - 1] ?? null) : null;
 });
 
@@ -185,7 +201,7 @@ function parseInto(doc: Node, src: string): number {
     const node = newNode(TEXT_NODE, text);
     const parent = stack[stack.length - 1] as Node;
     node.parentNode = parent;
-    parent.childNodes.push(node);
+    indexHints.set(node, parent.childNodes.push(node) - 1);
   };
   let i = 0;
   while (i < src.length) {
@@ -227,7 +243,7 @@ function parseInto(doc: Node, src: string): number {
       const element = newNode(ELEMENT_NODE, name);
       const parent = stack[stack.length - 1] as Node;
       element.parentNode = parent;
-      parent.childNodes.push(element);
+      indexHints.set(element, parent.childNodes.push(element) - 1);
       let at = lt + 1 + name.length;
       for (;;) {
         at += match(SPACE, src, at).length;

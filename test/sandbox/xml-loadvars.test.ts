@@ -42,6 +42,17 @@ Client.prototype.vars = function (query) {
   return { names: names.sort().join(","), text: lv.toString(), loaded: lv.loaded, contentType: lv.contentType, proto: ({}).polluted };
 };
 
+Client.prototype.walk = function (n) {
+  var src = "<list>";
+  for (var i = 0; i < n; i++) src += "<i v='" + i + "'/>";
+  var x = new XML(src + "</list>");
+  var count = 0, sum = 0;
+  for (var node = x.firstChild.firstChild; node != null; node = node.nextSibling) { count++; sum += Number(node.attributes.v); }
+  var back = 0;
+  for (var node = x.firstChild.lastChild; node != null; node = node.previousSibling) back++;
+  return [x.status, count, sum, back];
+};
+
 Client.prototype.stubs = function () {
   var s = new XMLSocket();
   var ws = new WebService("http://example.com/x.wsdl");
@@ -112,6 +123,12 @@ describe('sandbox: XML DOM and parser, LoadVars encode/decode', () => {
       contentType: 'application/x-www-form-urlencoded',
       proto: undefined,
     });
+  });
+
+  it('walking 50k siblings with nextSibling / previousSibling is linear (within the 1 s handler budget)', async () => {
+    const { call } = await started();
+    const n = 50_000;
+    assert.deepEqual(await call('walk', n), [0, n, (n * (n - 1)) / 2, n]);
   });
 
   it('XMLSocket and WebService have their shape and log "unsupported" once each', async () => {
