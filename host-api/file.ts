@@ -84,8 +84,9 @@ getter('creationTime', (s) => {
   const time = infoOf(s)?.creationTime;
   return typeof time === 'number' ? new DateConstructor(time) : null;
 });
-getter('canRead', (s) => (s.handle !== 0 ? modeHas(s, 'read') || modeHas(s, 'readWrite') || modeHas(s, 'create') : infoOf(s)?.isFile === true));
-getter('canWrite', (s) => (s.handle !== 0 ? !(s.mode === 'read') : !s.refused && infoOf(s)?.isDirectory !== true));
+// Open: what the mode allows ("read" also matches "readWrite"). Closed: what opening could do.
+getter('canRead', (s) => (s.handle !== 0 ? modeHas(s, 'read') || modeHas(s, 'create') : infoOf(s)?.isFile === true));
+getter('canWrite', (s) => (s.handle !== 0 ? s.mode !== 'read' : !s.refused && infoOf(s)?.isDirectory !== true));
 getter('canAppend', (s) => modeHas(s, 'append'));
 getter('canReplace', (s) => modeHas(s, 'write') || modeHas(s, 'create'));
 getter(

@@ -16,6 +16,7 @@ Client.prototype.writeLog = function () {
   out.existsBefore = f.exists;
   out.open = f.open("text", "write");
   out.isOpen = f.isOpen;
+  out.can = [f.canRead, f.canWrite, f.canAppend, f.canReplace, f.type, f.mode];
   out.writeln = f.writeln("first line");
   f.write("sec", "ond ", 2);
   f.writeln("");
@@ -38,6 +39,7 @@ Client.prototype.readLog = function () {
   var f = new File("data/log.txt");
   out.open = f.open("text", "read");
   out.writeRefused = f.write("x");
+  out.canReading = [f.canRead, f.canWrite, f.canAppend, f.canReplace];
   out.line1 = f.readln();
   out.position = f.position;
   out.line2 = f.readln();
@@ -51,7 +53,9 @@ Client.prototype.readLog = function () {
   out.seekPastEnd = f.seek(100000);
   out.readlns = (f.position = 0, f.readlns(2));
   f.close();
+  out.canClosed = [f.canRead, f.canWrite, f.isOpen];
   out.append = f.open("utf8", "append");
+  out.canAppending = [f.canRead, f.canWrite, f.canAppend, f.canReplace];
   f.writeln("appended");
   f.close();
   f.open("text", "read");
@@ -162,7 +166,7 @@ describe('script File: confined to the application folder', function () {
   it('write, then read back with readln / readAll / read / seek / position / eof, then append', async () => {
     const written = (await nc.call('writeLog')) as Record<string, unknown>;
     assert.deepEqual(written, {
-      mkdir: true, existsBefore: false, open: true, isOpen: true, writeln: true, lengthOpen: 38, flush: true, close: true,
+      mkdir: true, existsBefore: false, open: true, isOpen: true, can: [false, true, false, true, 'text', 'write'], writeln: true, lengthOpen: 38, flush: true, close: true,
       closeTwice: false, existsAfter: true, isFile: true, isDirectory: false, name: '/data/log.txt', toString: '/data/log.txt',
       lastModifiedIsDate: true,
     });
@@ -171,7 +175,8 @@ describe('script File: confined to the application folder', function () {
     const read = (await nc.call('readLog')) as Record<string, unknown>;
     assert.deepEqual(read, {
       open: true, writeRefused: false, line1: 'first line', position: 11, line2: 'second 2', rest: ['dritte \u2713', 'vierte'], eof: true,
-      readlnAtEnd: null, rewound: 0, seek: true, read4: 'line', seekPastEnd: false, readlns: ['first line', 'second 2'], append: true,
+      readlnAtEnd: null, rewound: 0, seek: true, read4: 'line', seekPastEnd: false, readlns: ['first line', 'second 2'], canReading: [true, false, false, false], canClosed: [true, true, false], append: true,
+      canAppending: [false, true, true, false],
       all: ['first line', 'second 2', 'dritte \u2713', 'vierte', 'appended'],
     });
   });
