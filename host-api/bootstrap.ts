@@ -33,6 +33,11 @@ import type {
 import { NetConnection, NetStream, onNcCallEvent, onNcStatusEvent, onNsStatusEvent } from './net-connection.ts';
 import { onSoSendEvent, onSoSyncEvent, SharedObject } from './shared-object.ts';
 import { onStreamStatusEvent, Stream } from './stream.ts';
+import { File } from './file.ts';
+import { onHttpResultEvent } from './http-loader.ts';
+import { LoadVars } from './load-vars.ts';
+import { XML, XMLNode } from './xml.ts';
+import { WebService, XMLSocket } from './xml-socket.ts';
 import { recordCaught, takeCaught } from './values.ts';
 
 /**
@@ -112,6 +117,11 @@ function run(event: SandboxEventName, payload: unknown): unknown {
       onStreamStatusEvent(p.name, p.info);
       return null;
     }
+    case 'httpResult': {
+      const p = payload as Payload<'httpResult'>;
+      onHttpResultEvent(p.requestId, p.result);
+      return null;
+    }
   }
 }
 
@@ -149,6 +159,12 @@ export function install(hostFunction: HostFunction, options: BootOptions): Dispa
   defineGlobal('NetConnection', NetConnection);
   defineGlobal('NetStream', NetStream);
   defineGlobal('SharedObject', SharedObject);
+  defineGlobal('File', File);
+  defineGlobal('LoadVars', LoadVars);
+  defineGlobal('XML', XML);
+  defineGlobal('XMLNode', XMLNode);
+  defineGlobal('XMLSocket', XMLSocket);
+  defineGlobal('WebService', WebService);
   defineGlobal('trace', trace);
   defineGlobal('load', load);
   defineGlobal('setInterval', setInterval);

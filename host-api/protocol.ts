@@ -75,6 +75,40 @@ export interface ThrownRecord {
   lineno?: number;
 }
 
+export type FileType = 'text' | 'binary' | 'utf8';
+export type FileIoOp =
+  | 'read' | 'readln' | 'readlns' | 'readAll' | 'readByte'
+  | 'write' | 'writeByte'
+  | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'flush' | 'close';
+export type FileChangeOp = 'mkdir' | 'remove' | 'renameTo' | 'copyTo';
+
+/** What the host knows of a File path (runtime/instances/script-files.ts FileInfo). */
+export interface FileInfoRecord {
+  name: string;
+  exists: boolean;
+  isFile: boolean;
+  isDirectory: boolean;
+  length: number;
+  lastModified: number | null;
+  creationTime: number | null;
+}
+
+/** A LoadVars / XML request (runtime/instances/script-http.ts HttpRequest). */
+export interface HttpRequestRecord {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: [string, string][];
+  body: string | null;
+  contentType: string;
+}
+
+export interface HttpResultRecord {
+  status: number;
+  body: string | null;
+  bytesLoaded: number;
+  bytesTotal: number;
+}
+
 /** Operations the isolate may perform (isolate → host). Each returns at once. */
 export interface HostCalls {
   trace(text: string): void;
@@ -111,6 +145,15 @@ export interface HostCalls {
   streamLength(name: string): number;
   soGet(name: string, persistent: boolean): boolean;
   soOp(name: string, op: string, args: unknown[]): unknown;
+  // File (synchronous, as in FMS). A refused path answers null / false / 0 and is logged once.
+  fileInfo(path: string): FileInfoRecord | null;
+  fileList(path: string): string[] | null;
+  fileChange(path: string, op: FileChangeOp, arg: string | boolean): boolean;
+  /** A handle (> 0), or 0 when the file can't be opened. */
+  fileOpen(path: string, type: FileType, mode: string): number;
+  fileIo(handle: number, op: FileIoOp, arg: string | number | null): unknown;
+  /** LoadVars / XML: false when refused before starting; otherwise an `httpResult` event comes back. */
+  httpRequest(requestId: number, request: HttpRequestRecord): boolean;
 }
 
 export type HostOp = keyof HostCalls;
@@ -143,6 +186,8 @@ export interface SandboxEvents {
   soSync: { payload: { name: string; list: Record<string, unknown>[] }; result: null };
   /** A client's so.send(handler, ...args) on a shared object the script holds: so[handler](...args). */
   soSend: { payload: { name: string; handler: string; args: unknown[] }; result: null };
+  /** The answer to an httpRequest (status 0: none arrived). responderless requests (send) get none. */
+  httpResult: { payload: { requestId: number; result: HttpResultRecord }; result: null };
   /** application.onStatus(info), e.g. Application.Script.Error after a handler threw. */
   status: { payload: { info: InfoRecord }; result: null };
 }

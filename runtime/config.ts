@@ -54,6 +54,19 @@ export interface Config {
     exposeJson: boolean;
     exposeSetTimeout: boolean;
     libPaths: string[];
+    /**
+     * FMS `<FileObject><VirtualDirectory>` entries, "/virtual;/native/dir": a script's File path under
+     * /virtual resolves in that (absolute) native folder instead of the application folder.
+     */
+    fileVirtualDirectories: string[];
+    /** LoadVars / XML HTTP requests made by scripts. */
+    http: {
+      /** Host names (or "*.example.com") scripts may reach besides loopback, which is always allowed. */
+      allowHosts: string[];
+      timeoutMs: number;
+      /** Largest response body a script may receive; bigger ones fail with onLoad(false). */
+      maxBytes: number;
+    };
   };
 }
 
@@ -83,6 +96,8 @@ export const DEFAULT_CONFIG: Config = {
     exposeJson: false,
     exposeSetTimeout: false,
     libPaths: [],
+    fileVirtualDirectories: [],
+    http: { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 },
   },
 };
 
@@ -140,6 +155,14 @@ function validate(config: Config, problems: string[]): void {
   positive('scripts.handlerTimeoutMs', config.scripts.handlerTimeoutMs);
   positive('scripts.idleUnloadSec', config.scripts.idleUnloadSec);
   if (config.scripts.memoryLimitMb < 8) problems.push('scripts.memoryLimitMb: isolated-vm needs at least 8');
+  positive('scripts.http.timeoutMs', config.scripts.http.timeoutMs);
+  positive('scripts.http.maxBytes', config.scripts.http.maxBytes);
+  for (const entry of config.scripts.fileVirtualDirectories) {
+    const [virtual, native, extra] = entry.split(';');
+    if (extra !== undefined || !virtual?.startsWith('/') || virtual === '/' || !native || !path.isAbsolute(native)) {
+      problems.push(`scripts.fileVirtualDirectories: "${entry}" is not "/virtual;/absolute/native/dir"`);
+    }
+  }
 }
 
 export interface CliOptions {

@@ -21,6 +21,8 @@ export const ErrorCode = {
   ScriptTimeout: 'SCRIPT_TIMEOUT',
   ScriptOutOfMemory: 'SCRIPT_OUT_OF_MEMORY',
   ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
+  ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
+  ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
   // host / config
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',

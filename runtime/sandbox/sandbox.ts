@@ -48,6 +48,9 @@ import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptEr
 import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
+import { createIoHostCalls } from './io-bridge.ts';
+import { ScriptFiles } from '../instances/script-files.ts';
+import { ScriptHttp } from '../instances/script-http.ts';
 
 /** Installing host-api is our own code; it gets a fixed allowance, not the script's. */
 const BOOT_TIMEOUT_MS = 5000;
@@ -111,6 +114,12 @@ export interface SandboxOptions {
   hostname?: string;
   config?: Record<string, string>;
   logger?: SandboxLogger;
+  /** FMS VirtualDirectory entries for File, "/virtual;/native/dir" (config scripts.fileVirtualDirectories). */
+  fileVirtualDirectories?: readonly string[];
+  /** LoadVars / XML limits (config scripts.http); default: loopback only, 10 s, 1 MiB. */
+  http?: { allowHosts: readonly string[]; timeoutMs: number; maxBytes: number };
+  /** This server's HTTP port(s): refused to scripts even on loopback (the admin API trusts loopback). */
+  refusedHttpPorts?: () => readonly number[];
 }
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
@@ -144,6 +153,9 @@ export class Sandbox implements ApplicationScript {
   private readonly ticking = new Set<number>();
   private nextTimerId = 1;
   private readonly hostCalls: HostCalls;
+  /** The script's open files and HTTP requests: closed / aborted when the isolate goes. */
+  private readonly files: ScriptFiles;
+  private readonly http: ScriptHttp;
 
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
@@ -154,6 +166,14 @@ export class Sandbox implements ApplicationScript {
     });
     // Observed through Promise.race only; this handler keeps an unraced rejection from being "unhandled".
     this.fatal.catch(() => undefined);
+    this.files = new ScriptFiles(options.appDir, options.fileVirtualDirectories ?? [], (input, reason) =>
+      this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
+    );
+    this.http = new ScriptHttp({
+      ...(options.http ?? { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
+      ...(options.refusedHttpPorts ? { refusedLoopbackPorts: options.refusedHttpPorts } : {}),
+      onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
+    });
     this.hostCalls = this.createHostCalls();
   }
 
@@ -414,6 +434,8 @@ export class Sandbox implements ApplicationScript {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.ticking.clear();
+    this.files.closeAll();
+    this.http.abortAll();
     if (this.counted) {
       this.counted = false;
       liveIsolates--;
@@ -487,6 +509,7 @@ export class Sandbox implements ApplicationScript {
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
       clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
       ...createMediaHostCalls(hooks.media, hooks.sharedObjects, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
+      ...createIoHostCalls(this.files, this.http, (requestId, result) => this.background(this.event('httpResult', { requestId, result }, null))),
     };
   }
 

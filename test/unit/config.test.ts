@@ -55,6 +55,28 @@ describe('CLI and config', () => {
     assert.throws(() => parseCli(['--config', 'bad.json'], dir), (e: ConfigError) => e.problems.length === 1 && e.problems[0]!.includes('bad.json'));
   });
 
+  it('scripts.http and scripts.fileVirtualDirectories: loopback-only defaults; bad entries are problems', () => {
+    const { config } = parseCli([], '/repo');
+    assert.deepEqual(config.scripts.http, { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 });
+    assert.deepEqual(config.scripts.fileVirtualDirectories, []);
+    const dir = tempDir('cfg');
+    writeFileSync(
+      path.join(dir, 'c.json'),
+      JSON.stringify({ scripts: { fileVirtualDirectories: ['/logs;/var/log/app', 'videos;/srv', '/x;relative', '/'], http: { timeoutMs: 0, allowHosts: 'x' } } }),
+    );
+    try {
+      parseCli(['--config', 'c.json'], dir);
+      assert.fail('expected ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const needle of ['"videos;/srv"', '"/x;relative"', '"/"', 'scripts.http.timeoutMs', 'scripts.http.allowHosts']) {
+        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
+      }
+      assert.ok(!text.includes('/var/log/app'), 'a good entry is not a problem');
+    }
+  });
+
   it('defaults are not mutated by parsing', () => {
     parseCli(['--rtmp-port', '5'], '/r');
     assert.equal(DEFAULT_CONFIG.rtmp.port, 1935);

@@ -1,0 +1,329 @@
+/**
+ * The host side of the script File class (fms-api §8): a per-instance table of open files and the
+ * directory operations, every path confined by ScriptPaths.
+ *
+ * FMS File methods are synchronous, so these are synchronous host calls using fs sync APIs. They
+ * run on the Node thread that also moves media, so every read is bounded (MAX_READ_BYTES) and
+ * flush() does not fsync: writeSync has already handed the bytes to the OS, and an fsync on a busy
+ * disk could stall every stream for tens of milliseconds.
+ *
+ * Failures answer as FMS does — false / null / 0 — never an exception into the script. A refused
+ * path (escape attempt, bad syntax) is logged once per attempt through `onRefused`; an ordinary
+ * failure (file missing, folder not empty) is not logged.
+ */
+import fs from 'node:fs';
+import { FileAccessError, ScriptPaths, type ResolvedPath } from './script-paths.ts';
+
+export type FileType = 'text' | 'binary' | 'utf8';
+export type FileIoOp =
+  | 'read' | 'readln' | 'readlns' | 'readAll' | 'readByte'
+  | 'write' | 'writeByte'
+  | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'flush' | 'close';
+export type FileChangeOp = 'mkdir' | 'remove' | 'renameTo' | 'copyTo';
+
+export interface FileInfo {
+  /** Normalised script path, "/logs/a.txt". */
+  name: string;
+  exists: boolean;
+  isFile: boolean;
+  isDirectory: boolean;
+  /** Bytes of a file, entries of a directory, 0 when missing. */
+  length: number;
+  lastModified: number | null;
+  creationTime: number | null;
+}
+
+/** One read may return at most this much (the isolate has a 64 MB heap by default). */
+export const MAX_READ_BYTES = 16 * 1024 * 1024;
+const MAX_LINE_BYTES = 1024 * 1024;
+const MAX_OPEN_FILES = 64;
+const MAX_LIST_ENTRIES = 10_000;
+/** readln reads ahead this much; a loop of readln() is then one syscall per 64 KB, not per line. */
+const READ_AHEAD = 64 * 1024;
+
+interface OpenFile {
+  fd: number;
+  encoding: BufferEncoding;
+  append: boolean;
+  canRead: boolean;
+  canWrite: boolean;
+  position: number;
+  /**
+   * Read-ahead for readln: bytes of the file from `cacheStart`; emptied by every write through this
+   * handle (a second handle writing the same file may go unseen for up to 64 KB of lines).
+   */
+  cache: Buffer;
+  cacheStart: number;
+}
+
+interface OpenFlags {
+  flags: string;
+  canRead: boolean;
+  canWrite: boolean;
+  append: boolean;
+  /** readWrite + create: create the file when missing, keep its content otherwise. */
+  createIfMissing: boolean;
+}
+
+/**
+ * FMS modes, combinable in one string ("create,readWrite", "read write"): read / write (truncate,
+ * create) / readWrite (must exist unless combined with create) / append (create, writes at the end)
+ * / create (truncate or create; read and write).
+ */
+function openFlags(mode: string): OpenFlags | null {
+  const words = mode.split(/[\s,+|]+/).filter((word) => word !== '');
+  const known = new Set(['read', 'write', 'readWrite', 'append', 'create']);
+  if (words.length === 0 || words.some((word) => !known.has(word))) return null;
+  const has = (word: string) => words.includes(word);
+  const read = has('read') || has('readWrite');
+  if (has('append')) return { flags: read ? 'a+' : 'a', canRead: read, canWrite: true, append: true, createIfMissing: false };
+  if (has('write')) return { flags: read ? 'w+' : 'w', canRead: read, canWrite: true, append: false, createIfMissing: false };
+  if (has('readWrite')) return { flags: 'r+', canRead: true, canWrite: true, append: false, createIfMissing: has('create') };
+  if (has('create')) return { flags: 'w+', canRead: true, canWrite: true, append: false, createIfMissing: false };
+  return { flags: 'r', canRead: true, canWrite: false, append: false, createIfMissing: false };
+}
+
+export class ScriptFiles {
+  readonly #paths: ScriptPaths;
+  readonly #onRefused: (input: string, reason: string) => void;
+  readonly #open = new Map<number, OpenFile>();
+  #nextHandle = 1;
+
+  constructor(appDir: string, virtualDirectories: readonly string[], onRefused: (input: string, reason: string) => void) {
+    this.#paths = new ScriptPaths(appDir, virtualDirectories);
+    this.#onRefused = onRefused;
+  }
+
+  /** Null when the path is refused (logged). */
+  info(input: string): FileInfo | null {
+    const target = this.#resolve(input);
+    if (!target) return null;
+    const stat = statOf(target.native);
+    const isDirectory = stat?.isDirectory() === true;
+    let length = stat?.size ?? 0;
+    if (isDirectory) length = safe(() => fs.readdirSync(target.native).length, 0);
+    return {
+      name: target.virtual,
+      exists: stat !== null,
+      isFile: stat?.isFile() === true,
+      isDirectory,
+      length,
+      lastModified: stat ? stat.mtimeMs : null,
+      creationTime: stat ? stat.birthtimeMs || stat.ctimeMs : null,
+    };
+  }
+
+  /** Script paths of a directory's entries, sorted; null when refused or not a directory. */
+  list(input: string): string[] | null {
+    const target = this.#resolve(input);
+    if (!target) return null;
+    const names = safe(() => fs.readdirSync(target.native), null);
+    if (!names) return null;
+    const base = target.virtual === '/' ? '' : target.virtual;
+    return names.sort().slice(0, MAX_LIST_ENTRIES).map((name) => `${base}/${name}`);
+  }
+
+  change(input: string, op: FileChangeOp, arg: string | boolean): boolean {
+    const target = this.#resolve(input);
+    if (!target) return false;
+    switch (op) {
+      case 'mkdir': {
+        const dir = this.#resolve(`${target.virtual}/${String(arg)}`);
+        return dir !== null && safe(() => (fs.mkdirSync(dir.native), true), false);
+      }
+      case 'remove':
+        if (target.isRoot) return false;
+        return safe(() => {
+          if (statOf(target.native)?.isDirectory() !== true) fs.unlinkSync(target.native);
+          else if (arg === true) fs.rmSync(target.native, { recursive: true });
+          else fs.rmdirSync(target.native);
+          return true;
+        }, false);
+      case 'renameTo':
+      case 'copyTo': {
+        const destination = this.#resolve(String(arg));
+        if (!destination || destination.isRoot || (op === 'renameTo' && target.isRoot)) return false;
+        // Never replace: a script overwriting its own main.asc by accident is worse than a false.
+        if (statOf(destination.native) !== null) return false;
+        if (op === 'renameTo') return safe(() => (fs.renameSync(target.native, destination.native), true), false);
+        return safe(() => (fs.copyFileSync(target.native, destination.native, fs.constants.COPYFILE_EXCL), true), false);
+      }
+    }
+  }
+
+  /** A handle (> 0) or 0 when the file can't be opened that way. */
+  open(input: string, type: FileType, mode: string): number {
+    const target = this.#resolve(input);
+    const flags = openFlags(mode);
+    if (!target || !flags || this.#open.size >= MAX_OPEN_FILES) return 0;
+    if (statOf(target.native)?.isDirectory() === true) return 0;
+    const fd = safe(() => {
+      if (flags.createIfMissing && statOf(target.native) === null) fs.closeSync(fs.openSync(target.native, 'a'));
+      return fs.openSync(target.native, flags.flags);
+    }, -1);
+    if (fd < 0) return 0;
+    const handle = this.#nextHandle++;
+    const position = flags.append ? fs.fstatSync(fd).size : 0;
+    this.#open.set(handle, { fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position, cache: Buffer.alloc(0), cacheStart: 0 });
+    return handle;
+  }
+
+  /** One operation on an open file; `undefined` for an unknown handle. */
+  io(handle: number, op: FileIoOp, arg: string | number | null): unknown {
+    const file = this.#open.get(handle);
+    if (!file) return op === 'eof' ? true : op === 'close' ? false : undefined;
+    const size = () => fs.fstatSync(file.fd).size;
+    switch (op) {
+      case 'close':
+        this.#open.delete(handle);
+        return safe(() => (fs.closeSync(file.fd), true), false);
+      case 'flush':
+        return true;
+      case 'eof':
+        return file.position >= size();
+      case 'position':
+        return file.position;
+      case 'length':
+        return size();
+      case 'seek':
+      case 'setPosition': {
+        const next = op === 'seek' ? file.position + Number(arg) : Number(arg);
+        if (!Number.isInteger(next) || next < 0 || next > size()) return false;
+        file.position = next;
+        return true;
+      }
+      case 'write':
+        return this.#write(file, Buffer.from(String(arg), file.encoding));
+      case 'writeByte':
+        return this.#write(file, Buffer.from([Number(arg) & 0xff]));
+      default:
+        return file.canRead ? this.#read(file, op, Number(arg)) : null;
+    }
+  }
+
+  closeAll(): void {
+    for (const file of this.#open.values()) safe(() => fs.closeSync(file.fd), undefined);
+    this.#open.clear();
+  }
+
+  #write(file: OpenFile, bytes: Buffer): boolean {
+    if (!file.canWrite) return false;
+    file.cache = Buffer.alloc(0);
+    return safe(() => {
+      // Append mode writes at the end whatever the position (O_APPEND); track where that is.
+      fs.writeSync(file.fd, bytes, 0, bytes.length, file.append ? null : file.position);
+      file.position = file.append ? fs.fstatSync(file.fd).size : file.position + bytes.length;
+      return true;
+    }, false);
+  }
+
+  #read(file: OpenFile, op: FileIoOp, n: number): unknown {
+    switch (op) {
+      case 'readByte': {
+        const byte = this.#bytes(file, 1);
+        if (byte.length === 0) return -1;
+        file.position += 1;
+        return byte[0];
+      }
+      case 'read':
+        return this.#chars(file, Math.max(0, Math.floor(n) || 0));
+      case 'readln':
+        return this.#line(file);
+      default: {
+        // readAll / readlns(n): lines from the position on (a final newline adds no empty line).
+        const limit = op === 'readlns' ? Math.max(0, Math.floor(n) || 0) : Infinity;
+        const lines: string[] = [];
+        let total = 0;
+        while (lines.length < limit) {
+          const line = this.#line(file);
+          if (line === null) break;
+          total += line.length;
+          if (total > MAX_READ_BYTES) return null;
+          lines.push(line);
+        }
+        return lines;
+      }
+    }
+  }
+
+  #bytes(file: OpenFile, count: number): Buffer {
+    // Never more than what is left: read(1e9) on a small file must not allocate 16 MB.
+    const left = safe(() => fs.fstatSync(file.fd).size, 0) - file.position;
+    const buffer = Buffer.alloc(Math.max(0, Math.min(count, MAX_READ_BYTES, left)));
+    const got = safe(() => fs.readSync(file.fd, buffer, 0, buffer.length, file.position), 0);
+    return buffer.subarray(0, got);
+  }
+
+  /** read(n): n characters (bytes in binary mode). */
+  #chars(file: OpenFile, n: number): string {
+    if (file.encoding === 'latin1') {
+      const bytes = this.#bytes(file, n);
+      file.position += bytes.length;
+      return bytes.toString('latin1');
+    }
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes (a pair of them, 4).
+    const bytes = this.#bytes(file, n * 3);
+    const decoded = bytes.toString('utf8');
+    let taken = decoded.slice(0, n);
+    const last = taken.charCodeAt(taken.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) taken = decoded.slice(0, n + 1);
+    file.position += taken === decoded ? bytes.length : Buffer.byteLength(taken, 'utf8');
+    return taken;
+  }
+
+  /** The next line without its "\n" / "\r\n"; null at the end of the file. */
+  #line(file: OpenFile): string | null {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      let offset = file.position - file.cacheStart;
+      if (offset < 0 || offset >= file.cache.length) {
+        file.cache = this.#bytes(file, READ_AHEAD);
+        file.cacheStart = file.position;
+        offset = 0;
+      }
+      if (file.cache.length === 0) break;
+      const newline = file.cache.indexOf(0x0a, offset);
+      if (newline >= 0) {
+        parts.push(file.cache.subarray(offset, newline));
+        file.position += newline - offset + 1;
+        return stripCr(Buffer.concat(parts).toString(file.encoding));
+      }
+      const rest = file.cache.subarray(offset);
+      parts.push(rest);
+      length += rest.length;
+      file.position += rest.length;
+      if (length >= MAX_LINE_BYTES) break;
+    }
+    if (parts.length === 0) return null;
+    return stripCr(Buffer.concat(parts).toString(file.encoding));
+  }
+
+  #resolve(input: string): ResolvedPath | null {
+    try {
+      return this.#paths.resolve(input);
+    } catch (error) {
+      if (!(error instanceof FileAccessError)) throw error;
+      this.#onRefused(input, error.message);
+      return null;
+    }
+  }
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+function statOf(native: string): fs.Stats | null {
+  return safe(() => fs.statSync(native), null);
+}
+
+/** Runs a file-system call; an OS error becomes the FMS failure value. */
+function safe<T>(work: () => T, failure: T): T {
+  try {
+    return work();
+  } catch {
+    return failure;
+  }
+}
+
