@@ -78,6 +78,11 @@ export class Server {
       },
     );
     this.#http = http.createServer((req, res) => this.#onHttp(req, res));
+    // WS-FLV playback is the only WebSocket route; any other upgrade is refused.
+    this.#http.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
+      if (!this.#flv.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    });
     // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
     this.#flv = new FlvEgress({
       maxBufferedBytes: media.playerMaxBufferedBytes,
@@ -161,7 +166,7 @@ export class Server {
       await this.#watcher?.close();
       await this.instances.closeAll();
       await this.#rtmp.close();
-      this.#flv.close(); // ends HTTP-FLV responses so the HTTP server can close
+      this.#flv.close(); // ends HTTP-FLV responses and WS-FLV sockets so the HTTP server can close
       this.#metrics.close();
       this.#logRoutes.close(); // ends live-log streams
       const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
