@@ -13,6 +13,7 @@ import { AppWatcher } from './reload/app-watcher.ts';
 import { LiveLogRoutes } from './admin/live-log-routes.ts';
 import { AdminApi, type AdminSource } from './admin/admin-api.ts';
 import { Metrics } from './admin/metrics.ts';
+import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
@@ -42,6 +43,7 @@ export class Server {
   readonly #flv: FlvEgress;
   readonly #admin: AdminApi;
   readonly #metrics: Metrics;
+  readonly #console: ConsoleRoutes;
   rtmpPort = 0;
   httpPort = 0;
   #closing: Promise<void> | null = null;
@@ -106,8 +108,9 @@ export class Server {
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const adminToken: string | null = this.config.http.adminToken || null;
     const adminLog = this.log.child({ component: 'admin' });
-    this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog });
+    this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog, reloadInstance: (app, instanceName) => this.instances.reloadApp(app, instanceName) });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
+    this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
     this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app) });
     // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs) : null;
@@ -134,6 +137,7 @@ export class Server {
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
+      onDispatch: (event, seconds) => this.#metrics.observeDispatch(`${def.name}/${instanceName}`, event, seconds),
     });
   };
 
@@ -153,8 +157,8 @@ export class Server {
   }
 
   #onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics.
-    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res)) return;
+    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page.
+    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   }

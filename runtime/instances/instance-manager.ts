@@ -85,12 +85,12 @@ export class InstanceManager {
    * top level and onAppStart in a fresh isolate first; only if that succeeds does it replace the
    * old one, whose clients get NetConnection.Connect.AppShutdown and reconnect to the new code.
    * A failing new version leaves the old one serving (its error is already logged with file:line).
-   * A removed app folder unloads its instances.
+   * A removed app folder unloads its instances. `onlyInstance` limits it to one instance (admin console).
    */
-  async reloadApp(appName: string): Promise<{ reloaded: string[]; failed: string[] }> {
+  async reloadApp(appName: string, onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
     const result = { reloaded: [] as string[], failed: [] as string[] };
     const def = this.#catalog.lookup(appName);
-    const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running');
+    const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running' && (onlyInstance === undefined || i.instanceName === onlyInstance));
     for (const instance of old) {
       if (!def) {
         await instance.unload('Application.Shutdown');

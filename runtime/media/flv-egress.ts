@@ -382,7 +382,8 @@ export function headerFlags(stream: Pick<LiveStream, 'metadata' | 'videoConfig' 
   return { audio: true, video: true };
 }
 
-function metadataObject(payload: Buffer): Record<string, unknown> | null {
+/** The onMetaData object of a data message's AMF0 payload, or null. */
+export function metadataObject(payload: Buffer): Record<string, unknown> | null {
   try {
     const values = decodeAmf0(payload);
     const object = values[0] === 'onMetaData' ? values[1] : values[0];

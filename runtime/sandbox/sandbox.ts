@@ -104,6 +104,8 @@ export interface SandboxOptions {
   hostname?: string;
   config?: Record<string, string>;
   logger?: SandboxLogger;
+  /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
+  onDispatch?: (event: SandboxEventName, seconds: number) => void;
 }
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
@@ -298,6 +300,7 @@ export class Sandbox implements ApplicationScript {
   private async send<K extends SandboxEventName>(event: K, payload: Payload<K>): Promise<Result<K>> {
     const dispatch = this.dispatchRef as ivm.Reference<DispatchFunction>;
     let reply: DispatchReply<Result<K>>;
+    const startedAt = performance.now();
     try {
       reply = (await this.race(
         dispatch.apply(undefined, [event, payload as never], {
@@ -308,6 +311,8 @@ export class Sandbox implements ApplicationScript {
       )) as DispatchReply<Result<K>>;
     } catch (error) {
       throw this.failed(error);
+    } finally {
+      this.options.onDispatch?.(event, (performance.now() - startedAt) / 1000);
     }
     if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status');
     return reply.value;
