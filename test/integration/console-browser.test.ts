@@ -1,0 +1,127 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { NetConnection } from '../../runtime/client/net-connection.ts';
+import { publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+/*
+ * The admin console in a real browser: Debian's chromium, headless, driven by playwright-core over
+ * CDP (no browser download: CI installs the chromium package). Debian's build decodes H.264/AAC in
+ * MSE (MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001e,mp4a.40.2"') is true), which is
+ * what testFlv() publishes (x264 High profile + AAC LC), so mpegts.js plays it as the real page would.
+ */
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const haveChromium = existsSync(CHROMIUM);
+const title = haveChromium ? 'admin console in headless chromium' : `admin console in headless chromium — SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium)`;
+
+describe(title, function () {
+  this.timeout(60_000);
+  let ts: TestServer;
+  let browser: Browser | null = null;
+  let page: Page;
+  let pub: Publisher | null = null;
+  const nc = new NetConnection({ flashVer: `browser-test-${process.pid}-${Date.now()}` });
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    if (!haveChromium) {
+      console.warn(`    skipping: ${CHROMIUM} is not installed`);
+      this.skip();
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    ts = await startTestServer(path.join(ROOT, 'test/fixtures/apps'), { reload: { watch: false } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+    });
+    await page.goto(`http://127.0.0.1:${ts.server.httpPort}/console`);
+    await page.waitForFunction(() => document.getElementById('log-state')?.textContent === 'live', undefined, { timeout: 10_000 });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && browser) await page.screenshot({ path: path.join(ARTIFACTS, 'console-failure.png') }).catch(() => undefined);
+  });
+
+  after(async () => {
+    // Each step guarded: a failure in one must not leave chromium or ffmpeg running.
+    await browser?.close().catch(() => undefined);
+    nc.close();
+    await pub?.stop();
+    await ts?.close();
+  });
+
+  it('the live log pane shows a script trace within 1 s of the connect that produced it', async () => {
+    const expected = `onConnect accept agent=${nc.options.flashVer}`;
+    const started = Date.now();
+    await nc.connect(ts.url('scripted'), 'accept');
+    await page.waitForFunction((text) => document.getElementById('log')!.textContent!.includes(text), expected, { timeout: 1000, polling: 'raf' });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 1000, `trace shown after ${elapsed} ms`);
+    // The polled tables pick up the client with its agent within a poll period (2 s).
+    await page.waitForSelector(`[data-testid="clients"] td:text("${nc.options.flashVer}")`, { timeout: 5000 });
+  });
+
+  it('Play on an ffmpeg-published stream plays it over WS-FLV: video.currentTime advances', async () => {
+    pub = publishWithFfmpeg(testFlv(30), ts.url('scripted/cam'));
+    await ts.logs.waitFor((r) => r.msg === 'publish started' && r.stream === 'cam', 15_000);
+    const row = page.locator('[data-stream="scripted/_definst_/cam"]');
+    await row.locator('[data-testid="play"]').click({ timeout: 5000 });
+    await ts.logs.waitFor((r) => r.msg === 'ws-flv play started' && r.stream === 'cam', 5000);
+    await page.waitForFunction(() => (document.getElementById('player') as HTMLVideoElement).currentTime > 1.0, undefined, { timeout: 10_000 });
+    const first = await page.evaluate(() => (document.getElementById('player') as HTMLVideoElement).currentTime);
+    await new Promise((r) => setTimeout(r, 1000));
+    const video = await page.evaluate(() => {
+      const v = document.getElementById('player') as HTMLVideoElement;
+      return { currentTime: v.currentTime, width: v.videoWidth, height: v.videoHeight, paused: v.paused };
+    });
+    assert.ok(video.currentTime > first + 0.5, `currentTime ${first} -> ${video.currentTime}`);
+    assert.deepEqual([video.width, video.height, video.paused], [640, 360, false]);
+    await row.locator('td:text("H.264 + AAC")').waitFor({ timeout: 5000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console.png'), fullPage: true });
+  });
+
+  it('the same player works over HTTP-FLV', async () => {
+    await page.selectOption('[data-testid="player-transport"]', 'http');
+    await page.locator('[data-stream="scripted/_definst_/cam"] [data-testid="play"]').click();
+    await ts.logs.waitFor((r) => r.msg === 'http-flv play started' && r.stream === 'cam', 5000);
+    await page.waitForFunction(() => (document.getElementById('player') as HTMLVideoElement).currentTime > 1.0, undefined, { timeout: 10_000 });
+    // The WS-FLV player of the previous test was destroyed when this one started.
+    await ts.logs.waitFor((r) => r.msg === 'ws-flv play ended' && r.stream === 'cam', 5000);
+  });
+
+  it('Reload on the instance reloads it, and the log pane shows it', async () => {
+    await page.locator('[data-instance="scripted/_definst_"] [data-testid="reload"]').click();
+    await page.waitForFunction(() => document.getElementById('log')!.textContent!.includes('instance reloaded'), undefined, { timeout: 5000 });
+    const status = await page.textContent('[data-testid="status"]');
+    assert.match(status ?? '', /reload scripted\/_definst_: .*"reloaded":\["scripted\/_definst_"\]/);
+  });
+
+  it('the log filters narrow the pane to matching records (app, level, text)', async () => {
+    await page.fill('[data-testid="log-app"]', 'scripted');
+    await page.fill('[data-testid="log-instance"]', '_definst_');
+    await page.fill('[data-testid="log-text"]', 'onConnect');
+    await page.selectOption('[data-testid="log-level"]', 'info'); // applies the filters
+    await page.waitForFunction(() => document.querySelectorAll('#log li').length >= 2 && document.getElementById('log-state')!.textContent === 'live', undefined, { timeout: 5000 });
+    const lines = await page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''));
+    assert.ok(lines.length >= 2, lines.join('\n'));
+    for (const line of lines) assert.match(line, /\[scripted\/_definst_\] onConnect /);
+    assert.ok(!lines.some((l) => l.includes('instance reloaded')));
+  });
+
+  it('the page ran without script errors or CSP violations', () => {
+    // The HTTP-FLV player ends when the reload drops the publisher; mpegts.js may log that as a network error.
+    const unexpected = pageErrors.filter((e) => !/mpegts|Failed to load resource/i.test(e) || /Content Security Policy/i.test(e));
+    assert.deepEqual(unexpected, []);
+  });
+});
