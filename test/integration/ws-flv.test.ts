@@ -1,9 +1,13 @@
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { readFlvTags } from '../../runtime/media/flv-file.ts';
 import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from '../../runtime/media/media-packet.ts';
-import { publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
+import { NetConnection } from '../../runtime/client/net-connection.ts';
+import { publishTags, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -51,7 +55,8 @@ describe('WS-FLV egress', function () {
   let pub: Publisher | null = null;
 
   before(async () => {
-    ts = await startTestServer(path.join(ROOT, 'applications'));
+    // A small player backlog limit so the slow-player test reaches it quickly.
+    ts = await startTestServer(path.join(ROOT, 'applications'), { media: { playerMaxBufferedBytes: 256 * 1024 } });
     port = ts.server.httpPort;
     pub = publishWithFfmpeg(testFlv(20), ts.url('live/cam'));
     await ts.logs.waitFor((r) => r.msg === 'publish started' && r.stream === 'cam', 15_000);
@@ -105,5 +110,45 @@ describe('WS-FLV egress', function () {
     const body = (await (await fetch(`http://127.0.0.1:${port}/api/server`)).json()) as { httpFlv: { players: number } };
     ws.close();
     assert.equal(body.httpFlv.players, 1);
+  });
+
+  it('a WS player that stops reading is bounded by the SubscriberQueue (drops to keyframes), and closed on unpublish', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('live'));
+    const ns = await nc.createStream();
+    await ns.publish('fast');
+    await publishTags(ns, testFlv(20), { realtime: false, limitMs: 2000 }); // a GOP cache to start from
+    // A WebSocket player that completes the handshake and then does not read.
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      `GET /live/_definst_/fast.flv HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    socket.pause();
+    await ts.logs.waitFor((r) => r.msg === 'ws-flv play started' && r.stream === 'fast');
+    await publishTags(ns, testFlv(20), { realtime: false, repeat: 12 }); // ~16 MB, far beyond socket buffers + 256 KiB
+    const stats = ((await (await fetch(`http://127.0.0.1:${port}/api/server`)).json()) as { httpFlv: { packetsDropped: number } }).httpFlv;
+    assert.ok(stats.packetsDropped > 0, `no packets dropped: ${JSON.stringify(stats)}`);
+    // The last frame is the close frame: FIN+close opcode, 13 bytes: code 1000 and "unpublished".
+    const closeFrame = Buffer.concat([Buffer.from([0x88, 13, 0x03, 0xe8]), Buffer.from('unpublished')]);
+    let received = 0;
+    let tail = Buffer.alloc(0);
+    const closed = new Promise<void>((resolve) =>
+      socket.on('data', (d: Buffer) => {
+        received += d.length;
+        tail = Buffer.concat([tail, d]).subarray(-closeFrame.length);
+        if (tail.equals(closeFrame)) resolve();
+      }),
+    );
+    socket.resume();
+    ns.close();
+    const record = await ts.logs.waitFor((r) => r.msg === 'ws-flv play ended' && r.stream === 'fast');
+    assert.equal(record['reason'], 'unpublished');
+    assert.ok(Number(record['packetsDropped']) > 0);
+    await closed;
+    socket.destroy();
+    nc.close();
+    assert.ok(received < 12 * statSync(testFlv(20)).size, `the slow player got all ${received} bytes`);
   });
 });
