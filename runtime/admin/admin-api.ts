@@ -165,7 +165,8 @@ export class AdminApi {
         if (!reload) return { status: 501, body: { error: 'reload is not available' } };
         this.#options.log.info({ app: instance.name }, 'instance reload requested by admin');
         const result = await reload(instance.def.name, instance.instanceName);
-        return { status: result.failed.length ? 500 : 200, body: result };
+        if (result.failed.length) return { status: 500, body: { error: 'reload failed; the previous version keeps serving (its error is in the log)', ...result } };
+        return ok(result);
       }
       await instance.unload('Application.Shutdown');
       this.#options.log.info({ app: instance.name }, 'instance unloaded by admin request');
