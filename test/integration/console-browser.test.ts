@@ -130,7 +130,7 @@ describe(title, function () {
       assert.equal(new URL(tokenPage.url()).hash, '', 'the token left the address bar');
       assert.equal(await tokenPage.isHidden('[data-testid="token-form"]'), true);
       // Without the token the same page asks for it.
-      await tokenPage.evaluate(() => sessionStorage.clear());
+      await tokenPage.evaluate(() => (globalThis as unknown as { sessionStorage: { clear(): void } }).sessionStorage.clear());
       await tokenPage.goto(`http://127.0.0.1:${guarded.server.httpPort}/console`);
       await tokenPage.waitForSelector('[data-testid="token-form"]', { state: 'visible', timeout: 5000 });
     } finally {
