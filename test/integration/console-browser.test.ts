@@ -17,6 +17,22 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const haveChromium = existsSync(CHROMIUM);
+
+/*
+ * The page-side functions below are serialised and run in the browser. This project compiles
+ * without the DOM lib, so the few browser globals they use are declared here, module-local
+ * (strings instead of functions would need 'unsafe-eval', which the console's CSP rightly refuses).
+ */
+interface PageElement {
+  textContent: string | null;
+  currentTime: number;
+  videoWidth: number;
+  videoHeight: number;
+  paused: boolean;
+}
+declare const document: { getElementById(id: string): PageElement | null; querySelectorAll(selector: string): { length: number } };
+declare const sessionStorage: { clear(): void };
+type HTMLVideoElement = PageElement;
 const title = haveChromium ? 'admin console in headless chromium' : `admin console in headless chromium — SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium)`;
 
 describe(title, function () {
@@ -113,7 +129,7 @@ describe(title, function () {
     await page.fill('[data-testid="log-text"]', 'onConnect');
     await page.selectOption('[data-testid="log-level"]', 'info'); // applies the filters
     await page.waitForFunction(() => document.querySelectorAll('#log li').length >= 2 && document.getElementById('log-state')!.textContent === 'live', undefined, { timeout: 5000 });
-    const lines = await page.$$eval('#log li', (items) => items.map((li) => li.textContent ?? ''));
+    const lines = await page.locator('#log li').allTextContents();
     assert.ok(lines.length >= 2, lines.join('\n'));
     for (const line of lines) assert.match(line, /\[scripted\/_definst_\] onConnect /);
     assert.ok(!lines.some((l) => l.includes('instance reloaded')));
@@ -130,7 +146,7 @@ describe(title, function () {
       assert.equal(new URL(tokenPage.url()).hash, '', 'the token left the address bar');
       assert.equal(await tokenPage.isHidden('[data-testid="token-form"]'), true);
       // Without the token the same page asks for it.
-      await tokenPage.evaluate(() => (globalThis as unknown as { sessionStorage: { clear(): void } }).sessionStorage.clear());
+      await tokenPage.evaluate(() => sessionStorage.clear());
       await tokenPage.goto(`http://127.0.0.1:${guarded.server.httpPort}/console`);
       await tokenPage.waitForSelector('[data-testid="token-form"]', { state: 'visible', timeout: 5000 });
     } finally {
