@@ -13,6 +13,7 @@ import { AppWatcher } from './reload/app-watcher.ts';
 import { LiveLogRoutes } from './admin/live-log-routes.ts';
 import { AdminApi, type AdminSource } from './admin/admin-api.ts';
 import { Metrics } from './admin/metrics.ts';
+import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
@@ -42,6 +43,7 @@ export class Server {
   readonly #flv: FlvEgress;
   readonly #admin: AdminApi;
   readonly #metrics: Metrics;
+  readonly #console: ConsoleRoutes;
   rtmpPort = 0;
   httpPort = 0;
   #closing: Promise<void> | null = null;
@@ -78,6 +80,11 @@ export class Server {
       },
     );
     this.#http = http.createServer((req, res) => this.#onHttp(req, res));
+    // WS-FLV playback is the only WebSocket route; any other upgrade is refused.
+    this.#http.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
+      if (!this.#flv.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    });
     // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
     this.#flv = new FlvEgress({
       maxBufferedBytes: media.playerMaxBufferedBytes,
@@ -101,8 +108,9 @@ export class Server {
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const adminToken: string | null = this.config.http.adminToken || null;
     const adminLog = this.log.child({ component: 'admin' });
-    this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog });
+    this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog, reloadInstance: (app, instanceName) => this.instances.reloadApp(app, this.config.reload.mode, instanceName) });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
+    this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
     this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app, this.config.reload.mode) });
     // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
@@ -138,6 +146,7 @@ export class Server {
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
+      onDispatch: (event, seconds) => this.#metrics.observeDispatch(`${def.name}/${instanceName}`, event, seconds),
     });
   };
 
@@ -157,8 +166,8 @@ export class Server {
   }
 
   #onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics.
-    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res)) return;
+    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page.
+    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   }
@@ -170,7 +179,7 @@ export class Server {
       await this.#watcher?.close();
       await this.instances.closeAll();
       await this.#rtmp.close();
-      this.#flv.close(); // ends HTTP-FLV responses so the HTTP server can close
+      this.#flv.close(); // ends HTTP-FLV responses and WS-FLV sockets so the HTTP server can close
       this.#metrics.close();
       this.#logRoutes.close(); // ends live-log streams
       const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));

@@ -3,6 +3,7 @@ import type http from 'node:http';
 import os from 'node:os';
 import type { AppInstance } from '../instances/app-instance.ts';
 import type { Logger } from '../log/logger.ts';
+import { streamCodecs } from '../media/codec-names.ts';
 import type { FlvEgressStats } from '../media/flv-egress.ts';
 
 /*
@@ -13,7 +14,8 @@ import type { FlvEgressStats } from '../media/flv-egress.ts';
  *   GET  /api/instances                                loaded instances with counters
  *   GET  /api/instances/<app>/<inst>/clients           clients of one instance
  *   POST /api/instances/<app>/<inst>/unload            onAppStop(Application.Shutdown), clients disconnected
- *   GET  /api/streams                                  live streams of every instance
+ *   POST /api/instances/<app>/<inst>/reload            hot reload of that instance only (like a script change)
+ *   GET  /api/streams                                  live streams of every instance (publisher, codecs, bitrate)
  *   GET  /api/relays                                   relay states and counters
  *
  * FMS Administration API aliases (the HTTP commands users' tools call on FMS port 1111):
@@ -45,6 +47,8 @@ export interface AdminApiOptions {
   /** Bearer token; null = loopback clients only. */
   token: string | null;
   log: Logger;
+  /** Hot reload of one loaded instance; without it the reload route answers 501. */
+  reloadInstance?: (app: string, instance: string) => Promise<{ reloaded: string[]; failed: string[] }>;
 }
 
 export interface AccessRequest {
@@ -148,14 +152,22 @@ export class AdminApi {
 
   async #route(method: string, url: URL): Promise<Reply> {
     const path = url.pathname;
-    const instanceRoute = /^\/api\/instances\/([^/]+)\/(.+)\/(clients|unload)$/.exec(path);
+    const instanceRoute = /^\/api\/instances\/([^/]+)\/(.+)\/(clients|unload|reload)$/.exec(path);
     if (instanceRoute) {
       const [, app, inst, action] = instanceRoute as unknown as [string, string, string, string];
-      const wanted = action === 'unload' ? 'POST' : 'GET';
+      const wanted = action === 'clients' ? 'GET' : 'POST';
       if (method !== wanted) return { status: 405, body: { error: `use ${wanted}` } };
       const instance = this.#instance(safeDecode(app), safeDecode(inst));
       if (!instance) return notFound('instance not loaded');
       if (action === 'clients') return ok({ instance: instance.name, clients: clientsOf(instance) });
+      if (action === 'reload') {
+        const reload = this.#options.reloadInstance;
+        if (!reload) return { status: 501, body: { error: 'reload is not available' } };
+        this.#options.log.info({ app: instance.name }, 'instance reload requested by admin');
+        const result = await reload(instance.def.name, instance.instanceName);
+        if (result.failed.length) return { status: 500, body: { error: 'reload failed; the previous version keeps serving (its error is in the log)', ...result } };
+        return ok(result);
+      }
       await instance.unload('Application.Shutdown');
       this.#options.log.info({ app: instance.name }, 'instance unloaded by admin request');
       return ok({ unloaded: instance.name, state: instance.state });
@@ -298,19 +310,35 @@ function clientsOf(i: AppInstance) {
 }
 
 function streamsOf(i: AppInstance) {
+  const now = Date.now();
   return i.streams.all().map((s) => ({
     instance: i.name,
     name: s.name,
     publishing: s.isPublishing,
-    publisher: s.publisher ? { id: s.publisher.id, startedAt: new Date(s.publisher.startedAt).toISOString() } : null,
+    publisher: s.publisher ? publisherOf(i, s.publisher) : null,
+    /** Players, relays and recorders attached (the console's "viewers"). */
     subscribers: s.subscribers.size,
     hasVideo: s.videoConfig !== null,
     hasAudio: s.audioConfig !== null,
+    codecs: streamCodecs(s),
+    // Average since this publish began: steady for a console polling every few seconds.
+    bitrateKbps: s.publisher ? Math.round(((s.bytesIn - s.bytesInAtPublish) * 8) / Math.max(1, now - s.publisher.startedAt)) : 0,
     bytesIn: s.bytesIn,
     packetsIn: s.packetsIn,
     lastTimestamp: s.lastTimestamp,
     flvPath: `/${[i.def.name, i.instanceName, s.name].map(encodeURIComponent).join('/')}.flv`,
   }));
+}
+
+/** Who publishes: a client of the instance (with its address and agent) or a server-side publisher. */
+function publisherOf(i: AppInstance, publisher: { id: string; startedAt: number }) {
+  const client = i.sessions.find((s) => s.id === publisher.id);
+  return {
+    id: publisher.id,
+    startedAt: new Date(publisher.startedAt).toISOString(),
+    ip: client?.info.ip ?? null,
+    agent: client?.info.agent ?? null,
+  };
 }
 
 function fmsResult(data: unknown) {

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LiveLog } from '../log/live-log.ts';
 import type { Logger } from '../log/logger.ts';
 import { admitAdminRequest, type AdminSource } from './admin-api.ts';
@@ -18,7 +18,11 @@ import { admitAdminRequest, type AdminSource } from './admin-api.ts';
  *   rtmp_connections, clients{instance}, instances{state}, streams{instance},
  *   stream_subscribers{instance}, relays{state}, rtmp_received_bytes_total, rtmp_sent_bytes_total,
  *   http_flv_players, http_flv_sent_bytes_total, http_flv_dropped_packets_total,
- *   script_errors_total{instance}, plus prom-client's process/Node.js defaults (once per process).
+ *   script_errors_total{instance}, script_dispatch_seconds{instance,event} (histogram),
+ *   plus prom-client's process/Node.js defaults (once per process).
+ *
+ * Dispatch latency is the time one event (connect, call, timer tick, …) spent in the isolate, as
+ * the sandbox measures it around its dispatch; queueing in the instance's FIFO is not included.
  */
 
 export interface MetricsOptions {
@@ -43,6 +47,14 @@ export class Metrics {
   readonly #registry = new Registry();
   readonly #closedBytes = { in: 0, out: 0 };
   readonly #unsubscribe: () => void;
+  readonly #dispatch = new Histogram({
+    name: 'fms_script_dispatch_seconds',
+    help: 'Time one script event dispatch (connect, call, timer, status, …) ran in the isolate, per application instance',
+    labelNames: ['instance', 'event'],
+    // Handlers usually take well under a millisecond; the top buckets catch ones near the handler timeout.
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.#registry],
+  });
 
   constructor(source: AdminSource, options: MetricsOptions) {
     this.#source = source;
@@ -58,6 +70,11 @@ export class Metrics {
   connectionClosed(bytesIn: number, bytesOut: number): void {
     this.#closedBytes.in += bytesIn;
     this.#closedBytes.out += bytesOut;
+  }
+
+  /** A script event dispatch into an instance's isolate took `seconds`. */
+  observeDispatch(instance: string, event: string, seconds: number): void {
+    this.#dispatch.observe({ instance, event }, seconds);
   }
 
   /** Handles GET /metrics; returns false for other paths. */

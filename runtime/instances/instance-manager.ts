@@ -88,12 +88,12 @@ export class InstanceManager {
    *   (AppInstance.reload): clients and live streams stay.
    * - 'restart' (FMS-style): the new instance starts (top level + onAppStart) beside the old one,
    *   then replaces it; the old one's clients get NetConnection.Connect.AppShutdown.
-   * A removed app folder unloads its instances.
+   * A removed app folder unloads its instances. `onlyInstance` limits it to one instance (admin console).
    */
-  async reloadApp(appName: string, mode: 'carry' | 'restart'): Promise<{ reloaded: string[]; failed: string[] }> {
+  async reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
     const result = { reloaded: [] as string[], failed: [] as string[] };
     const def = this.#catalog.lookup(appName);
-    const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running');
+    const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running' && (onlyInstance === undefined || i.instanceName === onlyInstance));
     for (const instance of old) {
       if (!def) {
         await instance.unload('Application.Shutdown');

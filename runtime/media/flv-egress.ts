@@ -1,4 +1,6 @@
 import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log/logger.ts';
 import { decodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
@@ -22,8 +24,11 @@ import { Timeline } from './timeline.ts';
  * second GOP cache bounded by packet count (not bytes) and chunk every packet for RTMP players we
  * never attach. What would remain of NMS after those overrides is its 13-byte header and its tag
  * writer, which flv-file.ts already has. So: no NMS import here, no NMS internals to guard.
- * WS-FLV is not served (NMS's WebSocket server only attaches to NMS's own http server; serving it
- * on ours would need `ws` as a direct dependency).
+ *
+ * WS-FLV: the same byte stream as binary WebSocket messages at the same path (mpegts.js/flv.js in
+ * browsers that prefer WebSocket). The upgrade is done by `ws` (RFC 6455 framing, masking, ping and
+ * close handshakes are not worth re-implementing); everything after the upgrade is the same player
+ * as HTTP-FLV, writing to a different FlvOutput. Playback only: a message from the client closes it.
  */
 
 /** A live stream of an application instance, found for an HTTP player. */
@@ -82,13 +87,99 @@ export interface FlvEgressStats {
   packetsDropped: number;
 }
 
+/** Where a player's FLV bytes go: an HTTP response or a WebSocket. */
+interface FlvOutput {
+  readonly kind: 'http' | 'ws';
+  /** Unsent bytes: the SubscriberQueue's measure of a slow player. */
+  readonly bufferedBytes: number;
+  readonly writable: boolean;
+  write(buffer: Buffer): void;
+  end(reason: string): void;
+  /** Called once when the transport closes (by either side), with why. */
+  onClosed(listener: (reason: string) => void): void;
+}
+
+class HttpFlvOutput implements FlvOutput {
+  readonly kind = 'http';
+  readonly #res: http.ServerResponse;
+
+  constructor(res: http.ServerResponse) {
+    this.#res = res;
+  }
+
+  get bufferedBytes(): number {
+    return this.#res.writableLength;
+  }
+
+  get writable(): boolean {
+    return !this.#res.writableEnded && !this.#res.destroyed;
+  }
+
+  write(buffer: Buffer): void {
+    this.#res.write(buffer);
+  }
+
+  end(): void {
+    if (!this.#res.writableEnded) this.#res.end();
+  }
+
+  onClosed(listener: (reason: string) => void): void {
+    this.#res.once('close', () => listener(this.#res.writableFinished ? 'ended' : 'client closed'));
+    this.#res.on('error', () => listener('socket error'));
+  }
+}
+
+/** WebSocket close codes used here (RFC 6455 7.4.1). */
+const WS_NORMAL = 1000;
+const WS_GOING_AWAY = 1001;
+const WS_UNSUPPORTED_DATA = 1003;
+
+class WsFlvOutput implements FlvOutput {
+  readonly kind = 'ws';
+  readonly #ws: WebSocket;
+
+  constructor(ws: WebSocket) {
+    this.#ws = ws;
+  }
+
+  get bufferedBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  get writable(): boolean {
+    return this.#ws.readyState === this.#ws.OPEN;
+  }
+
+  write(buffer: Buffer): void {
+    this.#ws.send(buffer, { binary: true });
+  }
+
+  end(reason: string): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.close(reason === 'server closing' ? WS_GOING_AWAY : WS_NORMAL, reason.slice(0, 120));
+  }
+
+  onClosed(listener: (reason: string) => void): void {
+    // Read-only: a player has nothing to say; anything it sends (an attempt to publish?) ends it.
+    this.#ws.on('message', () => {
+      this.#ws.close(WS_UNSUPPORTED_DATA, 'read-only stream');
+      listener('client sent data');
+    });
+    this.#ws.once('close', () => listener('client closed'));
+    this.#ws.on('error', () => listener('socket error'));
+  }
+}
+
 /**
- * Serves live streams over HTTP-FLV on the server's own http.Server. GET/HEAD only: nothing can be
- * published over HTTP (other methods get 405, and no WebSocket upgrade is handled at all).
+ * Serves live streams over HTTP-FLV and WS-FLV on the server's own http.Server. Nothing can be
+ * published: HTTP methods other than GET/HEAD get 405, and WebSocket messages from a player close it.
+ * Like HTTP-FLV (public playback with CORS *), WS-FLV has no access check and accepts any Origin.
  */
 export class FlvEgress {
   readonly #options: FlvEgressOptions;
   readonly #players = new Set<FlvPlayer>();
+  // noServer: upgrades come from our http.Server's 'upgrade' event; tiny maxPayload since players send nothing.
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
   #nextId = 1;
   #closed = false;
   #totals = { totalPlayers: 0, bytesSent: 0, packetsDropped: 0 };
@@ -132,14 +223,46 @@ export class FlvEgress {
       return true;
     }
     res.writeHead(200, headers);
-    this.#play(req, res, found.route, found.source);
+    this.#play(req, new HttpFlvOutput(res), found.route, found.source);
     return true;
   }
 
-  /** Ends every HTTP player (server shutdown). Idempotent. */
+  /**
+   * WS-FLV: handles a WebSocket upgrade if its path is an FLV route (answering 404 on the raw socket
+   * when the stream is not published); returns false to let the caller refuse the upgrade.
+   */
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const routes = parseFlvPath(new URL(req.url ?? '/', 'http://host').pathname);
+    if (!routes) return false;
+    const found = this.#closed ? null : this.#find(routes);
+    if (!found) {
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nstream not found or not published\n');
+      return true;
+    }
+    // ws answers a malformed handshake (400/426) itself and then never calls back: release the stream then.
+    let upgraded = false;
+    socket.once('close', () => {
+      if (!upgraded) found.source.release();
+    });
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
+      if (this.#closed) {
+        ws.terminate();
+        found.source.release();
+        return;
+      }
+      this.#play(req, new WsFlvOutput(ws), found.route, found.source);
+    });
+    return true;
+  }
+
+  /** Ends every player (server shutdown). Idempotent. */
   close(): void {
     this.#closed = true;
     for (const player of [...this.#players]) player.close('server closing');
+    // A WebSocket close handshake waits for the peer; at shutdown nobody waits for a slow one.
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
   }
 
   #find(routes: FlvRoute[]): { route: FlvRoute; source: EgressSource } | null {
@@ -152,29 +275,30 @@ export class FlvEgress {
     return null;
   }
 
-  #play(req: http.IncomingMessage, res: http.ServerResponse, route: FlvRoute, source: EgressSource): void {
+  #play(req: http.IncomingMessage, output: FlvOutput, route: FlvRoute, source: EgressSource): void {
     const app = `${route.app}/${route.instance}`;
-    const log = this.#options.log.child({ app, stream: source.stream.name, player: `http-${this.#nextId++}`, ip: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '') });
-    const player = new FlvPlayer(res, source, this.#options.maxBufferedBytes, (reason) => {
+    const transport = output.kind === 'ws' ? 'ws-flv' : 'http-flv';
+    const log = this.#options.log.child({ app, stream: source.stream.name, player: `${output.kind}-${this.#nextId++}`, ip: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '') });
+    const player = new FlvPlayer(output, source, this.#options.maxBufferedBytes, (reason) => {
       this.#players.delete(player);
       this.#totals.bytesSent += player.bytesSent;
       this.#totals.packetsDropped += player.packetsDropped;
-      log.info({ reason, bytesSent: player.bytesSent, packetsDropped: player.packetsDropped }, 'http-flv play ended');
+      log.info({ reason, bytesSent: player.bytesSent, packetsDropped: player.packetsDropped }, `${transport} play ended`);
     });
     this.#players.add(player);
     this.#totals.totalPlayers++;
-    log.info({ agent: req.headers['user-agent'] ?? '' }, 'http-flv play started');
+    log.info({ agent: req.headers['user-agent'] ?? '' }, `${transport} play started`);
     player.start();
   }
 }
 
 /**
- * One HTTP-FLV player: FLV header, then the stream's startup packets (metadata, codec configs, the
- * GOP cache from its keyframe), then live packets, all through a SubscriberQueue whose backlog is
- * the response's unsent bytes. Timestamps start at 0 (flv.js and MSE prefer it).
+ * One HTTP-FLV or WS-FLV player: FLV header, then the stream's startup packets (metadata, codec
+ * configs, the GOP cache from its keyframe), then live packets, all through a SubscriberQueue whose
+ * backlog is the transport's unsent bytes. Timestamps start at 0 (flv.js and MSE prefer it).
  */
 class FlvPlayer implements LiveSubscriber, PacketSink {
-  readonly #res: http.ServerResponse;
+  readonly #output: FlvOutput;
   readonly #source: EgressSource;
   readonly #queue: SubscriberQueue;
   readonly #timeline = new Timeline(0);
@@ -182,13 +306,12 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
   #closed = false;
   bytesSent = 0;
 
-  constructor(res: http.ServerResponse, source: EgressSource, maxBufferedBytes: number, onClose: (reason: string) => void) {
-    this.#res = res;
+  constructor(output: FlvOutput, source: EgressSource, maxBufferedBytes: number, onClose: (reason: string) => void) {
+    this.#output = output;
     this.#source = source;
     this.#onClose = onClose;
     this.#queue = new SubscriberQueue(this, { maxBufferedBytes });
-    res.once('close', () => this.close(res.writableFinished ? 'ended' : 'client closed'));
-    res.on('error', () => this.close('socket error'));
+    output.onClosed((reason) => this.close(reason));
   }
 
   get packetsDropped(): number {
@@ -196,7 +319,7 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
   }
 
   get bufferedBytes(): number {
-    return this.#res.writableLength;
+    return this.#output.bufferedBytes;
   }
 
   start(): void {
@@ -230,13 +353,13 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
     this.#closed = true;
     this.#source.stream.unsubscribe(this);
     this.#source.release();
-    if (!this.#res.writableEnded) this.#res.end();
+    this.#output.end(reason);
     this.#onClose(reason);
   }
 
   #send(buffer: Buffer): void {
-    if (this.#res.writableEnded || this.#res.destroyed) return;
-    this.#res.write(buffer);
+    if (!this.#output.writable) return;
+    this.#output.write(buffer);
     this.bytesSent += buffer.length;
   }
 }
@@ -259,7 +382,8 @@ export function headerFlags(stream: Pick<LiveStream, 'metadata' | 'videoConfig' 
   return { audio: true, video: true };
 }
 
-function metadataObject(payload: Buffer): Record<string, unknown> | null {
+/** The onMetaData object of a data message's AMF0 payload, or null. */
+export function metadataObject(payload: Buffer): Record<string, unknown> | null {
   try {
     const values = decodeAmf0(payload);
     const object = values[0] === 'onMetaData' ? values[1] : values[0];

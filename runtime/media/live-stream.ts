@@ -37,6 +37,8 @@ export class LiveStream {
   #gop: MediaPacket[] = [];
   #gopBytes = 0;
   bytesIn = 0;
+  /** bytesIn when the current publish started (average bitrate since then). */
+  bytesInAtPublish = 0;
   packetsIn = 0;
   lastTimestamp = 0;
 
@@ -57,6 +59,7 @@ export class LiveStream {
 
   startPublish(publisher: PublisherInfo): void {
     this.publisher = publisher;
+    this.bytesInAtPublish = this.bytesIn;
     this.metadata = this.videoConfig = this.audioConfig = null;
     this.#resetGop();
     for (const subscriber of [...this.subscribers]) subscriber.published(this);

@@ -120,6 +120,8 @@ export interface SandboxOptions {
   http?: { allowHosts: readonly string[]; timeoutMs: number; maxBytes: number };
   /** This server's HTTP port(s): refused to scripts even on loopback (the admin API trusts loopback). */
   refusedHttpPorts?: () => readonly number[];
+  /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
+  onDispatch?: (event: SandboxEventName, seconds: number) => void;
 }
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
@@ -361,6 +363,7 @@ export class Sandbox implements ApplicationScript {
   private async send<K extends SandboxEventName>(event: K, payload: Payload<K>): Promise<Result<K>> {
     const dispatch = this.dispatchRef as ivm.Reference<DispatchFunction>;
     let reply: DispatchReply<Result<K>>;
+    const startedAt = performance.now();
     try {
       reply = (await this.race(
         dispatch.apply(undefined, [event, payload as never], {
@@ -371,6 +374,8 @@ export class Sandbox implements ApplicationScript {
       )) as DispatchReply<Result<K>>;
     } catch (error) {
       throw this.failed(error);
+    } finally {
+      this.options.onDispatch?.(event, (performance.now() - startedAt) / 1000);
     }
     if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status');
     return reply.value;
