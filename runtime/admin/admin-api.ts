@@ -285,6 +285,8 @@ function instanceSummary(i: AppInstance) {
     instance: i.instanceName,
     state: i.state,
     startedAt: new Date(i.startedAt).toISOString(),
+    /** 1, plus one per hot reload that carried the clients over. */
+    generation: i.generation,
     clients: i.sessions.length,
     streams: i.streams.all().filter((s) => s.isPublishing).length,
     relays: i.relays().length,

@@ -111,14 +111,15 @@ describe('admin console: page, instance reload, stream and client details, dispa
   it('POST /api/instances/<app>/<inst>/reload reloads that instance (GET refused, unknown instance 404)', async () => {
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/instances/scripted/_definst_/reload`)).status, 405);
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/instances/scripted/nope/reload`, { method: 'POST' })).status, 404);
-    const startedBefore = ts.server.instances.instances.find((i) => i.name === 'scripted/_definst_')!.startedAt;
-    await new Promise((r) => setTimeout(r, 5)); // a distinct startedAt for the new instance
+    const generationBefore = ts.server.instances.instances.find((i) => i.name === 'scripted/_definst_')!.generation;
     const res = await fetch(`http://127.0.0.1:${port}/api/instances/scripted/_definst_/reload`, { method: 'POST' });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { reloaded: ['scripted/_definst_'], failed: [] });
     await ts.logs.waitFor((r) => r.msg === 'instance reloaded' && r.app === 'scripted/_definst_');
     const after = ts.server.instances.instances.find((i) => i.name === 'scripted/_definst_');
-    assert.ok(after && after.startedAt > startedBefore, 'a new instance serves');
+    assert.equal(after?.generation, generationBefore + 1, 'a new script generation serves (clients carried over)');
+    const listed = (await fetch(`http://127.0.0.1:${port}/api/instances`).then((r) => r.json())) as { instances: { name: string; generation: number }[] };
+    assert.equal(listed.instances.find((i) => i.name === 'scripted/_definst_')?.generation, generationBefore + 1);
   });
 });
 

@@ -125,7 +125,7 @@
         actions.append(button('Reload', 'reload', () => instanceAction(i.name, 'reload')), ' ', button('Unload', 'unload', () => instanceAction(i.name, 'unload')));
         return {
           attrs: { 'data-instance': i.name },
-          cells: [i.name, i.state, time(i.startedAt), i.clients, i.streams, i.totalConnects, i.scriptErrors, cell(actions, 'actions')],
+          cells: [i.name, i.state, time(i.startedAt), i.generation, i.clients, i.streams, i.totalConnects, i.scriptErrors, cell(actions, 'actions')],
         };
       }), 8);
       fill('clients', clientLists.flatMap((list, index) => list.clients.map((c) => ({
