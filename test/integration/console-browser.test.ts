@@ -119,6 +119,8 @@ describe(title, function () {
   it('Reload on the instance reloads it, and the log pane shows it', async () => {
     await page.locator('[data-instance="scripted/_definst_"] [data-testid="reload"]').click();
     await page.waitForFunction(() => document.getElementById('log')!.textContent!.includes('instance reloaded'), undefined, { timeout: 5000 });
+    // The log line is written at the swap; the HTTP answer follows once the replayed events ran.
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('"reloaded"'), undefined, { timeout: 5000 });
     const status = await page.textContent('[data-testid="status"]');
     assert.match(status ?? '', /reload scripted\/_definst_: .*"reloaded":\["scripted\/_definst_"\]/);
   });
