@@ -4,7 +4,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
-import { resolveStreamFile } from '../media/stream-files.ts';
+import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { ClientSession, SessionOwner } from './client-session.ts';
@@ -109,8 +109,10 @@ export class AppInstance implements SessionOwner, StreamHost {
     return this;
   }
 
-  /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv. */
+  /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
   recordedFile(name: string): string | null {
+    const mapped = resolveVirtualStreamFile(this.def.settings?.streamDirs ?? [], name);
+    if (mapped !== undefined) return mapped;
     return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
   }
 
@@ -151,6 +153,7 @@ export class AppInstance implements SessionOwner, StreamHost {
   async connect(session: ClientSession): Promise<void> {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
+    if (this.def.settings) Object.assign(session.info, { audioSampleAccess: this.def.settings.audioSampleAccess, videoSampleAccess: this.def.settings.videoSampleAccess });
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
@@ -210,7 +213,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   #scheduleIdle(): void {
     if (this.#state !== 'running') return;
     this.#cancelIdle();
-    this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), this.#options.idleUnloadSec * 1000);
+    const idleUnloadSec = this.def.settings?.idleUnloadSec ?? this.#options.idleUnloadSec; // Application.xml MaxAppIdleTime
+    this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), idleUnloadSec * 1000);
     this.#idleTimer.unref();
   }
 
