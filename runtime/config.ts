@@ -145,7 +145,8 @@ export const USAGE = `Usage: npm start -- [options]
   --config <file>       JSON config file (keys as in runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
   --no-watch            do not hot-reload apps when their scripts change
-  --help                this text`;
+  --help                this text
+       npm start -- check [--json] <app folder>...   (FMS API compatibility report; see npm run check -- --help)`;
 
 /** Parses argv (flags after `npm start --`). Throws ConfigError listing every problem. */
 export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
