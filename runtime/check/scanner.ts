@@ -9,7 +9,7 @@
  * Inference is deliberately simple and flow-insensitive, like the scripts it reads:
  * - `application.x`, `Client.prototype.x` / `this.x` inside such methods, statics (`Stream.get`);
  * - the parameters of application.onConnect/onDisconnect (client) and onPublish/onUnpublish
- *   (client, stream);
+ *   (client, stream), and any parameter named like a client (`client`, `clientObj`, `newClient`);
  * - names (variables or dotted paths like `application.nc`) assigned anywhere from `new X`,
  *   `Stream.get`, `SharedObject.get` or `application.clients[i]`.
  * Scripts share one global scope in FMS, so bindings and script-defined globals are collected
@@ -75,6 +75,9 @@ const HANDLER_PARAMS: Record<string, (string | null)[]> = {
   'application.onPublish': ['Client', 'Stream'],
   'application.onUnpublish': ['Client', 'Stream'],
 };
+
+/** Parameter names that mean a Client in practice (`client`, `clientObj`, `newClient`…). */
+const CLIENT_PARAM = /^(new|the|my|a)?client(obj)?$/i;
 
 const GLOBAL_FUNCTIONS = Object.keys(API_TIERS).filter((k) => !k.includes('.') && !k.includes(' '));
 
@@ -209,7 +212,9 @@ class ScriptScan {
       if (index < 0) continue;
       const parent = ancestors[i - 1]!;
       const handler = parent.type === 'AssignmentExpression' && parent.right === fn ? pathOf(parent.left) : null;
-      return (handler && HANDLER_PARAMS[handler]?.[index]) ?? null;
+      const known = handler ? HANDLER_PARAMS[handler]?.[index] : undefined;
+      // Helpers that take the client along (application.checkBw = function (client) {…}) name it so.
+      return known ?? (CLIENT_PARAM.test(name) ? 'Client' : null);
     }
     return null;
   }

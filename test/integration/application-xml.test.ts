@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { copyFileSync, cpSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { testFlv } from '../helpers/media-tools.ts';
@@ -83,5 +83,16 @@ describe('Application.xml: per-app settings change script behaviour', function (
       ['Application/Process'],
       'every honoured element is silent',
     );
+  });
+
+  // Last: it edits the app's Application.xml.
+  it('editing Application.xml hot-reloads the running instances with the new settings', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('appxml/reload'));
+    const file = path.join(apps, 'appxml', 'Application.xml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('<greeting>hello</greeting>', '<greeting>bonjour</greeting>'));
+    await ts.logs.waitFor((r) => r.app === 'appxml/reload' && r.msg === 'instance reloaded', 10_000);
+    assert.ok(ts.logs.traces('appxml/reload').includes('start appxml/reload greeting=bonjour'), ts.logs.traces('appxml/reload').join('|'));
+    nc.close();
   });
 });

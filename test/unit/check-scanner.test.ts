@@ -28,6 +28,11 @@ describe('check: scanner', () => {
     has(rows, 'client.ping@main.asc:5 partial');
   });
 
+  it('helpers that take the client along by name', () => {
+    const rows = scan({ 'main.asc': 'application.measure = function (clientObj) {\n  return clientObj.getStats().bytes_out;\n};' });
+    has(rows, 'client.getStats@main.asc:2 partial');
+  });
+
   it('this inside Client.prototype methods; application.clients[i]', () => {
     const rows = scan({
       'main.asc': [
