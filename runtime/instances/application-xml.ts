@@ -22,7 +22,7 @@
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
@@ -231,21 +231,38 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     videoSampleAccess: '',
   };
   const issues: SettingIssue[] = [];
-  applyFile(settings, path.join(appsDir, 'Vhost.xml'), 'VirtualHost', VHOST_SETTINGS, issues);
-  applyFile(settings, path.join(appsDir, 'Application.xml'), 'Application', APPLICATION_SETTINGS, issues);
-  applyFile(settings, path.join(appDir, 'Application.xml'), 'Application', APPLICATION_SETTINGS, issues);
+  const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];
+  applyFile(settings, vhost, 'VirtualHost', VHOST_SETTINGS, issues);
+  applyFile(settings, serverDefault, 'Application', APPLICATION_SETTINGS, issues);
+  applyFile(settings, perApp, 'Application', APPLICATION_SETTINGS, issues);
   return { settings, issues };
 }
 
+/** The files an app's settings come from, in the order they are applied. */
+function settingsFiles(appsDir: string, appDir: string): string[] {
+  return [path.join(appsDir, 'Vhost.xml'), path.join(appsDir, 'Application.xml'), path.join(appDir, 'Application.xml')];
+}
+
+/** Changes when any of the files is written, created or removed. */
+function filesStamp(files: string[]): string {
+  return files.map((f) => {
+    const st = statSync(f, { throwIfNoEntry: false });
+    return st ? `${st.mtimeMs}:${st.size}:${st.ino}` : '-';
+  }).join('|');
+}
+
 /**
- * Reads an app's settings at each instance creation (so an edited file applies to the next
- * instance and to a hot reload) and logs each issue once per process, not once per instance.
+ * Gives an app's settings at each lookup (every connect and instance creation), so an edited
+ * file applies to the next instance and to a hot reload. Parsing costs ~150 µs per file, on the
+ * event loop: results are cached until a file's mtime/size changes (three stats, a few µs).
+ * Each issue is logged once per process, not once per instance.
  */
 export class AppSettingsReader {
   readonly #appsDir: string;
   readonly #defaults: ScriptDefaults;
   readonly #warn: (issue: SettingIssue) => void;
   readonly #reported = new Set<string>();
+  readonly #cache = new Map<string, { stamp: string; settings: AppSettings }>();
 
   constructor(appsDir: string, defaults: ScriptDefaults, warn: (issue: SettingIssue) => void) {
     this.#appsDir = appsDir;
@@ -254,7 +271,11 @@ export class AppSettingsReader {
   }
 
   read(appDir: string): AppSettings {
+    const stamp = filesStamp(settingsFiles(this.#appsDir, appDir));
+    const cached = this.#cache.get(appDir);
+    if (cached?.stamp === stamp) return cached.settings;
     const { settings, issues } = loadAppSettings(this.#appsDir, appDir, this.#defaults);
+    this.#cache.set(appDir, { stamp, settings });
     for (const issue of issues) {
       const key = `${issue.file}\0${issue.element}\0${issue.reason}`;
       if (this.#reported.has(key)) continue;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadAppSettings, type ScriptDefaults } from '../../runtime/instances/application-xml.ts';
+import { AppSettingsReader, loadAppSettings, type ScriptDefaults, type SettingIssue } from '../../runtime/instances/application-xml.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
 const DEFAULTS: ScriptDefaults = { memoryLimitMb: 64, handlerTimeoutMs: 5000, idleUnloadSec: 1200, libPaths: ['/srv/fms/scriptlib'] };
@@ -79,4 +79,16 @@ describe('Application.xml subset (unit)', () => {
       assert.deepEqual(settings.libPaths, DEFAULTS.libPaths);
     });
   }
+
+  it('the reader logs each issue once, and re-reads a file only when it changed', () => {
+    const { apps, app } = appsWith('<Application><Process><Scope>vhost</Scope></Process><MaxAppIdleTime>5</MaxAppIdleTime></Application>');
+    const warned: SettingIssue[] = [];
+    const reader = new AppSettingsReader(apps, DEFAULTS, (issue) => warned.push(issue));
+    const first = reader.read(app);
+    assert.equal(reader.read(app), first, 'unchanged files: the cached settings');
+    assert.equal(reader.read(app).idleUnloadSec, 5);
+    writeFileSync(path.join(app, 'Application.xml'), '<Application><Process><Scope>vhost</Scope></Process><MaxAppIdleTime>42</MaxAppIdleTime></Application>');
+    assert.equal(reader.read(app).idleUnloadSec, 42, 'an edited file is read again');
+    assert.deepEqual(warned.map((w) => w.element), ['Application/Process'], 'the same issue is not logged twice');
+  });
 });
