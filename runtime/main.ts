@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { runCheck } from './check/check-command.ts';
 import { parseCli, USAGE } from './config.ts';
 import { ConfigError, FmsRuntimeError } from './errors.ts';
 import { lostIsolateThreadCount } from './sandbox/sandbox.ts';
@@ -7,8 +6,9 @@ import { Server } from './server.ts';
 
 /** CLI entry: `npm start -- --apps <dir> --rtmp-port <n> --http-port <n> [--config f] [--log-level l]`. */
 async function main(): Promise<number> {
-  // `check <app folder>...`: static compatibility report, no server (runtime/check/).
+  // `check <app folder>...`: static compatibility report, no server (runtime/check/, loaded only here).
   if (process.argv[2] === 'check') {
+    const { runCheck } = await import('./check/check-command.ts');
     return runCheck(process.argv.slice(3), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   }
   let options;
