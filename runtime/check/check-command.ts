@@ -18,7 +18,8 @@ import { literalLoads, parseScript, scanScripts, type Finding, type ParsedScript
 export const CHECK_USAGE = `Usage: npm run check -- [--json] <app folder>...
        npm start -- check [--json] <app folder>...
   Lists every FMS API member the app's scripts use, with its support tier (supported, partial,
-  unsupported) and file:line, and flags patterns that behave differently here.
+  unsupported) and file:line, and flags patterns that behave differently here. A folder without a
+  script of its own whose sub-folders are apps (an applications folder) checks each of them.
   --json   machine-readable output
   Exit code: 0 nothing unsupported, 1 something unsupported is used, 2 usage error.`;
 
@@ -72,6 +73,20 @@ function ascFiles(dir: string, depth = 0): string[] {
   return found;
 }
 
+/**
+ * An app folder as given, or — for a folder with no script of its own whose sub-folders have
+ * scripts (`applications/`) — each of those apps, so a whole server can be checked at once.
+ */
+function appFolders(full: string, shown: string): [string, string][] {
+  if (findAppScript(full, path.basename(full)) !== null || ascFiles(full).length === 0) return [[full, shown]];
+  const apps = readdirSync(full, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !DATA_FOLDERS.has(e.name))
+    .map((e): [string, string] => [path.join(full, e.name), path.join(shown, e.name)])
+    .sort((a, b) => a[1].localeCompare(b[1]));
+  // Script-less apps (like the stock live app) are listed too, once the folder is known to hold apps.
+  return apps.some(([dir]) => findAppScript(dir, path.basename(dir)) !== null) ? apps : [[full, shown]];
+}
+
 export interface CheckIo {
   out: (text: string) => void;
   err: (text: string) => void;
@@ -99,7 +114,7 @@ export function runCheck(argv: string[], io: CheckIo, cwd = process.cwd()): numb
     io.err(`fms-runtime check: ${problems.join('; ')}\n\n${CHECK_USAGE}\n`);
     return 2;
   }
-  const apps = dirs.map((dir) => summarize(checkApp(path.resolve(cwd, dir), dir)));
+  const apps = dirs.flatMap((dir) => appFolders(path.resolve(cwd, dir), dir)).map(([full, shown]) => summarize(checkApp(full, shown)));
   io.out(json ? toJson(apps) : toTable(apps));
   return apps.every((a) => a.ok) ? 0 : 1;
 }

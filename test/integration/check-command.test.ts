@@ -89,6 +89,12 @@ describe('check command (npm run check -- <app folder>)', function () {
     assert.ok(livestreams.includes('supported new NetStream main.asc:6'), livestreams.join('\n'));
   });
 
+  it('an applications folder checks each app in it, script-less ones included', () => {
+    const { code, report } = checkJson('applications');
+    assert.equal(code, 0);
+    assert.deepEqual(report.apps.map((a) => [a.app, a.files]), [['applications/live', []], ['applications/livestreams', ['main.asc']]]);
+  });
+
   it('follows load() into the ScriptLibPath of Application.xml, reports a missing load() target and settings it ignores', () => {
     const apps = tempDir('check');
     const app = path.join(apps, 'lobby');
