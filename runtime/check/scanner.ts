@@ -99,6 +99,8 @@ function propertyName(member: AnyNode): string | null {
   return null;
 }
 
+/** `this` inside application.onX handlers (not a class with an instance prefix). */
+const APPLICATION = 'application';
 /** A property name bound to objects of different classes: not used for inference. */
 const AMBIGUOUS = '';
 
@@ -198,6 +200,7 @@ class ScriptScan {
       if (fn.type !== 'FunctionExpression') continue;
       const parent = ancestors[i - 1]!;
       const target = parent.type === 'AssignmentExpression' && parent.right === fn ? pathOf(parent.left) : null;
+      if (target !== null && /^application\.[^.]+$/.test(target)) return APPLICATION; // handlers run with this = application
       const match = target === null ? null : /^(\w+)\.prototype\.[^.]+$/.exec(target);
       return match && INSTANCE_PREFIX[match[1]!] ? match[1]! : null; // the nearest function decides
     }
@@ -260,11 +263,13 @@ class ScriptScan {
   #memberName(object: AnyNode, property: string, ancestors: AnyNode[]): string | null {
     const objectPath = pathOf(object);
     if (objectPath === 'application') return `application.${property}`;
+    if (object.type === 'ThisExpression' && this.#thisType(ancestors) === APPLICATION) return `application.${property}`;
     const proto = objectPath === null ? null : /^(\w+)\.prototype$/.exec(objectPath);
     if (proto && INSTANCE_PREFIX[proto[1]!]) return `${INSTANCE_PREFIX[proto[1]!]}.${property}`;
     if (objectPath !== null && CLASS_NAMES.includes(objectPath) && !this.defined.has(objectPath)) return `${objectPath}.${property}`;
     const type = this.typeOf(object, ancestors);
-    return type === null ? null : `${INSTANCE_PREFIX[type]}.${property}`;
+    const prefix = type === null ? undefined : INSTANCE_PREFIX[type];
+    return prefix === undefined ? null : `${prefix}.${property}`;
   }
 
   #construct(node: AnyNode, file: string): void {

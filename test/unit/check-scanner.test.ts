@@ -28,6 +28,11 @@ describe('check: scanner', () => {
     has(rows, 'client.ping@main.asc:5 partial');
   });
 
+  it('this inside application handlers is the application', () => {
+    const rows = scan({ 'main.asc': 'application.onConnect = function (c) {\n  this.acceptConnection(c);\n};' });
+    has(rows, 'application.acceptConnection@main.asc:2 supported');
+  });
+
   it('helpers that take the client along by name', () => {
     const rows = scan({ 'main.asc': 'application.measure = function (clientObj) {\n  return clientObj.getStats().bytes_out;\n};' });
     has(rows, 'client.getStats@main.asc:2 partial');
