@@ -171,6 +171,7 @@ export interface CliOptions {
 }
 
 export const USAGE = `Usage: npm start -- [options]
+       npm start -- check [--json] <app folder>...   (FMS API compatibility report; see npm run check -- --help)
   --apps <dir>          applications folder (default: applications)
   --rtmp-port <n>       RTMP listen port (default: 1935; 0 = any free port)
   --http-port <n>       HTTP port for FLV egress and admin (default: 8000; 0 = any free port)

@@ -6,6 +6,11 @@ import { Server } from './server.ts';
 
 /** CLI entry: `npm start -- --apps <dir> --rtmp-port <n> --http-port <n> [--config f] [--log-level l]`. */
 async function main(): Promise<number> {
+  // `check <app folder>...`: static compatibility report, no server (runtime/check/, loaded only here).
+  if (process.argv[2] === 'check') {
+    const { runCheck } = await import('./check/check-command.ts');
+    return runCheck(process.argv.slice(3), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+  }
   let options;
   try {
     options = parseCli(process.argv.slice(2));

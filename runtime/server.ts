@@ -5,6 +5,7 @@ import { ErrorCode, FmsRuntimeError } from './errors.ts';
 import { LiveLog } from './log/live-log.ts';
 import { createRootLogger, type Logger } from './log/logger.ts';
 import { AppCatalog } from './instances/app-catalog.ts';
+import { AppSettingsReader } from './instances/application-xml.ts';
 import type { ScriptFactory } from './instances/app-instance.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
 import { NoScript } from './instances/no-script.ts';
@@ -51,7 +52,11 @@ export class Server {
   constructor(options: ServerOptions) {
     this.config = options.config;
     this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
-    this.catalog = new AppCatalog(this.config.appsDir, findAppScript);
+    // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
+    const settings = new AppSettingsReader(this.config.appsDir, this.config.scripts, (issue) =>
+      this.log.warn({ file: issue.file, element: issue.element }, `Application.xml: ${issue.reason}`),
+    );
+    this.catalog = new AppCatalog(this.config.appsDir, findAppScript, (dir) => settings.read(dir));
     const { rtmp, media, scripts } = this.config;
     this.instances = new InstanceManager(
       this.catalog,
@@ -130,14 +135,16 @@ export class Server {
   readonly #scriptFactory: ScriptFactory = (def, instanceName, hooks, onFatal) => {
     if (!def.scriptPath) return new NoScript();
     const { scripts } = this.config;
+    const app = def.settings; // Application.xml wins over the server-wide scripts.* values
     return new Sandbox({
       appName: def.name,
       instanceName,
       appDir: def.dir,
       scriptPath: def.scriptPath,
-      scriptLibPaths: scripts.libPaths,
-      memoryLimitMb: scripts.memoryLimitMb,
-      handlerTimeoutMs: scripts.handlerTimeoutMs,
+      scriptLibPaths: app?.libPaths ?? scripts.libPaths,
+      memoryLimitMb: app?.memoryLimitMb ?? scripts.memoryLimitMb,
+      handlerTimeoutMs: app?.handlerTimeoutMs ?? scripts.handlerTimeoutMs,
+      ...(app ? { config: app.config } : {}),
       exposeJson: scripts.exposeJson,
       exposeSetTimeout: scripts.exposeSetTimeout,
       fileVirtualDirectories: scripts.fileVirtualDirectories,
@@ -159,6 +166,9 @@ export class Server {
       this.#http.listen(this.config.http.port, this.config.http.host, () => resolve((this.#http.address() as AddressInfo).port));
     });
     await this.#watcher?.start();
+    for (const appName of this.catalog.list()) {
+      if (this.catalog.lookup(appName)?.settings?.loadOnStartup) void this.instances.loadOnStartup(appName);
+    }
     this.log.info(
       { rtmpPort: this.rtmpPort, httpPort: this.httpPort, apps: this.catalog.list(), appsDir: this.catalog.appsDir },
       'server listening',

@@ -1,11 +1,14 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { AppSettings } from './application-xml.ts';
 
 export interface AppDefinition {
   name: string;
   dir: string;
   /** The main script found the FMS way, or null for a script-less app (accepts everyone). */
   scriptPath: string | null;
+  /** From Application.xml (and the server defaults) when the catalog was given a reader. */
+  settings?: AppSettings;
 }
 
 /** Application names are folder names; anything that could walk the file system is refused. */
@@ -18,10 +21,12 @@ const APP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 export class AppCatalog {
   readonly appsDir: string;
   readonly #findScript: (appDir: string, appName: string) => string | null;
+  readonly #readSettings: ((appDir: string) => AppSettings) | undefined;
 
-  constructor(appsDir: string, findScript: (appDir: string, appName: string) => string | null) {
+  constructor(appsDir: string, findScript: (appDir: string, appName: string) => string | null, readSettings?: (appDir: string) => AppSettings) {
     this.appsDir = path.resolve(appsDir);
     this.#findScript = findScript;
+    this.#readSettings = readSettings;
   }
 
   lookup(appName: string): AppDefinition | null {
@@ -32,7 +37,9 @@ export class AppCatalog {
     } catch {
       return null; // no such folder: InvalidApp
     }
-    return { name: appName, dir, scriptPath: this.#findScript(dir, appName) };
+    const def: AppDefinition = { name: appName, dir, scriptPath: this.#findScript(dir, appName) };
+    if (this.#readSettings) def.settings = this.#readSettings(dir);
+    return def;
   }
 
   list(): string[] {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
-import { resolveStreamFile } from '../media/stream-files.ts';
+import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { ClientSession, SessionOwner } from './client-session.ts';
@@ -104,8 +104,10 @@ export class AppInstance implements SessionOwner, StreamHost {
     return this;
   }
 
-  /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv. */
+  /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
   recordedFile(name: string): string | null {
+    const mapped = resolveVirtualStreamFile(this.def.settings?.streamDirs ?? [], name);
+    if (mapped !== undefined) return mapped;
     return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
   }
 
@@ -146,6 +148,7 @@ export class AppInstance implements SessionOwner, StreamHost {
   async connect(session: ClientSession): Promise<void> {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
+    this.#defaultAccess(session);
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
@@ -154,6 +157,13 @@ export class AppInstance implements SessionOwner, StreamHost {
     }
     if (session.state !== 'pending') return;
     await this.#decideConnect(this.#gen, session);
+  }
+
+  /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
+  #defaultAccess(session: ClientSession): void {
+    session.resetAccess();
+    const settings = this.def.settings;
+    if (settings) Object.assign(session.info, { audioSampleAccess: settings.audioSampleAccess, videoSampleAccess: settings.videoSampleAccess });
   }
 
   /** onConnect in one generation; a generation retired meanwhile has handed the decision on. */
@@ -201,7 +211,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     const sessions = this.sessions.filter((s) => s.state !== 'closed');
     for (const session of sessions) {
       if (session.accepted) this.#replaying.add(session.id);
-      session.resetAccess();
+      this.#defaultAccess(session);
       work.push(this.#decideConnect(next, session));
     }
     let streams = 0;
@@ -212,8 +222,9 @@ export class AppInstance implements SessionOwner, StreamHost {
         work.push(next.script.publish(session.id, stream.publishing.info).catch((error: unknown) => this.#reportScriptError(error)));
       }
     }
-    this.log.info({ generation: this.generation, clients: sessions.length, streams }, 'instance reloaded');
     await Promise.all(work);
+    // Logged once the new generation has run onAppStart and the replayed events (their traces come first).
+    this.log.info({ generation: this.generation, clients: sessions.length, streams }, 'instance reloaded');
     return true;
   }
 
@@ -265,7 +276,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   #scheduleIdle(): void {
     if (this.#state !== 'running') return;
     this.#cancelIdle();
-    this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), this.#options.idleUnloadSec * 1000);
+    const idleUnloadSec = this.def.settings?.idleUnloadSec ?? this.#options.idleUnloadSec; // Application.xml MaxAppIdleTime
+    this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), idleUnloadSec * 1000);
     this.#idleTimer.unref();
   }
 

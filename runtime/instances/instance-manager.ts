@@ -125,6 +125,22 @@ export class InstanceManager {
     return true;
   }
 
+  /**
+   * Application.xml LoadOnStartup: starts an app's default instance without a client (it then
+   * idles like any instance no one uses). Resolves false when the app or its start failed.
+   */
+  async loadOnStartup(appName: string, instanceName = '_definst_'): Promise<boolean> {
+    const def = this.#catalog.lookup(appName);
+    if (!def) return false;
+    const key = `${def.name}/${instanceName}`;
+    let instance = this.#instances.get(key);
+    if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
+      instance = this.#create(def, instanceName, key);
+      this.#instances.set(key, instance);
+    }
+    return instance.started;
+  }
+
   #create(def: AppDefinition, instanceName: string, key: string): AppInstance {
     return new AppInstance(def, instanceName, this.#options, this.#createScript, this.#log, (closed) => {
       if (this.#instances.get(key) === closed) this.#instances.delete(key);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { TypedEmitter } from '../rtmp/typed-emitter.ts';
 
-const SCRIPT_FILE = /\.(asc|js)$/i;
+/** Scripts, and Application.xml because its settings (timeouts, idle time, lib path) are read per instance. */
+const SCRIPT_FILE = /(\.(asc|js)|(^|[\\/])Application\.xml)$/i;
 /** Folders inside an app that hold data, not code: never watched, never hashed. */
 const DATA_FOLDERS = new Set(['streams', 'sharedobjects', 'node_modules']);
 const MAX_HASHED_FILES = 2000;

@@ -1,0 +1,287 @@
+/**
+ * The subset of FMS/AMS `Application.xml` (and `Vhost.xml`) that changes how a script behaves,
+ * mapped onto per-app settings derived from the server config.
+ *
+ * Files read, later ones winning element by element:
+ *   <appsDir>/Vhost.xml               VirtualHost/VirtualDirectory/Streams only
+ *   <appsDir>/Application.xml         the server-wide default (FMS: conf/_defaultRoot_/_defaultVHost_/)
+ *   <appsDir>/<app>/Application.xml   per application
+ *
+ * Honoured (fms-api §0, Adobe's Application.xml reference):
+ *   JSEngine/RuntimeSize (KB)        → memory limit of the isolate, never below the server's: V8 objects
+ *                                      are several times SpiderMonkey's, so the FCS-era 1024 KB default
+ *                                      taken literally would starve scripts that ran fine on FMS
+ *   JSEngine/MaxTimeOut (s)          → longest a handler may run; 0 (FMS: no limit) keeps the server's
+ *                                      timeout, because the host never runs script code without one
+ *   JSEngine/ScriptLibPath           → load() search path (';'-separated), before the server's libPaths
+ *   JSEngine/ApplicationObject/config/* → application.config (string values)
+ *   MaxAppIdleTime (s)               → idle unload time (Application.GC)
+ *   LoadOnStartup                    → the _definst_ instance starts with the server
+ *   StreamManager/VirtualDirectory/Streams  → "prefix;folder": recorded streams named prefix/... live there
+ *   Client/Access/AudioSampleAccess, VideoSampleAccess (enabled="true") → default client.*SampleAccess
+ * Everything else that sets something is reported once as unsupported (an empty element sets
+ * nothing and is not reported), so an operator sees at a glance what the port ignores.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+
+export interface AppSettings {
+  memoryLimitMb: number;
+  handlerTimeoutMs: number;
+  idleUnloadSec: number;
+  libPaths: string[];
+  loadOnStartup: boolean;
+  /** application.config (Application.xml JSEngine/ApplicationObject/config children). */
+  config: Record<string, string>;
+  /** StreamManager/VirtualDirectory/Streams: stream-name prefix (no slashes around it) → absolute folder. */
+  streamDirs: { prefix: string; dir: string }[];
+  /** Default client.audioSampleAccess / videoSampleAccess ('' = none, FMS default). */
+  audioSampleAccess: string;
+  videoSampleAccess: string;
+}
+
+/** The server-wide values the files start from (runtime/config.ts `scripts`). */
+export interface ScriptDefaults {
+  memoryLimitMb: number;
+  handlerTimeoutMs: number;
+  idleUnloadSec: number;
+  libPaths: string[];
+}
+
+/** Something in a file we do not honour, or a value we could not use: one warning line each. */
+export interface SettingIssue {
+  file: string;
+  /** Element path from the root, e.g. "Application/Process"; "" for the whole file. */
+  element: string;
+  reason: string;
+}
+
+interface XmlElement {
+  name: string;
+  attrs: Record<string, string>;
+  text: string;
+  children: XmlElement[];
+}
+
+type Apply = (settings: AppSettings, element: XmlElement, ctx: ApplyContext) => void;
+interface ApplyContext {
+  file: string;
+  issue: (reason: string) => void;
+}
+
+function numberOf(element: XmlElement, ctx: ApplyContext): number | null {
+  const n = Number(element.text);
+  if (element.text === '' || !Number.isFinite(n) || n < 0) {
+    ctx.issue(`"${element.text}" is not a non-negative number; server default kept`);
+    return null;
+  }
+  return n;
+}
+
+function booleanOf(element: XmlElement, ctx: ApplyContext): boolean | null {
+  const value = element.text.toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  ctx.issue(`"${element.text}" is not true or false; server default kept`);
+  return null;
+}
+
+/** Paths in the files are relative to the file's folder; ${VARS} (FMS substitution variables) are not defined here. */
+function folderOf(raw: string, ctx: ApplyContext): string | null {
+  if (raw.includes('${')) {
+    ctx.issue(`"${raw}" uses a substitution variable, which this server does not define; ignored`);
+    return null;
+  }
+  return path.resolve(path.dirname(ctx.file), raw.replace(/\\/g, '/'));
+}
+
+function sampleAccess(field: 'audioSampleAccess' | 'videoSampleAccess'): Apply {
+  return (settings, element) => {
+    settings[field] = element.attrs['enabled']?.toLowerCase() === 'true' ? element.text || '/' : '';
+  };
+}
+
+/** Element path (lower case, from below the root) → how it changes the settings. */
+const APPLICATION_SETTINGS: Record<string, Apply> = {
+  'jsengine/runtimesize': (s, e, ctx) => {
+    const kb = numberOf(e, ctx);
+    if (kb !== null && kb > 0) s.memoryLimitMb = Math.max(s.memoryLimitMb, Math.ceil(kb / 1024));
+  },
+  'jsengine/maxtimeout': (s, e, ctx) => {
+    const sec = numberOf(e, ctx);
+    if (sec !== null && sec > 0) s.handlerTimeoutMs = sec * 1000;
+  },
+  'jsengine/scriptlibpath': (s, e, ctx) => {
+    const dirs = e.text.split(';').map((p) => p.trim()).filter(Boolean).map((p) => folderOf(p, ctx));
+    s.libPaths = [...dirs.filter((d): d is string => d !== null), ...s.libPaths];
+  },
+  'jsengine/applicationobject/config': (s, e) => {
+    for (const child of e.children) s.config[child.name] = child.text;
+  },
+  maxappidletime: (s, e, ctx) => {
+    const sec = numberOf(e, ctx);
+    if (sec !== null && sec > 0) s.idleUnloadSec = sec;
+  },
+  loadonstartup: (s, e, ctx) => {
+    const on = booleanOf(e, ctx);
+    if (on !== null) s.loadOnStartup = on;
+  },
+  'streammanager/virtualdirectory/streams': streamsDirectory,
+  'client/access/audiosampleaccess': sampleAccess('audioSampleAccess'),
+  'client/access/videosampleaccess': sampleAccess('videoSampleAccess'),
+};
+
+const VHOST_SETTINGS: Record<string, Apply> = {
+  'virtualdirectory/streams': streamsDirectory,
+};
+
+/** "<prefix>;<folder>" — FMS maps stream names starting with prefix/ to files in folder. */
+function streamsDirectory(settings: AppSettings, element: XmlElement, ctx: ApplyContext): void {
+  const semi = element.text.indexOf(';');
+  if (semi < 0) {
+    ctx.issue(`"${element.text}" is not "prefix;folder"; ignored`);
+    return;
+  }
+  const prefix = element.text.slice(0, semi).trim().replace(/^\/+|\/+$/g, '');
+  const dir = folderOf(element.text.slice(semi + 1).trim(), ctx);
+  if (dir === null) return;
+  // Later files are read later but win: put their mapping first.
+  settings.streamDirs = [{ prefix, dir }, ...settings.streamDirs.filter((d) => d.prefix !== prefix)];
+}
+
+const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: true, parseTagValue: false, parseAttributeValue: false });
+
+type OrderedNode = Record<string, unknown>;
+
+function toElement(node: OrderedNode): XmlElement | null {
+  const name = Object.keys(node).find((key) => key !== ':@');
+  if (name === undefined || name.startsWith('#') || name.startsWith('?')) return null;
+  const attrs = (node[':@'] ?? {}) as Record<string, string>;
+  const element: XmlElement = { name, attrs, text: '', children: [] };
+  for (const child of (node[name] ?? []) as OrderedNode[]) {
+    if ('#text' in child) element.text += String(child['#text']);
+    else {
+      const sub = toElement(child);
+      if (sub) element.children.push(sub);
+    }
+  }
+  element.text = element.text.trim();
+  return element;
+}
+
+/** Reads one file: null when it does not exist; an issue (and no element) when it is not well-formed XML. */
+export function readXmlFile(file: string): { root: XmlElement } | { issue: SettingIssue } | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { issue: { file, element: '', reason: `cannot read: ${(error as Error).message}` } };
+  }
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) return { issue: { file, element: '', reason: `not well-formed XML (line ${valid.err.line}: ${valid.err.msg}); file ignored` } };
+  const root = (parser.parse(text) as OrderedNode[]).map(toElement).find((e): e is XmlElement => e !== null);
+  if (!root) return { issue: { file, element: '', reason: 'no root element; file ignored' } };
+  return { root };
+}
+
+function isEmpty(element: XmlElement): boolean {
+  return element.text === '' && element.children.length === 0 && Object.keys(element.attrs).length === 0;
+}
+
+/** Walks the tree: known paths apply, known ancestors are descended, anything else that sets something is an issue. */
+function applyFile(settings: AppSettings, file: string, rootName: string, table: Record<string, Apply>, issues: SettingIssue[]): void {
+  const read = readXmlFile(file);
+  if (read === null) return;
+  if ('issue' in read) {
+    issues.push(read.issue);
+    return;
+  }
+  if (read.root.name.toLowerCase() !== rootName.toLowerCase()) {
+    issues.push({ file, element: read.root.name, reason: `root element is not <${rootName}>; file ignored` });
+    return;
+  }
+  const prefixes = new Set(Object.keys(table).flatMap((key) => key.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+  const visit = (element: XmlElement, keyPath: string, shownPath: string) => {
+    const ctx: ApplyContext = { file, issue: (reason) => issues.push({ file, element: shownPath, reason }) };
+    const apply = table[keyPath];
+    if (apply) {
+      if (!isEmpty(element)) apply(settings, element, ctx);
+    } else if (prefixes.has(keyPath)) {
+      for (const child of element.children) visit(child, `${keyPath}/${child.name.toLowerCase()}`, `${shownPath}/${child.name}`);
+    } else if (!isEmpty(element)) {
+      issues.push({ file, element: shownPath, reason: 'not supported; ignored' });
+    }
+  };
+  for (const child of read.root.children) visit(child, child.name.toLowerCase(), `${read.root.name}/${child.name}`);
+}
+
+/** The settings of one app and what its files asked for that we do not do. Cheap: a few small files per instance start. */
+export function loadAppSettings(appsDir: string, appDir: string, defaults: ScriptDefaults): { settings: AppSettings; issues: SettingIssue[] } {
+  const settings: AppSettings = {
+    memoryLimitMb: defaults.memoryLimitMb,
+    handlerTimeoutMs: defaults.handlerTimeoutMs,
+    idleUnloadSec: defaults.idleUnloadSec,
+    libPaths: [...defaults.libPaths],
+    loadOnStartup: false,
+    config: {},
+    streamDirs: [],
+    audioSampleAccess: '',
+    videoSampleAccess: '',
+  };
+  const issues: SettingIssue[] = [];
+  const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];
+  applyFile(settings, vhost, 'VirtualHost', VHOST_SETTINGS, issues);
+  applyFile(settings, serverDefault, 'Application', APPLICATION_SETTINGS, issues);
+  applyFile(settings, perApp, 'Application', APPLICATION_SETTINGS, issues);
+  return { settings, issues };
+}
+
+/** The files an app's settings come from, in the order they are applied. */
+function settingsFiles(appsDir: string, appDir: string): string[] {
+  return [path.join(appsDir, 'Vhost.xml'), path.join(appsDir, 'Application.xml'), path.join(appDir, 'Application.xml')];
+}
+
+/** Changes when any of the files is written, created or removed. */
+function filesStamp(files: string[]): string {
+  return files.map((f) => {
+    const st = statSync(f, { throwIfNoEntry: false });
+    return st ? `${st.mtimeMs}:${st.size}:${st.ino}` : '-';
+  }).join('|');
+}
+
+/**
+ * Gives an app's settings at each lookup (every connect and instance creation), so an edited
+ * file applies to the next instance and to a hot reload. Parsing costs ~150 µs per file, on the
+ * event loop: results are cached until a file's mtime/size changes (three stats, a few µs).
+ * Each issue is logged once per process, not once per instance.
+ */
+export class AppSettingsReader {
+  readonly #appsDir: string;
+  readonly #defaults: ScriptDefaults;
+  readonly #warn: (issue: SettingIssue) => void;
+  readonly #reported = new Set<string>();
+  readonly #cache = new Map<string, { stamp: string; settings: AppSettings }>();
+
+  constructor(appsDir: string, defaults: ScriptDefaults, warn: (issue: SettingIssue) => void) {
+    this.#appsDir = appsDir;
+    this.#defaults = defaults;
+    this.#warn = warn;
+  }
+
+  read(appDir: string): AppSettings {
+    const stamp = filesStamp(settingsFiles(this.#appsDir, appDir));
+    const cached = this.#cache.get(appDir);
+    if (cached?.stamp === stamp) return cached.settings;
+    const { settings, issues } = loadAppSettings(this.#appsDir, appDir, this.#defaults);
+    this.#cache.set(appDir, { stamp, settings });
+    for (const issue of issues) {
+      const key = `${issue.file}\0${issue.element}\0${issue.reason}`;
+      if (this.#reported.has(key)) continue;
+      this.#reported.add(key);
+      this.#warn(issue);
+    }
+    return settings;
+  }
+}
