@@ -36,12 +36,14 @@ import {
   type AmfVectorKind,
 } from '../rtmp/amf-values.ts';
 import { hasAccess } from './access-list.ts';
+import { OutgoingSoMessage } from './shared-object-outgoing.ts';
 
 export interface SharedObjectSubscriber {
   readonly id: string;
   readonly readAccess: string;
   readonly writeAccess: string;
-  send(message: SharedObjectMessageModel): void;
+  /** `encoded` is shared by every subscriber the message goes to: use its bytes, do not re-encode. */
+  send(message: SharedObjectMessageModel, encoded: OutgoingSoMessage): void;
 }
 
 /** One entry of the script's onSync list (changes made by clients). */
@@ -353,7 +355,7 @@ export class SharedObjectStore {
     this.changed(state, false);
     this.#deliver(sub, state, [{ type: 'success', name: slot }]);
     const event: SoEvent = remove ? { type: 'remove', name: slot } : { type: 'change', name: slot, value };
-    for (const other of state.subscribers.values()) if (other !== sub) this.#deliver(other, state, [event]);
+    this.#fanOut(state, [event], sub);
     if (state.heldByScript && this.onSync) {
       const list: SyncEntry[] = [{ code: remove ? 'delete' : 'change', name: slot, oldValue }];
       this.#hook(() => this.onSync!(state.name, list));
@@ -373,7 +375,7 @@ export class SharedObjectStore {
   }
 
   #status(sub: SharedObjectSubscriber, name: string, persistent: boolean, code: string): void {
-    this.#send(sub, { name, version: 0, persistent, events: [{ type: 'status', code, level: 'error' }] });
+    this.#send(sub, new OutgoingSoMessage({ name, version: 0, persistent, events: [{ type: 'status', code, level: 'error' }] }));
   }
 
   // ---- script side ---------------------------------------------------------------------------
@@ -429,7 +431,7 @@ export class SharedObjectStore {
   }
 
   broadcast(state: SharedObjectState, events: SoEvent[]): void {
-    for (const sub of state.subscribers.values()) this.#deliver(sub, state, events);
+    this.#fanOut(state, events, null);
   }
 
   /** Drops an SO nobody uses; a persistent one stays until its last write is done. */
@@ -571,18 +573,33 @@ export class SharedObjectStore {
     this.broadcast(state, events);
   }
 
-  /** Sends `events` in messages of at most SYNC_BATCH_EVENTS events. */
+  /** Sends `events` to one subscriber, in messages of at most SYNC_BATCH_EVENTS events. */
   #deliver(sub: SharedObjectSubscriber, state: SharedObjectState, events: SoEvent[]): void {
-    for (let i = 0; i < events.length; i += SYNC_BATCH_EVENTS) {
-      this.#send(sub, { name: state.name, version: state.version, persistent: state.persistent, events: events.slice(i, i + SYNC_BATCH_EVENTS) });
+    for (const message of this.#messages(state, events)) this.#send(sub, message);
+  }
+
+  /** The same `events` to every subscriber but `except`: each message is encoded once for all of them. */
+  #fanOut(state: SharedObjectState, events: SoEvent[], except: SharedObjectSubscriber | null): void {
+    const messages = this.#messages(state, events);
+    for (const sub of state.subscribers.values()) {
+      if (sub === except) continue;
+      for (const message of messages) this.#send(sub, message);
     }
   }
 
-  #send(sub: SharedObjectSubscriber, message: SharedObjectMessageModel): void {
+  #messages(state: SharedObjectState, events: SoEvent[]): OutgoingSoMessage[] {
+    const messages: OutgoingSoMessage[] = [];
+    for (let i = 0; i < events.length; i += SYNC_BATCH_EVENTS) {
+      messages.push(new OutgoingSoMessage({ name: state.name, version: state.version, persistent: state.persistent, events: events.slice(i, i + SYNC_BATCH_EVENTS) }));
+    }
+    return messages;
+  }
+
+  #send(sub: SharedObjectSubscriber, message: OutgoingSoMessage): void {
     try {
-      sub.send(message);
+      sub.send(message.model, message);
     } catch (error) {
-      this.#log.error({ so: message.name, client: sub.id, err: errorFields(error) }, 'shared object subscriber failed');
+      this.#log.error({ so: message.model.name, client: sub.id, err: errorFields(error) }, 'shared object subscriber failed');
     }
   }
 
