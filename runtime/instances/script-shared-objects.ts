@@ -1,5 +1,6 @@
 import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
-import type { SharedObjectState, SharedObjectStore } from './shared-object-store.ts';
+import type { SharedObjectState } from './shared-object-state.ts';
+import type { SharedObjectStore } from './shared-object-store.ts';
 
 /**
  * The script's SharedObject handles (SharedObject.get), by name: the host side of host-api's

@@ -6,13 +6,9 @@ import { pino } from 'pino';
 import { AmfVector, AmfXml, ecmaArray, getClassName, isEcmaArray, typedObject } from '../../runtime/rtmp/amf-values.ts';
 import { decodeSharedObjectMessage, type SharedObjectMessageModel, type SoEvent } from '../../runtime/rtmp/shared-object-codec.ts';
 import type { OutgoingSoMessage } from '../../runtime/instances/shared-object-outgoing.ts';
-import {
-  SYNC_BATCH_EVENTS,
-  SharedObjectStore,
-  sharedObjectNameProblem,
-  type SharedObjectSubscriber,
-  type SyncEntry,
-} from '../../runtime/instances/shared-object-store.ts';
+import { sharedObjectNameProblem } from '../../runtime/instances/shared-object-names.ts';
+import type { SharedObjectSubscriber, SyncEntry } from '../../runtime/instances/shared-object-state.ts';
+import { SYNC_BATCH_EVENTS, SharedObjectStore } from '../../runtime/instances/shared-object-store.ts';
 
 /** A subscriber that records what the store sends it (a real participant, not a store mock). */
 interface FakeSubscriber extends SharedObjectSubscriber {
