@@ -111,6 +111,8 @@ export interface HostCalls {
   streamLength(name: string): number;
   soGet(name: string, persistent: boolean): boolean;
   soOp(name: string, op: string, args: unknown[]): unknown;
+  /** application.clearSharedObjects(soPath). */
+  soClearPath(soPath: string): boolean;
 }
 
 export type HostOp = keyof HostCalls;

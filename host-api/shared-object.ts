@@ -65,6 +65,17 @@ defineProperty(proto, 'version', {
   enumerable: false,
   configurable: true,
 });
+// FMS: Infinity by default; clients further behind than this get a full resync (Clear + slots).
+defineProperty(proto, 'resyncDepth', {
+  get(this: unknown) {
+    return op(this, 'resyncDepth', []);
+  },
+  set(this: unknown, depth: unknown) {
+    op(this, 'setResyncDepth', [depth]);
+  },
+  enumerable: false,
+  configurable: true,
+});
 
 /** Host → isolate: clients changed slots of a shared object the script holds. */
 export function onSoSyncEvent(name: string, list: Record<string, unknown>[]): void {

@@ -51,6 +51,15 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         return state.purge(Number(args[0]));
       case 'version':
         return state.version;
+      case 'resyncDepth':
+        return state.resyncDepth;
+      case 'setResyncDepth':
+        state.resyncDepth = Number(args[0]);
+        return undefined;
     }
+  }
+
+  clearSharedObjects(soPath: string): boolean {
+    return this.#store().clearSharedObjects(soPath);
   }
 }

@@ -46,6 +46,34 @@ export class SharedObjectFiles {
     return file.startsWith(this.dir + path.sep) ? file : null;
   }
 
+  /** Names of every persistent SO with a file (loaded or not); [] when there is no folder yet. */
+  storedNames(): string[] {
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(this.dir, { recursive: true, encoding: 'utf8' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#log.error({ dir: this.dir, err: errorFields(error) }, 'shared object folder unreadable');
+      return [];
+    }
+    return entries
+      .filter((entry) => entry.endsWith(FILE_SUFFIX))
+      .map((entry) => entry.slice(0, -FILE_SUFFIX.length).split(path.sep).join('/'))
+      .filter((name) => sharedObjectNameProblem(name) === null);
+  }
+
+  /** Deletes the file of an SO that is not loaded, now. False (one log line) when that fails. */
+  removeStored(name: string): boolean {
+    const file = this.fileOf(name);
+    if (!file) return false;
+    try {
+      fs.rmSync(file, { force: true });
+      return true;
+    } catch (error) {
+      this.#log.error({ so: name, file, err: errorFields(error) }, 'shared object file removal failed');
+      return false;
+    }
+  }
+
   /** Fills a newly opened persistent SO from its file, if there is one. */
   load(state: SharedObjectState): void {
     const file = this.fileOf(state.name)!;
@@ -62,6 +90,7 @@ export class SharedObjectFiles {
       const saved = decodeSoFile(text);
       state.version = saved.version;
       for (const [slot, value] of saved.slots) state.data.set(slot, value);
+      state.history.reset(saved.version); // which slot changed when is not in the file
     } catch (error) {
       this.#quarantine(state, file, (error as Error).message);
     }

@@ -4,6 +4,7 @@
  * Everything that reaches other objects (sync, fan-out, files) goes through its owner, the store.
  */
 import type { SharedObjectMessageModel } from '../rtmp/shared-object-codec.ts';
+import { SlotHistory } from './shared-object-history.ts';
 import type { OutgoingSoMessage } from './shared-object-outgoing.ts';
 
 export interface SharedObjectSubscriber {
@@ -44,8 +45,11 @@ export interface SharedObjectOwner {
 export class SharedObjectState {
   readonly name: string;
   readonly persistent: boolean;
+  /** +1 for every slot change, deletion or clear, by the script or a client (FMS `version`). */
   version = 0;
   readonly data = new Map<string, unknown>();
+  /** Per-slot versions and deletions, for delta resyncs (resyncDepth, purge). */
+  readonly history = new SlotHistory();
   readonly subscribers = new Map<string, SharedObjectSubscriber>();
   lockCount = 0;
   /** Slots the script changed since the last sync. */
@@ -75,14 +79,24 @@ export class SharedObjectState {
 
   /** null (or undefined) deletes the slot. Subscribers get the change at the next sync. */
   setProperty(slot: string, value: unknown): void {
-    if (value === null || value === undefined) {
-      if (!this.data.delete(slot)) return;
-    } else {
-      this.data.set(slot, value);
-    }
-    this.version++;
+    if (!this.writeSlot(slot, value)) return;
     this.pendingSlots.add(slot);
     this.#store.changed(this, true);
+  }
+
+  /**
+   * Stores a slot (null/undefined deletes it) as one new version and records it for delta
+   * resyncs. False (nothing changes) when deleting a slot that does not exist.
+   */
+  writeSlot(slot: string, value: unknown): boolean {
+    if (value === null || value === undefined) {
+      if (!this.data.delete(slot)) return false;
+      this.history.deleted(slot, ++this.version);
+    } else {
+      this.data.set(slot, value);
+      this.history.changed(slot, ++this.version);
+    }
+    return true;
   }
 
   getPropertyNames(): string[] {
@@ -122,7 +136,7 @@ export class SharedObjectState {
     this.data.clear();
     this.pendingSlots.clear();
     this.pendingClear = true;
-    this.version++;
+    this.history.reset(++this.version);
     this.#store.changed(this, false);
     if (this.persistent) this.#store.removeFile(this);
     return true;
@@ -139,8 +153,18 @@ export class SharedObjectState {
     return this.flushDone?.promise ?? this.io;
   }
 
-  /** We keep no deletion history, so there is nothing to purge. */
-  purge(_version: number): boolean {
+  /** Forgets deleted slots older than `version`; clients older than that get a full resync. */
+  purge(version: number): boolean {
+    this.history.purge(version);
     return true;
+  }
+
+  /** FMS `resyncDepth` (default Infinity): clients more than this many versions behind get Clear + every slot. */
+  get resyncDepth(): number {
+    return this.history.depth;
+  }
+
+  set resyncDepth(depth: number) {
+    this.history.setDepth(depth, this.version);
   }
 }

@@ -5,7 +5,8 @@
  * connection. The state of one SO is SharedObjectState; its file is SharedObjectFiles' business.
  *
  * Sync rules (what Flash clients rely on):
- * - use: UseSuccess, Clear, then one Change per slot (a full resync; we keep no delta history).
+ * - use: UseSuccess, Clear, then one Change per slot (a full resync); a client that brings a
+ *   version within resyncDepth gets UseSuccess and only what changed since (SlotHistory).
  * - a client change: applied at once, version+1, Success to the requester ("success" in its
  *   onSync), Change to every other subscriber; the script's onSync gets {code, name, oldValue}.
  * - a script change (setProperty/clear): batched; sent as one message per SO on the next turn, at
@@ -21,7 +22,7 @@ import type { Logger } from '../log/logger.ts';
 import type { SharedObjectMessageModel, SoEvent } from '../rtmp/shared-object-codec.ts';
 import { hasAccess } from './access-list.ts';
 import { errorFields, SharedObjectFiles } from './shared-object-files.ts';
-import { sharedObjectNameProblem } from './shared-object-names.ts';
+import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts';
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
 import { SharedObjectState, type QueuedRequest, type SharedObjectOwner, type SharedObjectSubscriber, type SyncEntry } from './shared-object-state.ts';
 
@@ -98,7 +99,7 @@ export class SharedObjectStore implements SharedObjectOwner {
     for (const event of msg.events) {
       switch (event.type) {
         case 'use':
-          this.use(sub, msg.name, msg.persistent);
+          this.use(sub, msg.name, msg.persistent, msg.version);
           break;
         case 'release':
           this.release(sub, msg.name);
@@ -118,8 +119,12 @@ export class SharedObjectStore implements SharedObjectOwner {
     }
   }
 
-  /** Subscribes; answers UseSuccess + full sync, or a status when refused. */
-  use(sub: SharedObjectSubscriber, name: string, persistent: boolean): SharedObjectState | null {
+  /**
+   * Subscribes; answers UseSuccess + a resync, or a status when refused. `knownVersion` is the
+   * version the client says it has (its Use message): within resyncDepth it gets only the slots
+   * changed or deleted since (no Clear); otherwise Clear and every slot.
+   */
+  use(sub: SharedObjectSubscriber, name: string, persistent: boolean, knownVersion = 0): SharedObjectState | null {
     if (this.closed) return null;
     const problem = sharedObjectNameProblem(name);
     if (problem) {
@@ -138,8 +143,9 @@ export class SharedObjectStore implements SharedObjectOwner {
     }
     this.#syncState(state); // existing subscribers first hear what the script changed so far
     state.subscribers.set(sub.id, sub);
-    const slots: SoEvent[] = [...state.data].map(([slot, value]) => ({ type: 'change', name: slot, value }));
-    this.#deliver(sub, state, [{ type: 'useSuccess' }, { type: 'clear' }, ...slots]);
+    const delta = state.history.delta(knownVersion, state.version, state.data);
+    const resync: SoEvent[] = delta ?? [{ type: 'clear' }, ...[...state.data].map(([slot, value]): SoEvent => ({ type: 'change', name: slot, value }))];
+    this.#deliver(sub, state, [{ type: 'useSuccess' }, ...resync]);
     return state;
   }
 
@@ -196,9 +202,7 @@ export class SharedObjectStore implements SharedObjectOwner {
       return;
     }
     this.#syncState(state); // the script's earlier changes go out first, in order
-    if (remove) state.data.delete(slot);
-    else state.data.set(slot, value);
-    state.version++;
+    state.writeSlot(slot, remove ? undefined : value);
     this.changed(state, false);
     this.#deliver(sub, state, [{ type: 'success', name: slot }]);
     const event: SoEvent = remove ? { type: 'remove', name: slot } : { type: 'change', name: slot, value };
@@ -238,6 +242,35 @@ export class SharedObjectStore implements SharedObjectOwner {
     const state = this.#open(name, persistent);
     if (state) state.heldByScript = true;
     return state;
+  }
+
+  /**
+   * application.clearSharedObjects(soPath): every matching SO that is loaded (persistent or not)
+   * loses all its slots (subscribers get Clear) and its file; matching files of SOs not loaded are
+   * deleted. True only when everything matched was cleared; false when a file could not be
+   * deleted, the path is invalid, or a path without wildcards matched nothing.
+   */
+  clearSharedObjects(soPath: string): boolean {
+    if (this.closed) return false;
+    const pattern = SoPathPattern.parse(soPath);
+    if (!pattern) {
+      this.#log.warn({ soPath }, 'clearSharedObjects: not a shared object path');
+      return false;
+    }
+    let matched = 0;
+    let ok = true;
+    for (const state of [...this.#objects.values()]) {
+      if (!pattern.matches(state.name)) continue;
+      matched++;
+      state.clear(); // a persistent SO's file goes after its pending writes
+    }
+    for (const name of this.#files.storedNames()) {
+      if (this.#objects.has(name) || !pattern.matches(name)) continue;
+      matched++;
+      if (!this.#files.removeStored(name)) ok = false;
+    }
+    this.#log.info({ soPath, matched, ok }, 'shared objects cleared');
+    return ok && (matched > 0 || pattern.wildcard);
   }
 
   /** Sends the script's batched changes now (the lead may call this after each script event). */

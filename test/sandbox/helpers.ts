@@ -52,6 +52,11 @@ export class RecordingHooks implements InstanceHooks {
       this.notify();
       return undefined;
     },
+    clearSharedObjects: (soPath) => {
+      this.soOps.push(['clearSharedObjects', soPath]);
+      this.notify();
+      return true;
+    },
   };
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
 
