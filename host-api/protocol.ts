@@ -113,6 +113,8 @@ export interface HostCalls {
   soOp(name: string, op: string, args: unknown[]): unknown;
   /** application.clearSharedObjects(soPath). */
   soClearPath(soPath: string): boolean;
+  /** SharedObject.get(name, persistent, nc): `key` names the handle in later soOp calls and events. */
+  soGetProxied(key: string, ncId: number, name: string, persistent: boolean): boolean;
 }
 
 export type HostOp = keyof HostCalls;

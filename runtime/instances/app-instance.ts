@@ -12,6 +12,7 @@ import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
 import { OutboundConnections } from './outbound-connections.ts';
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import { ProxiedSharedObjects } from './proxied-shared-objects.ts';
 import { ScriptSharedObjects } from './script-shared-objects.ts';
 import { ServerStreams } from './server-streams.ts';
 import { SharedObjectStore } from './shared-object-store.ts';
@@ -52,6 +53,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   readonly #options: AppInstanceOptions;
   readonly #script: ApplicationScript;
   readonly #outbound: OutboundConnections;
+  /** SharedObject.get(name, persistent, nc): SOs of other instances/servers, through #outbound. */
+  readonly #proxiedSharedObjects: ProxiedSharedObjects;
   /** Remote shared objects of this instance (clients use them over RTMP messages 19/16). */
   readonly sharedObjects: SharedObjectStore;
   readonly #serverStreams: ServerStreams;
@@ -90,6 +93,14 @@ export class AppInstance implements SessionOwner, StreamHost {
         },
       },
       { ownRtmpPort: options.ownRtmpPort, relayMaxBufferedBytes: options.playerMaxBufferedBytes, agent: `FMS/3,5,7,7009 (fms-runtime; ${this.name})` },
+      this.log,
+    );
+    this.#proxiedSharedObjects = new ProxiedSharedObjects(
+      this.#outbound,
+      {
+        sync: (key, list) => mediaEvent({ kind: 'soSync', name: key, list }),
+        send: (key, handler, args) => mediaEvent({ kind: 'soSend', name: key, handler, args }),
+      },
       this.log,
     );
     this.#serverStreams = new ServerStreams(
@@ -295,7 +306,7 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   readonly #hooks: InstanceHooks = {
     media: this.#mediaHooks,
-    sharedObjects: new ScriptSharedObjects(() => this.sharedObjects),
+    sharedObjects: new ScriptSharedObjects(() => this.sharedObjects, () => this.#proxiedSharedObjects ?? null),
     trace: (text) => this.log.info({ trace: true }, text),
     scriptError: (info) => {
       this.stats.scriptErrors++;

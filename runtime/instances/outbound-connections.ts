@@ -139,6 +139,19 @@ export class OutboundConnections {
     this.#events.ncStatus(nc.id, info);
   }
 
+  /**
+   * Runs `run` with the client connection once the script's NetConnection is connected (at once
+   * if it is; dropped if it fails). False when the script never called connect() on it.
+   */
+  whenConnected(ncId: number, run: (client: NetConnection) => void): boolean {
+    const nc = this.#ncs.get(ncId);
+    if (!nc?.client) return false;
+    const client = nc.client;
+    if (nc.connected) run(client);
+    else nc.waiting.push(() => run(client));
+    return true;
+  }
+
   /** The client connection behind a script NetConnection (Stream.play pulls through it). */
   netConnection(ncId: number): NetConnection | null {
     const nc = this.#ncs.get(ncId);

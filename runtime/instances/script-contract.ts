@@ -88,6 +88,11 @@ export interface SharedObjectHooks {
   op(name: string, op: SharedObjectOp, args: unknown[]): unknown;
   /** application.clearSharedObjects(soPath): true only when everything matched was cleared. */
   clearSharedObjects(soPath: string): boolean;
+  /**
+   * SharedObject.get(name, persistent, nc): a proxied SO owned by whatever `ncId` connects to,
+   * operated with op(key, …) like a local one. False when that NetConnection does not exist.
+   */
+  getProxied(key: string, ncId: number, name: string, persistent: boolean): boolean;
 }
 
 /** Status events of server-side media objects, delivered to the script's onStatus handlers. */

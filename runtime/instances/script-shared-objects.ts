@@ -1,3 +1,4 @@
+import type { ProxiedSharedObjects } from './proxied-shared-objects.ts';
 import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
 import type { SharedObjectState } from './shared-object-state.ts';
 import type { SharedObjectStore } from './shared-object-store.ts';
@@ -8,11 +9,17 @@ import type { SharedObjectStore } from './shared-object-store.ts';
  */
 export class ScriptSharedObjects implements SharedObjectHooks {
   readonly #store: () => SharedObjectStore;
+  readonly #proxied: () => ProxiedSharedObjects | null;
   readonly #handles = new Map<string, SharedObjectState>();
 
-  constructor(store: () => SharedObjectStore) {
-    // A getter: the instance creates its store after its hooks object.
+  constructor(store: () => SharedObjectStore, proxied: () => ProxiedSharedObjects | null = () => null) {
+    // Getters: the instance creates its store and connections after its hooks object.
     this.#store = store;
+    this.#proxied = proxied;
+  }
+
+  getProxied(key: string, ncId: number, name: string, persistent: boolean): boolean {
+    return this.#proxied()?.get(key, ncId, name, persistent) ?? false;
   }
 
   get(name: string, persistent: boolean): boolean {
@@ -22,6 +29,8 @@ export class ScriptSharedObjects implements SharedObjectHooks {
   }
 
   op(name: string, op: SharedObjectOp, args: unknown[]): unknown {
+    const proxied = this.#proxied();
+    if (proxied?.has(name)) return proxied.op(name, op, args);
     const state = this.#handles.get(name);
     if (!state) return undefined;
     const text = (i: number) => String(args[i] ?? '');
