@@ -19,26 +19,40 @@ export interface ProxiedSoEvents {
 }
 
 export interface ProxiedSoConnections {
-  /** Runs `run` once the script's NetConnection `ncId` is connected (now if it is); false when there is none. */
-  whenConnected(ncId: number, run: (nc: NetConnection) => void): boolean;
+  /** Calls `run` each time the script's NetConnection `ncId` is connected (now, if it is); returns the stop function. */
+  onConnected(ncId: number, run: (nc: NetConnection) => void): () => void;
 }
 
+/** Script calls kept while the owner is not (yet) connected; beyond this they are dropped (one log line). */
+export const MAX_WAITING_CALLS = 1000;
+
 class ProxiedSharedObject {
+  /** The client SO on the current connection (a new one after each reconnect); its data is what the script reads. */
   so: SharedObject | null = null;
   closed = false;
-  /** What the script did before the owner answered Use: replayed in order once it has. */
+  stopWatching: () => void = () => undefined;
+  /** What the script did while the owner had not answered Use: replayed in order once it has. */
   readonly waiting: Array<(so: SharedObject) => void> = [];
+  #dropped = false;
 
   constructor(
     readonly key: string,
     readonly name: string,
     readonly persistent: boolean,
+    readonly log: Logger,
   ) {}
 
-  /** Runs now when connected; otherwise after the connect (dropped if it never connects). */
   whenReady(run: (so: SharedObject) => void): void {
-    if (this.so?.isConnected) run(this.so);
-    else if (!this.closed) this.waiting.push(run);
+    if (this.closed) return;
+    if (this.so?.isConnected) return run(this.so);
+    if (this.waiting.length < MAX_WAITING_CALLS) return void this.waiting.push(run);
+    if (!this.#dropped) this.log.warn({ so: this.name, max: MAX_WAITING_CALLS }, 'proxied shared object not connected; further calls dropped');
+    this.#dropped = true;
+  }
+
+  ready(so: SharedObject): void {
+    this.#dropped = false;
+    for (const run of this.waiting.splice(0)) run(so);
   }
 }
 
@@ -59,13 +73,16 @@ export class ProxiedSharedObjects {
     return this.#objects.has(key);
   }
 
-  /** SharedObject.get(name, persistent, nc): false when the NetConnection does not exist. */
+  /**
+   * SharedObject.get(name, persistent, nc). As in FMS the NetConnection need not be connected
+   * yet: the SO is used whenever it connects (again after a reconnect, with a full resync).
+   */
   get(key: string, ncId: number, name: string, persistent: boolean): boolean {
     if (this.#objects.has(key)) return true;
-    const proxied = new ProxiedSharedObject(key, name, persistent);
-    const known = this.#connections.whenConnected(ncId, (nc) => this.#connect(proxied, nc));
-    if (known) this.#objects.set(key, proxied);
-    return known;
+    const proxied = new ProxiedSharedObject(key, name, persistent, this.#log);
+    this.#objects.set(key, proxied);
+    proxied.stopWatching = this.#connections.onConnected(ncId, (nc) => this.#connect(proxied, nc));
+    return true;
   }
 
   op(key: string, op: SharedObjectOp, args: unknown[]): unknown {
@@ -117,6 +134,7 @@ export class ProxiedSharedObjects {
       this.#log.warn({ so: proxied.name, err: (error as Error).message }, 'proxied shared object refused');
       return;
     }
+    proxied.so?.close(); // the previous connection's object, if the NetConnection reconnected
     proxied.so = so;
     // so.send() broadcasts: any handler name reaches the script, which looks it up on its object.
     so.client = new Proxy({}, {
@@ -127,18 +145,14 @@ export class ProxiedSharedObjects {
     });
     so.on('close', (reason) => this.#log.info({ so: proxied.name, reason }, 'proxied shared object disconnected'));
     so.connect().then(
-      () => {
-        for (const run of proxied.waiting.splice(0)) run(so);
-      },
-      (error: unknown) => {
-        proxied.waiting.length = 0;
-        this.#log.warn({ so: proxied.name, err: (error as Error).message }, 'proxied shared object could not be used');
-      },
+      () => proxied.ready(so),
+      (error: unknown) => this.#log.warn({ so: proxied.name, err: (error as Error).message }, 'proxied shared object could not be used'),
     );
   }
 
   #close(proxied: ProxiedSharedObject): void {
     proxied.closed = true;
+    proxied.stopWatching();
     proxied.waiting.length = 0;
     this.#objects.delete(proxied.key);
     proxied.so?.close();

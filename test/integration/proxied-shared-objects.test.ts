@@ -43,6 +43,15 @@ describe('proxied shared objects: SharedObject.get(name, persistent, netConnecti
   }
 
   const traced = (text: string) => ts.logs.waitFor((r) => r.app === PROXY && r['trace'] === true && r.msg === text);
+  const count = (text: string) => ts.logs.traces(PROXY).filter((t) => t === text).length;
+
+  async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 
   it('the script reads, changes and broadcasts on an SO owned by another instance, and hears its changes', async () => {
     const ownerClient = await connect('owner/room');
@@ -85,5 +94,22 @@ describe('proxied shared objects: SharedObject.get(name, persistent, netConnecti
     const info = (await p.call('remoteInfo')) as Record<string, unknown>;
     assert.deepEqual({ ...info }, { name: 'board', size: 3, lock: -1, unlock: -1, version: board.version });
     assert.equal(await p.call('withoutConnection'), true, 'not a NetConnection: get returns null');
+  });
+
+  it('get() before the NetConnection connects; after a reconnect the SO resyncs and keeps working', async () => {
+    const ownerClient = await connect('owner/room');
+    const early = SharedObject.getRemote(ownerClient, 'early', false);
+    await early.connect();
+    const p = await connect('soproxy');
+    // setProperty made before nc2.connect() was replayed once the owner answered.
+    await waitUntil(() => early.data['queued'] === 'before connect', 'the queued change at the owner');
+    await traced('early sync success queued');
+
+    assert.equal(await p.call('reconnectEarly'), true);
+    await waitUntil(() => count('early sync clear') >= 2, 'a second full resync (Clear) after the reconnect');
+    const seen = nextSync(early, 'after');
+    assert.equal(await p.call('earlySet', 'after', 1), true);
+    await seen;
+    assert.equal(early.data['after'], 1);
   });
 });
