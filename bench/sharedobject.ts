@@ -155,22 +155,20 @@ async function run(mode: Mode): Promise<RunResult> {
 /** A steady offered load: every millisecond, as many changes as the rate says are due by now. */
 async function paced(change: () => void, start: number, measureFrom: number, end: number, startMeasuring: () => void): Promise<void> {
   const perMs = RATE / SUBSCRIBERS / 1000; // writer changes per ms
-  let due = 0;
+  let measuring = false;
+  let phaseStart = start; // the warm-up, then the measured part, each paced from its own start
   let sentInPhase = 0;
-  let phaseStart = start;
   for (;;) {
     const now = monotonicMs();
     if (now >= end) return;
-    if (now >= measureFrom && phaseStart === start) {
+    if (!measuring && now >= measureFrom) {
+      measuring = true;
       startMeasuring();
       phaseStart = now;
       sentInPhase = 0;
     }
-    due = Math.floor((now - phaseStart) * perMs);
-    while (sentInPhase < due) {
-      change();
-      sentInPhase++;
-    }
+    const due = Math.floor((now - phaseStart) * perMs);
+    for (; sentInPhase < due; sentInPhase++) change();
     await new Promise((r) => setTimeout(r, 1));
   }
 }
