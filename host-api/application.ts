@@ -139,7 +139,7 @@ export function createApplication(options: BootOptions): ApplicationObject {
   defineMethod(app, 'getStats', () => host('applicationStats'));
   defineMethod(app, 'registerClass', registerClass);
   defineMethod(app, 'registerProxy', stub('application.registerProxy', undefined));
-  defineMethod(app, 'clearSharedObjects', stub('application.clearSharedObjects', false));
+  defineMethod(app, 'clearSharedObjects', (soPath: unknown) => host('soClearPath', StringConstructor(soPath)) === true);
   defineMethod(app, 'clearStreams', stub('application.clearStreams', false));
   defineMethod(app, 'denyPeerLookup', stub('application.denyPeerLookup', undefined));
   defineMethod(app, 'sendPeerRedirect', stub('application.sendPeerRedirect', undefined));

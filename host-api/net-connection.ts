@@ -150,3 +150,8 @@ export function onNsStatusEvent(nsId: number, info: InfoRecord): void {
 }
 
 setNcIdResolver((nc) => stateOf(nc)?.id ?? null);
+
+/** The host id of a script NetConnection object, or null for anything else. */
+export function ncIdOf(nc: unknown): number | null {
+  return stateOf(nc)?.id ?? null;
+}

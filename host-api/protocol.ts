@@ -154,6 +154,10 @@ export interface HostCalls {
   fileIo(handle: number, op: FileIoOp, arg: string | number | null): unknown;
   /** LoadVars / XML: false when refused before starting; otherwise an `httpResult` event comes back. */
   httpRequest(requestId: number, request: HttpRequestRecord): boolean;
+  /** application.clearSharedObjects(soPath). */
+  soClearPath(soPath: string): boolean;
+  /** SharedObject.get(name, persistent, nc): `key` names the handle in later soOp calls and events. */
+  soGetProxied(key: string, ncId: number, name: string, persistent: boolean): boolean;
 }
 
 export type HostOp = keyof HostCalls;

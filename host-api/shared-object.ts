@@ -2,9 +2,11 @@
  * Server-side SharedObject (fms-api §7): `SharedObject.get(name, persistent)` returns one object per
  * name whose methods act on the instance's remote shared object in the host (clients see every
  * change as a sync). `onSync` is set per object (not on the prototype) and receives the changes
- * clients made; `so[handler]` runs for a client's `so.send(handler, ...)`.
+ * clients made; `so[handler]` runs for a client's `so.send(handler, ...)`. With a NetConnection,
+ * `get` returns a proxied SO owned by the server that connection reaches (the host is its client).
  */
 import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, objectCreate, StringConstructor, unsupported } from './host.ts';
+import { ncIdOf } from './net-connection.ts';
 import { invoke, toPlain } from './values.ts';
 
 interface SharedObjectObject {
@@ -12,37 +14,55 @@ interface SharedObjectObject {
   [member: string]: unknown;
 }
 
+/** Handles by key: the SO name for local SOs, see getProxied for proxied ones. */
 const handles = emptyMap<SharedObjectObject>();
+const keys = new WeakMap<object, string>();
 
 export function SharedObject(): void {}
 
 const SharedObjectStatic = SharedObject as unknown as Record<string, unknown>;
 
 defineMethod(SharedObjectStatic, 'get', function (name: unknown, persistence?: unknown, netConnection?: unknown): SharedObjectObject | null {
-  if (netConnection !== undefined && netConnection !== null) {
-    unsupported('SharedObject.get(name, persistence, netConnection)');
-    return null;
-  }
-  const key = StringConstructor(name);
+  const soName = StringConstructor(name);
+  if (netConnection !== undefined && netConnection !== null) return getProxied(soName, persistence === true, netConnection);
+  const existing = handles[soName];
+  if (existing !== undefined) return existing;
+  if (!host('soGet', soName, persistence === true)) return null;
+  return newHandle(soName, soName);
+});
+
+/**
+ * A proxied SO (owned by whatever `nc` is connected to). Its handle key starts with a control
+ * character, which local SO names may not contain, so the two kinds never share a key.
+ */
+function getProxied(soName: string, persistent: boolean, nc: unknown): SharedObjectObject | null {
+  const ncId = ncIdOf(nc);
+  if (ncId === null) return null;
+  const key = '\u0001' + ncId + '/' + soName;
   const existing = handles[key];
   if (existing !== undefined) return existing;
-  if (!host('soGet', key, persistence === true)) return null;
+  if (!host('soGetProxied', key, ncId, soName, persistent)) return null;
+  return newHandle(key, soName);
+}
+
+function newHandle(key: string, soName: string): SharedObjectObject {
   const so = objectCreate(SharedObject.prototype) as SharedObjectObject;
-  defineConstant(so, 'name', key);
+  defineConstant(so, 'name', soName);
   handles[key] = so;
+  keys.set(so, key);
   return so;
-});
+}
 
 defineMethod(SharedObjectStatic, 'commit', function (): void {
   unsupported('SharedObject.commit');
 });
 
 function op(so: unknown, operation: string, args: unknown[]): unknown {
-  const name = (so as SharedObjectObject | null)?.name;
-  if (typeof name !== 'string' || handles[name] !== so) return undefined;
+  const key = typeof so === 'object' && so !== null ? keys.get(so) : undefined;
+  if (key === undefined || handles[key] !== so) return undefined;
   const plain: unknown[] = [];
   for (let i = 0; i < args.length; i++) plain[i] = toPlain(args[i]);
-  return host('soOp', name, operation, plain);
+  return host('soOp', key, operation, plain);
 }
 
 const proto = SharedObject.prototype as Record<string, unknown>;
@@ -53,7 +73,8 @@ for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size
 }
 defineMethod(proto, 'close', function (this: SharedObjectObject): void {
   op(this, 'close', []);
-  if (handles[this.name] === this) delete handles[this.name];
+  const key = keys.get(this);
+  if (key !== undefined && handles[key] === this) delete handles[key];
 });
 defineMethod(proto, 'mark', function (): void {
   unsupported('SharedObject.mark');
@@ -65,8 +86,19 @@ defineProperty(proto, 'version', {
   enumerable: false,
   configurable: true,
 });
+// FMS: Infinity by default; clients further behind than this get a full resync (Clear + slots).
+defineProperty(proto, 'resyncDepth', {
+  get(this: unknown) {
+    return op(this, 'resyncDepth', []);
+  },
+  set(this: unknown, depth: unknown) {
+    op(this, 'setResyncDepth', [depth]);
+  },
+  enumerable: false,
+  configurable: true,
+});
 
-/** Host → isolate: clients changed slots of a shared object the script holds. */
+/** Host → isolate: clients changed slots of a shared object the script holds (`name` is the handle key). */
 export function onSoSyncEvent(name: string, list: Record<string, unknown>[]): void {
   const so = handles[name];
   if (so === undefined) return;

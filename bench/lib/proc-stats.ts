@@ -50,6 +50,27 @@ export class CpuWindow {
   }
 }
 
+/** CPU busy on the whole machine over a window, in cores (others' processes included). */
+export class MachineCpuWindow {
+  readonly #start = machineTicks();
+
+  /** Cores busy since construction (all processes). */
+  end(): number {
+    const now = machineTicks();
+    const total = now.total - this.#start.total;
+    return total > 0 ? ((now.busy - this.#start.busy) / total) * now.cpus : 0;
+  }
+}
+
+function machineTicks(): { busy: number; total: number; cpus: number } {
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const fields = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  const total = fields.reduce((a, b) => a + b, 0);
+  const cpus = lines.filter((l) => /^cpu\d/.test(l)).length;
+  return { busy: total - idle, total, cpus };
+}
+
 /**
  * Kernel socket queues of one loopback TCP connection from `ss`: what the sender's kernel holds
  * unsent/unacked (Send-Q on the server side) and what the receiver has not read (Recv-Q on the client side).

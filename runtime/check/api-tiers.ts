@@ -56,7 +56,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'application.gc': S,
   'application.registerClass': partial('stored; AMF class aliases are not applied to values that cross'),
   'application.registerProxy': unsupported(STUB),
-  'application.clearSharedObjects': unsupported(STUB),
+  'application.clearSharedObjects': S,
   'application.clearStreams': unsupported(STUB),
   'application.denyPeerLookup': unsupported(`${RTMFP}; ${STUB}`),
   'application.sendPeerRedirect': unsupported(`${RTMFP}; ${STUB}`),
@@ -155,7 +155,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
 
   // ---- SharedObject (§7)
   'SharedObject.get': S,
-  'SharedObject.get(name, persistence, netConnection)': unsupported(`proxied shared objects: ${STUB}`),
+  'SharedObject.get(name, persistence, netConnection)': partial('proxied: get/set/send/size/version/onSync work; lock/unlock return -1 as FMS documents; flush/clear/purge return false'),
   'SharedObject.commit': unsupported(STUB),
   'so.getProperty': S,
   'so.setProperty': S,
@@ -173,7 +173,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'so.onSync': S,
   'so.mark': unsupported(STUB),
   'so.onStatus': partial(NEVER_CALLED),
-  'so.resyncDepth': unsupported(NOT_DEFINED),
+  'so.resyncDepth': S,
   'so.isDirty': unsupported(NOT_DEFINED),
   'so.autoCommit': unsupported(NOT_DEFINED),
 

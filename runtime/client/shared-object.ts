@@ -79,17 +79,26 @@ class SharedObjectRouter {
 
 const routers = new WeakMap<NetConnection, SharedObjectRouter>();
 
+function routerOf(nc: NetConnection): SharedObjectRouter {
+  let router = routers.get(nc);
+  if (!router) {
+    router = new SharedObjectRouter();
+    routers.set(nc, router);
+  }
+  return router;
+}
+
 export class SharedObject extends TypedEmitter<SharedObjectEvents> {
   readonly name: string;
   readonly persistent: boolean;
-  readonly nc: NetConnection;
+  /** The connection it syncs over; connect(otherNc) moves it (Flash's so.connect(nc)). */
+  nc: NetConnection;
   /** Methods so.send() broadcasts may invoke (like NetConnection.client). */
   client: Record<string, (...args: unknown[]) => unknown> = {};
   /** Current slots. Read freely; change them with setProperty (direct writes are not sent). */
   readonly data: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   /** Last version the server reported. */
   version = 0;
-  readonly #router: SharedObjectRouter;
   /** Slots with local changes the server has not answered yet (count of requests in flight). */
   readonly #pending = new Map<string, number>();
   #connected = false;
@@ -97,11 +106,7 @@ export class SharedObject extends TypedEmitter<SharedObjectEvents> {
 
   /** The SO `name` on this NetConnection (one object per name, as in Flash). */
   static getRemote(nc: NetConnection, name: string, persistent = false): SharedObject {
-    let router = routers.get(nc);
-    if (!router) {
-      router = new SharedObjectRouter();
-      routers.set(nc, router);
-    }
+    const router = routerOf(nc);
     const existing = router.objects.get(name);
     if (existing) {
       if (existing.persistent !== persistent) throw new Error(`shared object ${name} is already open with persistent=${existing.persistent}`);
@@ -111,6 +116,8 @@ export class SharedObject extends TypedEmitter<SharedObjectEvents> {
     router.objects.set(name, so);
     return so;
   }
+
+  #router: SharedObjectRouter;
 
   private constructor(nc: NetConnection, router: SharedObjectRouter, name: string, persistent: boolean) {
     super();
@@ -124,8 +131,14 @@ export class SharedObject extends TypedEmitter<SharedObjectEvents> {
     return this.#connected;
   }
 
-  /** Sends Use; resolves once UseSuccess and the initial sync are applied, rejects on a refusal. */
-  connect(): Promise<void> {
+  /**
+   * Sends Use; resolves once UseSuccess and the initial sync are applied, rejects on a refusal.
+   * With another NetConnection (after the old one closed), the object moves to it keeping its
+   * data and version, like Flash's so.connect(nc): the Use carries that version, so the server
+   * may answer with only what changed since (resyncDepth) instead of Clear and every slot.
+   */
+  connect(nc?: NetConnection): Promise<void> {
+    if (nc && nc !== this.nc) this.#moveTo(nc);
     if (this.#connected) return Promise.resolve();
     if (this.#connecting) return this.#connecting.promise;
     const connection = this.nc.connection;
@@ -143,6 +156,21 @@ export class SharedObject extends TypedEmitter<SharedObjectEvents> {
     this.#connecting = { promise, resolve, reject };
     this.#send([{ type: 'use' }]);
     return promise;
+  }
+
+  #moveTo(nc: NetConnection): void {
+    if (this.#connected || this.#connecting) {
+      const stillOpen = this.nc.isConnected && this.nc.connection !== null && this.nc.connection !== undefined && !this.nc.connection.closed;
+      if (stillOpen) throw new Error(`shared object ${this.name} is still connected; close it first`);
+      this.#disconnected('NetConnection closed'); // closed, but its close event has not reached us yet
+    }
+    const router = routerOf(nc);
+    const other = router.objects.get(this.name);
+    if (other && other !== this) throw new Error(`shared object ${this.name} is already open on that NetConnection`);
+    if (this.#router.objects.get(this.name) === this) this.#router.objects.delete(this.name);
+    this.nc = nc;
+    this.#router = router;
+    router.objects.set(this.name, this);
   }
 
   /** Changes a slot (null or undefined removes it): local value at once, the server's answer later. */

@@ -2,9 +2,10 @@ import type { Logger } from '../log/logger.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
-import { decodeSharedObjectMessage, encodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
+import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
 import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
-import type { SharedObjectStore, SharedObjectSubscriber } from './shared-object-store.ts';
+import type { SharedObjectSubscriber } from './shared-object-state.ts';
+import type { SharedObjectStore } from './shared-object-store.ts';
 import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from './status-codes.ts';
 import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
 import type { ConnectTarget } from './tc-url.ts';
@@ -224,10 +225,10 @@ export class ClientSession {
       get writeAccess() {
         return info().writeAccess;
       },
-      send: (message) => {
+      send: (_message, encoded) => {
         const amf3 = this.#soAmf3 ?? this.info.objectEncoding === 3;
-        const payload = encodeSharedObjectMessage(message, amf3);
-        this.connection.sendMessage({ type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload });
+        const message = { type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload: encoded.payload(amf3) };
+        this.connection.sendShared(message, encoded.wire(amf3)); // bytes shared with the other subscribers
       },
     };
   }

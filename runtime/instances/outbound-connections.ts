@@ -51,6 +51,8 @@ const AT_SET_DATA_FRAME = Buffer.from([0x02, 0x00, 0x0d, ...Buffer.from('@setDat
 export class OutboundConnections {
   readonly #ncs = new Map<number, OutboundNc>();
   readonly #nss = new Map<number, OutboundNs>();
+  /** onConnected() callbacks by script NetConnection id (they outlive one connect()). */
+  readonly #connectWatchers = new Map<number, Set<(client: NetConnection) => void>>();
   readonly #streams: StreamRegistry;
   readonly #events: OutboundEvents;
   readonly #options: OutboundOptions;
@@ -107,6 +109,7 @@ export class OutboundConnections {
         nc.connected = true;
         this.#events.ncStatus(ncId, info);
         for (const run of nc.waiting.splice(0)) run();
+        for (const watch of [...(this.#connectWatchers.get(ncId) ?? [])]) watch(client);
       },
       (error: unknown) => {
         if (this.#ncs.get(ncId) !== nc) return;
@@ -137,6 +140,26 @@ export class OutboundConnections {
       ns.relay.setState('failed', `${info.code}${info.description ? `: ${info.description}` : ''}`);
     }
     this.#events.ncStatus(nc.id, info);
+  }
+
+  /**
+   * Calls `run` with the client connection every time the script's NetConnection `ncId` reaches
+   * Connect.Success (at once if it is connected now), across the script's later connect() calls,
+   * until the returned function is called. The script may not have called connect() yet.
+   */
+  onConnected(ncId: number, run: (client: NetConnection) => void): () => void {
+    let watchers = this.#connectWatchers.get(ncId);
+    if (!watchers) {
+      watchers = new Set();
+      this.#connectWatchers.set(ncId, watchers);
+    }
+    watchers.add(run);
+    const nc = this.#ncs.get(ncId);
+    if (nc?.connected && nc.client) run(nc.client);
+    return () => {
+      watchers.delete(run);
+      if (watchers.size === 0 && this.#connectWatchers.get(ncId) === watchers) this.#connectWatchers.delete(ncId);
+    };
   }
 
   /** The client connection behind a script NetConnection (Stream.play pulls through it). */
@@ -265,5 +288,6 @@ export class OutboundConnections {
     for (const nc of this.#ncs.values()) nc.client?.close();
     this.#nss.clear();
     this.#ncs.clear();
+    this.#connectWatchers.clear();
   }
 }

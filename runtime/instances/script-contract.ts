@@ -78,6 +78,7 @@ export interface MediaHooks {
 /** Server-side SharedObject operations (fms-api §7) on the script's handles, keyed by SO name. */
 export const SHARED_OBJECT_OPS = [
   'getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'flush', 'clear', 'close', 'purge', 'version',
+  'resyncDepth', 'setResyncDepth',
 ] as const;
 export type SharedObjectOp = (typeof SHARED_OBJECT_OPS)[number];
 
@@ -85,6 +86,13 @@ export interface SharedObjectHooks {
   /** SharedObject.get(name, persistent): false when the name is refused or persistence differs. */
   get(name: string, persistent: boolean): boolean;
   op(name: string, op: SharedObjectOp, args: unknown[]): unknown;
+  /** application.clearSharedObjects(soPath): true only when everything matched was cleared. */
+  clearSharedObjects(soPath: string): boolean;
+  /**
+   * SharedObject.get(name, persistent, nc): a proxied SO owned by whatever `ncId` connects to,
+   * operated with op(key, …) like a local one. False when that NetConnection does not exist.
+   */
+  getProxied(key: string, ncId: number, name: string, persistent: boolean): boolean;
 }
 
 /** Status events of server-side media objects, delivered to the script's onStatus handlers. */

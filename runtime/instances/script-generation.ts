@@ -4,6 +4,7 @@ import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import { OutboundConnections } from './outbound-connections.ts';
+import { ProxiedSharedObjects } from './proxied-shared-objects.ts';
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks } from './script-contract.ts';
 import { ScriptSharedObjects } from './script-shared-objects.ts';
 import { ServerStreams } from './server-streams.ts';
@@ -47,6 +48,8 @@ export class ScriptGeneration {
   readonly #outbound: OutboundConnections;
   readonly #serverStreams: ServerStreams;
   readonly #sharedObjects: ScriptSharedObjects;
+  /** SharedObject.get(name, persistent, nc): SOs of other instances/servers, over this generation's NetConnections. */
+  readonly #proxiedSharedObjects: ProxiedSharedObjects;
   readonly #host: GenerationHost;
   #retired = false;
 
@@ -74,7 +77,15 @@ export class ScriptGeneration {
       },
       host.log,
     );
-    this.#sharedObjects = new ScriptSharedObjects(host.sharedObjects);
+    this.#proxiedSharedObjects = new ProxiedSharedObjects(
+      this.#outbound,
+      {
+        sync: (key, list) => this.mediaEvent({ kind: 'soSync', name: key, list }),
+        send: (key, handler, args) => this.mediaEvent({ kind: 'soSend', name: key, handler, args }),
+      },
+      host.log,
+    );
+    this.#sharedObjects = new ScriptSharedObjects(host.sharedObjects, () => this.#proxiedSharedObjects);
     const hooks: InstanceHooks = { ...host.clientHooks, media: this.#mediaHooks(), sharedObjects: this.#sharedObjects };
     this.script = createScript(def, host.instanceName, hooks, (error) => host.onFatal(this, error));
   }

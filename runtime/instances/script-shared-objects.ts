@@ -1,5 +1,7 @@
+import type { ProxiedSharedObjects } from './proxied-shared-objects.ts';
 import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
-import type { SharedObjectState, SharedObjectStore } from './shared-object-store.ts';
+import type { SharedObjectState } from './shared-object-state.ts';
+import type { SharedObjectStore } from './shared-object-store.ts';
 
 /**
  * The script's SharedObject handles (SharedObject.get), by name: the host side of host-api's
@@ -7,13 +9,19 @@ import type { SharedObjectState, SharedObjectStore } from './shared-object-store
  */
 export class ScriptSharedObjects implements SharedObjectHooks {
   readonly #store: () => SharedObjectStore;
+  readonly #proxied: () => ProxiedSharedObjects | null;
   readonly #handles = new Map<string, SharedObjectState>();
   /** lock() calls not yet matched by unlock(), per name: released when the script goes away. */
   readonly #locks = new Map<string, number>();
 
-  constructor(store: () => SharedObjectStore) {
-    // A getter: the instance creates its store after its hooks object.
+  constructor(store: () => SharedObjectStore, proxied: () => ProxiedSharedObjects | null = () => null) {
+    // Getters: the instance creates its store and connections after its hooks object.
     this.#store = store;
+    this.#proxied = proxied;
+  }
+
+  getProxied(key: string, ncId: number, name: string, persistent: boolean): boolean {
+    return this.#proxied()?.get(key, ncId, name, persistent) ?? false;
   }
 
   get(name: string, persistent: boolean): boolean {
@@ -23,6 +31,8 @@ export class ScriptSharedObjects implements SharedObjectHooks {
   }
 
   op(name: string, op: SharedObjectOp, args: unknown[]): unknown {
+    const proxied = this.#proxied();
+    if (proxied?.has(name)) return proxied.op(name, op, args);
     const state = this.#handles.get(name);
     if (!state) return undefined;
     const text = (i: number) => String(args[i] ?? '');
@@ -56,6 +66,11 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         return state.purge(Number(args[0]));
       case 'version':
         return state.version;
+      case 'resyncDepth':
+        return state.resyncDepth;
+      case 'setResyncDepth':
+        state.resyncDepth = Number(args[0]);
+        return undefined;
     }
   }
 
@@ -70,5 +85,9 @@ export class ScriptSharedObjects implements SharedObjectHooks {
     }
     this.#locks.clear();
     this.#handles.clear();
+  }
+
+  clearSharedObjects(soPath: string): boolean {
+    return this.#store().clearSharedObjects(soPath);
   }
 }

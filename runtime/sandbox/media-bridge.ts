@@ -4,7 +4,7 @@ import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 
 type MediaHostCalls = Pick<
   HostCalls,
-  | 'soGet' | 'soOp'
+  | 'soGet' | 'soOp' | 'soClearPath' | 'soGetProxied'
   | 'ncConnect' | 'ncCall' | 'ncClose' | 'nsCreate' | 'nsAttach' | 'nsPublish' | 'nsSend'
   | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength'
 >;
@@ -30,6 +30,8 @@ export function createMediaHostCalls(
       if (!SHARED_OBJECT_OPS.includes(op as SharedObjectOp)) throw new BridgeArgumentError('unknown SharedObject operation');
       return sharedObjects.op(text(name, 'name'), op as SharedObjectOp, list(args, 'args'));
     },
+    soClearPath: (soPath) => sharedObjects.clearSharedObjects(text(soPath, 'soPath')),
+    soGetProxied: (key, ncId, name, persistent) => sharedObjects.getProxied(text(key, 'key'), count(ncId, 'ncId'), text(name, 'name'), persistent === true),
     ncConnect: (ncId, uri, args) => media.ncConnect(count(ncId, 'ncId'), text(uri, 'uri'), list(args, 'args')),
     ncCall: (ncId, method, args, responderId) => {
       const id = count(responderId, 'responderId');

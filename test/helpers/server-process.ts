@@ -13,11 +13,14 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `npm start`'s command as a separate process (the CLI exactly as users run it). */
-export async function startServerProcess(appsDir: string, extraArgs: string[] = [], rtmpPort = 0): Promise<ServerProcess> {
+/**
+ * Starts `npm start`'s command as a separate process (the CLI exactly as users run it).
+ * `nodeArgs` go to node itself (benches pass --cpu-prof, which NODE_OPTIONS does not allow).
+ */
+export async function startServerProcess(appsDir: string, extraArgs: string[] = [], rtmpPort = 0, nodeArgs: string[] = []): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ['--no-node-snapshot', '--import', 'tsx', 'runtime/main.ts', '--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', '0', '--log-level', 'debug', ...extraArgs],
+    ['--no-node-snapshot', ...nodeArgs, '--import', 'tsx', 'runtime/main.ts', '--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', '0', '--log-level', 'debug', ...extraArgs],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs = new LogCapture();

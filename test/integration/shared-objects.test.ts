@@ -49,6 +49,26 @@ describe('remote shared objects over RTMP (messages 19/16) with our client', fun
     for (const x of [a, b, c]) x.nc.close();
   });
 
+  it('one change reaches AMF0 and AMF3 subscribers alike (each gets the encoding it speaks)', async () => {
+    const join = async (objectEncoding: 0 | 3) => {
+      const nc = new NetConnection({ objectEncoding });
+      await nc.connect(ts.url('chat/mixed'));
+      const so = SharedObject.getRemote(nc, 'board', false);
+      await so.connect();
+      return { nc, so };
+    };
+    const writer = await join(0);
+    const readers = [await join(0), await join(3), await join(0), await join(3)];
+    const synced = readers.map((r) => nextSync(r.so));
+    const value = { text: 'héllo', list: [1, 2, 3], when: new Date(1_700_000_000_000) };
+    writer.so.setProperty('card', value);
+    for (const [i, sync] of synced.entries()) {
+      assert.deepEqual((await sync).map((item) => [item.code, item.name]), [['change', 'card']], `reader ${i}`);
+      assert.deepEqual(readers[i]!.so.data['card'], value, `reader ${i}`);
+    }
+    for (const x of [writer, ...readers]) x.nc.close();
+  });
+
   it('send() reaches every subscriber\'s handler; other instances are separate', async () => {
     const a = await joined(ts, 'chat/room2', 'chat');
     const b = await joined(ts, 'chat/room2', 'chat');

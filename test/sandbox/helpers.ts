@@ -52,6 +52,15 @@ export class RecordingHooks implements InstanceHooks {
       this.notify();
       return undefined;
     },
+    getProxied: (key, ncId, name, persistent) => {
+      this.soOps.push(['getProxied', key, ncId, name, persistent]);
+      return true;
+    },
+    clearSharedObjects: (soPath) => {
+      this.soOps.push(['clearSharedObjects', soPath]);
+      this.notify();
+      return true;
+    },
   };
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
 

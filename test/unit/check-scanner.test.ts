@@ -73,10 +73,10 @@ describe('check: scanner', () => {
     has(rows, 'Stream.length@main.asc:3 supported');
   });
 
-  it('an undefined setTimeout, proxied shared objects and stubs are unsupported', () => {
+  it('an undefined setTimeout and stubs are unsupported; proxied shared objects are partial', () => {
     const rows = scan({ 'main.asc': 'setTimeout(go, 5);\nvar so = SharedObject.get("x", false, nc);\nso.mark("h");\napplication.clearStreams("/");' });
     has(rows, 'setTimeout@main.asc:1 unsupported');
-    has(rows, 'SharedObject.get(name, persistence, netConnection)@main.asc:2 unsupported');
+    has(rows, 'SharedObject.get(name, persistence, netConnection)@main.asc:2 partial');
     has(rows, 'so.mark@main.asc:3 unsupported');
     has(rows, 'application.clearStreams@main.asc:4 unsupported');
   });

@@ -4,14 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { AmfVector, AmfXml, ecmaArray, getClassName, isEcmaArray, typedObject } from '../../runtime/rtmp/amf-values.ts';
-import type { SharedObjectMessageModel, SoEvent } from '../../runtime/rtmp/shared-object-codec.ts';
-import {
-  SYNC_BATCH_EVENTS,
-  SharedObjectStore,
-  sharedObjectNameProblem,
-  type SharedObjectSubscriber,
-  type SyncEntry,
-} from '../../runtime/instances/shared-object-store.ts';
+import { decodeSharedObjectMessage, type SharedObjectMessageModel, type SoEvent } from '../../runtime/rtmp/shared-object-codec.ts';
+import type { OutgoingSoMessage } from '../../runtime/instances/shared-object-outgoing.ts';
+import { sharedObjectNameProblem } from '../../runtime/instances/shared-object-names.ts';
+import type { SharedObjectSubscriber, SyncEntry } from '../../runtime/instances/shared-object-state.ts';
+import { SYNC_BATCH_EVENTS, SharedObjectStore } from '../../runtime/instances/shared-object-store.ts';
 
 /** A subscriber that records what the store sends it (a real participant, not a store mock). */
 interface FakeSubscriber extends SharedObjectSubscriber {
@@ -130,6 +127,27 @@ describe('SharedObjectStore', () => {
       assert.equal(toA!.version, before + 1);
       for (const other of [b, c]) assert.deepStrictEqual(events(other.take()), [{ type: 'change', name: 'msg', value: 'hi' }]);
       assert.equal(store.objects.get('chat')!.getProperty('msg'), 'hi');
+    });
+
+    it('encodes a fan-out once: every other subscriber gets the same encoded message', () => {
+      const store = newStore();
+      const subs = ['a', 'b', 'c', 'd'].map((id) => subscriber(id));
+      const seen = new Map<string, OutgoingSoMessage[]>();
+      for (const s of subs) {
+        store.use(s, 'chat', false);
+        s.send = (_model, encoded) => void seen.set(s.id, [...(seen.get(s.id) ?? []), encoded]);
+      }
+      store.requestChange(subs[0]!, 'chat', 'msg', { text: 'hi' });
+      const [toA] = seen.get('a')!;
+      const toOthers = ['b', 'c', 'd'].map((id) => seen.get(id)!);
+      for (const list of toOthers) assert.equal(list.length, 1);
+      assert.ok(toOthers.every(([m]) => m === toOthers[0]![0]), 'one OutgoingSoMessage for all receivers of the change');
+      assert.notEqual(toA, toOthers[0]![0], 'the requester gets its own Success message');
+      // Encoded once per encoding, whoever asks: the same Buffer comes back.
+      const shared = toOthers[0]![0]!;
+      assert.equal(shared.payload(false), shared.payload(false));
+      assert.notEqual(shared.payload(true), shared.payload(false));
+      assert.deepStrictEqual(decodeSharedObjectMessage(shared.payload(true), true).events, [{ type: 'change', name: 'msg', value: { text: 'hi' } }]);
     });
 
     it('removes a slot: Success to the requester, Remove to the others', () => {

@@ -1,0 +1,167 @@
+/**
+ * The on-disk format of a persistent shared object, and nothing else.
+ *
+ * JSON, so an operator can read and fix a file:
+ *   {"format":"fms-runtime.shared-object","formatVersion":1,"name":"chat","version":12,
+ *    "slots":[["topic","hello"],["since",{"$t":"date","v":1700000000000}]]}
+ * Strings, booleans, null, finite numbers and arrays are themselves; everything JSON lacks is an
+ * object tagged with "$t": undef, num (NaN, ±Infinity, -0), date, xml, bytes (base64), map,
+ * vector, array (with named properties), object (class alias, ECMA array, or a "$t" key of its
+ * own). Cycles and nesting beyond MAX_FILE_DEPTH are written as null.
+ */
+import {
+  AmfVector,
+  AmfXml,
+  ecmaArray,
+  encodableEntries,
+  getClassName,
+  isEcmaArray,
+  setProperty,
+  typedObject,
+  unbox,
+  type AmfVectorKind,
+} from '../rtmp/amf-values.ts';
+
+const FILE_FORMAT = 'fms-runtime.shared-object';
+const MAX_FILE_DEPTH = 256;
+const VECTOR_KINDS: readonly AmfVectorKind[] = ['int', 'uint', 'double', 'object'];
+
+export function encodeSoFile(name: string, version: number, data: ReadonlyMap<string, unknown>): string {
+  const slots = [...data].map(([slot, value]) => [slot, toJson(value, 0, new Set())]);
+  return JSON.stringify({ format: FILE_FORMAT, formatVersion: 1, name, version, slots });
+}
+
+/** Throws (any error) when the text is not a complete file of this format. */
+export function decodeSoFile(text: string): { version: number; slots: Array<[string, unknown]> } {
+  const file = JSON.parse(text) as Record<string, unknown>;
+  if (file === null || typeof file !== 'object' || file['format'] !== FILE_FORMAT || file['formatVersion'] !== 1) {
+    throw new Error('not a shared object file');
+  }
+  const version = file['version'];
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) throw new Error('bad version');
+  if (!Array.isArray(file['slots'])) throw new Error('bad slots');
+  const slots = (file['slots'] as unknown[]).map((entry): [string, unknown] => {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') throw new Error('bad slot entry');
+    return [entry[0], fromJson(entry[1], 0)];
+  });
+  return { version, slots };
+}
+
+function tag(t: string, fields: Record<string, unknown>): Record<string, unknown> {
+  return { $t: t, ...fields };
+}
+
+function toJson(value: unknown, depth: number, ancestors: Set<object>): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0) ? value : tag('num', { v: Object.is(value, -0) ? '-0' : String(value) });
+    case 'undefined':
+      return tag('undef', {});
+    case 'object':
+      break;
+    default:
+      return null; // bigint, function, symbol: not AMF values
+  }
+  if (value === null || depth > MAX_FILE_DEPTH || ancestors.has(value)) return null;
+  const plain = unbox(value);
+  if (plain !== value) return toJson(plain, depth, ancestors);
+  if (value instanceof Date) return tag('date', { v: Number.isNaN(value.getTime()) ? null : value.getTime() });
+  if (value instanceof AmfXml) return tag('xml', { kind: value.kind, v: value.xml });
+  if (value instanceof Uint8Array) return tag('bytes', { v: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') });
+  ancestors.add(value);
+  try {
+    const child = (v: unknown) => toJson(v, depth + 1, ancestors);
+    if (value instanceof Map) return tag('map', { v: [...value].map(([k, v]) => [child(k), child(v)]) });
+    if (value instanceof AmfVector) {
+      return tag('vector', { kind: value.kind, fixed: value.fixed, typeName: value.typeName ?? null, v: value.items.map(child) });
+    }
+    if (Array.isArray(value)) {
+      const items = Array.from(value, child);
+      const named = encodableEntries(value, true);
+      return named.length > 0 ? tag('array', { v: items, props: propsToJson(named, child) }) : items;
+    }
+    const props = propsToJson(encodableEntries(value), child);
+    const className = getClassName(value);
+    const ecma = isEcmaArray(value);
+    if (className !== undefined || ecma || Object.hasOwn(value, '$t')) {
+      return tag('object', { v: props, ...(className !== undefined ? { class: className } : {}), ...(ecma ? { ecma: true } : {}) });
+    }
+    return props;
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+/** A prototype-less record, so a "__proto__" key stays an ordinary key in the JSON. */
+function propsToJson(entries: Array<[string, unknown]>, child: (v: unknown) => unknown): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [key, v] of entries) out[key] = child(v);
+  return out;
+}
+
+function fromJson(json: unknown, depth: number): unknown {
+  if (json === null || typeof json === 'string' || typeof json === 'number' || typeof json === 'boolean') return json;
+  if (depth > MAX_FILE_DEPTH) throw new Error('nesting too deep');
+  const child = (v: unknown) => fromJson(v, depth + 1);
+  if (Array.isArray(json)) return json.map(child);
+  if (typeof json !== 'object') throw new Error('bad value');
+  const obj = json as Record<string, unknown>;
+  if (!Object.hasOwn(obj, '$t')) return propsFromJson(obj, child);
+  const v = obj['v'];
+  switch (obj['$t']) {
+    case 'undef':
+      return undefined;
+    case 'num':
+      if (v === 'NaN' || v === 'Infinity' || v === '-Infinity' || v === '-0') return Number(v);
+      throw new Error('bad number tag');
+    case 'date':
+      if (v !== null && typeof v !== 'number') throw new Error('bad date tag');
+      return new Date(v ?? Number.NaN);
+    case 'xml':
+      if (typeof v !== 'string' || (obj['kind'] !== 'xml' && obj['kind'] !== 'xmldoc')) throw new Error('bad xml tag');
+      return new AmfXml(v, obj['kind']);
+    case 'bytes':
+      if (typeof v !== 'string') throw new Error('bad bytes tag');
+      return Buffer.from(v, 'base64');
+    case 'map':
+      if (!Array.isArray(v)) throw new Error('bad map tag');
+      return new Map(v.map((pair): [unknown, unknown] => {
+        if (!Array.isArray(pair) || pair.length !== 2) throw new Error('bad map entry');
+        return [child(pair[0]), child(pair[1])];
+      }));
+    case 'vector': {
+      const kind = obj['kind'] as AmfVectorKind;
+      if (!VECTOR_KINDS.includes(kind) || !Array.isArray(v)) throw new Error('bad vector tag');
+      const typeName = typeof obj['typeName'] === 'string' ? obj['typeName'] : undefined;
+      return new AmfVector(kind, v.map(child), obj['fixed'] === true, typeName);
+    }
+    case 'array': {
+      if (!Array.isArray(v) || !isRecord(obj['props'])) throw new Error('bad array tag');
+      const arr = v.map(child);
+      for (const [key, value] of Object.entries(obj['props'])) setProperty(arr, key, child(value));
+      return arr;
+    }
+    case 'object': {
+      if (!isRecord(v)) throw new Error('bad object tag');
+      const out = propsFromJson(v, child);
+      if (typeof obj['class'] === 'string') typedObject(obj['class'], out);
+      if (obj['ecma'] === true) ecmaArray(out);
+      return out;
+    }
+    default:
+      throw new Error(`unknown tag ${String(obj['$t'])}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function propsFromJson(obj: Record<string, unknown>, child: (v: unknown) => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj)) setProperty(out, key, child(value));
+  return out;
+}

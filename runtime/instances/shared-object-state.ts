@@ -1,0 +1,170 @@
+/**
+ * The state of one remote shared object: slots, version, subscribers, lock, what the script
+ * changed since the last sync, and the server-side SharedObject methods scripts call on it.
+ * Everything that reaches other objects (sync, fan-out, files) goes through its owner, the store.
+ */
+import type { SharedObjectMessageModel } from '../rtmp/shared-object-codec.ts';
+import { SlotHistory } from './shared-object-history.ts';
+import type { OutgoingSoMessage } from './shared-object-outgoing.ts';
+
+export interface SharedObjectSubscriber {
+  readonly id: string;
+  readonly readAccess: string;
+  readonly writeAccess: string;
+  /** `encoded` is shared by every subscriber the message goes to: use its bytes, do not re-encode. */
+  send(message: SharedObjectMessageModel, encoded: OutgoingSoMessage): void;
+}
+
+/** One entry of the script's onSync list (changes made by clients). */
+export interface SyncEntry {
+  code: 'change' | 'delete';
+  name: string;
+  oldValue: unknown;
+}
+
+/** A client's change waiting for the script's unlock(). */
+export type QueuedRequest = { sub: SharedObjectSubscriber; slot: string; remove: boolean; value: unknown };
+
+/** What a state needs from the store that owns it. */
+export interface SharedObjectOwner {
+  /** After any data change: persist later; `fromScript` changes also wait for the next sync. */
+  changed(state: SharedObjectState, fromScript: boolean): void;
+  /** The last unlock(): sync the batched changes, then apply the client requests that waited. */
+  unlocked(state: SharedObjectState): void;
+  scriptSend(state: SharedObjectState, handler: string, args: unknown[]): void;
+  write(state: SharedObjectState): Promise<void>;
+  removeFile(state: SharedObjectState): void;
+  maybeUnload(state: SharedObjectState): void;
+}
+
+/**
+ * One shared object. The methods are the server-side SharedObject API (fms-api §7) that host-api
+ * maps onto; client traffic goes through SharedObjectStore, which owns the subscribers and the
+ * syncs. Persistence fields (dirty, io, flushTimer, flushDone) belong to SharedObjectFiles.
+ */
+export class SharedObjectState {
+  readonly name: string;
+  readonly persistent: boolean;
+  /** +1 for every slot change, deletion or clear, by the script or a client (FMS `version`). */
+  version = 0;
+  readonly data = new Map<string, unknown>();
+  /** Per-slot versions and deletions, for delta resyncs (resyncDepth, purge). */
+  readonly history = new SlotHistory();
+  readonly subscribers = new Map<string, SharedObjectSubscriber>();
+  lockCount = 0;
+  /** Slots the script changed since the last sync. */
+  readonly pendingSlots = new Set<string>();
+  pendingClear = false;
+  /** The script holds it (SharedObject.get until close()). */
+  heldByScript = false;
+  /** Changed since the last write (persistent only). */
+  dirty = false;
+  readonly queued: QueuedRequest[] = [];
+  /** Serialises this SO's file operations; never rejects. */
+  io: Promise<void> = Promise.resolve();
+  flushTimer: NodeJS.Timeout | null = null;
+  /** Resolved when the write the flush timer will make is done. */
+  flushDone: { promise: Promise<void>; resolve: () => void } | null = null;
+  readonly #store: SharedObjectOwner;
+
+  constructor(store: SharedObjectOwner, name: string, persistent: boolean) {
+    this.#store = store;
+    this.name = name;
+    this.persistent = persistent;
+  }
+
+  getProperty(slot: string): unknown {
+    return this.data.get(slot);
+  }
+
+  /** null (or undefined) deletes the slot. Subscribers get the change at the next sync. */
+  setProperty(slot: string, value: unknown): void {
+    if (!this.writeSlot(slot, value)) return;
+    this.pendingSlots.add(slot);
+    this.#store.changed(this, true);
+  }
+
+  /**
+   * Stores a slot (null/undefined deletes it) as one new version and records it for delta
+   * resyncs. False (nothing changes) when deleting a slot that does not exist.
+   */
+  writeSlot(slot: string, value: unknown): boolean {
+    if (value === null || value === undefined) {
+      if (!this.data.delete(slot)) return false;
+      this.history.deleted(slot, ++this.version);
+    } else {
+      this.data.set(slot, value);
+      this.history.changed(slot, ++this.version);
+    }
+    return true;
+  }
+
+  getPropertyNames(): string[] {
+    return [...this.data.keys()];
+  }
+
+  size(): number {
+    return this.data.size;
+  }
+
+  /** Broadcasts handler(...args) to every subscriber. */
+  send(handler: string, ...args: unknown[]): boolean {
+    this.#store.scriptSend(this, handler, args);
+    return true;
+  }
+
+  lock(): number {
+    return ++this.lockCount;
+  }
+
+  /** Returns the remaining lock count, or -1 when it was not locked. The last unlock syncs. */
+  unlock(): number {
+    if (this.lockCount === 0) return -1;
+    if (--this.lockCount === 0) this.#store.unlocked(this);
+    return this.lockCount;
+  }
+
+  /** Persistent SOs only: write now (asynchronously). */
+  flush(): boolean {
+    if (!this.persistent) return false;
+    void this.#store.write(this);
+    return true;
+  }
+
+  /** Deletes every slot (and a persistent SO's file); subscribers get Clear. */
+  clear(): boolean {
+    this.data.clear();
+    this.pendingSlots.clear();
+    this.pendingClear = true;
+    this.history.reset(++this.version);
+    this.#store.changed(this, false);
+    if (this.persistent) this.#store.removeFile(this);
+    return true;
+  }
+
+  /** The script lets go; the SO lives on while clients use it. */
+  close(): void {
+    this.heldByScript = false;
+    this.#store.maybeUnload(this);
+  }
+
+  /** Resolves once the scheduled write (if any) and every earlier file operation are done. */
+  settled(): Promise<void> {
+    return this.flushDone?.promise ?? this.io;
+  }
+
+  /** Forgets deleted slots older than `version`; clients older than that get a full resync. */
+  purge(version: number): boolean {
+    this.history.purge(version);
+    return true;
+  }
+
+  /** FMS `resyncDepth` (default Infinity): clients more than this many versions behind get Clear + every slot. */
+  get resyncDepth(): number {
+    return this.history.depth;
+  }
+
+  set resyncDepth(depth: number) {
+    this.history.setDepth(depth, this.version);
+  }
+}
