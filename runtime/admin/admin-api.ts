@@ -49,6 +49,8 @@ export interface AdminApiOptions {
   log: Logger;
   /** Hot reload of one loaded instance; without it the reload route answers 501. */
   reloadInstance?: (app: string, instance: string) => Promise<{ reloaded: string[]; failed: string[] }>;
+  /** Hot reload of every loaded instance of an app (FMS reloadApp with an app name only). */
+  reloadApp?: (app: string) => Promise<{ reloaded: string[]; failed: string[] }>;
 }
 
 export interface AccessRequest {
@@ -172,6 +174,7 @@ export class AdminApi {
       this.#options.log.info({ app: instance.name }, 'instance unloaded by admin request');
       return ok({ unloaded: instance.name, state: instance.state });
     }
+    if (path === '/admin/reloadApp') return this.#fmsReloadApp(method, url.searchParams.get('appInst') ?? '');
     const handler = this.#getRoutes[path];
     if (!handler) return notFound('no such admin route');
     if (method !== 'GET' && method !== 'HEAD') return { status: 405, body: { error: 'use GET' } };
@@ -189,6 +192,23 @@ export class AdminApi {
     '/admin/getLiveStreams': (query) => ok(this.#fmsLiveStreams(query.get('appInst') ?? '')),
     '/admin/getServerStats': () => ok(fmsResult(this.#fmsServerStats())),
   };
+
+  /**
+   * FMS Admin API reloadApp(appInst): `app/inst` reloads that instance, `app` every loaded one.
+   * POST only (FMS tools used GET): a GET with side effects could be fired by any web page
+   * through an <img> tag, and a cross-site GET carries no Origin for the access rule to refuse.
+   */
+  async #fmsReloadApp(method: string, appInst: string): Promise<Reply> {
+    if (method !== 'POST') return { status: 405, body: fmsError('reloadApp changes state: use POST') };
+    const [app, inst] = [appInst.split('/')[0] ?? '', appInst.split('/').slice(1).join('/')];
+    const reload = inst ? this.#options.reloadInstance && ((a: string) => this.#options.reloadInstance!(a, inst)) : this.#options.reloadApp;
+    if (!app || !reload) return { status: app ? 501 : 400, body: fmsError(app ? 'reload is not available' : 'appInst is required (app or app/instance)') };
+    if (!this.#source.apps().includes(app)) return notFound(`no application ${app}`);
+    this.#options.log.info({ app: appInst }, 'reloadApp requested by admin');
+    const result = await reload(app);
+    if (result.failed.length) return { status: 500, body: fmsError(`reload failed for ${result.failed.join(', ')}; the previous version keeps serving (its error is in the log)`) };
+    return ok(fmsResult(result));
+  }
 
   #instance(app: string, inst: string): AppInstance | undefined {
     const name = `${app}/${inst}`;

@@ -121,6 +121,24 @@ describe('admin console: page, instance reload, stream and client details, dispa
     const listed = (await fetch(`http://127.0.0.1:${port}/api/instances`).then((r) => r.json())) as { instances: { name: string; generation: number }[] };
     assert.equal(listed.instances.find((i) => i.name === 'scripted/_definst_')?.generation, generationBefore + 1);
   });
+
+  it('FMS Admin API reloadApp: POST ?appInst=app/inst or app reloads; GET refused; unknown app 404', async () => {
+    const admin = (query: string, method = 'POST') => fetch(`http://127.0.0.1:${port}/admin/reloadApp${query}`, { method });
+    assert.equal((await admin('?appInst=scripted', 'GET')).status, 405, 'a state change over GET could be forged by any page');
+    assert.equal((await admin('?appInst=nosuchapp')).status, 404);
+    assert.equal((await admin('')).status, 400);
+    const instance = () => ts.server.instances.instances.find((i) => i.name === 'scripted/_definst_')!;
+    const before = instance().generation;
+    const one = await admin('?appInst=scripted/_definst_');
+    assert.equal(one.status, 200);
+    const body = (await one.json()) as { code: string; data: { reloaded: string[] } };
+    assert.equal(body.code, 'NetConnection.Call.Success');
+    assert.deepEqual(body.data.reloaded, ['scripted/_definst_']);
+    assert.equal(instance().generation, before + 1);
+    const all = (await (await admin('?appInst=scripted')).json()) as { data: { reloaded: string[] } };
+    assert.ok(all.data.reloaded.includes('scripted/_definst_'));
+    assert.equal(instance().generation, before + 2);
+  });
 });
 
 describe('admin console with a token configured', function () {
