@@ -137,12 +137,16 @@ export interface HostCalls {
   nsAttach(nsId: number, streamName: string | null): boolean;
   nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
   nsSend(nsId: number, values: unknown[]): boolean;
+  /** ns.time: seconds of media the relay has carried to the remote stream (0 when not publishing). */
+  nsTime(nsId: number): number;
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
   streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  /** s.time: the stream's current position in seconds (0 when nothing plays or publishes into it). */
+  streamTime(name: string): number;
   soGet(name: string, persistent: boolean): boolean;
   soOp(name: string, op: string, args: unknown[]): unknown;
   // File (synchronous, as in FMS). A refused path answers null / false / 0 and is logged once.

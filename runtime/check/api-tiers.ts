@@ -124,7 +124,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'ns.send': S,
   'ns.setBufferTime': S,
   'ns.bufferTime': S,
-  'ns.time': partial('always 0'),
+  'ns.time': S,
   'ns.onStatus': S,
 
   // ---- Stream (§6)
@@ -146,7 +146,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'stream.flush': unsupported(STUB),
   'stream.getOnMetaData': unsupported(STUB),
   'stream.setVirtualPath': unsupported(STUB),
-  'stream.time': unsupported(NOT_DEFINED),
+  'stream.time': S,
   'stream.syncWrite': unsupported(NOT_DEFINED),
   'stream.maxQueueDelay': unsupported(NOT_DEFINED),
   'stream.maxQueueSize': unsupported(NOT_DEFINED),

@@ -66,6 +66,8 @@ export interface MediaHooks {
   nsAttach(nsId: number, streamName: string | null): boolean;
   nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
   nsSend(nsId: number, values: unknown[]): boolean;
+  /** ns.time in seconds: media time the relay has carried so far; 0 when it is not publishing. */
+  nsTime(nsId: number): number;
   /** Normalised stream name for Stream.get, or null when the name is not valid. */
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
@@ -73,6 +75,8 @@ export interface MediaHooks {
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  /** s.time in seconds: the stream's current media time; 0 when nothing plays or publishes into it. */
+  streamTime(name: string): number;
 }
 
 /** Server-side SharedObject operations (fms-api §7) on the script's handles, keyed by SO name. */

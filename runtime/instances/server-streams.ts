@@ -160,7 +160,8 @@ export class ServerStreams {
         remote.on('media', (m) => target.write({ type: m.type, timestamp: timeline.map(m), payload: m.payload }));
         remote.on('data', (values, m) => {
           if (values[0] === 'onMetaData') target.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: m.payload });
-          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: m.timestamp, payload: m.payload });
+          // Data rides at the current position of our timeline, not the remote clock (Stream.time reads it).
+          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: timeline.lastOut, payload: m.payload });
         });
         remote.on('status', (info) => this.#status(name, info as InfoObject));
         entry.source = { kind: 'remote', remote };
@@ -188,6 +189,15 @@ export class ServerStreams {
       entry.stream.stopPublish();
       this.#status(name, status.playStop(name, ''));
     }
+  }
+
+  /**
+   * s.time: the stream's current media time in seconds, i.e. the timestamp its players are at.
+   * Works for client-published and server-owned streams alike; 0 when nothing publishes into it.
+   */
+  timeSec(name: string): number {
+    const stream = this.#host.streams.get(name);
+    return stream?.isPublishing ? stream.lastTimestamp / 1000 : 0;
   }
 
   /** s.record("record"|"append"|false). Works on client-published and server-owned streams. */
