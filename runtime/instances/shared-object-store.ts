@@ -24,6 +24,7 @@ import { hasAccess } from './access-list.ts';
 import { errorFields, SharedObjectFiles } from './shared-object-files.ts';
 import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts';
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
+import { firstVersion, retireVersion } from './shared-object-lives.ts';
 import { SharedObjectState, type QueuedRequest, type SharedObjectOwner, type SharedObjectSubscriber, type SyncEntry } from './shared-object-state.ts';
 
 
@@ -313,11 +314,13 @@ export class SharedObjectStore implements SharedObjectOwner {
     state.lockCount = 0;
     if (!state.persistent) {
       this.#objects.delete(state.name);
+      retireVersion(state.version);
       return;
     }
     void this.write(state).then(() => {
       if (state.subscribers.size === 0 && !state.heldByScript && !state.dirty && this.#objects.get(state.name) === state) {
         this.#objects.delete(state.name);
+        retireVersion(state.version);
       }
     });
   }
@@ -337,6 +340,7 @@ export class SharedObjectStore implements SharedObjectOwner {
     if (this.#syncScheduled) clearImmediate(this.#syncScheduled);
     this.#syncScheduled = null;
     const states = [...this.#objects.values()];
+    for (const state of states) retireVersion(state.version);
     this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => undefined);
     this.#objects.clear();
     return this.#closing;
@@ -349,6 +353,7 @@ export class SharedObjectStore implements SharedObjectOwner {
     if (existing) return existing.persistent === persistent ? existing : null;
     const state = new SharedObjectState(this, name, persistent);
     if (persistent) this.#files.load(state);
+    if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
     this.#objects.set(name, state);
     return state;
   }

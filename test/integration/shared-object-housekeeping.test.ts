@@ -212,4 +212,31 @@ describe('shared objects: version, resyncDepth and clearSharedObjects (main.asc 
     const again = await joined('rooms/a');
     assert.deepEqual({ ...again.so.data }, {});
   });
+
+  it('a temporary SO recreated after its last user left is a new life: a client from the old life gets Clear and every slot', async () => {
+    await connection(); // keeps the instance loaded between the two lives
+    const store = () => ts.server.instances.instances.find((i) => i.name === `${APP}/_definst_`)!.sharedObjects;
+    const a = await joined('scratch', false);
+    let done = successes(a.so, 3);
+    a.so.setProperty('x', 1);
+    a.so.setProperty('y', 2);
+    a.so.setProperty('z', 3);
+    await done;
+    const oldVersion = a.so.version;
+    a.nc.close();
+    await waitUntil(() => !store().objects.has('scratch'), 'the temporary SO destroyed with its last user');
+
+    const b = await joined('scratch', false);
+    assert.deepEqual({ ...b.so.data }, {});
+    done = successes(b.so, 5);
+    for (let i = 0; i < 5; i++) b.so.setProperty('n', i); // more changes than the old life had
+    await done;
+    assert.ok(b.so.version > oldVersion + 1, `the new life counts on from the old one (${oldVersion} → ${b.so.version})`);
+
+    const resync = nextSync(a.so);
+    await a.so.connect(await connection()); // brings version oldVersion, from the earlier life
+    assert.deepEqual(summary(await resync), ['clear', 'change n']);
+    assert.deepEqual({ ...a.so.data }, { n: 4 }, 'nothing of the old life survives');
+    assert.equal(a.so.version, b.so.version);
+  });
 });
