@@ -248,8 +248,8 @@ export class SharedObjectStore implements SharedObjectOwner {
   /**
    * application.clearSharedObjects(soPath): every matching SO that is loaded (persistent or not)
    * loses all its slots (subscribers get Clear) and its file; matching files of SOs not loaded are
-   * deleted. True only when everything matched was cleared; false when a file could not be
-   * deleted, the path is invalid, or a path without wildcards matched nothing.
+   * deleted, before this returns. True only when everything matched was cleared; false when a
+   * file could not be deleted, the path is invalid, or a path without wildcards matched nothing.
    */
   clearSharedObjects(soPath: string): boolean {
     if (this.closed) return false;
@@ -263,7 +263,9 @@ export class SharedObjectStore implements SharedObjectOwner {
     for (const state of [...this.#objects.values()]) {
       if (!pattern.matches(state.name)) continue;
       matched++;
-      state.clear(); // a persistent SO's file goes after its pending writes
+      state.clear(); // queues the file's removal behind any write in flight (which would bring it back)
+      // ...and removes it now too, so that `true` means the file is gone when the script reads it.
+      if (state.persistent && !this.#files.removeStored(state.name)) ok = false;
     }
     for (const name of this.#files.storedNames()) {
       if (this.#objects.has(name) || !pattern.matches(name)) continue;
