@@ -194,6 +194,8 @@ export interface SandboxEvents {
   soSync: { payload: { name: string; list: Record<string, unknown>[] }; result: null };
   /** A client's so.send(handler, ...args) on a shared object the script holds: so[handler](...args). */
   soSend: { payload: { name: string; handler: string; args: unknown[] }; result: null };
+  /** A status for a shared object the script holds (the owner of a proxied SO refused): so.onStatus(info). */
+  soStatus: { payload: { name: string; info: InfoRecord }; result: null };
   /** The answer to an httpRequest (status 0: none arrived). responderless requests (send) get none. */
   httpResult: { payload: { requestId: number; result: HttpResultRecord }; result: null };
   /** application.onStatus(info), e.g. Application.Script.Error after a handler threw. */

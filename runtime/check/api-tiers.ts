@@ -172,7 +172,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'so.name': S,
   'so.onSync': S,
   'so.mark': unsupported(STUB),
-  'so.onStatus': partial(NEVER_CALLED),
+  'so.onStatus': partial('called for proxied SOs with the owner\'s refusals (NoReadAccess, NoWriteAccess…); a local SO raises none'),
   'so.resyncDepth': S,
   'so.isDirty': unsupported(NOT_DEFINED),
   'so.autoCommit': unsupported(NOT_DEFINED),

@@ -103,6 +103,7 @@ export interface SharedObjectHooks {
 export type MediaEvent =
   | { kind: 'soSync'; name: string; list: Record<string, unknown>[] }
   | { kind: 'soSend'; name: string; handler: string; args: unknown[] }
+  | { kind: 'soStatus'; name: string; info: Record<string, unknown> }
   | { kind: 'ncStatus'; ncId: number; info: Record<string, unknown> }
   | { kind: 'nsStatus'; nsId: number; info: Record<string, unknown> }
   | { kind: 'streamStatus'; name: string; info: Record<string, unknown> };

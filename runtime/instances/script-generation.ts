@@ -82,6 +82,7 @@ export class ScriptGeneration {
       {
         sync: (key, list) => this.mediaEvent({ kind: 'soSync', name: key, list }),
         send: (key, handler, args) => this.mediaEvent({ kind: 'soSend', name: key, handler, args }),
+        status: (key, info) => this.mediaEvent({ kind: 'soStatus', name: key, info }),
       },
       host.log,
     );
