@@ -145,6 +145,8 @@ export interface HostCalls {
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  /** s.clear(): deletes the stream's recorded file; NetStream.Clear.Success/Failed follows as a status. */
+  streamClear(name: string): boolean;
   /** s.time: the stream's current position in seconds (0 when nothing plays or publishes into it). */
   streamTime(name: string): number;
   soGet(name: string, persistent: boolean): boolean;

@@ -129,7 +129,14 @@ defineMethod(proto, 'setBufferTime', function (this: Record<string, unknown>, se
   this.bufferTime = typeof seconds === 'number' ? seconds : 0;
 });
 
-for (const member of ['clear', 'flush', 'getOnMetaData', 'setVirtualPath']) {
+/** s.clear(): deletes the recorded file; the outcome also comes to onStatus (Clear.Success/Failed). */
+defineMethod(proto, 'clear', function (this: StreamObject): boolean {
+  const name = streamNameOf(this);
+  if (name === null) return false;
+  return host('streamClear', name);
+});
+
+for (const member of ['flush', 'getOnMetaData', 'setVirtualPath']) {
   defineMethod(proto, member, function (): boolean {
     unsupported(`Stream.${member}`);
     return false;

@@ -142,7 +142,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'stream.onStatus': S,
   'stream.setBufferTime': S,
   'stream.bufferTime': S,
-  'stream.clear': unsupported(STUB),
+  'stream.clear': S,
   'stream.flush': unsupported(STUB),
   'stream.getOnMetaData': unsupported(STUB),
   'stream.setVirtualPath': unsupported(STUB),

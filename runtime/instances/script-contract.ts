@@ -75,6 +75,8 @@ export interface MediaHooks {
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  /** s.clear(): deletes the recorded file; false (and Clear.Failed) when absent, in use by a recording, or refused. */
+  streamClear(name: string): boolean;
   /** s.time in seconds: the stream's current media time; 0 when nothing plays or publishes into it. */
   streamTime(name: string): number;
 }

@@ -135,6 +135,7 @@ export class ScriptGeneration {
       streamDestroy: (name) => streams.destroy(name),
       streamLength: (name) => this.#host.streamLengthSec(name),
       streamTime: (name) => streams.timeSec(name),
+      streamClear: (name) => streams.clear(name),
     };
   }
 }

@@ -6,7 +6,7 @@ type MediaHostCalls = Pick<
   HostCalls,
   | 'soGet' | 'soOp' | 'soClearPath' | 'soGetProxied'
   | 'ncConnect' | 'ncCall' | 'ncClose' | 'nsCreate' | 'nsAttach' | 'nsPublish' | 'nsSend' | 'nsTime'
-  | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength' | 'streamTime'
+  | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength' | 'streamTime' | 'streamClear'
 >;
 
 const PUBLISH_TYPES = ['live', 'record', 'append'] as const;
@@ -65,5 +65,6 @@ export function createMediaHostCalls(
     streamDestroy: (name) => media.streamDestroy(text(name, 'name')),
     streamLength: (name) => media.streamLength(text(name, 'name')),
     streamTime: (name) => media.streamTime(text(name, 'name')),
+    streamClear: (name) => media.streamClear(text(name, 'name')),
   };
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { cpSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { publishTags, testFlv } from '../helpers/media-tools.ts';
@@ -16,19 +16,21 @@ interface Times {
   idleNs: number;
 }
 
-describe('Stream.time and server-side NetStream.time follow the live media (fms-api §5, §6.2)', function () {
+describe('server-side Stream members (fms-api §5, §6.2)', function () {
   this.timeout(60_000);
   let ts: TestServer;
   before(async () => {
-    const apps = tempDir('streamtime');
-    cpSync(path.join(FIXTURES, 'streamtime'), path.join(apps, 'streamtime'), { recursive: true });
+    const apps = tempDir('streamapi');
+    appsDir = apps;
+    cpSync(path.join(FIXTURES, 'streamapi'), path.join(apps, 'streamapi'), { recursive: true });
     ts = await startTestServer(apps);
   });
   after(async () => ts?.close());
+  let appsDir = '';
 
-  it('a published stream, its Stream.get().play() mirror and its relay all advance; 0 when idle or unpublished', async () => {
+  it('time: a published stream, its Stream.get().play() mirror and its relay all advance; 0 when idle or unpublished', async () => {
     const viewer = new NetConnection();
-    await viewer.connect(ts.url('streamtime'));
+    await viewer.connect(ts.url('streamapi'));
     const times = async (): Promise<Times> => (await viewer.call('times', 'cam')) as Times;
 
     const before = await times();
@@ -37,7 +39,7 @@ describe('Stream.time and server-side NetStream.time follow the live media (fms-
     assert.equal(before.idleNs, 0, 'an unconnected NetStream is at 0');
 
     const publisherNc = new NetConnection();
-    await publisherNc.connect(ts.url('streamtime'));
+    await publisherNc.connect(ts.url('streamapi'));
     const ns = await publisherNc.createStream();
     await ns.publish('cam');
     const publishing = publishTags(ns, testFlv(20), { realtime: true, limitMs: 6000 });
@@ -69,5 +71,44 @@ describe('Stream.time and server-side NetStream.time follow the live media (fms-
     }
     assert.equal(after.published, 0, 'the publisher left: its stream is at 0');
     viewer.close();
+  });
+
+  it('clear(): deletes the recorded file (Clear.Success); absent or being recorded → false and Clear.Failed', async () => {
+    const streamsDir = path.join(appsDir, 'streamapi', 'streams', '_definst_');
+    mkdirSync(streamsDir, { recursive: true });
+    copyFileSync(testFlv(20), path.join(streamsDir, 'old.flv'));
+    const nc = new NetConnection();
+    await nc.connect(ts.url('streamapi'));
+    try {
+      assert.ok(((await nc.call('streamLength', 'old')) as number) > 19);
+      const cleared = ts.logs.waitFor((r) => r.msg === 'clear old NetStream.Clear.Success');
+      assert.equal(await nc.call('clearStream', 'old'), true);
+      await cleared;
+      assert.equal(existsSync(path.join(streamsDir, 'old.flv')), false, 'the file is gone');
+      assert.equal(await nc.call('streamLength', 'old'), 0);
+      const again = ts.logs.waitFor((r) => r.msg === 'clear old NetStream.Clear.Failed');
+      assert.equal(await nc.call('clearStream', 'old'), false, 'nothing left to delete');
+      await again;
+
+      // A client recording: the file is in use, so clear() refuses rather than lose the recording.
+      const ns = await nc.createStream();
+      await ns.publish('rec', 'record');
+      await publishTags(ns, testFlv(20), { realtime: false, limitMs: 1000 });
+      const refused = ts.logs.waitFor((r) => r.msg === 'clear rec NetStream.Clear.Failed');
+      assert.equal(await nc.call('clearStream', 'rec'), false);
+      await refused;
+      assert.ok(existsSync(path.join(streamsDir, 'rec.flv')), 'the recording is intact');
+      ns.close(); // the recording stops when the server sees the stream close
+      const deadline = Date.now() + 5000;
+      let ok = false;
+      while (!ok && Date.now() < deadline) {
+        ok = (await nc.call('clearStream', 'rec')) === true;
+        if (!ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(ok, 'once the recording stopped, clear() deletes it');
+      assert.equal(existsSync(path.join(streamsDir, 'rec.flv')), false);
+    } finally {
+      nc.close();
+    }
   });
 });
