@@ -52,7 +52,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'application.disconnect': S,
   'application.broadcastMsg': S,
   'application.shutdown': S,
-  'application.getStats': partial('bandwidth fields (bw_in/bw_out) are 0'),
+  'application.getStats': partial('msg_dropped is always 0 (packets dropped by slow subscribers are not counted here)'),
   'application.gc': S,
   'application.registerClass': partial('stored; AMF class aliases are not applied to values that cross'),
   'application.registerProxy': unsupported(STUB),
