@@ -155,7 +155,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
 
   // ---- SharedObject (§7)
   'SharedObject.get': S,
-  'SharedObject.get(name, persistence, netConnection)': partial('proxied: get/set/send/size/version/onSync work; lock/unlock return -1 as FMS documents; flush/clear/purge return false'),
+  'SharedObject.get(name, persistence, netConnection)': partial('proxied: get/set/send/size/version/onSync/onStatus work; lock/unlock return -1 as FMS documents; flush/clear/purge return false'),
   'SharedObject.commit': unsupported(STUB),
   'so.getProperty': S,
   'so.setProperty': S,
