@@ -31,7 +31,7 @@ import type {
   SandboxEvents,
 } from './protocol.ts';
 import { NetConnection, NetStream, onNcCallEvent, onNcStatusEvent, onNsStatusEvent } from './net-connection.ts';
-import { onSoSendEvent, onSoSyncEvent, SharedObject } from './shared-object.ts';
+import { onSoSendEvent, onSoStatusEvent, onSoSyncEvent, SharedObject } from './shared-object.ts';
 import { onStreamStatusEvent, Stream } from './stream.ts';
 import { File } from './file.ts';
 import { onHttpResultEvent } from './http-loader.ts';
@@ -110,6 +110,11 @@ function run(event: SandboxEventName, payload: unknown): unknown {
     case 'soSend': {
       const p = payload as Payload<'soSend'>;
       onSoSendEvent(p.name, p.handler, p.args);
+      return null;
+    }
+    case 'soStatus': {
+      const p = payload as Payload<'soStatus'>;
+      onSoStatusEvent(p.name, p.info);
       return null;
     }
     case 'streamStatus': {

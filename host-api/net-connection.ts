@@ -4,7 +4,7 @@
  * host. NetConnection methods assigned by the script answer calls from the remote server.
  */
 import { callFailed, registerResponder, resolveMethod } from './client.ts';
-import { defineMethod, emptyMap, host, StringConstructor, unsupported } from './host.ts';
+import { defineMethod, defineProperty, emptyMap, host, StringConstructor, unsupported } from './host.ts';
 import type { CallReply, InfoRecord } from './protocol.ts';
 import { setNcIdResolver, streamNameOf } from './stream.ts';
 import { invoke, toPlain } from './values.ts';
@@ -106,7 +106,6 @@ export function NetStream(this: Record<string, unknown>, nc: unknown, groupspec?
   nsByObject.set(this, state);
   if (groupspec !== undefined) unsupported('NetStream(nc, groupspec)');
   this.bufferTime = 0;
-  this.time = 0;
   host('nsCreate', state.id, ncState ? ncState.id : 0);
 }
 
@@ -135,6 +134,17 @@ defineMethod(nsProto, 'send', function (this: unknown, handler: unknown, ...args
   const plain: unknown[] = [StringConstructor(handler)];
   for (let i = 0; i < args.length; i++) plain.push(toPlain(args[i]));
   return host('nsSend', state.id, plain);
+});
+
+/** ns.time: seconds published so far, asked of the host (the relay) on every read. */
+defineProperty(nsProto, 'time', {
+  get(this: unknown): number {
+    const state = nsStateOf(this);
+    return state ? host('nsTime', state.id) : 0;
+  },
+  set: () => undefined, // read-only in FMS; a sloppy-mode write is ignored
+  enumerable: false,
+  configurable: true,
 });
 
 defineMethod(nsProto, 'setBufferTime', function (this: Record<string, unknown>, seconds: unknown): void {

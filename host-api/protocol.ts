@@ -137,12 +137,18 @@ export interface HostCalls {
   nsAttach(nsId: number, streamName: string | null): boolean;
   nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
   nsSend(nsId: number, values: unknown[]): boolean;
+  /** ns.time: seconds of media the relay has carried to the remote stream (0 when not publishing). */
+  nsTime(nsId: number): number;
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
   streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  /** s.clear(): deletes the stream's recorded file; NetStream.Clear.Success/Failed follows as a status. */
+  streamClear(name: string): boolean;
+  /** s.time: the stream's current position in seconds (0 when nothing plays or publishes into it). */
+  streamTime(name: string): number;
   soGet(name: string, persistent: boolean): boolean;
   soOp(name: string, op: string, args: unknown[]): unknown;
   // File (synchronous, as in FMS). A refused path answers null / false / 0 and is logged once.
@@ -190,6 +196,8 @@ export interface SandboxEvents {
   soSync: { payload: { name: string; list: Record<string, unknown>[] }; result: null };
   /** A client's so.send(handler, ...args) on a shared object the script holds: so[handler](...args). */
   soSend: { payload: { name: string; handler: string; args: unknown[] }; result: null };
+  /** A status for a shared object the script holds (the owner of a proxied SO refused): so.onStatus(info). */
+  soStatus: { payload: { name: string; info: InfoRecord }; result: null };
   /** The answer to an httpRequest (status 0: none arrived). responderless requests (send) get none. */
   httpResult: { payload: { requestId: number; result: HttpResultRecord }; result: null };
   /** application.onStatus(info), e.g. Application.Script.Error after a handler threw. */

@@ -7,6 +7,7 @@
  */
 import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, objectCreate, StringConstructor, unsupported } from './host.ts';
 import { ncIdOf } from './net-connection.ts';
+import type { InfoRecord } from './protocol.ts';
 import { invoke, toPlain } from './values.ts';
 
 interface SharedObjectObject {
@@ -103,6 +104,13 @@ export function onSoSyncEvent(name: string, list: Record<string, unknown>[]): vo
   const so = handles[name];
   if (so === undefined) return;
   if (typeof so.onSync === 'function') invoke(so.onSync, so, [list]);
+}
+
+/** Host → isolate: a status for a shared object the script holds (`name` is the handle key): so.onStatus(info). */
+export function onSoStatusEvent(name: string, info: InfoRecord): void {
+  const so = handles[name];
+  if (so === undefined) return;
+  if (typeof so.onStatus === 'function') invoke(so.onStatus, so, [info]);
 }
 
 /** Host → isolate: a client's so.send(handler, ...args); the handler is looked up on the object. */

@@ -3,7 +3,7 @@
  * and those Stream.get(name) returns. A Stream is a name plus methods; play/record/send run natively
  * on the host (media never enters the isolate) and report through `onStatus`.
  */
-import { defineConstant, defineMethod, emptyMap, host, NumberConstructor, objectCreate, StringConstructor, unsupported } from './host.ts';
+import { defineConstant, defineMethod, defineProperty, emptyMap, host, NumberConstructor, objectCreate, StringConstructor, unsupported } from './host.ts';
 import type { InfoRecord, StreamRecord } from './protocol.ts';
 import { invoke, toPlain } from './values.ts';
 
@@ -114,11 +114,29 @@ defineMethod(proto, 'send', function (this: StreamObject, handler: unknown, ...a
   return host('streamSend', name, StringConstructor(handler), plain);
 });
 
+/** s.time: asked of the host on every read, as the stream moves on while the script runs. */
+defineProperty(proto, 'time', {
+  get(this: StreamObject): number {
+    const name = streamNameOf(this);
+    return name === null ? 0 : host('streamTime', name);
+  },
+  set: () => undefined, // read-only in FMS; a sloppy-mode write is ignored
+  enumerable: false,
+  configurable: true,
+});
+
 defineMethod(proto, 'setBufferTime', function (this: Record<string, unknown>, seconds: unknown): void {
   this.bufferTime = typeof seconds === 'number' ? seconds : 0;
 });
 
-for (const member of ['clear', 'flush', 'getOnMetaData', 'setVirtualPath']) {
+/** s.clear(): deletes the recorded file; the outcome also comes to onStatus (Clear.Success/Failed). */
+defineMethod(proto, 'clear', function (this: StreamObject): boolean {
+  const name = streamNameOf(this);
+  if (name === null) return false;
+  return host('streamClear', name);
+});
+
+for (const member of ['flush', 'getOnMetaData', 'setVirtualPath']) {
   defineMethod(proto, member, function (): boolean {
     unsupported(`Stream.${member}`);
     return false;

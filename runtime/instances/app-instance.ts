@@ -413,7 +413,9 @@ export class AppInstance implements SessionOwner, StreamHost {
         msgOut += s.connection.messagesOut;
       }
       return {
-        bw_in: 0, bw_out: 0, bytes_in: bytesIn, bytes_out: bytesOut, msg_in: msgIn, msg_out: msgOut, msg_dropped: 0,
+        // Adobe's reference: bw_in/bw_out are the total kilobytes received/sent (not a rate).
+        bw_in: Math.floor(bytesIn / 1024), bw_out: Math.floor(bytesOut / 1024),
+        bytes_in: bytesIn, bytes_out: bytesOut, msg_in: msgIn, msg_out: msgOut, msg_dropped: 0,
         server_bytes_in: bytesIn, server_bytes_out: bytesOut,
         total_connects: this.stats.totalConnects, total_disconnects: this.stats.totalDisconnects,
       };

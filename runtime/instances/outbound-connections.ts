@@ -264,6 +264,11 @@ export class OutboundConnections {
     return true;
   }
 
+  /** ns.time: seconds of media the relay has delivered to the remote stream; 0 when not publishing. */
+  timeSec(nsId: number): number {
+    return (this.#nss.get(nsId)?.relay.timeMs ?? 0) / 1000;
+  }
+
   #stopRelay(ns: OutboundNs, reason: string): void {
     ns.relay.setTarget(null);
     ns.publishName = null;

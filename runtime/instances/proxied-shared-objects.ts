@@ -16,6 +16,8 @@ export interface ProxiedSoEvents {
   sync(key: string, list: Record<string, unknown>[]): void;
   /** A so.send() broadcast reached us: the script's so[handler] runs. */
   send(key: string, handler: string, args: unknown[]): void;
+  /** The owner's status for this SO (NoReadAccess, NoWriteAccess, BadPersistence…), for the script's so.onStatus. */
+  status(key: string, info: Record<string, unknown>): void;
 }
 
 export interface ProxiedSoConnections {
@@ -142,6 +144,10 @@ export class ProxiedSharedObjects {
     }) as SharedObject['client'];
     so.on('sync', (list: SyncItem[]) => {
       if (!proxied.closed) this.#events.sync(proxied.key, list.map((item) => ({ ...item })));
+    });
+    // FMS hands the owner's refusals to so.onStatus (a refused write also comes back as a "reject" in onSync).
+    so.on('status', (info) => {
+      if (!proxied.closed) this.#events.status(proxied.key, { ...info });
     });
     so.on('close', (reason) => this.#log.info({ so: proxied.name, reason }, 'proxied shared object disconnected'));
     so.connect().then(

@@ -66,6 +66,8 @@ export interface MediaHooks {
   nsAttach(nsId: number, streamName: string | null): boolean;
   nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
   nsSend(nsId: number, values: unknown[]): boolean;
+  /** ns.time in seconds: media time the relay has carried so far; 0 when it is not publishing. */
+  nsTime(nsId: number): number;
   /** Normalised stream name for Stream.get, or null when the name is not valid. */
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
@@ -73,6 +75,10 @@ export interface MediaHooks {
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
+  /** s.clear(): deletes the recorded file; false (and Clear.Failed) when absent, in use by a recording, or refused. */
+  streamClear(name: string): boolean;
+  /** s.time in seconds: the stream's current media time; 0 when nothing plays or publishes into it. */
+  streamTime(name: string): number;
 }
 
 /** Server-side SharedObject operations (fms-api §7) on the script's handles, keyed by SO name. */
@@ -99,6 +105,7 @@ export interface SharedObjectHooks {
 export type MediaEvent =
   | { kind: 'soSync'; name: string; list: Record<string, unknown>[] }
   | { kind: 'soSend'; name: string; handler: string; args: unknown[] }
+  | { kind: 'soStatus'; name: string; info: Record<string, unknown> }
   | { kind: 'ncStatus'; ncId: number; info: Record<string, unknown> }
   | { kind: 'nsStatus'; nsId: number; info: Record<string, unknown> }
   | { kind: 'streamStatus'; name: string; info: Record<string, unknown> };

@@ -82,6 +82,7 @@ export class ScriptGeneration {
       {
         sync: (key, list) => this.mediaEvent({ kind: 'soSync', name: key, list }),
         send: (key, handler, args) => this.mediaEvent({ kind: 'soSend', name: key, handler, args }),
+        status: (key, info) => this.mediaEvent({ kind: 'soStatus', name: key, info }),
       },
       host.log,
     );
@@ -126,12 +127,15 @@ export class ScriptGeneration {
       nsAttach: (nsId, streamName) => outbound.attach(nsId, streamName),
       nsPublish: (nsId, name, type) => outbound.publish(nsId, name, type),
       nsSend: (nsId, values) => outbound.send(nsId, values),
+      nsTime: (nsId) => outbound.timeSec(nsId),
       streamGet: (name) => streams.get(name),
       streamPlay: (name, source, startSec, lengthSec, reset, ncId) => streams.play(name, source, startSec, lengthSec, reset, ncId),
       streamRecord: (name, mode) => streams.record(name, mode),
       streamSend: (name, handler, args) => streams.send(name, handler, args),
       streamDestroy: (name) => streams.destroy(name),
       streamLength: (name) => this.#host.streamLengthSec(name),
+      streamTime: (name) => streams.timeSec(name),
+      streamClear: (name) => streams.clear(name),
     };
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import type { NetConnection } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
@@ -160,7 +160,8 @@ export class ServerStreams {
         remote.on('media', (m) => target.write({ type: m.type, timestamp: timeline.map(m), payload: m.payload }));
         remote.on('data', (values, m) => {
           if (values[0] === 'onMetaData') target.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: m.payload });
-          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: m.timestamp, payload: m.payload });
+          // Data rides at the current position of our timeline, not the remote clock (Stream.time reads it).
+          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: timeline.lastOut, payload: m.payload });
         });
         remote.on('status', (info) => this.#status(name, info as InfoObject));
         entry.source = { kind: 'remote', remote };
@@ -188,6 +189,39 @@ export class ServerStreams {
       entry.stream.stopPublish();
       this.#status(name, status.playStop(name, ''));
     }
+  }
+
+  /**
+   * s.time: the stream's current media time in seconds, i.e. the timestamp its players are at.
+   * Works for client-published and server-owned streams alike; 0 when nothing publishes into it.
+   */
+  timeSec(name: string): number {
+    const stream = this.#host.streams.get(name);
+    return stream?.isPublishing ? stream.lastTimestamp / 1000 : 0;
+  }
+
+  /**
+   * s.clear(): deletes the recorded file behind the stream (fms-api §6.2). Refused while anything
+   * (a client's publish "record" or a script's record()) is writing that file: deleting it would
+   * silently lose the recording. The outcome also arrives as NetStream.Clear.Success/Failed.
+   */
+  clear(name: string): boolean {
+    const fail = (reason: string): boolean => {
+      this.#log.info({ stream: name, reason }, 'Stream.clear failed');
+      this.#status(name, status.clearFailed(name, reason));
+      return false;
+    };
+    const file = this.#host.recordedFile(name);
+    if (!file) return fail('Not a recorded stream name.');
+    const recording = this.#host.streams.all().some((s) => [...s.subscribers].some((sub) => sub instanceof Recorder && sub.file === file));
+    if (recording || [...this.#recorders.values()].some((r) => r.file === file)) return fail('The stream is being recorded.');
+    try {
+      unlinkSync(file);
+    } catch (error) {
+      return fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'No recorded file.' : (error as Error).message);
+    }
+    this.#status(name, status.clearSuccess(name));
+    return true;
   }
 
   /** s.record("record"|"append"|false). Works on client-published and server-owned streams. */

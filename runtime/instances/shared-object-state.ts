@@ -73,6 +73,12 @@ export class SharedObjectState {
     this.persistent = persistent;
   }
 
+  /** A new, empty SO starts counting at `version`: clients that bring anything lower get a full resync. */
+  startAt(version: number): void {
+    this.version = version;
+    this.history.reset(version);
+  }
+
   getProperty(slot: string): unknown {
     return this.data.get(slot);
   }

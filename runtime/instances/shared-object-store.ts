@@ -24,6 +24,7 @@ import { hasAccess } from './access-list.ts';
 import { errorFields, SharedObjectFiles } from './shared-object-files.ts';
 import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts';
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
+import { firstVersion, retireVersion } from './shared-object-lives.ts';
 import { SharedObjectState, type QueuedRequest, type SharedObjectOwner, type SharedObjectSubscriber, type SyncEntry } from './shared-object-state.ts';
 
 
@@ -247,8 +248,8 @@ export class SharedObjectStore implements SharedObjectOwner {
   /**
    * application.clearSharedObjects(soPath): every matching SO that is loaded (persistent or not)
    * loses all its slots (subscribers get Clear) and its file; matching files of SOs not loaded are
-   * deleted. True only when everything matched was cleared; false when a file could not be
-   * deleted, the path is invalid, or a path without wildcards matched nothing.
+   * deleted, before this returns. True only when everything matched was cleared; false when a
+   * file could not be deleted, the path is invalid, or a path without wildcards matched nothing.
    */
   clearSharedObjects(soPath: string): boolean {
     if (this.closed) return false;
@@ -262,7 +263,9 @@ export class SharedObjectStore implements SharedObjectOwner {
     for (const state of [...this.#objects.values()]) {
       if (!pattern.matches(state.name)) continue;
       matched++;
-      state.clear(); // a persistent SO's file goes after its pending writes
+      state.clear(); // queues the file's removal behind any write in flight (which would bring it back)
+      // ...and removes it now too, so that `true` means the file is gone when the script reads it.
+      if (state.persistent && !this.#files.removeStored(state.name)) ok = false;
     }
     for (const name of this.#files.storedNames()) {
       if (this.#objects.has(name) || !pattern.matches(name)) continue;
@@ -313,11 +316,13 @@ export class SharedObjectStore implements SharedObjectOwner {
     state.lockCount = 0;
     if (!state.persistent) {
       this.#objects.delete(state.name);
+      retireVersion(state.version);
       return;
     }
     void this.write(state).then(() => {
       if (state.subscribers.size === 0 && !state.heldByScript && !state.dirty && this.#objects.get(state.name) === state) {
         this.#objects.delete(state.name);
+        retireVersion(state.version);
       }
     });
   }
@@ -337,6 +342,7 @@ export class SharedObjectStore implements SharedObjectOwner {
     if (this.#syncScheduled) clearImmediate(this.#syncScheduled);
     this.#syncScheduled = null;
     const states = [...this.#objects.values()];
+    for (const state of states) retireVersion(state.version);
     this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => undefined);
     this.#objects.clear();
     return this.#closing;
@@ -349,6 +355,7 @@ export class SharedObjectStore implements SharedObjectOwner {
     if (existing) return existing.persistent === persistent ? existing : null;
     const state = new SharedObjectState(this, name, persistent);
     if (persistent) this.#files.load(state);
+    if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
     this.#objects.set(name, state);
     return state;
   }

@@ -55,6 +55,8 @@ export const status = {
     info('error', 'NetStream.Record.NoAccess', `No access to record ${name}.`, { details: name, clientid }),
   recordFailed: (name: string, clientid: string) =>
     info('error', 'NetStream.Record.Failed', `Recording ${name} failed.`, { details: name, clientid }),
+  clearSuccess: (name: string) => info('status', 'NetStream.Clear.Success', `Deleted the recorded file of ${name}.`, { details: name }),
+  clearFailed: (name: string, reason: string) => info('error', 'NetStream.Clear.Failed', reason, { details: name }),
   playReset: (name: string, clientid: string) =>
     info('status', 'NetStream.Play.Reset', `Playing and resetting ${name}.`, { details: name, clientid }),
   playStart: (name: string, clientid: string) =>

@@ -40,6 +40,7 @@ export class LiveStream {
   /** bytesIn when the current publish started (average bitrate since then). */
   bytesInAtPublish = 0;
   packetsIn = 0;
+  /** Timestamp of the last packet written in the current publish (0 until its first packet): Stream.time. */
   lastTimestamp = 0;
 
   constructor(name: string, limits: LiveStreamLimits) {
@@ -60,6 +61,7 @@ export class LiveStream {
   startPublish(publisher: PublisherInfo): void {
     this.publisher = publisher;
     this.bytesInAtPublish = this.bytesIn;
+    this.lastTimestamp = 0; // a new publish starts a new clock; Stream.time must not show the old one
     this.metadata = this.videoConfig = this.audioConfig = null;
     this.#resetGop();
     for (const subscriber of [...this.subscribers]) subscriber.published(this);

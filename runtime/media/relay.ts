@@ -67,6 +67,11 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
     return this.#source;
   }
 
+  /** Media time carried to the destination so far (ms; ns.time), 0 while it has no destination. */
+  get timeMs(): number {
+    return this.#target ? this.#timeline.lastOut : 0;
+  }
+
   stats(): RelayStats {
     const backlog = this.#target?.bufferedBytes ?? 0;
     return {

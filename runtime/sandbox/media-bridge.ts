@@ -5,8 +5,8 @@ import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 type MediaHostCalls = Pick<
   HostCalls,
   | 'soGet' | 'soOp' | 'soClearPath' | 'soGetProxied'
-  | 'ncConnect' | 'ncCall' | 'ncClose' | 'nsCreate' | 'nsAttach' | 'nsPublish' | 'nsSend'
-  | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength'
+  | 'ncConnect' | 'ncCall' | 'ncClose' | 'nsCreate' | 'nsAttach' | 'nsPublish' | 'nsSend' | 'nsTime'
+  | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength' | 'streamTime' | 'streamClear'
 >;
 
 const PUBLISH_TYPES = ['live', 'record', 'append'] as const;
@@ -46,6 +46,7 @@ export function createMediaHostCalls(
       return media.nsPublish(count(nsId, 'nsId'), name === false ? false : text(name, 'name'), type);
     },
     nsSend: (nsId, values) => media.nsSend(count(nsId, 'nsId'), list(values, 'values')),
+    nsTime: (nsId) => media.nsTime(count(nsId, 'nsId')),
     streamGet: (name) => media.streamGet(text(name, 'name')),
     streamPlay: (name, source, startSec, lengthSec, reset, ncId) =>
       media.streamPlay(
@@ -63,5 +64,7 @@ export function createMediaHostCalls(
     streamSend: (name, handler, args) => media.streamSend(text(name, 'name'), text(handler, 'handler'), list(args, 'args')),
     streamDestroy: (name) => media.streamDestroy(text(name, 'name')),
     streamLength: (name) => media.streamLength(text(name, 'name')),
+    streamTime: (name) => media.streamTime(text(name, 'name')),
+    streamClear: (name) => media.streamClear(text(name, 'name')),
   };
 }

@@ -226,6 +226,7 @@ export class Sandbox implements ApplicationScript {
     else if (event.kind === 'nsStatus') await this.event('nsStatus', { nsId: event.nsId, info: event.info as InfoRecord }, null);
     else if (event.kind === 'streamStatus') await this.event('streamStatus', { name: event.name, info: event.info as InfoRecord }, null);
     else if (event.kind === 'soSync') await this.event('soSync', { name: event.name, list: event.list }, null);
+    else if (event.kind === 'soStatus') await this.event('soStatus', { name: event.name, info: event.info as InfoRecord }, null);
     else await this.event('soSend', { name: event.name, handler: event.handler, args: event.args }, null);
   }
 

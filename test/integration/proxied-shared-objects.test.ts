@@ -28,6 +28,7 @@ describe('proxied shared objects: SharedObject.get(name, persistent, netConnecti
     const apps = tempDir('apps');
     mkdirSync(path.join(apps, 'owner')); // no script: the SO lives in owner/room
     cpSync(path.join(FIXTURES, 'soproxy'), path.join(apps, 'soproxy'), { recursive: true });
+    cpSync(path.join(FIXTURES, 'soguard'), path.join(apps, 'soguard'), { recursive: true });
     ts = await startTestServer(apps);
   });
   after(async () => {
@@ -111,5 +112,18 @@ describe('proxied shared objects: SharedObject.get(name, persistent, netConnecti
     assert.equal(await p.call('earlySet', 'after', 1), true);
     await seen;
     assert.equal(early.data['after'], 1);
+  });
+
+  it('the owner\'s refusals reach so.onStatus: NoReadAccess at use, NoWriteAccess (and a reject) on setProperty', async () => {
+    const p = await connect('soproxy');
+    const noRead = traced('guarded noread status error SharedObject.NoReadAccess');
+    assert.equal(await p.call('guarded', 'noread'), true);
+    await noRead;
+    const noWrite = traced('guarded nowrite status error SharedObject.NoWriteAccess');
+    const rejected = traced('guarded nowrite sync reject x');
+    assert.equal(await p.call('guarded', 'nowrite'), true);
+    await Promise.all([noWrite, rejected]);
+    assert.equal(count('guarded nowrite status error SharedObject.NoWriteAccess'), 1, 'one status per refusal');
+    assert.equal(await p.call('withoutConnection'), true, 'the proxy instance keeps serving');
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { SharedObject, type SyncItem } from '../../runtime/client/shared-object.ts';
@@ -198,7 +198,7 @@ describe('shared objects: version, resyncDepth and clearSharedObjects (main.asc 
     assert.deepEqual(summary(await liveCleared), ['clear']);
     assert.deepEqual(summary(await tempCleared), ['clear']);
     assert.deepEqual({ ...live.so.data }, {});
-    await waitUntil(() => !existsSync(fileOf('rooms/live')), 'the live SO file removed');
+    assert.equal(existsSync(fileOf('rooms/live')), false, 'the live SO file is gone when clearSharedObjects returns true');
     for (const name of ['rooms/a', 'rooms/b', 'rooms/deep/c']) assert.equal(existsSync(fileOf(name)), false, name);
     assert.ok(existsSync(path.join(instanceDir(), 'rooms', 'notes.txt')), 'other files are left alone');
     assert.ok(existsSync(fileOf('lobby')) && existsSync(fileOf('lounge')));
@@ -211,5 +211,48 @@ describe('shared objects: version, resyncDepth and clearSharedObjects (main.asc 
     // A cleared SO starts empty for the next client.
     const again = await joined('rooms/a');
     assert.deepEqual({ ...again.so.data }, {});
+  });
+
+  it('clearSharedObjects answers false when a loaded SO\'s file cannot be deleted (subscribers still get Clear)', async () => {
+    const jam = await joined('jam');
+    const done = successes(jam.so, 1);
+    jam.so.setProperty('v', 1);
+    await done;
+    await waitUntil(() => existsSync(fileOf('jam')), 'jam written');
+    // Something the server cannot remove where the file should be.
+    rmSync(fileOf('jam'));
+    mkdirSync(fileOf('jam'));
+    writeFileSync(path.join(fileOf('jam'), 'keep'), 'x');
+    const cleared = nextSync(jam.so);
+    assert.equal(await jam.nc.call('clearSOs', '/jam'), false);
+    assert.deepEqual(summary(await cleared), ['clear']);
+    assert.deepEqual({ ...jam.so.data }, {});
+  });
+
+  it('a temporary SO recreated after its last user left is a new life: a client from the old life gets Clear and every slot', async () => {
+    await connection(); // keeps the instance loaded between the two lives
+    const store = () => ts.server.instances.instances.find((i) => i.name === `${APP}/_definst_`)!.sharedObjects;
+    const a = await joined('scratch', false);
+    let done = successes(a.so, 3);
+    a.so.setProperty('x', 1);
+    a.so.setProperty('y', 2);
+    a.so.setProperty('z', 3);
+    await done;
+    const oldVersion = a.so.version;
+    a.nc.close();
+    await waitUntil(() => !store().objects.has('scratch'), 'the temporary SO destroyed with its last user');
+
+    const b = await joined('scratch', false);
+    assert.deepEqual({ ...b.so.data }, {});
+    done = successes(b.so, 5);
+    for (let i = 0; i < 5; i++) b.so.setProperty('n', i); // more changes than the old life had
+    await done;
+    assert.ok(b.so.version > oldVersion + 1, `the new life counts on from the old one (${oldVersion} → ${b.so.version})`);
+
+    const resync = nextSync(a.so);
+    await a.so.connect(await connection()); // brings version oldVersion, from the earlier life
+    assert.deepEqual(summary(await resync), ['clear', 'change n']);
+    assert.deepEqual({ ...a.so.data }, { n: 4 }, 'nothing of the old life survives');
+    assert.equal(a.so.version, b.so.version);
   });
 });
