@@ -123,8 +123,10 @@ describe('server-side SharedObject API (main.asc) with clients', function () {
     await annSeesBob;
     assert.equal(await bob.nc.call('count'), 2);
 
+    const annSeesTopic = new Promise<void>((resolve) => ann.so.on('sync', (list) => list.some((i) => i.name === 'topic') && resolve()));
     bob.so.setProperty('topic', 'news');
     await ts.logs.waitFor((r) => r.msg === 'sync change topic' && r.app === 'soapp/_definst_');
+    await annSeesTopic; // otherwise ann's next sync may still be the topic (seen under load)
 
     const batched = nextSync(ann.so);
     assert.equal(await bob.nc.call('batch'), 3);

@@ -49,7 +49,8 @@ describe('sandbox hazard over real RTMP: a runaway onConnect beside a live strea
     const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!);
     const worst = Math.max(...gaps.slice(5));
     assert.ok(arrivals.length >= 90, `viewer got ${arrivals.length} video frames`);
-    assert.ok(worst < 150, `worst gap between video frames ${worst.toFixed(1)} ms (frames every 40 ms)`);
+    // A stall would last the 1000 ms handler timeout; 400 ms leaves room for a busy 2-core machine.
+    assert.ok(worst < 400, `worst gap between video frames ${worst.toFixed(1)} ms (frames every 40 ms; a stall would be ~1000 ms)`);
     publisher.close();
     viewer.close();
   });
