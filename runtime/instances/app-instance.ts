@@ -206,7 +206,11 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.generation++;
     previous.retire();
     const work: Promise<unknown>[] = [
-      next.script.start().catch((error: unknown) => this.#fatal(error as ScriptError)),
+      next.script.start().catch((error: unknown) => {
+        // An overlapping reload may retire `next` while its onAppStart runs (dispose rejects it):
+        // that is no failure of the generation now serving, which must not be shut down for it.
+        if (next === this.#gen) this.#fatal(error as ScriptError);
+      }),
     ];
     const sessions = this.sessions.filter((s) => s.state !== 'closed');
     for (const session of sessions) {

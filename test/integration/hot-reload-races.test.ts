@@ -1,0 +1,55 @@
+import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
+import { liveIsolateCount } from '../../runtime/sandbox/sandbox.ts';
+import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+
+/**
+ * Hot reloads that overlap. The watcher (debounced), the admin reload route, the live-log reload
+ * route and the library watcher can each start a reload while another is still loading or
+ * replaying, so a generation can be retired while its own onAppStart and replays are pending.
+ */
+describe('hot reload (carry): overlapping reloads', function () {
+  this.timeout(60_000);
+  let ts: TestServer;
+  let apps: string;
+
+  /** onAppStart busy for `busyMs`: the next reload's swap lands while it runs. */
+  const script = (version: number, busyMs: number) => `// version ${version}
+application.onAppStart = function () {
+  var until = new Date().getTime() + ${busyMs};
+  while (new Date().getTime() < until) {}
+  trace("v${version} started");
+};
+Client.prototype.version = function () { return ${version}; };
+`;
+
+  before(async () => {
+    apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'race'));
+    writeFileSync(path.join(apps, 'race', 'main.asc'), script(1, 0));
+    ts = await startTestServer(apps, { reload: { watch: false } });
+  });
+  after(async () => ts?.close());
+
+  it('a reload that retires a generation still running its onAppStart does not shut the instance down', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('race'));
+    const statuses: string[] = [];
+    nc.on('status', (i: InfoObject) => statuses.push(i.code));
+    writeFileSync(path.join(apps, 'race', 'main.asc'), script(2, 400));
+    const manager = ts.server.instances;
+    // Two reloads at once (a save seen by the watcher while an admin reload runs, say): both trial
+    // loads finish together, so the second swap retires the first new generation mid-onAppStart.
+    const results = await Promise.all([manager.reloadApp('race', 'carry'), manager.reloadApp('race', 'carry')]);
+    assert.equal(nc.isConnected, true, `client still connected (statuses: ${statuses.join(', ')})`);
+    assert.deepEqual(statuses, [], 'the carried client hears nothing of the reloads');
+    assert.equal(manager.instances.find((i) => i.name === 'race/_definst_')?.state, 'running');
+    assert.equal(await nc.call('version'), 2);
+    assert.ok(results.every((r) => r.failed.length === 0), JSON.stringify(results));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(liveIsolateCount(), 1, 'the retired generations freed their isolates');
+    nc.close();
+  });
+});
