@@ -40,8 +40,13 @@ Client.prototype.version = function () { return ${version}; };
     nc.on('status', (i: InfoObject) => statuses.push(i.code));
     writeFileSync(path.join(apps, 'race', 'main.asc'), script(2, 400));
     const manager = ts.server.instances;
-    // Two reloads at once (a save seen by the watcher while an admin reload runs, say): both trial
-    // loads finish together, so the second swap retires the first new generation mid-onAppStart.
+    const instance = manager.instances.find((i) => i.name === 'race/_definst_')!;
+    const def = ts.server.catalog.lookup('race')!;
+    // Two reloads of the instance at once (InstanceManager serialises its own, so this drives the
+    // instance directly): both trial loads finish together, so the second swap retires the first
+    // new generation mid-onAppStart.
+    const reloaded = await Promise.all([instance.reload(def), instance.reload(def)]);
+    assert.deepEqual(reloaded, [true, true]);
     const results = await Promise.all([manager.reloadApp('race', 'carry'), manager.reloadApp('race', 'carry')]);
     assert.equal(nc.isConnected, true, `client still connected (statuses: ${statuses.join(', ')})`);
     assert.deepEqual(statuses, [], 'the carried client hears nothing of the reloads');
@@ -51,5 +56,35 @@ Client.prototype.version = function () { return ${version}; };
     await new Promise((r) => setImmediate(r));
     assert.equal(liveIsolateCount(), 1, 'the retired generations freed their isolates');
     nc.close();
+  });
+});
+
+describe('hot reload (restart mode): overlapping reloads', function () {
+  this.timeout(60_000);
+
+  it('two reloads at once leave one instance, one isolate: no orphaned instance beside the registered one', async () => {
+    const apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'race'));
+    writeFileSync(path.join(apps, 'race', 'main.asc'), 'Client.prototype.version = function () { return 1; };\n');
+    const ts = await startTestServer(apps, { reload: { watch: false } });
+    try {
+      const nc = new NetConnection();
+      await nc.connect(ts.url('race'));
+      const isolatesBefore = liveIsolateCount();
+      writeFileSync(path.join(apps, 'race', 'main.asc'), 'Client.prototype.version = function () { return 2; };\n');
+      const manager = ts.server.instances;
+      const results = await Promise.all([manager.reloadApp('race', 'restart'), manager.reloadApp('race', 'restart')]);
+      assert.ok(results.every((r) => r.failed.length === 0), JSON.stringify(results));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(manager.instances.length, 1);
+      assert.equal(liveIsolateCount(), isolatesBefore, 'every replaced instance freed its isolate');
+      const again = new NetConnection();
+      await again.connect(ts.url('race'));
+      assert.equal(await again.call('version'), 2);
+      again.close();
+      nc.close();
+    } finally {
+      await ts.close();
+    }
   });
 });
