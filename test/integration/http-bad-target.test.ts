@@ -45,3 +45,19 @@ describe('HTTP request targets that are no valid URL path', function () {
     });
   }
 });
+
+describe('live-log reload route with a malformed app name', function () {
+  this.timeout(30_000);
+
+  it('POST /api/apps/%zz/reload answers 400; the server keeps serving', async () => {
+    const ts = await startTestServer(tempDir('apps'));
+    try {
+      const port = ts.server.httpPort;
+      const answer = await rawHttp(port, `POST /api/apps/%zz/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/server`)).status, 200);
+    } finally {
+      await ts.close();
+    }
+  });
+});
