@@ -73,7 +73,8 @@ export class ScriptPaths {
     }
     const native = realLocation(path.join(realRoot, ...rest));
     const relative = path.relative(realRoot, native);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) throw new FileAccessError('path resolves outside its root (symlink)');
+    // ".." itself or a "../" prefix: a name like "..data" inside the root is not outside it.
+    if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) throw new FileAccessError('path resolves outside its root (symlink)');
     return { virtual: `/${parts.join('/')}`, native, isRoot: relative === '' };
   }
 }
