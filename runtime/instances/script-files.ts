@@ -163,11 +163,23 @@ export class ScriptFiles {
     if (!target || !flags || this.#open.size >= MAX_OPEN_FILES) return 0;
     if (flags.canWrite && this.#serverConfig(input, target)) return 0;
     if (statOf(target.native)?.isDirectory() === true) return 0;
+    // "w" / "w+" truncate: opened without O_TRUNC, truncated only once the descriptor is checked.
+    const truncate = flags.flags.startsWith('w');
     const fd = safe(() => {
       if (flags.createIfMissing && statOf(target.native) === null) fs.closeSync(fs.openSync(target.native, 'a'));
-      return fs.openSync(target.native, flags.flags);
+      const { O_CREAT, O_RDWR, O_WRONLY } = fs.constants;
+      return fs.openSync(target.native, truncate ? O_CREAT | (flags.canRead ? O_RDWR : O_WRONLY) : flags.flags);
     }, -1);
     if (fd < 0) return 0;
+    if (!openedWhereResolved(fd, target.native)) {
+      safe(() => fs.closeSync(fd), undefined);
+      this.#onRefused(input, 'path resolves outside its root (a folder changed between the check and the open)');
+      return 0;
+    }
+    if (truncate && !safe(() => (fs.ftruncateSync(fd, 0), true), false)) {
+      safe(() => fs.closeSync(fd), undefined);
+      return 0;
+    }
     const handle = this.#nextHandle++;
     const position = flags.append ? fs.fstatSync(fd).size : 0;
     this.#open.set(handle, { fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position, cache: Buffer.alloc(0), cacheStart: 0 });
@@ -326,6 +338,23 @@ export class ScriptFiles {
       return null;
     }
   }
+}
+
+/**
+ * Whether the descriptor is the file ScriptPaths resolved. Resolution and open are two steps, and
+ * Node has no openat2(RESOLVE_BENEATH): a folder on the path swapped for a symlink in between (by
+ * anyone who can write the app folder; scripts cannot make links) would send the open elsewhere.
+ * Linux names an open file's real path in /proc/self/fd; where that is unavailable, the check
+ * is skipped (the limitation in script-paths.ts stands there).
+ */
+function openedWhereResolved(fd: number, native: string): boolean {
+  let real: string;
+  try {
+    real = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return true;
+  }
+  return real === native;
 }
 
 function stripCr(line: string): string {

@@ -12,7 +12,9 @@
  * through it would create its target, wherever that is).
  *
  * Limitation: resolution and use are two steps; only the operator (not a script: there is no API to
- * create links) can swap a folder for a symlink in between.
+ * create links) can swap a folder for a symlink in between. open() re-checks the descriptor's real
+ * path on Linux (script-files.ts) and truncates only after it; a file created by the open itself,
+ * and mkdir / remove / renameTo / copyTo, are not covered.
  */
 import fs from 'node:fs';
 import path from 'node:path';
