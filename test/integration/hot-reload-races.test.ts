@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
+import { SharedObject } from '../../runtime/client/shared-object.ts';
 import { liveIsolateCount } from '../../runtime/sandbox/sandbox.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
@@ -84,6 +85,69 @@ describe('hot reload (restart mode): overlapping reloads', function () {
       again.close();
       nc.close();
     } finally {
+      await ts.close();
+    }
+  });
+});
+
+describe('hot reload (carry): access limits of carried clients', function () {
+  this.timeout(60_000);
+
+  /** Viewers (connect name "viewer") may not write shared objects; v2 takes a while to start. */
+  const script = (version: number, busyMs: number, restrict: boolean) => `// version ${version}
+application.onAppStart = function () {
+  var until = new Date().getTime() + ${busyMs};
+  while (new Date().getTime() < until) {}
+};
+application.onConnect = function (client, name) {
+  ${restrict ? 'if (name == "viewer") client.writeAccess = "";' : ''}
+  return true;
+};
+`;
+
+  async function setup(v2Restricts: boolean) {
+    const apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'guarded'));
+    writeFileSync(path.join(apps, 'guarded', 'main.asc'), script(1, 0, true));
+    const ts = await startTestServer(apps, { reload: { watch: false } });
+    const nc = new NetConnection();
+    await nc.connect(ts.url('guarded'), 'viewer');
+    const so = SharedObject.getRemote(nc, 'board', false);
+    await so.connect();
+    writeFileSync(path.join(apps, 'guarded', 'main.asc'), script(2, 800, v2Restricts));
+    const instance = ts.server.instances.instances[0]!;
+    const board = () => instance.sharedObjects.get('board', false)?.getProperty('x');
+    return { ts, nc, so, instance, board };
+  }
+
+  it('stay in force between the swap and the new onConnect; the new script then sets its own', async () => {
+    const { ts, nc, so, instance, board } = await setup(true);
+    try {
+      const reloading = ts.server.instances.reloadApp('guarded', 'carry');
+      while (instance.generation < 2) await new Promise((r) => setTimeout(r, 5));
+      so.setProperty('x', 'written during the reload'); // v2 is still in onAppStart
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(board(), undefined, 'the v1 limit held while v2 had not decided');
+      assert.deepEqual((await reloading).failed, []);
+      so.setProperty('x', 'written after the reload');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(board(), undefined, 'v2 set the same limit');
+    } finally {
+      nc.close();
+      await ts.close();
+    }
+  });
+
+  it('a limit the new script does not set is lifted once it has decided (a new Client starts with the defaults)', async () => {
+    const { ts, nc, so, board } = await setup(false);
+    try {
+      assert.deepEqual((await ts.server.instances.reloadApp('guarded', 'carry')).failed, []);
+      so.setProperty('x', 'allowed now');
+      const deadline = Date.now() + 3000;
+      while (board() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(board(), 'allowed now');
+    } finally {
+      nc.close();
       await ts.close();
     }
   });
