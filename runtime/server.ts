@@ -88,6 +88,10 @@ export class Server {
     // WS-FLV playback is the only WebSocket route; any other upgrade is refused.
     this.#http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
+      if (!this.#validTarget(req)) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+        return;
+      }
       if (!this.#flv.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
     });
     // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
@@ -178,10 +182,30 @@ export class Server {
   }
 
   #onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!this.#validTarget(req)) {
+      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('bad request target\n');
+      return;
+    }
     // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page.
     if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
+  }
+
+  /**
+   * Every route reads the path with `new URL(req.url, base)`, which throws for targets Node's HTTP
+   * parser lets through ("//", "//a:b"); a throw in the request or upgrade listener is uncaught and
+   * ends the process, so such a request is answered 400 (one log line) before any route sees it.
+   */
+  #validTarget(req: http.IncomingMessage): boolean {
+    try {
+      new URL(req.url ?? '/', 'http://host');
+      return true;
+    } catch {
+      this.log.warn({ ip: req.socket.remoteAddress, target: (req.url ?? '').slice(0, 200) }, 'HTTP request refused: bad request target');
+      return false;
+    }
   }
 
   /** Idempotent: instances get onAppStop(Application.Shutdown), clients are closed, ports released. */

@@ -35,7 +35,20 @@ export class LiveLogRoutes {
     if (!admitAdminRequest(req, res, this.#options.token, this.#options.log)) return true;
     if (reload) {
       if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' });
-      void this.#options.reloadApp(decodeURIComponent(reload[1]!)).then((result) => reply(res, 200, result));
+      // decodeURIComponent throws on "%zz": uncaught in a request listener, that ends the process.
+      let app: string;
+      try {
+        app = decodeURIComponent(reload[1]!);
+      } catch {
+        return reply(res, 400, { error: 'app name is not valid percent-encoding' });
+      }
+      this.#options.reloadApp(app).then(
+        (result) => reply(res, 200, result),
+        (error: unknown) => {
+          this.#options.log.error({ err: (error as Error)?.message, app }, 'reload request failed');
+          reply(res, 500, { error: 'reload failed' });
+        },
+      );
       return true;
     }
     const filter = filterOf(url.searchParams);

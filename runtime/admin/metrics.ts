@@ -72,9 +72,34 @@ export class Metrics {
     this.#closedBytes.out += bytesOut;
   }
 
+  /** Events observed per instance label: the dispatch series that exist, so they can be removed. */
+  readonly #dispatchSeries = new Map<string, Set<string>>();
+
   /** A script event dispatch into an instance's isolate took `seconds`. */
   observeDispatch(instance: string, event: string, seconds: number): void {
+    let events = this.#dispatchSeries.get(instance);
+    if (events === undefined) {
+      // A new instance: a good moment to drop the series of unloaded ones (see #pruneDispatch).
+      this.#pruneDispatch();
+      events = new Set();
+      this.#dispatchSeries.set(instance, events);
+    }
+    events.add(event);
     this.#dispatch.observe({ instance, event }, seconds);
+  }
+
+  /**
+   * Instance names come from clients (rtmp://host/app/<any name> loads an instance), so series
+   * kept after their instance unloads would let any client grow memory and every scrape without
+   * bound: only loaded instances keep theirs. Runs per new instance label and per scrape.
+   */
+  #pruneDispatch(): void {
+    const loaded = new Set(this.#source.instances().map((i) => i.name));
+    for (const [instance, events] of this.#dispatchSeries) {
+      if (loaded.has(instance)) continue;
+      for (const event of events) this.#dispatch.remove({ instance, event });
+      this.#dispatchSeries.delete(instance);
+    }
   }
 
   /** Handles GET /metrics; returns false for other paths. */
@@ -102,6 +127,7 @@ export class Metrics {
 
   /** The exposition text (this server's metrics, then the process defaults). */
   async text(): Promise<string> {
+    this.#pruneDispatch();
     return Registry.merge([this.#registry, processMetrics()]).metrics();
   }
 

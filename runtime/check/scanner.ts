@@ -42,6 +42,8 @@ export interface ParsedScript {
   file: ScriptFile;
   ast: Node;
   syntaxError?: { message: string; line: number };
+  /** Why the file could not be scanned (its AST is then an empty program). */
+  unchecked?: string;
 }
 
 // ESTree shapes we look at (acorn's Node type is untyped beyond `type`).
@@ -56,10 +58,27 @@ const PARSE_OPTIONS = {
   locations: true,
 } as const;
 
+/**
+ * acorn, acorn-walk and the scanner's helpers are recursive: a file nested deeper than the stack
+ * allows throws RangeError. That must not end the whole command, so such a file gets a "file not
+ * checked" row (here, or in scanScripts when the walk overflows) and the other files are scanned.
+ */
 export function parseScript(file: ScriptFile): ParsedScript {
+  try {
+    return parseStrictOrLoose(file);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return { file, ast: parse('', PARSE_OPTIONS), unchecked: TOO_DEEP };
+  }
+}
+
+const TOO_DEEP = 'nested too deeply for the checker (stack overflow): its API uses may be missing from this report';
+
+function parseStrictOrLoose(file: ScriptFile): ParsedScript {
   try {
     return { file, ast: parse(file.source, PARSE_OPTIONS) };
   } catch (error) {
+    if (error instanceof RangeError) throw error; // stack overflow: acorn-loose would overflow too
     const e = error as SyntaxError & { loc?: { line: number } };
     const message = e.message.replace(/\s*\(\d+:\d+\)$/, '');
     return { file, ast: parseLoose(file.source, PARSE_OPTIONS), syntaxError: { message, line: e.loc?.line ?? 1 } };
@@ -224,6 +243,9 @@ class ScriptScan {
 
   scan(script: ParsedScript): void {
     const file = script.file.name;
+    if (script.unchecked) {
+      this.findings.push({ kind: 'pattern', name: 'file not checked', tier: 'unsupported', note: script.unchecked, file, line: 1 });
+    }
     if (script.syntaxError) {
       this.findings.push({ kind: 'syntax', name: 'syntax error', tier: 'unsupported', note: `${script.syntaxError.message}: the file does not compile`, file, line: script.syntaxError.line });
     }
@@ -294,19 +316,35 @@ class ScriptScan {
 /** Every finding of a set of scripts that share one global scope, in file then line order. */
 export function scanScripts(scripts: ParsedScript[]): Finding[] {
   const scan = new ScriptScan();
+  // A walk that overflows the stack (see parseScript) skips the rest of that file, not the report.
+  const overflowed = new Set<ParsedScript>();
+  const guarded = (script: ParsedScript, work: () => void) => {
+    if (overflowed.has(script)) return;
+    try {
+      work();
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      overflowed.add(script);
+    }
+  };
   // Twice: a binding may depend on one made later in the file order (var nc = relay.nc).
-  for (let pass = 0; pass < 2; pass++) for (const script of scripts) scan.collect(script);
-  for (const script of scripts) scan.scan(script);
+  for (let pass = 0; pass < 2; pass++) for (const script of scripts) guarded(script, () => scan.collect(script));
+  for (const script of scripts) guarded(script, () => scan.scan(script));
+  for (const script of overflowed) scan.findings.push({ kind: 'pattern', name: 'file not checked', tier: 'unsupported', note: TOO_DEEP, file: script.file.name, line: 1 });
   return scan.findings;
 }
 
 /** `load("name")` calls with a literal argument: the files a script pulls in. */
 export function literalLoads(script: ParsedScript): { name: string; line: number }[] {
   const loads: { name: string; line: number }[] = [];
-  fullAncestor(script.ast, (node: AnyNode) => {
-    if (node.type !== 'CallExpression' || node.callee.type !== 'Identifier' || node.callee.name !== 'load') return;
-    const first = node.arguments[0] as AnyNode | undefined;
-    if (first?.type === 'Literal' && typeof first.value === 'string') loads.push({ name: first.value, line: lineOf(node) });
-  });
+  try {
+    fullAncestor(script.ast, (node: AnyNode) => {
+      if (node.type !== 'CallExpression' || node.callee.type !== 'Identifier' || node.callee.name !== 'load') return;
+      const first = node.arguments[0] as AnyNode | undefined;
+      if (first?.type === 'Literal' && typeof first.value === 'string') loads.push({ name: first.value, line: lineOf(node) });
+    });
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error; // too deep: scanScripts reports the file as not checked
+  }
   return loads;
 }

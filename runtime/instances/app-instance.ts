@@ -7,15 +7,18 @@ import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
-import type { ClientSession, SessionOwner } from './client-session.ts';
+import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import type { InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from './shared-object-store.ts';
 import { status } from './status-codes.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
+
+type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess';
+const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 export interface AppInstanceOptions {
   /** Root folder of persistent shared objects. */
@@ -51,6 +54,12 @@ export class AppInstance implements SessionOwner, StreamHost {
   generation = 1;
   /** Carried-over clients whose onConnect in the new generation has not decided yet. */
   readonly #replaying = new Set<string>();
+  /**
+   * Carried clients awaiting the new generation's decision: the access fields (readAccess…) its
+   * script has set so far. Until it decides, the limits the old script set stay enforced; then the
+   * fields it did not set fall back to the defaults a new Client starts with.
+   */
+  readonly #carriedAccess = new Map<string, Set<AccessField>>();
   /** What every script generation borrows from this instance. */
   readonly #generationHost: GenerationHost;
   /** Remote shared objects of this instance (clients use them over RTMP messages 19/16). */
@@ -162,13 +171,29 @@ export class AppInstance implements SessionOwner, StreamHost {
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
   #defaultAccess(session: ClientSession): void {
     session.resetAccess();
-    const settings = this.def.settings;
-    if (settings) Object.assign(session.info, { audioSampleAccess: settings.audioSampleAccess, videoSampleAccess: settings.videoSampleAccess });
+    Object.assign(session.info, this.#accessDefaults());
   }
 
-  /** onConnect in one generation; a generation retired meanwhile has handed the decision on. */
-  async #decideConnect(gen: ScriptGeneration, session: ClientSession): Promise<void> {
-    const outcome = await gen.script.connect(session.info, session.connectArgs).catch((error: unknown) => {
+  #accessDefaults(): Record<AccessField, string> {
+    const settings = this.def.settings;
+    return { ...DEFAULT_ACCESS, ...(settings ? { audioSampleAccess: settings.audioSampleAccess, videoSampleAccess: settings.videoSampleAccess } : {}) };
+  }
+
+  /** A carried client's decision arrived: access fields the new script left alone get their defaults. */
+  #settleCarriedAccess(session: ClientSession): void {
+    const written = this.#carriedAccess.get(session.id);
+    if (!written) return;
+    this.#carriedAccess.delete(session.id);
+    const defaults = this.#accessDefaults();
+    for (const field of ACCESS_FIELDS) if (!written.has(field)) session.info[field] = defaults[field];
+  }
+
+  /**
+   * onConnect in one generation; a generation retired meanwhile has handed the decision on.
+   * `info` is what the script's Client starts from (a carried client's: the defaults).
+   */
+  async #decideConnect(gen: ScriptGeneration, session: ClientSession, info: ClientInfo = session.info): Promise<void> {
+    const outcome = await gen.script.connect(info, session.connectArgs).catch((error: unknown) => {
       this.#reportScriptError(error);
       return 'reject' as const;
     });
@@ -206,13 +231,25 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.generation++;
     previous.retire();
     const work: Promise<unknown>[] = [
-      next.script.start().catch((error: unknown) => this.#fatal(error as ScriptError)),
+      next.script.start().catch((error: unknown) => {
+        // An overlapping reload may retire `next` while its onAppStart runs (dispose rejects it):
+        // that is no failure of the generation now serving, which must not be shut down for it.
+        if (next === this.#gen) this.#fatal(error as ScriptError);
+      }),
     ];
     const sessions = this.sessions.filter((s) => s.state !== 'closed');
     for (const session of sessions) {
-      if (session.accepted) this.#replaying.add(session.id);
-      this.#defaultAccess(session);
-      work.push(this.#decideConnect(next, session));
+      if (!session.accepted) {
+        this.#defaultAccess(session);
+        work.push(this.#decideConnect(next, session));
+        continue;
+      }
+      // Connected already: the old script's limits stay enforced until the new one decides
+      // (a viewer must not publish or write shared objects in between), while the new script's
+      // Client starts from the defaults, as a new Client object does.
+      this.#replaying.add(session.id);
+      this.#carriedAccess.set(session.id, new Set());
+      work.push(this.#decideConnect(next, session, { ...session.info, ...this.#accessDefaults() }));
     }
     let streams = 0;
     for (const session of sessions) {
@@ -263,6 +300,7 @@ export class AppInstance implements SessionOwner, StreamHost {
   sessionClosed(session: ClientSession, _reason: string, wasAccepted: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
     this.#replaying.delete(session.id);
+    this.#carriedAccess.delete(session.id);
     this.stats.totalDisconnects++;
     // onDisconnect is for accepted clients only; rejected or pending ones never joined.
     if (wasAccepted && this.#state !== 'closed') {
@@ -357,6 +395,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     acceptConnection: (clientId) => {
       const session = this.#sessions.get(clientId);
       if (session && this.#replaying.delete(clientId)) {
+        this.#settleCarriedAccess(session);
         session.log.info({ app: this.name }, 'client carried over to the reloaded script');
         return;
       }
@@ -367,6 +406,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     rejectConnection: (clientId, info: RejectInfo) => {
       const session = this.#sessions.get(clientId);
       if (session && this.#replaying.delete(clientId)) {
+        this.#carriedAccess.delete(clientId);
         // Already connected, so no _error for the connect: the status FMS sends, then the close.
         session.log.info({ app: this.name }, 'client rejected by the reloaded script');
         const rejected = info.redirect
@@ -392,6 +432,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     setClientAccess: (clientId, field, value) => {
       const session = this.#sessions.get(clientId);
       if (session) session.info[field] = value;
+      this.#carriedAccess.get(clientId)?.add(field);
     },
     clientStats: (clientId) => {
       const c = this.#sessions.get(clientId)?.connection;

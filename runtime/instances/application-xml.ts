@@ -179,9 +179,16 @@ export function readXmlFile(file: string): { root: XmlElement } | { issue: Setti
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     return { issue: { file, element: '', reason: `cannot read: ${(error as Error).message}` } };
   }
-  const valid = XMLValidator.validate(text);
-  if (valid !== true) return { issue: { file, element: '', reason: `not well-formed XML (line ${valid.err.line}: ${valid.err.msg}); file ignored` } };
-  const root = (parser.parse(text) as OrderedNode[]).map(toElement).find((e): e is XmlElement => e !== null);
+  let root: XmlElement | undefined;
+  try {
+    const valid = XMLValidator.validate(text);
+    if (valid !== true) return { issue: { file, element: '', reason: `not well-formed XML (line ${valid.err.line}: ${valid.err.msg}); file ignored` } };
+    root = (parser.parse(text) as OrderedNode[]).map(toElement).find((e): e is XmlElement => e !== null);
+  } catch (error) {
+    // fast-xml-parser throws past its nesting limit ("Maximum nested tags exceeded"), toElement could
+    // overflow the stack: callers (every connect's app lookup, the check command) expect an issue.
+    return { issue: { file, element: '', reason: `cannot parse (${(error as Error).message}); file ignored` } };
+  }
   if (!root) return { issue: { file, element: '', reason: 'no root element; file ignored' } };
   return { root };
 }

@@ -35,7 +35,7 @@ function newClientId(): string {
 }
 
 /** FMS defaults of the Client access properties (fms-api §3.1): everything readable and writable. */
-const DEFAULT_ACCESS = { readAccess: '/', writeAccess: '/', audioSampleAccess: '', videoSampleAccess: '' } as const;
+export const DEFAULT_ACCESS = { readAccess: '/', writeAccess: '/', audioSampleAccess: '', videoSampleAccess: '' } as const;
 
 /**
  * One inbound RTMP client with FMS connection semantics: its connect waits for the application's

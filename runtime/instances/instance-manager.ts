@@ -16,6 +16,8 @@ export class InstanceManager {
   readonly #createScript: ScriptFactory;
   readonly #log: Logger;
   readonly #instances = new Map<string, AppInstance>();
+  /** The reload of each app now running (reloadApp), which the next reload of that app waits for. */
+  readonly #reloads = new Map<string, Promise<void>>();
 
   constructor(catalog: AppCatalog, options: AppInstanceOptions, createScript: ScriptFactory, log: Logger) {
     this.#catalog = catalog;
@@ -90,7 +92,21 @@ export class InstanceManager {
    *   then replaces it; the old one's clients get NetConnection.Connect.AppShutdown.
    * A removed app folder unloads its instances. `onlyInstance` limits it to one instance (admin console).
    */
-  async reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
+  reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
+    // One reload of an app at a time: the watcher, the library watcher and the admin and live-log
+    // routes can each ask while one is running. Two overlapping restarts would both replace the
+    // same old instance and orphan the first new one (an unlisted instance with its own isolate and
+    // shared-object store, which would flush stale persistent data when it finally idles out).
+    const run = (this.#reloads.get(appName) ?? Promise.resolve()).then(() => this.#reloadApp(appName, mode, onlyInstance));
+    const settled = run.then(() => undefined, () => undefined);
+    this.#reloads.set(appName, settled);
+    void settled.then(() => {
+      if (this.#reloads.get(appName) === settled) this.#reloads.delete(appName);
+    });
+    return run;
+  }
+
+  async #reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
     const result = { reloaded: [] as string[], failed: [] as string[] };
     const def = this.#catalog.lookup(appName);
     const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running' && (onlyInstance === undefined || i.instanceName === onlyInstance));

@@ -12,6 +12,7 @@
  * failure (file missing, folder not empty) is not logged.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { FileAccessError, ScriptPaths, type ResolvedPath } from './script-paths.ts';
 
 export type FileType = 'text' | 'binary' | 'utf8';
@@ -33,6 +34,8 @@ export interface FileInfo {
   creationTime: number | null;
 }
 
+/** Server configuration files (lower case) the settings reader takes from app folders. */
+const SERVER_CONFIG_FILES = new Set(['application.xml', 'vhost.xml']);
 /** One read may return at most this much (the isolate has a 64 MB heap by default). */
 export const MAX_READ_BYTES = 16 * 1024 * 1024;
 const MAX_LINE_BYTES = 1024 * 1024;
@@ -126,6 +129,7 @@ export class ScriptFiles {
   change(input: string, op: FileChangeOp, arg: string | boolean): boolean {
     const target = this.#resolve(input);
     if (!target) return false;
+    if ((op === 'remove' || op === 'renameTo') && this.#serverConfig(input, target)) return false;
     switch (op) {
       case 'mkdir': {
         const dir = this.#resolve(`${target.virtual}/${String(arg)}`);
@@ -143,6 +147,7 @@ export class ScriptFiles {
       case 'copyTo': {
         const destination = this.#resolve(String(arg));
         if (!destination || destination.isRoot || (op === 'renameTo' && target.isRoot)) return false;
+        if (this.#serverConfig(String(arg), destination)) return false;
         // Never replace: a script overwriting its own main.asc by accident is worse than a false.
         if (statOf(destination.native) !== null) return false;
         if (op === 'renameTo') return safe(() => (fs.renameSync(target.native, destination.native), true), false);
@@ -156,12 +161,25 @@ export class ScriptFiles {
     const target = this.#resolve(input);
     const flags = openFlags(mode);
     if (!target || !flags || this.#open.size >= MAX_OPEN_FILES) return 0;
+    if (flags.canWrite && this.#serverConfig(input, target)) return 0;
     if (statOf(target.native)?.isDirectory() === true) return 0;
+    // "w" / "w+" truncate: opened without O_TRUNC, truncated only once the descriptor is checked.
+    const truncate = flags.flags.startsWith('w');
     const fd = safe(() => {
       if (flags.createIfMissing && statOf(target.native) === null) fs.closeSync(fs.openSync(target.native, 'a'));
-      return fs.openSync(target.native, flags.flags);
+      const { O_CREAT, O_RDWR, O_WRONLY } = fs.constants;
+      return fs.openSync(target.native, truncate ? O_CREAT | (flags.canRead ? O_RDWR : O_WRONLY) : flags.flags);
     }, -1);
     if (fd < 0) return 0;
+    if (!openedWhereResolved(fd, target.native)) {
+      safe(() => fs.closeSync(fd), undefined);
+      this.#onRefused(input, 'path resolves outside its root (a folder changed between the check and the open)');
+      return 0;
+    }
+    if (truncate && !safe(() => (fs.ftruncateSync(fd, 0), true), false)) {
+      safe(() => fs.closeSync(fd), undefined);
+      return 0;
+    }
     const handle = this.#nextHandle++;
     const position = flags.append ? fs.fstatSync(fd).size : 0;
     this.#open.set(handle, { fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position, cache: Buffer.alloc(0), cacheStart: 0 });
@@ -299,6 +317,18 @@ export class ScriptFiles {
     return stripCr(Buffer.concat(parts).toString(file.encoding));
   }
 
+  /**
+   * Application.xml and Vhost.xml are the operator's: they raise the isolate's memory and time
+   * limits and map library and stream folders anywhere on disk, and the server rereads them (hot
+   * reload, next instance). A script writing its own would lift its sandbox's limits and its file
+   * confinement, so they are read-only to scripts whatever their case (logged like any refusal).
+   */
+  #serverConfig(input: string, target: ResolvedPath): boolean {
+    if (!SERVER_CONFIG_FILES.has(path.basename(target.native).toLowerCase())) return false;
+    this.#onRefused(input, `${path.basename(target.native)} is server configuration, read-only to scripts`);
+    return true;
+  }
+
   #resolve(input: string): ResolvedPath | null {
     try {
       return this.#paths.resolve(input);
@@ -308,6 +338,23 @@ export class ScriptFiles {
       return null;
     }
   }
+}
+
+/**
+ * Whether the descriptor is the file ScriptPaths resolved. Resolution and open are two steps, and
+ * Node has no openat2(RESOLVE_BENEATH): a folder on the path swapped for a symlink in between (by
+ * anyone who can write the app folder; scripts cannot make links) would send the open elsewhere.
+ * Linux names an open file's real path in /proc/self/fd; where that is unavailable, the check
+ * is skipped (the limitation in script-paths.ts stands there).
+ */
+function openedWhereResolved(fd: number, native: string): boolean {
+  let real: string;
+  try {
+    real = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return true;
+  }
+  return real === native;
 }
 
 function stripCr(line: string): string {

@@ -12,7 +12,9 @@
  * through it would create its target, wherever that is).
  *
  * Limitation: resolution and use are two steps; only the operator (not a script: there is no API to
- * create links) can swap a folder for a symlink in between.
+ * create links) can swap a folder for a symlink in between. open() re-checks the descriptor's real
+ * path on Linux (script-files.ts) and truncates only after it; a file created by the open itself,
+ * and mkdir / remove / renameTo / copyTo, are not covered.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -73,7 +75,8 @@ export class ScriptPaths {
     }
     const native = realLocation(path.join(realRoot, ...rest));
     const relative = path.relative(realRoot, native);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) throw new FileAccessError('path resolves outside its root (symlink)');
+    // ".." itself or a "../" prefix: a name like "..data" inside the root is not outside it.
+    if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) throw new FileAccessError('path resolves outside its root (symlink)');
     return { virtual: `/${parts.join('/')}`, native, isRoot: relative === '' };
   }
 }

@@ -120,6 +120,25 @@ Client.prototype.copyOut = function (target) {
   return [f.copyTo(target), f.renameTo(target), new File("/").mkdir(target)];
 };
 
+/** Application.xml / Vhost.xml set memory and time limits and map folders: read-only to scripts. */
+Client.prototype.serverConfig = function () {
+  var out = {};
+  out.write = new File("/Application.xml").open("text", "write");
+  out.create = new File("/application.xml").open("text", "create");
+  out.append = new File("/Application.xml").open("text", "append");
+  out.readWrite = new File("/Application.xml").open("text", "readWrite");
+  out.vhost = new File("/Vhost.xml").open("text", "create");
+  var src = new File("/inside.txt");
+  out.copyOnto = src.copyTo("/APPLICATION.XML");
+  out.renameOnto = src.renameTo("/application.xml");
+  out.remove = new File("/Application.xml").remove();
+  out.renameAway = new File("/Application.xml").renameTo("/old.xml");
+  var read = new File("/Application.xml");
+  out.read = read.open("text", "read") ? read.readAll().join("") : null;
+  read.close();
+  return out;
+};
+
 Client.prototype.mapped = function () {
   var f = new File("/logs/app.log");
   var ok = f.open("text", "append");
@@ -240,6 +259,20 @@ describe('script File: confined to the application folder', function () {
   it('scripts.fileVirtualDirectories maps a prefix to another folder', async () => {
     assert.deepEqual(await nc.call('mapped'), [true, '/logs/app.log', true]);
     assert.equal(readFileSync(path.join(mappedDir, 'app.log'), 'utf8'), 'via mapping\n');
+  });
+
+  it('Application.xml / Vhost.xml (limits, lib paths, stream folders) cannot be written, replaced, moved or removed by scripts; reading is fine', async () => {
+    const operatorXml = '<Application><JSEngine><MaxTimeOut>0</MaxTimeOut></JSEngine></Application>';
+    writeFileSync(path.join(appDir, 'Application.xml'), operatorXml);
+    const before = refusals().length;
+    assert.deepEqual(await nc.call('serverConfig'), {
+      write: false, create: false, append: false, readWrite: false, vhost: false, copyOnto: false, renameOnto: false, remove: false, renameAway: false, read: operatorXml,
+    });
+    assert.equal(refusals().length, before + 9, 'one log line per attempt');
+    assert.equal(readFileSync(path.join(appDir, 'Application.xml'), 'utf8'), operatorXml, 'the operator file is untouched');
+    assert.ok(!existsSync(path.join(appDir, 'Vhost.xml')));
+    assert.ok(!existsSync(path.join(appDir, 'old.xml')));
+    assert.ok(existsSync(path.join(appDir, 'inside.txt')), 'the source was not moved');
   });
 
   it('the instance keeps serving after all of it', async () => {

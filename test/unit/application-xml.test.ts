@@ -91,4 +91,12 @@ describe('Application.xml subset (unit)', () => {
     assert.equal(reader.read(app).idleUnloadSec, 42, 'an edited file is read again');
     assert.deepEqual(warned.map((w) => w.element), ['Application/Process'], 'the same issue is not logged twice');
   });
+
+  it('a file nested deeper than the XML parser allows is one issue, not an exception (lookup runs on every connect; check reads untrusted apps)', () => {
+    const { load } = appsWith(`<Application>${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}</Application>`);
+    const { settings, issues } = load();
+    assert.equal(settings.handlerTimeoutMs, 5000, 'server defaults kept');
+    assert.equal(issues.length, 1);
+    assert.match(issues[0]!.reason, /file ignored/);
+  });
 });

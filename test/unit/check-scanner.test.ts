@@ -122,3 +122,30 @@ describe('check: scanner', () => {
     lacks(rows, 'application.myList');
   });
 });
+
+/**
+ * The checker reads untrusted scripts with recursive code (acorn, acorn-walk, the scanner's own
+ * helpers). A file nested deeper than their stacks allow must not end the command with a
+ * RangeError: it is reported as not checked, and the other files are still scanned.
+ */
+describe('check: pathologically nested scripts', () => {
+  const deep = {
+    parentheses: `var x = ${'('.repeat(5000)}1${')'.repeat(5000)};`,
+    arrays: `var y = ${'['.repeat(5000)}${']'.repeat(5000)};`,
+    'member chain': `var z = a${'.b'.repeat(20000)};`,
+    'unterminated nesting (loose parse)': `var w = ${'('.repeat(5000)}`,
+  };
+  for (const [what, source] of Object.entries(deep)) {
+    it(`${what}: one "file not checked" row for that file; the next file is scanned`, () => {
+      const rows = scan({ 'deep.asc': source, 'main.asc': 'application.onAppStart = function () {};' });
+      has(rows, 'file not checked@deep.asc:1 unsupported');
+      has(rows, 'application.onAppStart@main.asc:1 supported');
+    });
+  }
+
+  it('ordinary nesting (200 levels) is still scanned', () => {
+    const rows = scan({ 'main.asc': `var x = ${'('.repeat(200)}application.name${')'.repeat(200)};` });
+    has(rows, 'application.name@main.asc:1 supported');
+    lacks(rows, 'file not checked');
+  });
+});

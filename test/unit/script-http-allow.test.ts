@@ -30,4 +30,21 @@ describe('script HTTP allow-list', () => {
   it('logged URLs drop the query string', () => {
     assert.equal(loggableUrl('https://u:p@api.example.com:8443/verify?token=abc#x'), 'https://api.example.com:8443/verify');
   });
+
+  it("this server's own HTTP port is refused on every loopback spelling the URL parser accepts; other forms are not allowed at all", () => {
+    const reasons: string[] = [];
+    const own = new ScriptHttp({ allowHosts: [], timeoutMs: 1000, maxBytes: 1000, refusedLoopbackPorts: () => [8086], onProblem: (_url, reason) => reasons.push(reason) });
+    const get = (url: string) => own.request({ method: 'GET', url, headers: [], body: null, contentType: 'text/plain' }, () => undefined);
+    const loopbackForms = ['localhost', 'LOCALHOST.', '127.0.0.1', '127.1', '127.0.1', '2130706433', '0x7f000001', '0177.0.0.1', '127.0.0.1%2e', '127.9.9.9', '[::1]', '[0:0:0:0:0:0:0:1]'];
+    for (const host of loopbackForms) {
+      assert.equal(get(`http://${host}:8086/api/instances`), false, host);
+      assert.match(reasons.at(-1)!, /own HTTP port/, host);
+    }
+    for (const host of ['[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '0.0.0.0', '0', '[::]', 'foo.localhost']) {
+      assert.equal(get(`http://${host}:8086/`), false, host);
+      assert.match(reasons.at(-1)!, /not in scripts\.http\.allowHosts/, host);
+    }
+    assert.equal(get('http://127.0.0.1:8087/'), true, 'another loopback port is allowed');
+    own.abortAll();
+  });
 });

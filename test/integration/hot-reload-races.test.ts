@@ -1,0 +1,154 @@
+import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
+import { SharedObject } from '../../runtime/client/shared-object.ts';
+import { liveIsolateCount } from '../../runtime/sandbox/sandbox.ts';
+import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+
+/**
+ * Hot reloads that overlap. The watcher (debounced), the admin reload route, the live-log reload
+ * route and the library watcher can each start a reload while another is still loading or
+ * replaying, so a generation can be retired while its own onAppStart and replays are pending.
+ */
+describe('hot reload (carry): overlapping reloads', function () {
+  this.timeout(60_000);
+  let ts: TestServer;
+  let apps: string;
+
+  /** onAppStart busy for `busyMs`: the next reload's swap lands while it runs. */
+  const script = (version: number, busyMs: number) => `// version ${version}
+application.onAppStart = function () {
+  var until = new Date().getTime() + ${busyMs};
+  while (new Date().getTime() < until) {}
+  trace("v${version} started");
+};
+Client.prototype.version = function () { return ${version}; };
+`;
+
+  before(async () => {
+    apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'race'));
+    writeFileSync(path.join(apps, 'race', 'main.asc'), script(1, 0));
+    ts = await startTestServer(apps, { reload: { watch: false } });
+  });
+  after(async () => ts?.close());
+
+  it('a reload that retires a generation still running its onAppStart does not shut the instance down', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('race'));
+    const statuses: string[] = [];
+    nc.on('status', (i: InfoObject) => statuses.push(i.code));
+    writeFileSync(path.join(apps, 'race', 'main.asc'), script(2, 400));
+    const manager = ts.server.instances;
+    const instance = manager.instances.find((i) => i.name === 'race/_definst_')!;
+    const def = ts.server.catalog.lookup('race')!;
+    // Two reloads of the instance at once (InstanceManager serialises its own, so this drives the
+    // instance directly): both trial loads finish together, so the second swap retires the first
+    // new generation mid-onAppStart.
+    const reloaded = await Promise.all([instance.reload(def), instance.reload(def)]);
+    assert.deepEqual(reloaded, [true, true]);
+    const results = await Promise.all([manager.reloadApp('race', 'carry'), manager.reloadApp('race', 'carry')]);
+    assert.equal(nc.isConnected, true, `client still connected (statuses: ${statuses.join(', ')})`);
+    assert.deepEqual(statuses, [], 'the carried client hears nothing of the reloads');
+    assert.equal(manager.instances.find((i) => i.name === 'race/_definst_')?.state, 'running');
+    assert.equal(await nc.call('version'), 2);
+    assert.ok(results.every((r) => r.failed.length === 0), JSON.stringify(results));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(liveIsolateCount(), 1, 'the retired generations freed their isolates');
+    nc.close();
+  });
+});
+
+describe('hot reload (restart mode): overlapping reloads', function () {
+  this.timeout(60_000);
+
+  it('two reloads at once leave one instance, one isolate: no orphaned instance beside the registered one', async () => {
+    const apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'race'));
+    writeFileSync(path.join(apps, 'race', 'main.asc'), 'Client.prototype.version = function () { return 1; };\n');
+    const ts = await startTestServer(apps, { reload: { watch: false } });
+    try {
+      const nc = new NetConnection();
+      await nc.connect(ts.url('race'));
+      const isolatesBefore = liveIsolateCount();
+      writeFileSync(path.join(apps, 'race', 'main.asc'), 'Client.prototype.version = function () { return 2; };\n');
+      const manager = ts.server.instances;
+      const results = await Promise.all([manager.reloadApp('race', 'restart'), manager.reloadApp('race', 'restart')]);
+      assert.ok(results.every((r) => r.failed.length === 0), JSON.stringify(results));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(manager.instances.length, 1);
+      assert.equal(liveIsolateCount(), isolatesBefore, 'every replaced instance freed its isolate');
+      const again = new NetConnection();
+      await again.connect(ts.url('race'));
+      assert.equal(await again.call('version'), 2);
+      again.close();
+      nc.close();
+    } finally {
+      await ts.close();
+    }
+  });
+});
+
+describe('hot reload (carry): access limits of carried clients', function () {
+  this.timeout(60_000);
+
+  /** Viewers (connect name "viewer") may not write shared objects; v2 takes a while to start. */
+  const script = (version: number, busyMs: number, restrict: boolean) => `// version ${version}
+application.onAppStart = function () {
+  var until = new Date().getTime() + ${busyMs};
+  while (new Date().getTime() < until) {}
+};
+application.onConnect = function (client, name) {
+  ${restrict ? 'if (name == "viewer") client.writeAccess = "";' : ''}
+  return true;
+};
+`;
+
+  async function setup(v2Restricts: boolean) {
+    const apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'guarded'));
+    writeFileSync(path.join(apps, 'guarded', 'main.asc'), script(1, 0, true));
+    const ts = await startTestServer(apps, { reload: { watch: false } });
+    const nc = new NetConnection();
+    await nc.connect(ts.url('guarded'), 'viewer');
+    const so = SharedObject.getRemote(nc, 'board', false);
+    await so.connect();
+    writeFileSync(path.join(apps, 'guarded', 'main.asc'), script(2, 800, v2Restricts));
+    const instance = ts.server.instances.instances[0]!;
+    const board = () => instance.sharedObjects.get('board', false)?.getProperty('x');
+    return { ts, nc, so, instance, board };
+  }
+
+  it('stay in force between the swap and the new onConnect; the new script then sets its own', async () => {
+    const { ts, nc, so, instance, board } = await setup(true);
+    try {
+      const reloading = ts.server.instances.reloadApp('guarded', 'carry');
+      while (instance.generation < 2) await new Promise((r) => setTimeout(r, 5));
+      so.setProperty('x', 'written during the reload'); // v2 is still in onAppStart
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(board(), undefined, 'the v1 limit held while v2 had not decided');
+      assert.deepEqual((await reloading).failed, []);
+      so.setProperty('x', 'written after the reload');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(board(), undefined, 'v2 set the same limit');
+    } finally {
+      nc.close();
+      await ts.close();
+    }
+  });
+
+  it('a limit the new script does not set is lifted once it has decided (a new Client starts with the defaults)', async () => {
+    const { ts, nc, so, board } = await setup(false);
+    try {
+      assert.deepEqual((await ts.server.instances.reloadApp('guarded', 'carry')).failed, []);
+      so.setProperty('x', 'allowed now');
+      const deadline = Date.now() + 3000;
+      while (board() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(board(), 'allowed now');
+    } finally {
+      nc.close();
+      await ts.close();
+    }
+  });
+});
