@@ -127,15 +127,22 @@ export class Server {
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
     this.#watcher?.on('changed', (appName) => {
       this.log.info({ appName }, 'application scripts changed; reloading');
-      void this.instances.reloadApp(appName, this.config.reload.mode);
+      this.#watchedReload(appName);
     });
     this.#watcher?.on('libraryChanged', (file) => {
       for (const appName of this.instances.appsUsing(file)) {
         this.log.info({ appName, file }, 'script library changed; reloading');
-        void this.instances.reloadApp(appName, this.config.reload.mode);
+        this.#watchedReload(appName);
       }
     });
     this.#watcher?.on('error', (error) => this.log.warn({ err: error.message }, 'application watcher error'));
+  }
+
+  /** A reload the watcher started: nobody awaits it, so a host bug in it is logged, never unhandled. */
+  #watchedReload(appName: string): void {
+    this.instances.reloadApp(appName, this.config.reload.mode).catch((error: unknown) => {
+      this.log.error({ appName, err: (error as Error)?.message }, 'hot reload failed unexpectedly');
+    });
   }
 
   readonly #scriptFactory: ScriptFactory = (def, instanceName, hooks, onFatal) => {

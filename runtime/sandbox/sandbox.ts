@@ -257,6 +257,8 @@ export class Sandbox implements ApplicationScript {
     if (this.disposed) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
     // A failure to build host-api is the host's problem, not the script's: it stays unclassified.
     const code = await hostApiBundle();
+    // Disposed while the (first) bundle build was awaited: creating the isolate now would leak it.
+    if (this.disposed) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
     try {
       const main = this.loader.readMain();
       this.isolate = new ivm.Isolate({
