@@ -39,10 +39,10 @@ export class ChunkEncoder {
   }
 
   /** Records that a fmt-0 encoded message (encodeShared) was written on csid by someone else. */
-  noteShared(msg: RtmpMessage, csid: number): void {
+  noteShared(msg: Omit<RtmpMessage, 'streamId'>, streamId: number, csid: number): void {
     const timestamp = msg.timestamp >>> 0;
     const extended = timestamp >= EXTENDED_TIMESTAMP ? timestamp : -1;
-    this.#remember(csid, timestamp, Number.NaN, msg.payload.length, msg.type & 0xff, msg.streamId >>> 0, extended);
+    this.#remember(csid, timestamp, Number.NaN, msg.payload.length, msg.type & 0xff, streamId >>> 0, extended);
   }
 
   /**

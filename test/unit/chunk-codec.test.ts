@@ -459,7 +459,7 @@ describe('shared (fan-out) encoding', () => {
     const got: { timestamp: number; payload: Buffer }[] = [];
     sent.forEach((msg, i) => {
       const bytes = i % 2 === 0 ? encodeShared(msg, 6, 100) : Buffer.concat(encoder.encode(msg, 6));
-      if (i % 2 === 0) encoder.noteShared(msg, 6);
+      if (i % 2 === 0) encoder.noteShared(msg, msg.streamId, 6);
       decoder.push(bytes, (m) => got.push(m));
     });
     assert.deepEqual(got.map((m) => m.timestamp), sent.map((m) => m.timestamp));
