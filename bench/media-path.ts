@@ -10,9 +10,12 @@
  * timestamps, in lockstep batches: a batch goes out, then the bench waits until every player on A
  * (--players of them) and the player on B have received all of it — so no queue ever drops and every
  * run does exactly the same work. The first --warmup messages warm the JIT and are not measured.
- * Prints, per repeat and as medians: A's and B's CPU µs per published message.
+ * Prints, per repeat and as medians: A's and B's CPU µs per published message, and A's scavenges per
+ * 1000 messages (A runs with a 1 MB young generation so they are frequent enough to count): an
+ * allocation figure that, unlike CPU on a shared machine, does not move with the load.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { NetConnection } from '../runtime/client/net-connection.ts';
@@ -25,6 +28,7 @@ import { cpuMs, median } from './lib/proc-stats.ts';
 import { startRelayPair, type RelayPair } from './lib/relay-servers.ts';
 
 const STREAM = 'bench';
+const GC_COUNTER = path.join(import.meta.dirname, 'lib/gc-counter.mjs');
 /** A batch not fully delivered within this long means messages were lost: the run is invalid. */
 const BATCH_TIMEOUT_MS = 10_000;
 
@@ -99,6 +103,22 @@ function waitFor(done: () => boolean, what: () => string): Promise<void> {
 interface Run {
   aUsPerMessage: number;
   bUsPerMessage: number;
+  /** Young-generation collections of A per 1000 messages: allocation volume, independent of load. */
+  aScavengesPerK: number;
+}
+
+/** A's GC counts so far (bench/lib/gc-counter.mjs, preloaded into A, writes them on SIGUSR2). */
+async function gcCounts(pid: number): Promise<{ scavenges: number }> {
+  const file = `/tmp/fms-gc-${pid}.json`;
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + 5000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error('server A did not report its GC counts');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10)); // written in one synchronous call; let it land
+  return JSON.parse(readFileSync(file, 'utf8')) as { scavenges: number };
 }
 
 async function run(pair: RelayPair, opts: ReturnType<typeof options>): Promise<Run> {
@@ -141,12 +161,18 @@ async function run(pair: RelayPair, opts: ReturnType<typeof options>): Promise<R
       await waitFor(() => aPlayers.every((p, i) => p.count >= targets[i]!), () => 'warm-up delivery');
     }
     await new Promise((resolve) => setTimeout(resolve, 500)); // B catches up; the relay is past its keyframe wait
+    const gc0 = await gcCounts(pair.aPid);
     const a0 = cpuMs(pair.aPid);
     const b0 = cpuMs(pair.bPid);
     await send(opts.messages);
     const a1 = cpuMs(pair.aPid);
     const b1 = cpuMs(pair.bPid);
-    return { aUsPerMessage: ((a1 - a0) * 1000) / opts.messages, bUsPerMessage: ((b1 - b0) * 1000) / opts.messages };
+    const gc1 = await gcCounts(pair.aPid);
+    return {
+      aUsPerMessage: ((a1 - a0) * 1000) / opts.messages,
+      bUsPerMessage: ((b1 - b0) * 1000) / opts.messages,
+      aScavengesPerK: ((gc1.scavenges - gc0.scavenges) * 1000) / opts.messages,
+    };
   } finally {
     for (const p of aPlayers) p.nc.close();
     bPlayer.nc.close();
@@ -161,19 +187,22 @@ async function main(): Promise<void> {
       `${opts.messages} messages measured after ${opts.warmup} warm-up, batches of ${opts.batch}\n`,
   );
   const runs: Run[] = [];
+  // A 1 MB young generation (default 16 MB) makes scavenges frequent enough to count allocation
+  // per message with some resolution; both sides of an A/B comparison run with it.
+  process.env['BENCH_A_NODE_ARGS'] = `${process.env['BENCH_A_NODE_ARGS'] ?? ''} --max-semi-space-size=1 --import ${GC_COUNTER}`;
   const pair = await startRelayPair('ours');
   try {
     for (let r = 0; r < opts.repeats; r++) {
       const result = await run(pair, opts);
       runs.push(result);
-      process.stdout.write(`  run ${r + 1}/${opts.repeats}: A ${fmt(result.aUsPerMessage, 1)} µs/msg, B ${fmt(result.bUsPerMessage, 1)} µs/msg\n`);
+      process.stdout.write(`  run ${r + 1}/${opts.repeats}: A ${fmt(result.aUsPerMessage, 1)} µs/msg (${fmt(result.aScavengesPerK, 2)} scavenges/1000 msg), B ${fmt(result.bUsPerMessage, 1)} µs/msg\n`);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
   } finally {
     await pair.stop();
   }
   process.stdout.write(
-    `median: A ${fmt(median(runs.map((r) => r.aUsPerMessage)), 1)} µs/msg, B ${fmt(median(runs.map((r) => r.bUsPerMessage)), 1)} µs/msg ` +
+    `median: A ${fmt(median(runs.map((r) => r.aUsPerMessage)), 1)} µs/msg, ${fmt(median(runs.map((r) => r.aScavengesPerK)), 2)} scavenges/1000 msg; B ${fmt(median(runs.map((r) => r.bUsPerMessage)), 1)} µs/msg ` +
       `(CPU µs per published message; A = ingest + relay out + ${opts.players} player(s), B = relay in + 1 player)\n`,
   );
 }
