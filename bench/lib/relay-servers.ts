@@ -30,6 +30,9 @@ export interface RelayPair {
   stop(): Promise<void>;
 }
 
+/** Extra node flags for our server A, e.g. BENCH_A_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile it. */
+const aNodeArgs = (): string[] => (process.env['BENCH_A_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+
 function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `fms-bench-${prefix}-`));
 }
@@ -41,7 +44,7 @@ async function startOurs(): Promise<RelayPair> {
   cpSync(path.join(REPO_ROOT, 'test/fixtures/apps/relayer'), path.join(appsA, 'relayer'), { recursive: true });
   mkdirSync(path.join(appsB, 'live'), { recursive: true }); // no main.asc: accepts everyone
   // The helper starts at debug level; a later flag wins, and info is the operator's default.
-  const started = await Promise.allSettled([startServerProcess(appsA, ['--log-level', 'info']), startServerProcess(appsB, ['--log-level', 'info'])]);
+  const started = await Promise.allSettled([startServerProcess(appsA, ['--log-level', 'info'], 0, aNodeArgs()), startServerProcess(appsB, ['--log-level', 'info'])]);
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     // The one that did start would outlive the bench (process.exit does not end children).

@@ -227,8 +227,8 @@ export class ClientSession {
       },
       send: (_message, encoded) => {
         const amf3 = this.#soAmf3 ?? this.info.objectEncoding === 3;
-        const message = { type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, streamId: 0, timestamp: 0, payload: encoded.payload(amf3) };
-        this.connection.sendShared(message, encoded.wire(amf3)); // bytes shared with the other subscribers
+        const message = { type: amf3 ? MessageType.SharedObjectAmf3 : MessageType.SharedObjectAmf0, timestamp: 0, payload: encoded.payload(amf3) };
+        this.connection.sendShared(message, 0, encoded.wire(amf3)); // bytes shared with the other subscribers
       },
     };
   }

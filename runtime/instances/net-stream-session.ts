@@ -168,10 +168,9 @@ export class NetStreamSession implements LiveSubscriber {
         startMs,
         lengthMs,
         write: (packet) => {
-        const message = { type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload };
-        packet.wire ??= new Map();
-        connection.sendShared(message, packet.wire);
-      },
+          packet.wire ??= new Map();
+          connection.sendShared(packet, streamId, packet.wire);
+        },
         onEnd: (_reason, error) => {
           if (this.vod?.player !== player) return;
           this.vod = null;
@@ -200,9 +199,9 @@ export class NetStreamSession implements LiveSubscriber {
     const streamId = this.id;
     return {
       write: (packet) => {
-        const message = { type: packet.type, streamId, timestamp: packet.timestamp, payload: packet.payload };
+        // The packet object itself goes to sendShared (stream id separate): nothing allocated per player.
         packet.wire ??= new Map();
-        connection.sendShared(message, packet.wire);
+        connection.sendShared(packet, streamId, packet.wire);
       },
       get bufferedBytes() {
         return connection.bufferedBytes;

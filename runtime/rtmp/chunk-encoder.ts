@@ -39,16 +39,28 @@ export class ChunkEncoder {
   }
 
   /** Records that a fmt-0 encoded message (encodeShared) was written on csid by someone else. */
-  noteShared(msg: RtmpMessage, csid: number): void {
+  noteShared(msg: Omit<RtmpMessage, 'streamId'>, streamId: number, csid: number): void {
     const timestamp = msg.timestamp >>> 0;
-    this.#last.set(csid, {
-      timestamp,
-      delta: Number.NaN,
-      length: msg.payload.length,
-      type: msg.type & 0xff,
-      streamId: msg.streamId >>> 0,
-      extended: timestamp >= EXTENDED_TIMESTAMP ? timestamp : -1,
-    });
+    const extended = timestamp >= EXTENDED_TIMESTAMP ? timestamp : -1;
+    this.#remember(csid, timestamp, Number.NaN, msg.payload.length, msg.type & 0xff, streamId >>> 0, extended);
+  }
+
+  /**
+   * Updates the csid's last header in place: it runs once per message per connection (per player in
+   * fan-out), and one long-lived object per csid is less garbage than one new object per message.
+   */
+  #remember(csid: number, timestamp: number, delta: number, length: number, type: number, streamId: number, extended: number): void {
+    const last = this.#last.get(csid);
+    if (last === undefined) {
+      this.#last.set(csid, { timestamp, delta, length, type, streamId, extended });
+      return;
+    }
+    last.timestamp = timestamp;
+    last.delta = delta;
+    last.length = length;
+    last.type = type;
+    last.streamId = streamId;
+    last.extended = extended;
   }
 
   encode(msg: RtmpMessage, csid: number): Buffer[] {
@@ -81,16 +93,9 @@ export class ChunkEncoder {
     } else {
       extended = field >= EXTENDED_TIMESTAMP ? field : -1;
     }
-    this.#last.set(csid, {
-      timestamp,
-      // After fmt 0 the spec says a fmt 3 implies delta = that timestamp, but nginx-rtmp and Red5
-      // read it as 0. Never relying on it (NaN never equals) costs one fmt 2 header and avoids both.
-      delta: fmt === 0 ? Number.NaN : delta,
-      length,
-      type,
-      streamId,
-      extended,
-    });
+    // After fmt 0 the spec says a fmt 3 implies delta = that timestamp, but nginx-rtmp and Red5
+    // read it as 0. Never relying on it (NaN never equals) costs one fmt 2 header and avoids both.
+    this.#remember(csid, timestamp, fmt === 0 ? Number.NaN : delta, length, type, streamId, extended);
 
     const pieces: Buffer[] = [];
     pieces.push(firstHeader(fmt, csid, field, length, type, streamId, extended));
@@ -122,9 +127,32 @@ export interface SharedEncoding {
  * connection's compression state consistent afterwards.
  */
 export function encodeShared(msg: RtmpMessage, csid: number, chunkSize: number): Buffer {
-  const encoder = new ChunkEncoder();
-  encoder.setChunkSize(chunkSize);
-  return Buffer.concat(encoder.encode(msg, csid));
+  if (!Number.isInteger(csid) || csid < MIN_CSID || csid > MAX_CSID) {
+    throw new RangeError(`chunk stream id must be in ${MIN_CSID}..${MAX_CSID}, got ${csid}`);
+  }
+  if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE_BYTES || chunkSize > MAX_CHUNK_SIZE_BYTES) {
+    throw new RangeError(`chunk size must be an integer in ${MIN_CHUNK_SIZE_BYTES}..${MAX_CHUNK_SIZE_BYTES}, got ${chunkSize}`);
+  }
+  const payload = msg.payload;
+  const length = payload.length;
+  if (length > MAX_MESSAGE_LENGTH) throw new RangeError(`message of ${length} bytes does not fit RTMP's 24-bit length`);
+  // The same bytes ChunkEncoder.encode gives on a fresh csid (fmt 0), written straight into one
+  // buffer: this runs once per media message of every played stream, and building the header and
+  // payload views only to concatenate them was pure garbage.
+  const timestamp = msg.timestamp >>> 0;
+  const extended = timestamp >= EXTENDED_TIMESTAMP ? timestamp : -1;
+  const first = firstHeader(0, csid, timestamp, length, msg.type & 0xff, msg.streamId >>> 0, extended);
+  const continuation = basicHeader(3, csid, extended >= 0 ? 4 : 0);
+  if (extended >= 0) continuation.writeUInt32BE(extended, continuation.length - 4);
+  const continuations = length > chunkSize ? Math.ceil(length / chunkSize) - 1 : 0;
+  const out = Buffer.allocUnsafe(first.length + length + continuations * continuation.length);
+  let p = first.copy(out, 0);
+  p += payload.copy(out, p, 0, Math.min(chunkSize, length));
+  for (let offset = chunkSize; offset < length; offset += chunkSize) {
+    p += continuation.copy(out, p);
+    p += payload.copy(out, p, offset, Math.min(offset + chunkSize, length));
+  }
+  return out;
 }
 
 /** A buffer holding the basic header for csid, with `extra` bytes of room after it. */

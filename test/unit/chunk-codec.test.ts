@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ErrorCode, ProtocolError } from '../../runtime/errors.ts';
 import { ChunkDecoder } from '../../runtime/rtmp/chunk-decoder.ts';
-import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
+import { ChunkEncoder, encodeShared } from '../../runtime/rtmp/chunk-encoder.ts';
 import { MessageType, type RtmpMessage } from '../../runtime/rtmp/message.ts';
 
 const LIMITS = { maxMessageBytes: 1 << 20, maxChunkStreams: 64 };
@@ -215,6 +215,23 @@ describe('chunk encoder', () => {
     const pieces = e.encode(msg(9, 1, 0x100, p), 4);
     assert.deepEqual(pieces[0], hex('84 000200'));
     assert.deepEqual(Buffer.concat(e.encode(msg(9, 1, 0x300, p), 4)).subarray(0, 1), hex('c4'));
+  });
+
+  it('encodeShared writes the bytes a fresh encoder would, for every header and chunking edge', () => {
+    for (const chunkSize of [1, 128, 4096, 60000]) {
+      for (const csid of [2, 63, 64, 319, 320, 65599]) {
+        for (const length of [0, 1, 127, 128, 129, 4096, 9000]) {
+          for (const timestamp of [0, 40, 0xfffffe, 0xffffff, 0x1000000, 0xffffffff]) {
+            const m = msg(9, 3, timestamp, Buffer.alloc(length, length & 0xff));
+            const fresh = new ChunkEncoder();
+            fresh.setChunkSize(chunkSize);
+            assert.deepEqual(encodeShared(m, csid, chunkSize), Buffer.concat(fresh.encode(m, csid)), `chunk ${chunkSize} csid ${csid} length ${length} ts ${timestamp}`);
+          }
+        }
+      }
+    }
+    assert.throws(() => encodeShared(msg(9, 1, 0, 'a'), 1, 128), RangeError);
+    assert.throws(() => encodeShared(msg(9, 1, 0, 'a'), 4, 0), RangeError);
   });
 
   it('rejects invalid chunk sizes', () => {
@@ -442,7 +459,7 @@ describe('shared (fan-out) encoding', () => {
     const got: { timestamp: number; payload: Buffer }[] = [];
     sent.forEach((msg, i) => {
       const bytes = i % 2 === 0 ? encodeShared(msg, 6, 100) : Buffer.concat(encoder.encode(msg, 6));
-      if (i % 2 === 0) encoder.noteShared(msg, 6);
+      if (i % 2 === 0) encoder.noteShared(msg, msg.streamId, 6);
       decoder.push(bytes, (m) => got.push(m));
     });
     assert.deepEqual(got.map((m) => m.timestamp), sent.map((m) => m.timestamp));
