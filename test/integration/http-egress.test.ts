@@ -9,8 +9,9 @@ import { Metrics } from '../../runtime/admin/metrics.ts';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { LiveLog } from '../../runtime/log/live-log.ts';
 import { readFlvTags } from '../../runtime/media/flv-file.ts';
-import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from '../../runtime/media/media-packet.ts';
-import { playWithFfprobe, publishTags, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
+import type { MediaPacket } from '../../runtime/media/media-packet.ts';
+import { playWithFfprobe, publishTags, testFlv } from '../helpers/media-tools.ts';
+import { assertFlvStart, serverWithLiveCam } from '../helpers/flv-egress.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -45,20 +46,12 @@ describe('HTTP-FLV egress, admin API and /metrics on the HTTP port', function ()
   this.timeout(90_000);
   let ts: TestServer;
   let port: number;
-  let pub: Publisher | null = null;
+  let close: () => Promise<void> = async () => undefined;
 
   before(async () => {
-    // A small player backlog limit so the slow-client test reaches it quickly.
-    ts = await startTestServer(path.join(ROOT, 'applications'), { media: { playerMaxBufferedBytes: 256 * 1024 } });
-    port = ts.server.httpPort;
-    pub = publishWithFfmpeg(testFlv(20), ts.url('live/cam'));
-    await ts.logs.waitFor((r) => r.msg === 'publish started' && r.stream === 'cam', 15_000);
+    ({ ts, port, close } = await serverWithLiveCam());
   });
-
-  after(async () => {
-    await pub?.stop();
-    await ts?.close();
-  });
+  after(async () => close());
 
   it('ffprobe plays /live/_definst_/cam.flv: at least 50 video packets in 3 s', async () => {
     const play = await playWithFfprobe(`http://127.0.0.1:${port}/live/_definst_/cam.flv`, 3);
@@ -70,14 +63,7 @@ describe('HTTP-FLV egress, admin API and /metrics on the HTTP port', function ()
     const { status, headers, head, tags } = await readFlvStart(`http://127.0.0.1:${port}/live/cam.flv`, 10);
     assert.equal(status, 200);
     assert.equal(headers['content-type'], 'video/x-flv');
-    assert.equal(head.toString('latin1', 0, 3), 'FLV');
-    assert.equal(head[4], 5, 'header announces audio and video');
-    assert.equal(tags[0]!.type, 18, 'onMetaData first');
-    assert.ok(tags[0]!.payload.includes(Buffer.from('onMetaData')));
-    assert.ok(isVideoConfig(tags[1]!) && isAudioConfig(tags[2]!), 'then the AVC and AAC configs');
-    const media = tags.slice(3).filter((t) => t.type === 9);
-    assert.ok(isVideoKeyframe(media[0]!), 'the first video frame is a keyframe');
-    assert.equal(tags.find((t) => t.type === 8 || t.type === 9)!.timestamp, 0);
+    assertFlvStart(head, tags);
   });
 
   it('unknown streams get 404; publishing over HTTP gets 405', async () => {

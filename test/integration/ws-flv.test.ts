@@ -2,15 +2,14 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { WebSocket } from 'ws';
 import { readFlvTags } from '../../runtime/media/flv-file.ts';
-import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from '../../runtime/media/media-packet.ts';
+import type { MediaPacket } from '../../runtime/media/media-packet.ts';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
-import { publishTags, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
-import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { publishTags, testFlv } from '../helpers/media-tools.ts';
+import { assertFlvStart, serverWithLiveCam } from '../helpers/flv-egress.ts';
+import type { TestServer } from '../helpers/test-server.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface WsRead {
   /** Each binary message as received (the first one is the 13-byte FLV header). */
@@ -52,33 +51,19 @@ describe('WS-FLV egress', function () {
   this.timeout(60_000);
   let ts: TestServer;
   let port: number;
-  let pub: Publisher | null = null;
+  let close: () => Promise<void> = async () => undefined;
 
   before(async () => {
-    // A small player backlog limit so the slow-player test reaches it quickly.
-    ts = await startTestServer(path.join(ROOT, 'applications'), { media: { playerMaxBufferedBytes: 256 * 1024 } });
-    port = ts.server.httpPort;
-    pub = publishWithFfmpeg(testFlv(20), ts.url('live/cam'));
-    await ts.logs.waitFor((r) => r.msg === 'publish started' && r.stream === 'cam', 15_000);
+    ({ ts, port, close } = await serverWithLiveCam());
   });
-
-  after(async () => {
-    await pub?.stop();
-    await ts?.close();
-  });
+  after(async () => close());
 
   it('a ws client gets the FLV header, metadata, codec configs, then ≥ 30 video frames from a keyframe', async () => {
     const { messages, tags } = await readWsFlv(`ws://127.0.0.1:${port}/live/_definst_/cam.flv`, 31);
     const head = messages[0]!;
     assert.equal(head.length, 13, 'first message: FLV header + PreviousTagSize0');
-    assert.equal(head.toString('latin1', 0, 3), 'FLV');
-    assert.equal(head[4], 5, 'header announces audio and video');
-    assert.equal(tags[0]!.type, 18, 'onMetaData first');
-    assert.ok(isVideoConfig(tags[1]!) && isAudioConfig(tags[2]!), 'then the AVC and AAC configs');
-    const video = tags.slice(3).filter((t) => t.type === 9);
+    const video = assertFlvStart(head, tags);
     assert.ok(video.length >= 30);
-    assert.ok(isVideoKeyframe(video[0]!), 'the first video frame is a keyframe');
-    assert.equal(tags.find((t) => t.type === 8 || t.type === 9)!.timestamp, 0, 'timestamps start at 0');
     const started = await ts.logs.waitFor((r) => r.msg === 'ws-flv play started' && r.stream === 'cam');
     assert.equal(started.app, 'live/_definst_');
     await ts.logs.waitFor((r) => r.msg === 'ws-flv play ended' && r.stream === 'cam' && r.reason === 'client closed');
