@@ -178,7 +178,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'so.autoCommit': unsupported(NOT_DEFINED),
 
   // ---- File, XML, LoadVars, sockets, web services, AMS-era classes (§8, §9)
-  'new File': partial('confined to the application folder and scripts.fileVirtualDirectories; readBytes/writeBytes are stubs'),
+  'new File': partial('confined to the application folder and its virtual directories (Application.xml JSEngine/FileObject, scripts.fileVirtualDirectories); readBytes/writeBytes are stubs'),
   'file.name': S,
   'file.exists': S,
   'file.isFile': S,
