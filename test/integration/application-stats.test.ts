@@ -6,7 +6,14 @@ import { publishTags, testFlv } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
 const SCRIPT = `
+application.onConnect = function (client, label) { client.label = label; return true; };
 Client.prototype.appStats = function () { return application.getStats(); };
+/** Every client's getStats(), by the label it connected with. */
+Client.prototype.clientStats = function () {
+  var out = {};
+  for (var i = 0; i < application.clients.length; i++) out[application.clients[i].label] = application.clients[i].getStats();
+  return out;
+};
 `;
 
 describe('application.getStats(): traffic counters of the instance (fms-api §2.2)', function () {
@@ -35,6 +42,48 @@ describe('application.getStats(): traffic counters of the instance (fms-api §2.
       assert.equal(stats.total_connects, 1);
     } finally {
       nc.close();
+    }
+  });
+
+  it('msg_dropped counts the media dropped for a player that stops reading; 0 for a healthy one; bw_in/bw_out per client in KB', async () => {
+    const stalledNc = new NetConnection();
+    await stalledNc.connect(ts.url('stats/drops'), 'stalled');
+    const stalled = await stalledNc.createStream();
+    const stalledStarted = stalled.waitStatus('NetStream.Play.Start');
+    stalled.play('big');
+    const goodNc = new NetConnection();
+    await goodNc.connect(ts.url('stats/drops'), 'good');
+    const good = await goodNc.createStream();
+    let goodFrames = 0;
+    good.on('media', () => goodFrames++);
+    const goodStarted = good.waitStatus('NetStream.Play.Start');
+    good.play('big');
+    const pubNc = new NetConnection();
+    await pubNc.connect(ts.url('stats/drops'), 'publisher');
+    try {
+      await Promise.all([stalledStarted, goodStarted]); // both players subscribed before the publish starts
+      stalledNc.connection!.socket.pause(); // stop reading: kernel buffers fill, then the server's queue drops
+      const pub = await pubNc.createStream();
+      await pub.publish('big');
+      // ~20 MB: past the kernel's socket buffers plus the 2 MB player backlog limit (media.playerMaxBufferedBytes).
+      // The healthy player shares this process's event loop: the limit is kept at its default so it never lags that far.
+      await publishTags(pub, testFlv(20, 4000), { realtime: false, repeat: 2 });
+      await new Promise((r) => setTimeout(r, 500));
+      const byLabel = (await goodNc.call('clientStats')) as Record<string, Record<string, number>>;
+      const app = (await goodNc.call('appStats')) as Record<string, number>;
+      assert.ok(goodFrames > 500, `the healthy player got ${goodFrames} frames`);
+      assert.ok(byLabel['stalled']!.msg_dropped! > 0, `stalled: ${JSON.stringify(byLabel['stalled'])}`);
+      assert.equal(byLabel['good']!.msg_dropped, 0, `good: ${JSON.stringify(byLabel['good'])}`);
+      assert.equal(byLabel['publisher']!.msg_dropped, 0);
+      assert.equal(app.msg_dropped, byLabel['stalled']!.msg_dropped, 'the instance total is the sum over its clients');
+      const queues = ts.server.instances.instances.find((i) => i.name === 'stats/drops')!.sessions.flatMap((s) => s.streams).flatMap((s) => s.playing ? [s.playing.queue] : []);
+      assert.deepEqual(queues.map((q) => q.packetsDropped).filter((n) => n > 0), [byLabel['stalled']!.msg_dropped], 'the script sees the subscriber queue\'s own count');
+      const publisher = byLabel['publisher']!;
+      assert.ok(publisher.bw_in! > 5 * 1024, `publisher bw_in ${publisher.bw_in} KB`);
+      assert.equal(publisher.bw_in, Math.floor(publisher.bytes_in! / 1024));
+      assert.equal(byLabel['good']!.bw_out, Math.floor(byLabel['good']!.bytes_out! / 1024));
+    } finally {
+      for (const nc of [stalledNc, goodNc, pubNc]) nc.close();
     }
   });
 });
