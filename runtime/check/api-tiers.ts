@@ -93,7 +93,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'client.getStats': partial('bw_in/bw_out are total KB (as application.getStats); the FMS 3 *_queue_* and dropped_audio/video_* fields are absent'),
   'client.getBandwidthLimit': partial('returns the stored value; no limit is enforced'),
   'client.setBandwidthLimit': partial('stored, logged as unsupported; no limit is enforced'),
-  'client.ping': partial('logged as unsupported; returns true for a connected client without a round trip'),
+  'client.ping': partial('sends an RTMP ping and returns whether it went out, without waiting for the answer; the round trip shows in getStats().ping_rtt'),
   'client.checkBandwidth': unsupported(`native bandwidth detection: ${STUB} (a script's own Client.prototype.checkBandwidth works)`),
   'client.getStreamLength': unsupported(`${STUB} when the script calls it (a client's RPC getStreamLength is answered natively)`),
   'client.introducePeer': unsupported(`${RTMFP}; ${STUB}`),

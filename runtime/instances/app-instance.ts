@@ -445,6 +445,7 @@ export class AppInstance implements SessionOwner, StreamHost {
         ping_rtt: c.lastPingRttMs, bw_in: Math.floor(c.bytesIn / 1024), bw_out: Math.floor(c.bytesOut / 1024),
       };
     },
+    clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
     applicationStats: () => {
       let bytesIn = 0;
       let bytesOut = 0;

@@ -8,6 +8,10 @@ import { startTestServer, tempDir, type TestServer } from '../helpers/test-serve
 const SCRIPT = `
 application.onConnect = function (client, label) { client.label = label; return true; };
 Client.prototype.appStats = function () { return application.getStats(); };
+Client.prototype.pingPeer = function (label) {
+  for (var i = 0; i < application.clients.length; i++) if (application.clients[i].label == label) return application.clients[i].ping();
+  return "not found";
+};
 /** Every client's getStats(), by the label it connected with. */
 Client.prototype.clientStats = function () {
   var out = {};
@@ -16,7 +20,7 @@ Client.prototype.clientStats = function () {
 };
 `;
 
-describe('application.getStats(): traffic counters of the instance (fms-api §2.2)', function () {
+describe('application.getStats() / client.getStats() / client.ping(): traffic counters of the instance and its clients (fms-api §2.2, §3)', function () {
   this.timeout(30_000);
   let ts: TestServer;
   before(async () => {
@@ -84,6 +88,31 @@ describe('application.getStats(): traffic counters of the instance (fms-api §2.
       assert.equal(byLabel['good']!.bw_out, Math.floor(byLabel['good']!.bytes_out! / 1024));
     } finally {
       for (const nc of [stalledNc, goodNc, pubNc]) nc.close();
+    }
+  });
+
+  it('client.ping() sends a real RTMP ping: ping_rtt is 0 until answered, then the round trip (here held ~300 ms by a client not reading)', async () => {
+    const monitor = new NetConnection();
+    await monitor.connect(ts.url('stats/ping'), 'monitor');
+    const peer = new NetConnection();
+    await peer.connect(ts.url('stats/ping'), 'peer');
+    const rttOf = async () => ((await monitor.call('clientStats')) as Record<string, Record<string, number>>)['peer']!.ping_rtt!;
+    try {
+      assert.equal(await rttOf(), 0, 'never pinged');
+      peer.connection!.socket.pause(); // the PingRequest waits unread in the peer's socket
+      assert.equal(await monitor.call('pingPeer', 'peer'), true);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await rttOf(), 0, 'no answer yet: no round trip to report');
+      peer.connection!.socket.resume();
+      let rtt = 0;
+      for (const deadline = Date.now() + 5000; rtt === 0 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 20));
+        rtt = await rttOf();
+      }
+      assert.ok(rtt >= 290 && rtt < 3000, `ping_rtt ${rtt} ms`);
+    } finally {
+      monitor.close();
+      peer.close();
     }
   });
 });
