@@ -216,9 +216,14 @@ function getStats(this: unknown): Record<string, number> | undefined {
   return entry === undefined ? undefined : host('clientStats', entry.id);
 }
 
+/**
+ * FMS "sends a ping message to the client and waits for a response"; a script cannot block on the
+ * network here, so this sends the RTMP PingRequest and answers whether it went out. The round trip
+ * shows in getStats().ping_rtt once the client's PingResponse arrives.
+ */
 function ping(this: unknown): boolean {
-  unsupported('Client.ping');
-  return entryOf(this) !== undefined;
+  const entry = entryOf(this);
+  return entry === undefined ? false : host('clientPing', entry.id) === true;
 }
 
 /** 0 → client-to-server, 1 → server-to-client (bytes/s). Kept locally: no host limit yet. */

@@ -123,6 +123,8 @@ export interface HostCalls {
   broadcastMsg(method: string, args: unknown[]): void;
   setClientAccess(clientId: string, field: AccessField, value: string): void;
   clientStats(clientId: string): Record<string, number>;
+  /** client.ping(): sends an RTMP ping; false when the connection cannot send. */
+  clientPing(clientId: string): boolean;
   applicationStats(): Record<string, number>;
   shutdown(): void;
   /** Starts a host timer; its ticks come back as `timer` events. Returns the timer id (> 0). */

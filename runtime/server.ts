@@ -160,7 +160,8 @@ export class Server {
       ...(app ? { config: app.config } : {}),
       exposeJson: scripts.exposeJson,
       exposeSetTimeout: scripts.exposeSetTimeout,
-      fileVirtualDirectories: scripts.fileVirtualDirectories,
+      // Application.xml JSEngine/FileObject first: on the same prefix the app's own mapping wins.
+      fileVirtualDirectories: [...(app?.fileDirs ?? []), ...scripts.fileVirtualDirectories],
       http: scripts.http,
       refusedHttpPorts: () => [this.httpPort],
       hooks,

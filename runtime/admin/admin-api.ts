@@ -259,7 +259,7 @@ export class AdminApi {
       bytes_out: sessions.reduce((n, s) => n + s.connection.bytesOut, 0),
       msg_in: sessions.reduce((n, s) => n + s.connection.messagesIn, 0),
       msg_out: sessions.reduce((n, s) => n + s.connection.messagesOut, 0),
-      msg_dropped: 0,
+      msg_dropped: sessions.reduce((n, s) => n + s.messagesDropped, 0),
       instances_loaded: instances.length,
       script_errors: sum((i) => i.stats.scriptErrors),
     });

@@ -435,28 +435,34 @@ export class AppInstance implements SessionOwner, StreamHost {
       this.#carriedAccess.get(clientId)?.add(field);
     },
     clientStats: (clientId) => {
-      const c = this.#sessions.get(clientId)?.connection;
-      if (!c) return {} as Record<string, number>;
+      const session = this.#sessions.get(clientId);
+      if (!session) return {} as Record<string, number>;
+      const c = session.connection;
       return {
-        bytes_in: c.bytesIn, bytes_out: c.bytesOut, msg_in: c.messagesIn, msg_out: c.messagesOut, msg_dropped: 0,
-        ping_rtt: c.lastPingRttMs, bw_in: 0, bw_out: 0,
+        bytes_in: c.bytesIn, bytes_out: c.bytesOut, msg_in: c.messagesIn, msg_out: c.messagesOut, msg_dropped: session.messagesDropped,
+        // Same unit as application.getStats (total kilobytes): FMS 3's Client reference says "current
+        // bandwidth" without a unit, and one definition for both objects is what a script can rely on.
+        ping_rtt: c.lastPingRttMs, bw_in: Math.floor(c.bytesIn / 1024), bw_out: Math.floor(c.bytesOut / 1024),
       };
     },
+    clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
     applicationStats: () => {
       let bytesIn = 0;
       let bytesOut = 0;
       let msgIn = 0;
       let msgOut = 0;
+      let msgDropped = 0;
       for (const s of this.#sessions.values()) {
         bytesIn += s.connection.bytesIn;
         bytesOut += s.connection.bytesOut;
         msgIn += s.connection.messagesIn;
         msgOut += s.connection.messagesOut;
+        msgDropped += s.messagesDropped;
       }
       return {
         // Adobe's reference: bw_in/bw_out are the total kilobytes received/sent (not a rate).
         bw_in: Math.floor(bytesIn / 1024), bw_out: Math.floor(bytesOut / 1024),
-        bytes_in: bytesIn, bytes_out: bytesOut, msg_in: msgIn, msg_out: msgOut, msg_dropped: 0,
+        bytes_in: bytesIn, bytes_out: bytesOut, msg_in: msgIn, msg_out: msgOut, msg_dropped: msgDropped,
         server_bytes_in: bytesIn, server_bytes_out: bytesOut,
         total_connects: this.stats.totalConnects, total_disconnects: this.stats.totalDisconnects,
       };

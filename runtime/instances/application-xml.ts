@@ -17,6 +17,8 @@
  *   JSEngine/ApplicationObject/config/* → application.config (string values)
  *   MaxAppIdleTime (s)               → idle unload time (Application.GC)
  *   LoadOnStartup                    → the _definst_ instance starts with the server
+ *   JSEngine/FileObject/VirtualDirectory → "/virtual;folder": File paths under /virtual live in folder
+ *                                      (before scripts.fileVirtualDirectories; FMS 2 SSAS reference, File)
  *   StreamManager/VirtualDirectory/Streams  → "prefix;folder": recorded streams named prefix/... live there
  *   Client/Access/AudioSampleAccess, VideoSampleAccess (enabled="true") → default client.*SampleAccess
  * Everything else that sets something is reported once as unsupported (an empty element sets
@@ -36,6 +38,11 @@ export interface AppSettings {
   config: Record<string, string>;
   /** StreamManager/VirtualDirectory/Streams: stream-name prefix (no slashes around it) → absolute folder. */
   streamDirs: { prefix: string; dir: string }[];
+  /**
+   * JSEngine/FileObject/VirtualDirectory: "/virtual;/absolute/folder" entries for File, in the format
+   * of scripts.fileVirtualDirectories (the sandbox puts these first, so they win on the same prefix).
+   */
+  fileDirs: string[];
   /** Default client.audioSampleAccess / videoSampleAccess ('' = none, FMS default). */
   audioSampleAccess: string;
   videoSampleAccess: string;
@@ -116,6 +123,7 @@ const APPLICATION_SETTINGS: Record<string, Apply> = {
     const dirs = e.text.split(';').map((p) => p.trim()).filter(Boolean).map((p) => folderOf(p, ctx));
     s.libPaths = [...dirs.filter((d): d is string => d !== null), ...s.libPaths];
   },
+  'jsengine/fileobject/virtualdirectory': fileDirectory,
   'jsengine/applicationobject/config': (s, e) => {
     for (const child of e.children) s.config[child.name] = child.text;
   },
@@ -148,6 +156,34 @@ function streamsDirectory(settings: AppSettings, element: XmlElement, ctx: Apply
   if (dir === null) return;
   // Later files are read later but win: put their mapping first.
   settings.streamDirs = [{ prefix, dir }, ...settings.streamDirs.filter((d) => d.prefix !== prefix)];
+}
+
+/**
+ * "/virtual;folder" — FMS maps File paths starting with /virtual to folder. The virtual part must be
+ * a path below "/" without "."/".." (ScriptPaths refuses such input, so the mapping could never match);
+ * a Windows drive path (the FMS docs' "C:\logs") cannot mean anything on this host and is refused
+ * rather than resolved as a folder named "C:" inside the app.
+ */
+function fileDirectory(settings: AppSettings, element: XmlElement, ctx: ApplyContext): void {
+  const [rawVirtual = '', rawNative, extra] = element.text.split(';');
+  const parts = rawVirtual.trim().split('/').filter((part) => part !== '');
+  if (rawNative === undefined || extra !== undefined || !rawVirtual.trim().startsWith('/') || parts.length === 0 || parts.some((p) => p === '.' || p === '..' || p.includes('\\'))) {
+    ctx.issue(`"${element.text}" is not "/virtual;folder"; ignored`);
+    return;
+  }
+  const native = rawNative.trim();
+  if (/^[A-Za-z]:/.test(native)) {
+    ctx.issue(`"${native}" is a Windows drive path; ignored`);
+    return;
+  }
+  const dir = native === '' ? null : folderOf(native, ctx);
+  if (dir === null) {
+    if (native === '') ctx.issue(`"${element.text}" has no folder; ignored`);
+    return;
+  }
+  const virtual = `/${parts.join('/')}`;
+  // Later files are read later but win: put their mapping first, replacing an earlier one of the same prefix.
+  settings.fileDirs = [`${virtual};${dir}`, ...settings.fileDirs.filter((entry) => entry.split(';')[0] !== virtual)];
 }
 
 const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: true, parseTagValue: false, parseAttributeValue: false });
@@ -234,6 +270,7 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     loadOnStartup: false,
     config: {},
     streamDirs: [],
+    fileDirs: [],
     audioSampleAccess: '',
     videoSampleAccess: '',
   };

@@ -54,6 +54,8 @@ export class ClientSession {
   #state: SessionState = 'pending';
   #connectTxn: number;
   #streams = new Map<number, NetStreamSession>();
+  /** msg_dropped of stream ids already deleted: the client's count covers its whole connection. */
+  #droppedByDeletedStreams = 0;
   #nextStreamId = 1;
   #nextTxn = 1;
   #pendingCalls = new Map<number, (result: ClientCallResult) => void>();
@@ -173,8 +175,12 @@ export class ClientSession {
       case 'deleteStream':
       case 'closeStream': {
         const id = command.name === 'deleteStream' ? Number(command.args[0]) : command.streamId;
-        this.#streams.get(id)?.close();
-        if (command.name === 'deleteStream') this.#streams.delete(id);
+        const stream = this.#streams.get(id);
+        stream?.close();
+        if (command.name === 'deleteStream' && stream) {
+          this.#droppedByDeletedStreams += stream.messagesDropped;
+          this.#streams.delete(id);
+        }
         return;
       }
       default:
@@ -252,6 +258,7 @@ export class ClientSession {
     this.#state = 'closed';
     this.#clearConnectTimer();
     for (const stream of this.#streams.values()) stream.close();
+    this.#droppedByDeletedStreams = this.messagesDropped;
     this.#streams.clear();
     this.#owner?.sharedObjects.releaseAll(this.#soSubscriber);
     for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
@@ -265,6 +272,13 @@ export class ClientSession {
   #clearConnectTimer(): void {
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = null;
+  }
+
+  /** Media messages dropped for this client's players by their bounded queues (client.getStats msg_dropped). */
+  get messagesDropped(): number {
+    let dropped = this.#droppedByDeletedStreams;
+    for (const stream of this.#streams.values()) dropped += stream.messagesDropped;
+    return dropped;
   }
 
   /** Streams this client currently has (for stats and the admin view). */

@@ -42,11 +42,18 @@ export class NetStreamSession implements LiveSubscriber {
   #receiveVideo = true;
   #paused = false;
   #needKeyframe = false;
+  /** Drops of this stream id's earlier plays: each play gets a new queue, msg_dropped counts them all. */
+  #droppedBefore = 0;
 
   constructor(session: ClientSession, id: number, host: StreamHost) {
     this.session = session;
     this.id = id;
     this.#host = host;
+  }
+
+  /** Media messages the bounded queue dropped for this stream id because its player read too slowly. */
+  get messagesDropped(): number {
+    return this.#droppedBefore + (this.playing?.queue.packetsDropped ?? 0);
   }
 
   get #clientId(): string {
@@ -282,7 +289,8 @@ export class NetStreamSession implements LiveSubscriber {
       this.#host.streams.release(stream);
     }
     if (this.playing) {
-      const { stream } = this.playing;
+      const { stream, queue } = this.playing;
+      this.#droppedBefore += queue.packetsDropped;
       this.playing = null;
       stream.unsubscribe(this);
       this.#host.streams.release(stream);

@@ -130,6 +130,8 @@ export interface InstanceHooks {
   /** Client property writes the host enforces (readAccess, writeAccess, ...). */
   setClientAccess(clientId: string, field: 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess', value: string): void;
   clientStats(clientId: string): Record<string, number>;
+  /** client.ping(): an RTMP PingRequest; the round trip shows in clientStats' ping_rtt when answered. */
+  clientPing(clientId: string): boolean;
   applicationStats(): Record<string, number>;
   /** application.shutdown(): asynchronous unload with Application.Shutdown. */
   shutdown(): void;

@@ -42,7 +42,10 @@ interface Mapping {
 function parseMappings(entries: readonly string[]): Mapping[] {
   const mappings: Mapping[] = [];
   for (const entry of entries) {
-    const [virtual = '', native = ''] = entry.split(';');
+    // Split at the first ';' only: an Application.xml folder is resolved against the app folder, whose path may hold one.
+    const semi = entry.indexOf(';');
+    const virtual = semi < 0 ? entry : entry.slice(0, semi);
+    const native = semi < 0 ? '' : entry.slice(semi + 1);
     mappings.push({ prefix: virtual.split('/').filter((part) => part !== ''), dir: native });
   }
   // Longest prefix first: "/a/b" wins over "/a".

@@ -512,6 +512,7 @@ export class Sandbox implements ApplicationScript {
         hooks.setClientAccess(text(clientId, 'clientId'), field, text(value, 'value'));
       },
       clientStats: (clientId) => hooks.clientStats(text(clientId, 'clientId')),
+      clientPing: (clientId) => hooks.clientPing(text(clientId, 'clientId')),
       applicationStats: () => hooks.applicationStats(),
       shutdown: () => hooks.shutdown(),
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),

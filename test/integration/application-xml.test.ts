@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { testFlv } from '../helpers/media-tools.ts';
@@ -15,13 +15,20 @@ describe('Application.xml: per-app settings change script behaviour', function (
   this.timeout(30_000);
   let ts: TestServer;
   let apps: string;
+  let serverLogs: string;
+  let outside: string;
 
   before(async () => {
     apps = tempDir('apps');
     for (const app of ['appxml', 'appxml-startup']) cpSync(path.join(FIXTURES, app), path.join(apps, app), { recursive: true });
     mkdirSync(path.join(apps, 'appxml', 'media'), { recursive: true }); // git keeps no empty folder
     copyFileSync(testFlv(3, 200), path.join(apps, 'appxml', 'media', 'clip.flv'));
-    ts = await startTestServer(apps, { scripts: { handlerTimeoutMs: 20_000, idleUnloadSec: 600 } });
+    mkdirSync(path.join(apps, 'appxml', 'logs'));
+    serverLogs = tempDir('server-logs');
+    outside = tempDir('outside');
+    symlinkSync(outside, path.join(apps, 'appxml', 'logs', 'out'));
+    // The server-wide /logs mapping must lose to the app's own: only the file can send writes to appxml/logs.
+    ts = await startTestServer(apps, { scripts: { handlerTimeoutMs: 20_000, idleUnloadSec: 600, fileVirtualDirectories: [`/logs;${serverLogs}`] } });
   });
   after(async () => ts?.close());
 
@@ -63,6 +70,28 @@ describe('Application.xml: per-app settings change script behaviour', function (
     const mapped = (await nc.call('vodLength', 'vod/clip')) as number;
     assert.ok(mapped > 2 && mapped < 4, `Stream.length("vod/clip") = ${mapped}`);
     assert.equal(await nc.call('vodLength', 'clip'), 0, 'an unmapped name keeps the FMS layout (streams/<instance>/)');
+    nc.close();
+  });
+
+  it('JSEngine/FileObject/VirtualDirectory: File /logs/x.txt lands in the app\'s relative logs folder, over the server-wide /logs', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('appxml/files'));
+    assert.deepEqual(await nc.call('writeFile', '/logs/x.txt', 'mapped by Application.xml\n'), [true, '/logs/x.txt']);
+    assert.equal(readFileSync(path.join(apps, 'appxml', 'logs', 'x.txt'), 'utf8'), 'mapped by Application.xml\n');
+    assert.deepEqual(readdirSync(serverLogs), [], 'the server-wide mapping of the same prefix lost');
+    nc.close();
+  });
+
+  it('JSEngine/FileObject/VirtualDirectory: escapes through the mapping (.., a symlink out of it) are refused, one log line each', async () => {
+    const nc = new NetConnection();
+    await nc.connect(ts.url('appxml/files'));
+    const refusals = () => ts.logs.records.filter((r) => r['code'] === 'SCRIPT_FILE_REFUSED' && r.app === 'appxml/files').length;
+    const before = refusals();
+    assert.equal(((await nc.call('writeFile', '/logs/../../escaped.txt', 'no')) as unknown[])[0], false);
+    assert.equal(((await nc.call('writeFile', '/logs/out/escaped.txt', 'no')) as unknown[])[0], false);
+    assert.equal(refusals(), before + 2);
+    assert.deepEqual(readdirSync(outside), []);
+    assert.ok(!existsSync(path.join(apps, 'escaped.txt')));
     nc.close();
   });
 

@@ -42,7 +42,7 @@ Client.prototype.p2 = function () {
   application.registerProxy("x", null);
   application.registerProxy("y", null);
   application.registerClass("Point", function Point() {});
-  this.ping();
+  if (this.ping() !== true) throw new Error("ping did not go out");
   var rtt = this.farID;
   application.shutdown();
   application.gc();
@@ -106,17 +106,17 @@ describe('sandbox: the application object', () => {
     assert.deepEqual(hooks.traces, ['onAppStop Application.GC', 'onAppStop Application.GC', 'onAppStop Application.Shutdown']);
   });
 
-  it('trace() records text; P2 members exist, log "unsupported" once each; shutdown goes to the host', async () => {
+  it('trace() records text; P2 members exist, log "unsupported" once each; shutdown and ping go to the host', async () => {
     const { sandbox, hooks, logger } = await started();
     await sandbox.connect(clientInfo('a'), ['alpha']);
     assert.deepEqual(await sandbox.call('a', 'p2', []), { ok: true, value: 'done' });
     assert.deepEqual(await sandbox.call('a', 'p2', []), { ok: true, value: 'done' });
     assert.equal(hooks.shutdowns, 2);
+    assert.deepEqual(hooks.pings, ['a', 'a']);
     const unsupported = logger.records.filter((r) => r.level === 'warn').map((r) => r.message);
     assert.deepEqual(unsupported, [
       'unsupported: application.registerProxy',
       'unsupported: application.registerClass',
-      'unsupported: Client.ping',
       'unsupported: Client.farID',
     ]);
     assert.deepEqual(logger.records[0]?.fields, { app: 'testapp/_definst_', member: 'application.registerProxy' });

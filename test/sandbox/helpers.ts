@@ -101,6 +101,11 @@ export class RecordingHooks implements InstanceHooks {
   clientStats(clientId: string): Record<string, number> {
     return { bytes_in: 1, bytes_out: 2, client_id_length: clientId.length };
   }
+  readonly pings: string[] = [];
+  clientPing(clientId: string): boolean {
+    this.pings.push(clientId);
+    return true;
+  }
   applicationStats(): Record<string, number> {
     return { total_connects: 3, total_disconnects: 1 };
   }

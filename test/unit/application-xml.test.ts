@@ -60,6 +60,16 @@ describe('Application.xml subset (unit)', () => {
     assert.deepEqual(issues.map((i) => i.element), ['VirtualHost/AppsDir']);
   });
 
+  it('JSEngine/FileObject/VirtualDirectory: folders relative to the file; the app file wins on the same prefix and comes first', () => {
+    const { load, apps, app } = appsWith(
+      '<Application><JSEngine><FileObject><VirtualDirectory>/logs;logs</VirtualDirectory><VirtualDirectory>/data/in/;/srv/in</VirtualDirectory></FileObject></JSEngine></Application>',
+      '<Application><JSEngine><FileObject><VirtualDirectory>/logs;/var/log/all</VirtualDirectory><VirtualDirectory>/shared;shared</VirtualDirectory></FileObject></JSEngine></Application>',
+    );
+    const { settings, issues } = load();
+    assert.deepEqual(issues, []);
+    assert.deepEqual(settings.fileDirs, ['/data/in;/srv/in', `/logs;${path.join(app, 'logs')}`, `/shared;${path.join(apps, 'shared')}`]);
+  });
+
   const bad: [string, string, RegExp][] = [
     ['malformed XML', '<Application><MaxAppIdleTime>3</Application>', /not well-formed XML \(line 1: .*\); file ignored/],
     ['wrong root element', '<Server><MaxAppIdleTime>3</MaxAppIdleTime></Server>', /root element is not <Application>; file ignored/],
@@ -67,6 +77,10 @@ describe('Application.xml subset (unit)', () => {
     ['a boolean that is not one', '<Application><LoadOnStartup>yes</LoadOnStartup></Application>', /"yes" is not true or false/],
     ['an FMS substitution variable', '<Application><JSEngine><ScriptLibPath>${APP.JS_SCRIPTLIBPATH}</ScriptLibPath></JSEngine></Application>', /substitution variable/],
     ['Streams without a folder', '<Application><StreamManager><VirtualDirectory><Streams>/vod</Streams></VirtualDirectory></StreamManager></Application>', /is not "prefix;folder"/],
+    ['a File mapping without a folder', '<Application><JSEngine><FileObject><VirtualDirectory>/logs</VirtualDirectory></FileObject></JSEngine></Application>', /is not "\/virtual;folder"; ignored/],
+    ['a File mapping of "/" itself', '<Application><JSEngine><FileObject><VirtualDirectory>/;/srv</VirtualDirectory></FileObject></JSEngine></Application>', /is not "\/virtual;folder"; ignored/],
+    ['a File mapping with ".."', '<Application><JSEngine><FileObject><VirtualDirectory>/a/../b;/srv</VirtualDirectory></FileObject></JSEngine></Application>', /is not "\/virtual;folder"; ignored/],
+    ['a File mapping to a Windows drive', '<Application><JSEngine><FileObject><VirtualDirectory>/logs;C:\\logs</VirtualDirectory></FileObject></JSEngine></Application>', /"C:\\logs" is a Windows drive path; ignored/],
     ['an unsupported element', '<Application><SharedObjManager><MaxProperties>10</MaxProperties></SharedObjManager></Application>', /^not supported; ignored$/],
   ];
   for (const [what, xml, reason] of bad) {
@@ -77,6 +91,7 @@ describe('Application.xml subset (unit)', () => {
       assert.equal(settings.idleUnloadSec, 1200);
       assert.equal(settings.loadOnStartup, false);
       assert.deepEqual(settings.libPaths, DEFAULTS.libPaths);
+      assert.deepEqual(settings.fileDirs, []);
     });
   }
 
