@@ -286,3 +286,10 @@ export async function whileRunning(
   }
   return { answers, maxGapMs };
 }
+
+/**
+ * Largest event-loop gap the hazard tests accept while a script runs away. The runaways there are
+ * cut at handler timeouts of 200 ms or more, so a blocked loop would show ≥ 200 ms; 150 leaves
+ * room for a 2-core machine busy with other work (gaps of 106–129 ms were seen under load).
+ */
+export const STALL_LIMIT_MS = 150;
