@@ -54,7 +54,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'application.shutdown': S,
   'application.getStats': partial('msg_dropped is always 0 (packets dropped by slow subscribers are not counted here)'),
   'application.gc': S,
-  'application.registerClass': partial('stored; AMF class aliases are not applied to values that cross'),
+  'application.registerClass': S,
   'application.registerProxy': unsupported(STUB),
   'application.clearSharedObjects': S,
   'application.clearStreams': unsupported(STUB),

@@ -41,7 +41,6 @@ Client.prototype.kick = function (id) {
 Client.prototype.p2 = function () {
   application.registerProxy("x", null);
   application.registerProxy("y", null);
-  application.registerClass("Point", function Point() {});
   this.ping();
   var rtt = this.farID;
   application.shutdown();
@@ -115,7 +114,6 @@ describe('sandbox: the application object', () => {
     const unsupported = logger.records.filter((r) => r.level === 'warn').map((r) => r.message);
     assert.deepEqual(unsupported, [
       'unsupported: application.registerProxy',
-      'unsupported: application.registerClass',
       'unsupported: Client.ping',
       'unsupported: Client.farID',
     ]);
