@@ -16,6 +16,7 @@ import {
   host,
   isArray,
   objectKeys,
+  ObjectPrototype,
   reflectApply,
   StringConstructor,
 } from './host.ts';
@@ -75,7 +76,8 @@ export function registerClass(className: unknown, constructor: unknown): void {
 export function aliasOf(object: object): string | undefined {
   let found: string | undefined;
   let proto: unknown = getPrototypeOf(object);
-  for (let depth = 0; found === undefined && proto !== null && depth < MAX_DEPTH; depth++) {
+  // Object.prototype never counts: registering Object must not turn every object into a typed one.
+  for (let depth = 0; found === undefined && proto !== null && proto !== ObjectPrototype && depth < MAX_DEPTH; depth++) {
     const target = proto;
     reflectApply(mapForEach, constructors, [
       (constructor: Record<string, unknown>, alias: string) => {
@@ -100,13 +102,10 @@ function restore(value: unknown, seen: Set<object>, depth: number): void {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return;
   if (reflectApply(setHas, seen, [value]) === true) return;
   reflectApply(setAdd, seen, [value]);
-  if (isArray(value)) {
-    for (let i = 0; i < value.length; i++) restore(value[i], seen, depth + 1);
-    return;
-  }
+  // Arrays too go through objectKeys: an AMF3 array's associative part may hold instances.
   const object = value as Record<string, unknown>;
   let alias: unknown;
-  if (hasOwn(object, classKey)) {
+  if (!isArray(value) && hasOwn(object, classKey)) {
     alias = object[classKey];
     delete object[classKey];
   }

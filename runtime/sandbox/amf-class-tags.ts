@@ -49,15 +49,15 @@ export class AmfClassTags {
     if (typeof value !== 'object' || value === null || depth > DEFAULT_MAX_ENCODE_DEPTH) return value;
     const known = seen.get(value);
     if (known !== undefined) return known;
+    let out: Record<string, unknown>;
     if (Array.isArray(value)) {
-      const out: unknown[] = [];
-      seen.set(value, out);
-      for (let i = 0; i < value.length; i++) out[i] = this.tagged(value[i], seen, depth + 1);
-      return out;
+      // All own keys, not just indices: AMF3 arrays may carry an associative part.
+      out = new Array(value.length) as unknown as Record<string, unknown>;
+    } else {
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return value;
+      out = {};
     }
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) return value;
-    const out: Record<string, unknown> = {};
     seen.set(value, out);
     for (const [key, item] of Object.entries(value)) setProperty(out, key, this.tagged(item, seen, depth + 1));
     const alias = getClassName(value);
@@ -73,12 +73,8 @@ export class AmfClassTags {
   private untag(value: unknown, seen: Set<object>, depth: number): void {
     if (typeof value !== 'object' || value === null || depth > DEFAULT_MAX_ENCODE_DEPTH || seen.has(value)) return;
     seen.add(value);
-    if (Array.isArray(value)) {
-      for (const item of value) this.untag(item, seen, depth + 1);
-      return;
-    }
     const object = value as Record<string, unknown>;
-    if (Object.hasOwn(object, this.key)) {
+    if (!Array.isArray(value) && Object.hasOwn(object, this.key)) {
       const alias = object[this.key];
       delete object[this.key];
       if (typeof alias === 'string' && alias !== '') typedObject(alias, object);
