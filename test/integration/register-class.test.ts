@@ -15,6 +15,9 @@ function Point(x, y) { this.x = x; this.y = y; this.built = true; }
 Point.prototype.length2 = function () { return this.x * this.x + this.y * this.y; };
 application.registerClass("${ALIAS}", Point);
 
+application.onConnect = function (client, p) { client.connectPoint = p instanceof Point ? p.length2() : "none"; return true; };
+Client.prototype.connectArg = function () { return this.connectPoint; };
+Client.prototype.shout = function () { application.broadcastMsg("takePoint", { nested: [new Point(5, 6)] }); return true; };
 Client.prototype.makePoint = function () { return { single: new Point(1, 2), list: [new Point(3, 4)], plain: { x: 0 } }; };
 Client.prototype.inspect = function (p) {
   var keys = [];
@@ -99,17 +102,29 @@ describe('application.registerClass: AMF class aliases both ways (fms-api ยง2, ย
     }
   });
 
-  it('client.call arguments carry instances as typed objects', async () => {
-    const nc = new NetConnection();
-    const received = new Promise<unknown>((resolve) => {
-      nc.client['takePoint'] = (arg: unknown) => resolve(arg);
+  for (const method of ['pushPoint', 'shout']) {
+    it(`${method === 'shout' ? 'application.broadcastMsg' : 'client.call'} arguments carry instances as typed objects`, async () => {
+      const nc = new NetConnection();
+      const received = new Promise<unknown>((resolve) => {
+        nc.client['takePoint'] = (arg: unknown) => resolve(arg);
+      });
+      await nc.connect(ts.url('points'));
+      try {
+        assert.equal(await nc.call(method), true);
+        const arg = (await received) as { nested: object[] };
+        assert.equal(getClassName(arg.nested[0] as object), ALIAS);
+        assert.deepEqual({ ...arg.nested[0] }, { x: 5, y: 6, built: true });
+      } finally {
+        nc.close();
+      }
     });
-    await nc.connect(ts.url('points'));
+  }
+
+  it('connect arguments with the alias reach onConnect as instances', async () => {
+    const nc = new NetConnection({ objectEncoding: 3 });
+    await nc.connect(ts.url('points'), typedObject(ALIAS, { x: 6, y: 8 }));
     try {
-      assert.equal(await nc.call('pushPoint'), true);
-      const arg = (await received) as { nested: object[] };
-      assert.equal(getClassName(arg.nested[0] as object), ALIAS);
-      assert.deepEqual({ ...arg.nested[0] }, { x: 5, y: 6, built: true });
+      assert.equal(await nc.call('connectArg'), 100);
     } finally {
       nc.close();
     }
