@@ -23,6 +23,7 @@ import {
 import type { BootOptions, ClientRecord, InfoRecord, RejectRecord, StreamRecord } from './protocol.ts';
 import { forgetStream, streamFor } from './stream.ts';
 import { invoke, toPlain } from './values.ts';
+import { registerClass } from './amf-classes.ts';
 
 type Handler = (...args: unknown[]) => unknown;
 export type ApplicationObject = Record<string, unknown>;
@@ -99,16 +100,6 @@ function broadcastMsg(cmd: unknown, ...args: unknown[]): void {
   const plainArgs: unknown[] = [];
   for (let i = 0; i < args.length; i++) plainArgs[i] = toPlain(args[i]);
   host('broadcastMsg', StringConstructor(cmd), plainArgs);
-}
-
-const registeredClasses = emptyMap<unknown>();
-
-/** Stored for the shape; AMF class aliases do not cross the bridge yet. */
-function registerClass(className: unknown, constructor: unknown): void {
-  unsupported('application.registerClass');
-  const name = StringConstructor(className);
-  if (constructor === null || constructor === undefined) delete registeredClasses[name];
-  else registeredClasses[name] = constructor;
 }
 
 function stub(member: string, result: unknown): () => unknown {

@@ -39,6 +39,7 @@ import { LoadVars } from './load-vars.ts';
 import { XML, XMLNode } from './xml.ts';
 import { WebService, XMLSocket } from './xml-socket.ts';
 import { recordCaught, takeCaught } from './values.ts';
+import { restoreClasses, setAmfClassKey } from './amf-classes.ts';
 
 /**
  * V8 built-ins FMS never had. JSON is removed unless configured on because scripts feature-test it
@@ -146,7 +147,8 @@ const dispatch: DispatchFunction = (event, payload) => {
   takeCaught();
   let value: unknown;
   try {
-    value = run(event, payload);
+    // Typed objects the host tagged get their registered prototype (a no-op without registerClass).
+    value = run(event, restoreClasses(payload));
   } catch (thrown) {
     recordCaught(thrown);
     value = fallback(event, payload);
@@ -158,6 +160,7 @@ const dispatch: DispatchFunction = (event, payload) => {
 
 export function install(hostFunction: HostFunction, options: BootOptions): DispatchFunction {
   bindHost(hostFunction);
+  setAmfClassKey(options.amfClassKey);
   defineGlobal('application', createApplication(options));
   defineGlobal('Client', Client);
   defineGlobal('Stream', Stream);

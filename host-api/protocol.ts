@@ -166,6 +166,8 @@ export interface HostCalls {
   soClearPath(soPath: string): boolean;
   /** SharedObject.get(name, persistent, nc): `key` names the handle in later soOp calls and events. */
   soGetProxied(key: string, ncId: number, name: string, persistent: boolean): boolean;
+  /** application.registerClass: from now on typed objects with this alias are tagged on their way in. */
+  registerClass(alias: string, registered: boolean): void;
 }
 
 export type HostOp = keyof HostCalls;
@@ -228,6 +230,11 @@ export interface BootOptions {
   config: Record<string, string>;
   exposeJson: boolean;
   exposeSetTimeout: boolean;
+  /**
+   * Reserved property name under which a value crossing the bridge carries its AMF class alias
+   * (application.registerClass; host-api/amf-classes.ts). Random per instance: not forgeable by clients.
+   */
+  amfClassKey: string;
 }
 
 /** The bundle's entry: `install(host, options)` returns the dispatch function. */

@@ -9,6 +9,7 @@ import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, o
 import { ncIdOf } from './net-connection.ts';
 import type { InfoRecord } from './protocol.ts';
 import { invoke, toPlain } from './values.ts';
+import { restoreClasses } from './amf-classes.ts';
 
 interface SharedObjectObject {
   readonly name: string;
@@ -63,7 +64,8 @@ function op(so: unknown, operation: string, args: unknown[]): unknown {
   if (key === undefined || handles[key] !== so) return undefined;
   const plain: unknown[] = [];
   for (let i = 0; i < args.length; i++) plain[i] = toPlain(args[i]);
-  return host('soOp', key, operation, plain);
+  // getProperty hands back slot values: typed ones get their registered prototype.
+  return restoreClasses(host('soOp', key, operation, plain));
 }
 
 const proto = SharedObject.prototype as Record<string, unknown>;

@@ -14,6 +14,7 @@ import {
   StringConstructor,
 } from './host.ts';
 import type { ThrownRecord } from './protocol.ts';
+import { aliasOf, amfClassKey, classesRegistered } from './amf-classes.ts';
 
 const MAX_DEPTH = 64;
 // Captured now: a script may later replace these globals.
@@ -24,7 +25,11 @@ const dateGetTime = Date.prototype.getTime;
 const isView = ArrayBuffer.isView;
 const bufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')?.get;
 
-/** Functions and symbols are dropped; Dates, arrays, binary data and cycles are kept. */
+/**
+ * Functions and symbols are dropped; Dates, arrays, binary data and cycles are kept. Instances of a
+ * class registered with application.registerClass carry their alias under the reserved key (see
+ * amf-classes.ts); the host turns that into an AMF typed object.
+ */
 export function toPlain(value: unknown): unknown {
   return convert(value, new MapConstructor<object, unknown>(), 0);
 }
@@ -67,6 +72,11 @@ function convert(value: unknown, seen: Map<object, unknown>, depth: number): unk
     // defineProperty, not assignment: a key named "__proto__" stays data, and setters a script put
     // on Object.prototype are not triggered.
     defineProperty(out, key, { value: convert(item, seen, depth + 1), writable: true, enumerable: true, configurable: true });
+  }
+  if (classesRegistered()) {
+    const alias = aliasOf(object);
+    // Enumerable: structured cloning copies only own enumerable properties.
+    if (alias !== undefined) defineProperty(out, amfClassKey(), { value: alias, writable: true, enumerable: true, configurable: true });
   }
   return out;
 }

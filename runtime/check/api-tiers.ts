@@ -54,7 +54,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'application.shutdown': S,
   'application.getStats': partial('traffic counters (bytes, msg_in/out/dropped) cover the clients connected now; media dropped by server-side Stream relays is not in msg_dropped'),
   'application.gc': S,
-  'application.registerClass': partial('stored; AMF class aliases are not applied to values that cross'),
+  'application.registerClass': S,
   'application.registerProxy': unsupported(STUB),
   'application.clearSharedObjects': S,
   'application.clearStreams': unsupported(STUB),

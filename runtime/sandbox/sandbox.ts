@@ -49,6 +49,7 @@ import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } fro
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
 import { createIoHostCalls } from './io-bridge.ts';
+import { AmfClassTags } from './amf-class-tags.ts';
 import { ScriptFiles } from '../instances/script-files.ts';
 import { ScriptHttp } from '../instances/script-http.ts';
 
@@ -155,6 +156,8 @@ export class Sandbox implements ApplicationScript {
   private readonly ticking = new Set<number>();
   private nextTimerId = 1;
   private readonly hostCalls: HostCalls;
+  /** application.registerClass: class aliases across the bridge (idle until a script registers one). */
+  private readonly amfClasses = new AmfClassTags();
   /** The script's open files and HTTP requests: closed / aborted when the isolate goes. */
   private readonly files: ScriptFiles;
   private readonly http: ScriptHttp;
@@ -307,6 +310,7 @@ export class Sandbox implements ApplicationScript {
       config: { ...this.options.config },
       exposeJson: this.options.exposeJson === true,
       exposeSetTimeout: this.options.exposeSetTimeout === true,
+      amfClassKey: this.amfClasses.key,
     };
     const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
     try {
@@ -369,7 +373,7 @@ export class Sandbox implements ApplicationScript {
     const startedAt = performance.now();
     try {
       reply = (await this.race(
-        dispatch.apply(undefined, [event, payload as never], {
+        dispatch.apply(undefined, [event, (this.amfClasses.active ? this.amfClasses.toIsolate(payload) : payload) as never], {
           arguments: { copy: true },
           result: { copy: true },
           timeout: this.options.handlerTimeoutMs,
@@ -380,6 +384,8 @@ export class Sandbox implements ApplicationScript {
     } finally {
       this.options.onDispatch?.(event, (performance.now() - startedAt) / 1000);
     }
+    // A call's _result (or any reply value) holding registered-class instances goes out typed.
+    if (this.amfClasses.active) this.amfClasses.fromIsolate(reply.value);
     if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status');
     return reply.value;
   }
@@ -480,7 +486,10 @@ export class Sandbox implements ApplicationScript {
     this.hostCallDepth++;
     try {
       const call = this.hostCalls[op as HostOp] as (...values: unknown[]) => unknown;
-      return [true, call(...args)];
+      // registerClass in use: script values leave as typed objects, host values enter tagged.
+      if (!this.amfClasses.active) return [true, call(...args)];
+      this.amfClasses.fromIsolate(args);
+      return [true, this.amfClasses.toIsolate(call(...args))];
     } catch (error) {
       if (error instanceof BridgeArgumentError) return [false, `${op}: ${error.message}`];
       // A hook (instance code) failed: log it, never let it break the script.
@@ -517,6 +526,7 @@ export class Sandbox implements ApplicationScript {
       shutdown: () => hooks.shutdown(),
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
       clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
+      registerClass: (alias, registered) => this.amfClasses.register(text(alias, 'alias'), registered === true),
       ...createMediaHostCalls(hooks.media, hooks.sharedObjects, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
       ...createIoHostCalls(this.files, this.http, (requestId, result) => this.background(this.event('httpResult', { requestId, result }, null))),
     };

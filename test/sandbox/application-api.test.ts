@@ -41,7 +41,6 @@ Client.prototype.kick = function (id) {
 Client.prototype.p2 = function () {
   application.registerProxy("x", null);
   application.registerProxy("y", null);
-  application.registerClass("Point", function Point() {});
   if (this.ping() !== true) throw new Error("ping did not go out");
   var rtt = this.farID;
   application.shutdown();
@@ -116,7 +115,6 @@ describe('sandbox: the application object', () => {
     const unsupported = logger.records.filter((r) => r.level === 'warn').map((r) => r.message);
     assert.deepEqual(unsupported, [
       'unsupported: application.registerProxy',
-      'unsupported: application.registerClass',
       'unsupported: Client.farID',
     ]);
     assert.deepEqual(logger.records[0]?.fields, { app: 'testapp/_definst_', member: 'application.registerProxy' });
