@@ -70,8 +70,10 @@ describe('application.getStats() / client.getStats() / client.ping(): traffic co
       const pub = await pubNc.createStream();
       await pub.publish('big');
       // ~20 MB: past the kernel's socket buffers plus the 2 MB player backlog limit (media.playerMaxBufferedBytes).
-      // The healthy player shares this process's event loop: the limit is kept at its default so it never lags that far.
-      await publishTags(pub, testFlv(20, 4000), { realtime: false, repeat: 2 });
+      // The healthy player shares this process's event loop: the limit is kept at its default, and the
+      // publish is paced (10× real time, ~40 Mbit/s) rather than unpaced, so it never lags that far
+      // (an unpaced burst made the healthy player drop too on a clean CI run).
+      await publishTags(pub, testFlv(20, 4000), { realtime: true, speed: 10, repeat: 2 });
       await new Promise((r) => setTimeout(r, 500));
       const byLabel = (await goodNc.call('clientStats')) as Record<string, Record<string, number>>;
       const app = (await goodNc.call('appStats')) as Record<string, number>;
