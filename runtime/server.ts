@@ -117,12 +117,14 @@ export class Server {
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const adminToken: string | null = this.config.http.adminToken || null;
     const adminLog = this.log.child({ component: 'admin' });
-    this.#admin = new AdminApi(adminSource, { token: adminToken, log: adminLog, reloadInstance: (app, instanceName) => this.instances.reloadApp(app, this.config.reload.mode, instanceName),
-      reloadApp: (app) => this.instances.reloadApp(app, this.config.reload.mode),
+    this.#admin = new AdminApi(adminSource, {
+      token: adminToken,
+      log: adminLog,
+      reload: (app, instanceName) => this.instances.reloadApp(app, this.config.reload.mode, instanceName),
     });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
     this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
-    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, reloadApp: (app) => this.instances.reloadApp(app, this.config.reload.mode) });
+    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog });
     // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
     this.#watcher?.on('changed', (appName) => {

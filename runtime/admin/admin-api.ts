@@ -47,10 +47,16 @@ export interface AdminApiOptions {
   /** Bearer token; null = loopback clients only. */
   token: string | null;
   log: Logger;
-  /** Hot reload of one loaded instance; without it the reload route answers 501. */
-  reloadInstance?: (app: string, instance: string) => Promise<{ reloaded: string[]; failed: string[] }>;
-  /** Hot reload of every loaded instance of an app (FMS reloadApp with an app name only). */
-  reloadApp?: (app: string) => Promise<{ reloaded: string[]; failed: string[] }>;
+  /**
+   * Hot reload of one loaded instance, or of every loaded instance of an app when `instance` is
+   * omitted (the same path as a file change); without it the reload routes answer 501.
+   */
+  reload?: (app: string, instance?: string) => Promise<ReloadResult>;
+}
+
+export interface ReloadResult {
+  reloaded: string[];
+  failed: string[];
 }
 
 export interface AccessRequest {
@@ -154,6 +160,8 @@ export class AdminApi {
 
   async #route(method: string, url: URL): Promise<Reply> {
     const path = url.pathname;
+    const appReload = /^\/api\/apps\/([^/]+)\/reload$/.exec(path);
+    if (appReload) return this.#appReload(method, appReload[1]!);
     const instanceRoute = /^\/api\/instances\/([^/]+)\/(.+)\/(clients|unload|reload)$/.exec(path);
     if (instanceRoute) {
       const [, app, inst, action] = instanceRoute as unknown as [string, string, string, string];
@@ -163,7 +171,7 @@ export class AdminApi {
       if (!instance) return notFound('instance not loaded');
       if (action === 'clients') return ok({ instance: instance.name, clients: clientsOf(instance) });
       if (action === 'reload') {
-        const reload = this.#options.reloadInstance;
+        const reload = this.#options.reload;
         if (!reload) return { status: 501, body: { error: 'reload is not available' } };
         this.#options.log.info({ app: instance.name }, 'instance reload requested by admin');
         const result = await reload(instance.def.name, instance.instanceName);
@@ -200,14 +208,30 @@ export class AdminApi {
    */
   async #fmsReloadApp(method: string, appInst: string): Promise<Reply> {
     if (method !== 'POST') return { status: 405, body: fmsError('reloadApp changes state: use POST') };
-    const [app, inst] = [appInst.split('/')[0] ?? '', appInst.split('/').slice(1).join('/')];
-    const reload = inst ? this.#options.reloadInstance && ((a: string) => this.#options.reloadInstance!(a, inst)) : this.#options.reloadApp;
-    if (!app || !reload) return { status: app ? 501 : 400, body: fmsError(app ? 'reload is not available' : 'appInst is required (app or app/instance)') };
+    const [app = '', ...rest] = appInst.split('/');
+    const reload = this.#options.reload;
+    if (!app) return { status: 400, body: fmsError('appInst is required (app or app/instance)') };
+    if (!reload) return { status: 501, body: fmsError('reload is not available') };
     if (!this.#source.apps().includes(app)) return notFound(`no application ${app}`);
     this.#options.log.info({ app: appInst }, 'reloadApp requested by admin');
-    const result = await reload(app);
+    const result = await reload(app, rest.length > 0 ? rest.join('/') : undefined);
     if (result.failed.length) return { status: 500, body: fmsError(`reload failed for ${result.failed.join(', ')}; the previous version keeps serving (its error is in the log)`) };
     return ok(fmsResult(result));
+  }
+
+  /** `POST /api/apps/<app>/reload`: every loaded instance of the app; the result as it is, failures listed. */
+  async #appReload(method: string, encodedApp: string): Promise<Reply> {
+    if (method !== 'POST') return { status: 405, body: { error: 'use POST' } };
+    const reload = this.#options.reload;
+    if (!reload) return { status: 501, body: { error: 'reload is not available' } };
+    // A malformed name is the caller's error; safeDecode's fall-back to the raw text would hide it.
+    let app: string;
+    try {
+      app = decodeURIComponent(encodedApp);
+    } catch {
+      return { status: 400, body: { error: 'app name is not valid percent-encoding' } };
+    }
+    return ok(await reload(app));
   }
 
   #instance(app: string, inst: string): AppInstance | undefined {

@@ -9,14 +9,12 @@ const HEARTBEAT_MS = 15_000;
 export interface LiveLogRoutesOptions {
   token: string | null;
   log: Logger;
-  /** Admin-triggered reload of one application (same path as a file change). */
-  reloadApp: (appName: string) => Promise<{ reloaded: string[]; failed: string[] }>;
 }
 
 /**
  * `GET /api/log?app=&level=&q=&limit=` (recent records, JSON), `GET /api/log/stream?…` (the same
- * records live, as Server-Sent Events: the recent ones first, then each new one), and
- * `POST /api/apps/<app>/reload`. Same access rule as every admin route.
+ * records live, as Server-Sent Events: the recent ones first, then each new one). Same access
+ * rule as every admin route.
  */
 export class LiveLogRoutes {
   readonly #liveLog: LiveLog;
@@ -30,27 +28,8 @@ export class LiveLogRoutes {
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://host');
-    const reload = /^\/api\/apps\/([^/]+)\/reload$/.exec(url.pathname);
-    if (url.pathname !== '/api/log' && url.pathname !== '/api/log/stream' && !reload) return false;
+    if (url.pathname !== '/api/log' && url.pathname !== '/api/log/stream') return false;
     if (!admitAdminRequest(req, res, this.#options.token, this.#options.log)) return true;
-    if (reload) {
-      if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' });
-      // decodeURIComponent throws on "%zz": uncaught in a request listener, that ends the process.
-      let app: string;
-      try {
-        app = decodeURIComponent(reload[1]!);
-      } catch {
-        return reply(res, 400, { error: 'app name is not valid percent-encoding' });
-      }
-      this.#options.reloadApp(app).then(
-        (result) => reply(res, 200, result),
-        (error: unknown) => {
-          this.#options.log.error({ err: (error as Error)?.message, app }, 'reload request failed');
-          reply(res, 500, { error: 'reload failed' });
-        },
-      );
-      return true;
-    }
     const filter = filterOf(url.searchParams);
     const limit = Math.min(5000, Math.max(1, Number(url.searchParams.get('limit') ?? 500) || 500));
     if (url.pathname === '/api/log') return reply(res, 200, { records: this.#liveLog.recent(filter, limit) });
