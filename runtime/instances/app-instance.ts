@@ -52,12 +52,10 @@ export class AppInstance implements SessionOwner, StreamHost {
   #gen: ScriptGeneration;
   /** 1 for the first script; each hot reload that carried the clients over adds one. */
   generation = 1;
-  /** Carried-over clients whose onConnect in the new generation has not decided yet. */
-  readonly #replaying = new Set<string>();
   /**
-   * Carried clients awaiting the new generation's decision: the access fields (readAccess…) its
-   * script has set so far. Until it decides, the limits the old script set stay enforced; then the
-   * fields it did not set fall back to the defaults a new Client starts with.
+   * Carried-over clients whose onConnect in the new generation has not decided yet, with the access
+   * fields (readAccess…) its script has set so far. Until it decides, the limits the old script set
+   * stay enforced; then the fields it did not set fall back to the defaults a new Client starts with.
    */
   readonly #carriedAccess = new Map<string, Set<AccessField>>();
   /** What every script generation borrows from this instance. */
@@ -170,7 +168,6 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
   #defaultAccess(session: ClientSession): void {
-    session.resetAccess();
     Object.assign(session.info, this.#accessDefaults());
   }
 
@@ -247,7 +244,6 @@ export class AppInstance implements SessionOwner, StreamHost {
       // Connected already: the old script's limits stay enforced until the new one decides
       // (a viewer must not publish or write shared objects in between), while the new script's
       // Client starts from the defaults, as a new Client object does.
-      this.#replaying.add(session.id);
       this.#carriedAccess.set(session.id, new Set());
       work.push(this.#decideConnect(next, session, { ...session.info, ...this.#accessDefaults() }));
     }
@@ -299,7 +295,6 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   sessionClosed(session: ClientSession, _reason: string, wasAccepted: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
-    this.#replaying.delete(session.id);
     this.#carriedAccess.delete(session.id);
     this.stats.totalDisconnects++;
     // onDisconnect is for accepted clients only; rejected or pending ones never joined.
@@ -394,7 +389,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     },
     acceptConnection: (clientId) => {
       const session = this.#sessions.get(clientId);
-      if (session && this.#replaying.delete(clientId)) {
+      if (session && this.#carriedAccess.has(clientId)) {
         this.#settleCarriedAccess(session);
         session.log.info({ app: this.name }, 'client carried over to the reloaded script');
         return;
@@ -405,8 +400,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     },
     rejectConnection: (clientId, info: RejectInfo) => {
       const session = this.#sessions.get(clientId);
-      if (session && this.#replaying.delete(clientId)) {
-        this.#carriedAccess.delete(clientId);
+      if (session && this.#carriedAccess.delete(clientId)) {
         // Already connected, so no _error for the connect: the status FMS sends, then the close.
         session.log.info({ app: this.name }, 'client rejected by the reloaded script');
         const rejected = info.redirect

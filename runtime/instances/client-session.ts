@@ -90,11 +90,6 @@ export class ClientSession {
     connection.on('close', (reason, error) => this.#onClose(reason, error));
   }
 
-  /** A new script generation sees a new Client object: the access its predecessor set is forgotten. */
-  resetAccess(): void {
-    Object.assign(this.info, DEFAULT_ACCESS);
-  }
-
   get state(): SessionState {
     return this.#state;
   }
