@@ -8,7 +8,7 @@
  * A request the host refuses outright (host not allowed, bad URL) makes load() return false, and
  * onLoad(false) still follows: scripts that ignore load()'s return (most do) must not wait forever.
  */
-import { defineMethod, emptyMap, host, isArray, StringConstructor } from './host.ts';
+import { defineMethod, emptyMap, host, isArray, reflectApply, StringConstructor } from './host.ts';
 import type { HttpResultRecord } from './protocol.ts';
 import { invoke } from './values.ts';
 
@@ -65,8 +65,22 @@ export function onHttpResultEvent(requestId: number, result: HttpResultRecord): 
   if (typeof object.onData === 'function') invoke(object.onData, target, [result.body === null ? undefined : result.body]);
 }
 
-/** addRequestHeader, getBytesLoaded, getBytesTotal on a LoadVars / XML prototype. */
-export function defineLoaderMethods(proto: object): void {
+/**
+ * addRequestHeader, getBytesLoaded, getBytesTotal and the default onData on a LoadVars / XML
+ * prototype. The default onData reads the answer with `parse` (LoadVars decode, XML parseXML), then
+ * calls onLoad(success); scripts may replace it.
+ */
+export function defineLoaderMethods(proto: object, parse: 'decode' | 'parseXML'): void {
+  defineMethod(proto, 'onData', function (this: Record<string, unknown>, src: unknown): void {
+    const onLoad = this.onLoad;
+    if (src === undefined) {
+      if (typeof onLoad === 'function') reflectApply(onLoad, this, [false]);
+      return;
+    }
+    reflectApply(this[parse] as (text: unknown) => void, this, [src]);
+    this.loaded = true;
+    if (typeof onLoad === 'function') reflectApply(onLoad, this, [true]);
+  });
   defineMethod(proto, 'addRequestHeader', function (this: object, name: unknown, value?: unknown): void {
     const headers = stateOf(this).headers;
     // Two forms: (name, value) or ([name1, value1, name2, value2, ...]).

@@ -4,7 +4,7 @@
  * enumerable data properties and ignores the answer; sendAndLoad() does both, the answer going to
  * `target`. `loaded` and `contentType` are non-enumerable so they are never sent, as in Flash.
  */
-import { defineMethod, defineProperty, objectKeys, reflectApply, StringConstructor } from './host.ts';
+import { defineMethod, defineProperty, objectKeys, StringConstructor } from './host.ts';
 import { defineLoaderMethods, methodOf, startRequest, withQuery } from './http-loader.ts';
 
 const encode = encodeURIComponent;
@@ -74,16 +74,4 @@ defineMethod(proto, 'sendAndLoad', function (this: Record<string, unknown>, url:
   return sendTo(this, url, receiver, methodOf(method, 'POST'));
 });
 
-/** The default answer handler: decode, then onLoad(success). Scripts may replace it. */
-defineMethod(proto, 'onData', function (this: Record<string, unknown>, src: unknown): void {
-  const onLoad = this.onLoad;
-  if (src === undefined) {
-    if (typeof onLoad === 'function') reflectApply(onLoad, this, [false]);
-    return;
-  }
-  reflectApply(this.decode as (q: unknown) => void, this, [src]);
-  this.loaded = true;
-  if (typeof onLoad === 'function') reflectApply(onLoad, this, [true]);
-});
-
-defineLoaderMethods(proto);
+defineLoaderMethods(proto, 'decode');

@@ -13,7 +13,7 @@
  * malformed element, -8 attribute value not terminated, -9 start tag without end tag, -10 end tag
  * without start tag.
  */
-import { defineMethod, defineProperty, isArray, objectCreate, objectKeys, reflectApply, StringConstructor } from './host.ts';
+import { defineMethod, defineProperty, isArray, objectCreate, objectKeys, StringConstructor } from './host.ts';
 import { defineLoaderMethods, methodOf, startRequest, withQuery } from './http-loader.ts';
 
 type Node = Record<string, unknown> & { childNodes: Node[]; parentNode: Node | null; attributes: Record<string, unknown> };
@@ -328,16 +328,4 @@ defineMethod(xmlProto, 'sendAndLoad', function (this: Node, url: unknown, target
   return startRequest(this, target, 'POST', url, StringConstructor(this));
 });
 
-/** The default answer handler: parse, then onLoad(success). Scripts may replace it. */
-defineMethod(xmlProto, 'onData', function (this: Node, src: unknown): void {
-  const onLoad = this.onLoad;
-  if (src === undefined) {
-    if (typeof onLoad === 'function') reflectApply(onLoad, this, [false]);
-    return;
-  }
-  reflectApply(this.parseXML as (s: unknown) => void, this, [src]);
-  this.loaded = true;
-  if (typeof onLoad === 'function') reflectApply(onLoad, this, [true]);
-});
-
-defineLoaderMethods(xmlProto);
+defineLoaderMethods(xmlProto, 'parseXML');

@@ -93,8 +93,8 @@ export class InstanceManager {
    * A removed app folder unloads its instances. `onlyInstance` limits it to one instance (admin console).
    */
   reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
-    // One reload of an app at a time: the watcher, the library watcher and the admin and live-log
-    // routes can each ask while one is running. Two overlapping restarts would both replace the
+    // One reload of an app at a time: the watcher, the library watcher and the admin routes can
+    // each ask while one is running. Two overlapping restarts would both replace the
     // same old instance and orphan the first new one (an unlisted instance with its own isolate and
     // shared-object store, which would flush stale persistent data when it finally idles out).
     const run = (this.#reloads.get(appName) ?? Promise.resolve()).then(() => this.#reloadApp(appName, mode, onlyInstance));
