@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { relativeInside } from '../path-containment.ts';
 
 /** A path refused for confinement or syntax reasons; the message is the log line's reason. */
 export class FileAccessError extends Error {
@@ -77,9 +78,8 @@ export class ScriptPaths {
       throw new FileAccessError(`root folder ${rootDir} does not exist`);
     }
     const native = realLocation(path.join(realRoot, ...rest));
-    const relative = path.relative(realRoot, native);
-    // ".." itself or a "../" prefix: a name like "..data" inside the root is not outside it.
-    if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) throw new FileAccessError('path resolves outside its root (symlink)');
+    const relative = relativeInside(realRoot, native);
+    if (relative === null) throw new FileAccessError('path resolves outside its root (symlink)');
     return { virtual: `/${parts.join('/')}`, native, isRoot: relative === '' };
   }
 }

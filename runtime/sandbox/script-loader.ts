@@ -21,6 +21,7 @@ import esbuild from 'esbuild';
 import { ErrorCode, ScriptError } from '../errors.ts';
 import type { ThrownRecord } from '../../host-api/protocol.ts';
 import type { SourceLines } from './isolate-errors.ts';
+import { relativeInside } from '../path-containment.ts';
 
 const HOST_API_ENTRY = fileURLToPath(new URL('../../host-api/bootstrap.ts', import.meta.url));
 /** The bundle's file name in stack traces (never a script file, so error locations skip it). */
@@ -223,9 +224,10 @@ export class ScriptLoader implements SourceLines {
   }
 }
 
+/** Strictly below `root`: the root folder itself is no script file. */
 function isInside(root: string, candidate: string): boolean {
-  const relative = path.relative(root, candidate);
-  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+  const relative = relativeInside(root, candidate);
+  return relative !== null && relative !== '';
 }
 
 function loadFailed(name: string, reason: string): ScriptError {
