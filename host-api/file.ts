@@ -1,6 +1,6 @@
 /**
  * The File class (fms-api §8). A File object holds only its script path and, while open, a handle
- * the host knows; every operation is a synchronous host call (runtime/instances/script-files.ts),
+ * the host knows; every operation is a synchronous host call (runtime/sandbox/script-files.ts),
  * which confines the path to the application folder or a configured virtual directory.
  *
  * A path the host refuses (escape attempt, backslash, NUL...) is logged once, when the File is

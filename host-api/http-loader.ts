@@ -1,6 +1,6 @@
 /**
  * What LoadVars and XML share (fms-api §9): request headers, byte counts, and the way an answer
- * comes back. The host makes the request (runtime/instances/script-http.ts) and later dispatches
+ * comes back. The host makes the request (runtime/sandbox/script-http.ts) and later dispatches
  * `httpResult`; FMS's order is then kept: onHTTPStatus(code) when a response arrived, then
  * onData(body) — undefined on any failure — whose default implementation (on each prototype) parses
  * the body and calls onLoad(success).

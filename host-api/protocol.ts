@@ -82,7 +82,7 @@ export type FileIoOp =
   | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'flush' | 'close';
 export type FileChangeOp = 'mkdir' | 'remove' | 'renameTo' | 'copyTo';
 
-/** What the host knows of a File path (runtime/instances/script-files.ts FileInfo). */
+/** What the host knows of a File path (runtime/sandbox/script-files.ts FileInfo). */
 export interface FileInfoRecord {
   name: string;
   exists: boolean;
@@ -93,7 +93,7 @@ export interface FileInfoRecord {
   creationTime: number | null;
 }
 
-/** A LoadVars / XML request (runtime/instances/script-http.ts HttpRequest). */
+/** A LoadVars / XML request (runtime/sandbox/script-http.ts HttpRequest). */
 export interface HttpRequestRecord {
   method: 'GET' | 'POST';
   url: string;

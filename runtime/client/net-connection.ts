@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { DEFAULT_CONNECTION_OPTIONS, RtmpConnection, type RtmpCommand } from '../rtmp/connection.ts';
-import { TypedEmitter } from '../rtmp/typed-emitter.ts';
+import { TypedEmitter } from '../common/typed-emitter.ts';
 import { NetStream } from './net-stream.ts';
 
 export type InfoObject = { level: string; code: string; description?: string; [field: string]: unknown };

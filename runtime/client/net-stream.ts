@@ -1,6 +1,6 @@
 import type { RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, type RtmpMessage } from '../rtmp/message.ts';
-import { TypedEmitter } from '../rtmp/typed-emitter.ts';
+import { TypedEmitter } from '../common/typed-emitter.ts';
 import type { InfoObject, NetConnection } from './net-connection.ts';
 
 export type NetStreamEvents = {

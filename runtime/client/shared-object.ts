@@ -19,7 +19,7 @@ import type { RtmpConnection } from '../rtmp/connection.ts';
 import { setProperty as setOwnProperty } from '../rtmp/amf-values.ts';
 import { MessageType, type RtmpMessage } from '../rtmp/message.ts';
 import { decodeSharedObjectMessage, encodeSharedObjectMessage, type SharedObjectMessageModel, type SoEvent } from '../rtmp/shared-object-codec.ts';
-import { TypedEmitter } from '../rtmp/typed-emitter.ts';
+import { TypedEmitter } from '../common/typed-emitter.ts';
 import type { InfoObject, NetConnection } from './net-connection.ts';
 
 export interface SyncItem {

@@ -12,7 +12,7 @@ import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
 import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
-import { SharedObjectStore } from './shared-object-store.ts';
+import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from './status-codes.ts';
 
 export type { ScriptFactory } from './script-generation.ts';

@@ -8,7 +8,7 @@ import { parseStreamName, type StreamRegistry } from '../media/stream-registry.t
 import { existsSync } from 'node:fs';
 import { Recorder } from '../media/recorder.ts';
 import { VodPlayer } from '../media/vod-player.ts';
-import { hasAccess } from './access-list.ts';
+import { hasAccess } from '../common/access-list.ts';
 import type { ClientSession } from './client-session.ts';
 import type { StreamInfo } from './script-contract.ts';
 import { status, type InfoObject } from './status-codes.ts';

@@ -4,11 +4,11 @@ import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import { OutboundConnections } from './outbound-connections.ts';
-import { ProxiedSharedObjects } from './proxied-shared-objects.ts';
+import { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.ts';
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks } from './script-contract.ts';
 import { ScriptSharedObjects } from './script-shared-objects.ts';
 import { ServerStreams } from './server-streams.ts';
-import type { SharedObjectStore } from './shared-object-store.ts';
+import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 
 export type ScriptFactory = (
   def: AppDefinition,

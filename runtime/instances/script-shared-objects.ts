@@ -1,7 +1,7 @@
-import type { ProxiedSharedObjects } from './proxied-shared-objects.ts';
+import type { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.ts';
 import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
-import type { SharedObjectState } from './shared-object-state.ts';
-import type { SharedObjectStore } from './shared-object-store.ts';
+import type { SharedObjectState } from '../shared-objects/shared-object-state.ts';
+import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 
 /**
  * The script's SharedObject handles (SharedObject.get), by name: the host side of host-api's

@@ -1,5 +1,5 @@
 import { MessageType } from '../rtmp/message.ts';
-import { TypedEmitter } from '../rtmp/typed-emitter.ts';
+import { TypedEmitter } from '../common/typed-emitter.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
 import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from './media-packet.ts';
 import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { TypedEmitter } from '../rtmp/typed-emitter.ts';
+import { TypedEmitter } from '../common/typed-emitter.ts';
 
 /** Scripts, and Application.xml because its settings (timeouts, idle time, lib path) are read per instance. */
 const SCRIPT_FILE = /(\.(asc|js)|(^|[\\/])Application\.xml)$/i;

@@ -7,7 +7,7 @@ import { ChunkEncoder, encodeShared } from './chunk-encoder.ts';
 import { scheduleFlush } from './flush-queue.ts';
 import { ClientHandshake, ServerHandshake } from './handshake.ts';
 import { MessageType, OUTPUT_CHUNK_SIZE_BYTES, UserControlEvent, type RtmpMessage } from './message.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { TypedEmitter } from '../common/typed-emitter.ts';
 
 /** A decoded command message (types 20 and 17). */
 export interface RtmpCommand {

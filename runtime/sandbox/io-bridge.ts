@@ -1,6 +1,6 @@
 import type { FileChangeOp, FileIoOp, FileType, HostCalls, HttpResultRecord } from '../../host-api/protocol.ts';
-import type { ScriptFiles } from '../instances/script-files.ts';
-import type { HttpRequest, ScriptHttp } from '../instances/script-http.ts';
+import type { ScriptFiles } from './script-files.ts';
+import type { HttpRequest, ScriptHttp } from './script-http.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 
 type IoHostCalls = Pick<HostCalls, 'fileInfo' | 'fileList' | 'fileChange' | 'fileOpen' | 'fileIo' | 'httpRequest'>;

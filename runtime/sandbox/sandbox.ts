@@ -50,8 +50,8 @@ import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
 import { createIoHostCalls } from './io-bridge.ts';
 import { AmfClassTags } from './amf-class-tags.ts';
-import { ScriptFiles } from '../instances/script-files.ts';
-import { ScriptHttp } from '../instances/script-http.ts';
+import { ScriptFiles } from './script-files.ts';
+import { ScriptHttp } from './script-http.ts';
 
 /** Installing host-api is our own code; it gets a fixed allowance, not the script's. */
 const BOOT_TIMEOUT_MS = 5000;

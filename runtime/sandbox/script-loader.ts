@@ -21,7 +21,7 @@ import esbuild from 'esbuild';
 import { ErrorCode, ScriptError } from '../errors.ts';
 import type { ThrownRecord } from '../../host-api/protocol.ts';
 import type { SourceLines } from './isolate-errors.ts';
-import { relativeInside } from '../path-containment.ts';
+import { relativeInside } from '../common/path-containment.ts';
 
 const HOST_API_ENTRY = fileURLToPath(new URL('../../host-api/bootstrap.ts', import.meta.url));
 /** The bundle's file name in stack traces (never a script file, so error locations skip it). */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fs, { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ScriptFiles } from '../../runtime/instances/script-files.ts';
+import { ScriptFiles } from '../../runtime/sandbox/script-files.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
 /**

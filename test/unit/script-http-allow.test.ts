@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { isLoopbackHost, loggableUrl, ScriptHttp } from '../../runtime/instances/script-http.ts';
+import { isLoopbackHost, loggableUrl, ScriptHttp } from '../../runtime/sandbox/script-http.ts';
 
 /** The allow-list decision alone: refused requests answer false at once and never touch the network. */
 describe('script HTTP allow-list', () => {

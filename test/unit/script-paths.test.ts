@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FileAccessError, ScriptPaths } from '../../runtime/instances/script-paths.ts';
+import { FileAccessError, ScriptPaths } from '../../runtime/sandbox/script-paths.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
 /** The confinement rule alone (the File integration test drives it through a real script). */

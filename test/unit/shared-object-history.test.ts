@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { MAX_TOMBSTONES, SlotHistory } from '../../runtime/instances/shared-object-history.ts';
-import { SoPathPattern } from '../../runtime/instances/shared-object-names.ts';
+import { MAX_TOMBSTONES, SlotHistory } from '../../runtime/shared-objects/shared-object-history.ts';
+import { SoPathPattern } from '../../runtime/shared-objects/shared-object-names.ts';
 
 describe('SlotHistory (delta resync, resyncDepth, purge)', () => {
   const data = new Map<string, unknown>([['a', 1], ['b', 2]]);

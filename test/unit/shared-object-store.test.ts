@@ -5,10 +5,10 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { AmfVector, AmfXml, ecmaArray, getClassName, isEcmaArray, typedObject } from '../../runtime/rtmp/amf-values.ts';
 import { decodeSharedObjectMessage, type SharedObjectMessageModel, type SoEvent } from '../../runtime/rtmp/shared-object-codec.ts';
-import type { OutgoingSoMessage } from '../../runtime/instances/shared-object-outgoing.ts';
-import { sharedObjectNameProblem } from '../../runtime/instances/shared-object-names.ts';
-import type { SharedObjectSubscriber, SyncEntry } from '../../runtime/instances/shared-object-state.ts';
-import { SYNC_BATCH_EVENTS, SharedObjectStore } from '../../runtime/instances/shared-object-store.ts';
+import type { OutgoingSoMessage } from '../../runtime/shared-objects/shared-object-outgoing.ts';
+import { sharedObjectNameProblem } from '../../runtime/shared-objects/shared-object-names.ts';
+import type { SharedObjectSubscriber, SyncEntry } from '../../runtime/shared-objects/shared-object-state.ts';
+import { SYNC_BATCH_EVENTS, SharedObjectStore } from '../../runtime/shared-objects/shared-object-store.ts';
 
 /** A subscriber that records what the store sends it (a real participant, not a store mock). */
 interface FakeSubscriber extends SharedObjectSubscriber {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { resolveStreamFile } from '../../runtime/media/stream-files.ts';
 import { parseStreamName } from '../../runtime/media/stream-registry.ts';
-import { hasAccess } from '../../runtime/instances/access-list.ts';
+import { hasAccess } from '../../runtime/common/access-list.ts';
 import { parseConnectTarget } from '../../runtime/instances/tc-url.ts';
 import { stripCredentials } from '../../runtime/log/logger.ts';
 

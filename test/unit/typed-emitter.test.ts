@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { TypedEmitter } from '../../runtime/rtmp/typed-emitter.ts';
+import { TypedEmitter } from '../../runtime/common/typed-emitter.ts';
 
 type Events = { tick: [n: number]; other: [] };
 

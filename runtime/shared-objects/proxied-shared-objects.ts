@@ -9,7 +9,7 @@
 import type { NetConnection } from '../client/net-connection.ts';
 import { SharedObject, type SyncItem } from '../client/shared-object.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SharedObjectOp } from './script-contract.ts';
+import type { SharedObjectOp } from '../instances/script-contract.ts';
 
 export interface ProxiedSoEvents {
   /** The owner's answers and other subscribers' changes, for the script's so.onSync. */

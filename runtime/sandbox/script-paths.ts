@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { relativeInside } from '../path-containment.ts';
+import { relativeInside } from '../common/path-containment.ts';
 
 /** A path refused for confinement or syntax reasons; the message is the log line's reason. */
 export class FileAccessError extends Error {

@@ -20,7 +20,7 @@
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import type { SharedObjectMessageModel, SoEvent } from '../rtmp/shared-object-codec.ts';
-import { hasAccess } from './access-list.ts';
+import { hasAccess } from '../common/access-list.ts';
 import { errorFields, SharedObjectFiles } from './shared-object-files.ts';
 import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts';
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
