@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { LogCapture } from './test-server.ts';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
+import { LogCapture, tempDir } from './test-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -14,13 +15,16 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `npm start`'s command as a separate process (the CLI exactly as users run it).
+ * Starts the CLI as a separate process, from the sources (`npm start` runs the same main.ts compiled;
+ * test/integration/package-install.test.ts covers the compiled command).
  * `nodeArgs` go to node itself (benches pass --cpu-prof, which NODE_OPTIONS does not allow).
  */
 export async function startServerProcess(appsDir: string, extraArgs: string[] = [], rtmpPort = 0, nodeArgs: string[] = []): Promise<ServerProcess> {
+  // Persistent shared objects go to a fresh folder, not into the (fixture) apps folder, unless the caller chose.
+  const data = extraArgs.includes('--data') || extraArgs.includes('--config') ? [] : ['--data', tempDir('data')];
   const child = spawn(
     process.execPath,
-    ['--no-node-snapshot', ...nodeArgs, '--import', 'tsx', 'runtime/main.ts', '--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', '0', '--log-level', 'debug', ...extraArgs],
+    [...SOURCE_NODE_FLAGS, ...nodeArgs, 'runtime/main.ts', '--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', '0', '--log-level', 'debug', ...data, ...extraArgs],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs = new LogCapture();
