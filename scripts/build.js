@@ -66,7 +66,8 @@ async function build() {
   cpSync(path.join(ROOT, 'runtime/admin/console'), path.join(DIST, 'console'), { recursive: true });
   mkdirSync(DIST, { recursive: true });
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
-  process.stdout.write(`fms-runtime: built dist/ in ${Math.round(performance.now() - started)} ms\n`);
+  // stderr: stdout may be machine-read (npm pack --json runs this as prepack).
+  process.stderr.write(`fms-runtime: built dist/ in ${Math.round(performance.now() - started)} ms\n`);
 }
 
 if (!process.argv.includes('--if-stale') || isStale()) await build();
