@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import { LogCapture, tempDir } from './test-server.ts';
@@ -59,4 +60,11 @@ export async function serverListening(child: ChildProcess, timeoutMs = 20_000): 
       await exited;
     },
   };
+}
+
+/** Child processes of a process (Linux; [] elsewhere): an esbuild service would show up here. */
+export function childrenOf(pid: number): number[] {
+  const file = `/proc/${pid}/task/${pid}/children`;
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number);
 }
