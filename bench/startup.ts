@@ -29,6 +29,8 @@ import { NetConnection } from '../runtime/client/net-connection.ts';
 import { nginxRtmpAvailable, startNginxRtmp } from '../test/helpers/nginx-rtmp.ts';
 import { serverListening } from '../test/helpers/server-process.ts';
 import { SMALL_ES3_SCRIPT } from './lib/bench-apps.ts';
+import { positiveInteger } from './lib/bench-options.ts';
+import { connectAndLeave } from './lib/idle-rss.ts';
 import { percentile, fmt } from './lib/percentiles.ts';
 import { median, memory } from './lib/proc-stats.ts';
 import { REPO_ROOT } from './lib/servers.ts';
@@ -49,15 +51,10 @@ function options() {
     },
     strict: true,
   });
-  const count = (name: string, raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
-    return n;
-  };
   return {
-    repeats: count('repeats', values.repeats),
-    instances: count('instances', values.instances),
-    calls: count('calls', values.calls),
+    repeats: positiveInteger('repeats', values.repeats),
+    instances: positiveInteger('instances', values.instances),
+    calls: positiveInteger('calls', values.calls),
     node: values.node,
     nodeArgs: values['node-args'].split(/\s+/).filter(Boolean),
     entry: values.entry,
@@ -76,14 +73,6 @@ interface Run {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function connectAndLeave(url: string): Promise<void> {
-  const nc = new NetConnection({ connectTimeoutMs: 30_000 });
-  await nc.connect(url);
-  const closed = new Promise<void>((resolve) => nc.once('close', () => resolve()));
-  nc.close();
-  await closed;
-}
 
 async function measureOurs(opts: Options): Promise<Run> {
   const apps = mkdtempSync(path.join(os.tmpdir(), 'fms-bench-startup-'));

@@ -39,7 +39,8 @@ function ask<T extends IdleServerReply['type']>(child: ChildProcess, type: T, re
   });
 }
 
-async function connectAndLeave(url: string): Promise<void> {
+/** Connects once and leaves: the instance is loaded and stays idle. */
+export async function connectAndLeave(url: string): Promise<void> {
   const nc = new NetConnection({ connectTimeoutMs: 30_000 });
   await nc.connect(url);
   const closed = new Promise<void>((resolve) => nc.once('close', () => resolve()));
