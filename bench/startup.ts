@@ -32,7 +32,7 @@ import { SMALL_ES3_SCRIPT } from './lib/bench-apps.ts';
 import { positiveInteger } from './lib/bench-options.ts';
 import { connectAndLeave } from './lib/idle-rss.ts';
 import { percentile, fmt } from './lib/percentiles.ts';
-import { median, memory } from './lib/proc-stats.ts';
+import { median, memory, residentSplit } from './lib/proc-stats.ts';
 import { REPO_ROOT } from './lib/servers.ts';
 
 const MIB = 1024 * 1024;
@@ -67,6 +67,7 @@ type Options = ReturnType<typeof options>;
 interface Run {
   startMs: number;
   idleMib: number;
+  idleAnonymousMib: number;
   instancesMib: number;
   firstConnectMs: number;
   callP50Ms: number;
@@ -91,6 +92,7 @@ async function measureOurs(opts: Options): Promise<Run> {
     const pid = Number((await server.logs.waitFor((r) => r.msg === 'server listening'))['pid']);
     await sleep(SETTLE_MS);
     const idle = memory(pid).rss;
+    const idleAnonymous = residentSplit(pid).anonymous;
     const url = (name: string) => server.url(`scripted/${name}`);
     let t = performance.now();
     await connectAndLeave(url('first'));
@@ -109,20 +111,20 @@ async function measureOurs(opts: Options): Promise<Run> {
       if (i >= 10) times.push(performance.now() - t);
     }
     nc.close();
-    return { startMs, idleMib: idle / MIB, instancesMib: loaded / MIB, firstConnectMs, callP50Ms: percentile(times, 50) };
+    return { startMs, idleMib: idle / MIB, idleAnonymousMib: idleAnonymous / MIB, instancesMib: loaded / MIB, firstConnectMs, callP50Ms: percentile(times, 50) };
   } finally {
     await server.stop();
     rmSync(apps, { recursive: true, force: true });
   }
 }
 
-async function measureNginx(): Promise<{ startMs: number; idleMib: number }> {
+async function measureNginx(): Promise<{ startMs: number; idleMib: number; idleAnonymousMib: number }> {
   const started = performance.now();
   const nginx = await startNginxRtmp();
   try {
     const startMs = performance.now() - started;
     await sleep(SETTLE_MS);
-    return { startMs, idleMib: memory(nginx.child.pid!).rss / MIB };
+    return { startMs, idleMib: memory(nginx.child.pid!).rss / MIB, idleAnonymousMib: residentSplit(nginx.child.pid!).anonymous / MIB };
   } finally {
     await nginx.stop();
   }
@@ -146,18 +148,18 @@ async function main(): Promise<void> {
   const idle = med((r) => r.idleMib);
   const rows = [
     `  start → "server listening"        ${fmt(med((r) => r.startMs), 0).padStart(8)} ms`,
-    `  idle RSS                          ${fmt(idle, 1).padStart(8)} MiB`,
+    `  idle RSS                          ${fmt(idle, 1).padStart(8)} MiB (anonymous ${fmt(med((r) => r.idleAnonymousMib), 1)} MiB; the rest is file-backed: node binary, ICU, libraries)`,
     `  RSS with ${String(opts.instances).padEnd(3)} idle instances       ${fmt(med((r) => r.instancesMib), 1).padStart(8)} MiB (${fmt(((med((r) => r.instancesMib) - idle) * 1024) / opts.instances, 0)} KiB per instance)`,
     `  first scripted instance connect   ${fmt(med((r) => r.firstConnectMs), 1).padStart(8)} ms`,
     `  call round trip p50               ${fmt(med((r) => r.callP50Ms), 3).padStart(8)} ms`,
   ];
   process.stdout.write(`${rows.join('\n')}\n`);
   if (nginxRtmpAvailable()) {
-    const nginx: { startMs: number; idleMib: number }[] = [];
+    const nginx: { startMs: number; idleMib: number; idleAnonymousMib: number }[] = [];
     for (let r = 0; r < opts.repeats; r++) nginx.push(await measureNginx());
     const nginxIdle = median(nginx.map((n) => n.idleMib));
     process.stdout.write(
-      `  reference nginx-rtmp (one process): start ${fmt(median(nginx.map((n) => n.startMs)), 0)} ms, idle RSS ${fmt(nginxIdle, 1)} MiB → ours ×${fmt(idle / nginxIdle, 1)}\n`,
+      `  reference nginx-rtmp (one process): start ${fmt(median(nginx.map((n) => n.startMs)), 0)} ms, idle RSS ${fmt(nginxIdle, 1)} MiB (anonymous ${fmt(median(nginx.map((n) => n.idleAnonymousMib)), 1)} MiB) → ours ×${fmt(idle / nginxIdle, 1)}\n`,
     );
   } else process.stdout.write('  reference nginx-rtmp: not installed (apt-get install nginx libnginx-mod-rtmp)\n');
   process.stdout.write(`  goal: idle RSS ≤ 60 MiB → ${fmt(idle, 1)} MiB\n`);
