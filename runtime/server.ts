@@ -64,7 +64,8 @@ export class Server {
       {
         connectTimeoutMs: rtmp.connectTimeoutMs,
         ownRtmpPort: () => this.rtmpPort,
-        // FMS keeps them in the application's folder; --data gathers every app's under one folder.
+        // FMS keeps them in the application's folder; --data gathers every app's under one folder
+        // (app names are plain folder names: AppCatalog refuses anything else).
         sharedObjectsDir: (app) => (this.config.dataDir ? path.join(this.config.dataDir, 'sharedobjects', app.name) : path.join(app.dir, 'sharedobjects')),
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,

@@ -2,15 +2,18 @@
  * host-api as the one script every isolate evaluates first.
  *
  * The compiled server (dist/, `npm start`, the `fms-runtime` command) reads the bundle that
- * scripts/build.ts wrote next to it: no esbuild, and no esbuild process, at run time. The
+ * scripts/build.js wrote next to it: no esbuild, and no esbuild process, at run time. The
  * TypeScript sources (tests, benches) bundle host-api with esbuild at first use (~25 ms), so a
  * change under host-api/ is live without a build step. Both go through buildHostApiBundle().
+ *
+ * scripts/build.js imports this module through Node's own type stripping: erasable TypeScript only
+ * (no enums, no parameter properties), and no imports from the rest of runtime/.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Replaced by scripts/build.ts (esbuild `define`) with the prebuilt bundle's file name, relative to
+ * Replaced by scripts/build.js (esbuild `define`) with the prebuilt bundle's file name, relative to
  * the compiled module. Undeclared when the sources run, so `typeof` tells the two apart.
  */
 declare const FMS_PREBUILT_HOST_API: string | undefined;
