@@ -42,8 +42,14 @@ function isStale() {
 
 async function build() {
   const started = performance.now();
-  // Devdependencies and sources: present in a checkout after `npm ci`, never needed by the package.
-  const { default: esbuild } = await import('esbuild');
+  // A devDependency, present in a checkout after `npm ci`; the package ships dist/ and never builds.
+  const esbuild = await import('esbuild').then(
+    (module) => module.default,
+    () => {
+      process.stderr.write('fms-runtime: cannot build dist/: esbuild is not installed (a checkout needs `npm ci` with its devDependencies).\n');
+      process.exit(1);
+    },
+  );
   // Node's own type stripping loads this one TypeScript module (erasable syntax only), so the
   // bundle is made by the same code the sources use in tests.
   const { buildHostApiBundle } = await import('../runtime/sandbox/host-api-bundle.ts');
