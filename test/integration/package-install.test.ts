@@ -24,16 +24,18 @@ function npm(args: string[], cwd: string): { status: number | null; stdout: stri
   return spawnSync('npm', args, { cwd, env: NPM_ENV, encoding: 'utf8', timeout: 180_000 });
 }
 
-/** Polls until a process is gone (it is not our child: no exit event). */
+/** Polls until a process is gone (it is not our child: no exit event); false if it outlives the timeout. */
 async function gone(pid: number, timeoutMs: number): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
     try {
       process.kill(pid, 0);
     } catch {
       return true;
     }
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return false;
 }
 
 describe('the npm package: npm pack, install into an empty folder, npx fms-runtime from another folder', function () {
@@ -41,6 +43,8 @@ describe('the npm package: npm pack, install into an empty folder, npx fms-runti
   let files: string[] = [];
   let installDir = '';
   let server: ServerProcess | null = null;
+  /** The server's own pid: its parent is the `sh -c` npm exec puts in between, not the npm we spawned. */
+  let serverPid = 0;
   let pub: Publisher | null = null;
 
   before(function () {
@@ -63,6 +67,7 @@ describe('the npm package: npm pack, install into an empty folder, npx fms-runti
   after(async () => {
     await pub?.stop();
     await server?.stop('SIGKILL');
+    if (serverPid && !(await gone(serverPid, 0))) process.kill(serverPid, 'SIGKILL');
   });
 
   it('the tarball holds the command, dist/ and the docs, nothing else', () => {
@@ -87,12 +92,12 @@ describe('the npm package: npm pack, install into an empty folder, npx fms-runti
     });
     server = await serverListening(npx, 60_000);
     const listening = await server.logs.waitFor((r) => r.msg === 'server listening');
-    const serverPid = Number(listening['pid']);
+    serverPid = Number(listening['pid']);
 
     pub = publishWithFfmpeg(testFlv(20), server.url('live/cam'));
     await server.logs.waitFor((r) => r.msg === 'publish started' && r['stream'] === 'cam');
     const play = await playWithFfprobe(server.url('live/cam'), 2);
-    assert.ok(play.videoFrames >= 25, `expected ≥25 video frames in 2 s, got ${play.videoFrames} (${play.stderr})`);
+    assert.ok(play.videoFrames >= 25, `expected ≥25 video frames in 2 s, got ${play.videoFrames} (ffprobe exit ${play.code}: ${play.stderr}; publisher: ${pub.stderr()})`);
     assert.ok(play.audioFrames > 0, `expected audio frames (${play.stderr})`);
 
     const http = `http://127.0.0.1:${server.httpPort}`;
