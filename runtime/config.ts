@@ -7,6 +7,12 @@ import type { LevelWithSilent } from 'pino';
 /** Every setting, with units in the names. Embedded defaults make a config file optional. */
 export interface Config {
   appsDir: string;
+  /**
+   * Where the server writes what must outlive it (persistent shared objects:
+   * <dataDir>/sharedobjects/<app>/<instance>/<name>.fso.json). '' = FMS's layout, inside each
+   * application's own folder: <appsDir>/<app>/sharedobjects/<instance>/<name>.fso.json.
+   */
+  dataDir: string;
   logLevel: LevelWithSilent;
   rtmp: {
     host: string;
@@ -30,10 +36,6 @@ export interface Config {
     gopCacheMaxBytes: number;
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
     playerMaxBufferedBytes: number;
-  };
-  sharedObjects: {
-    /** Persistent shared objects live in <dataDir>/<app>/<instance>/<name>.fso.json. */
-    dataDir: string;
   };
   reload: {
     /** Watch the applications folder and hot-reload apps whose scripts change (--no-watch turns it off). */
@@ -74,6 +76,7 @@ const RELOAD_MODES: readonly string[] = ['carry', 'restart'];
 
 export const DEFAULT_CONFIG: Config = {
   appsDir: 'applications',
+  dataDir: '',
   logLevel: 'info',
   rtmp: {
     host: '0.0.0.0',
@@ -87,7 +90,6 @@ export const DEFAULT_CONFIG: Config = {
   },
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
-  sharedObjects: { dataDir: 'data/sharedobjects' },
   reload: { watch: true, debounceMs: 100, mode: 'carry' },
   scripts: {
     memoryLimitMb: 64,
@@ -170,23 +172,28 @@ export interface CliOptions {
   help: boolean;
 }
 
-export const USAGE = `Usage: npm start -- [options]
-       npm start -- check [--json] <app folder>...   (FMS API compatibility report; see npm run check -- --help)
-  --apps <dir>          applications folder (default: applications)
+export const USAGE = `Usage: fms-runtime [options]                      (in a checkout: npm start -- [options])
+       fms-runtime check [--json] <app folder>...   (FMS API compatibility report; fms-runtime check --help)
+  --apps <dir>          applications folder (default: ./applications)
+  --data <dir>          where persistent shared objects are written, as <dir>/sharedobjects/<app>/<instance>/
+                        (default: inside each application's folder, FMS layout: <apps>/<app>/sharedobjects/<instance>/)
   --rtmp-port <n>       RTMP listen port (default: 1935; 0 = any free port)
-  --http-port <n>       HTTP port for FLV egress and admin (default: 8000; 0 = any free port)
-  --config <file>       JSON config file (keys as in runtime/config.ts; flags override it)
+  --http-port <n>       HTTP port for FLV egress, console and admin (default: 8000; 0 = any free port)
+  --config <file>       JSON config file (keys as in DEFAULT_CONFIG, runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
   --no-watch            do not hot-reload apps when their scripts change
   --help                this text
+Relative paths: given as flags, against the current folder; in a config file (appsDir, dataDir,
+scripts.libPaths), against the config file's folder. Recorded streams live in <apps>/<app>/streams/<instance>/
+unless Application.xml says otherwise. Nothing else depends on the folder the server is started from.
 Environment: FMS_ADMIN_TOKEN=<token> sets http.adminToken (admin API, console, live log, metrics).`;
 
-/** Parses argv (flags after `npm start --`). Throws ConfigError listing every problem. */
+/** Parses argv (`fms-runtime …`, or after `npm start --`). Throws ConfigError listing every problem. */
 export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): CliOptions {
   const problems: string[] = [];
   const flags = new Map<string, string>();
   let help = false;
-  const known = new Set(['--apps', '--rtmp-port', '--http-port', '--config', '--log-level']);
+  const known = new Set(['--apps', '--data', '--rtmp-port', '--http-port', '--config', '--log-level']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -213,6 +220,8 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
   }
   let fileConfig: unknown = {};
   const configPath = flags.get('--config');
+  // Paths written in a config file mean the same wherever the server is started from.
+  const configDir = configPath ? path.dirname(path.resolve(cwd, configPath)) : cwd;
   if (configPath) {
     try {
       fileConfig = JSON.parse(readFileSync(path.resolve(cwd, configPath), 'utf8'));
@@ -221,6 +230,9 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
     }
   }
   const config = mergeConfig(fileConfig, problems);
+  config.appsDir = path.resolve(configDir, config.appsDir);
+  if (config.dataDir) config.dataDir = path.resolve(configDir, config.dataDir);
+  config.scripts.libPaths = config.scripts.libPaths.map((dir) => path.resolve(configDir, dir));
   const int = (name: string, apply: (n: number) => void) => {
     const raw = flags.get(name);
     if (raw === undefined) return;
@@ -235,11 +247,13 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
     if (LOG_LEVELS.includes(level as LevelWithSilent)) config.logLevel = level as LevelWithSilent;
     else problems.push(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
-  config.appsDir = path.resolve(cwd, flags.get('--apps') ?? config.appsDir);
+  const apps = flags.get('--apps');
+  if (apps !== undefined) config.appsDir = path.resolve(cwd, apps);
+  const data = flags.get('--data');
+  if (data !== undefined) config.dataDir = path.resolve(cwd, data);
   if (flags.has('--no-watch')) config.reload.watch = false;
   // The environment beats the file: a secret need not be written into a config file.
   if (env['FMS_ADMIN_TOKEN']) config.http.adminToken = env['FMS_ADMIN_TOKEN'];
-  config.sharedObjects.dataDir = path.resolve(cwd, config.sharedObjects.dataDir);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, help };
 }

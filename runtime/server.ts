@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Config } from './config.ts';
 import { ErrorCode, FmsRuntimeError } from './errors.ts';
 import { LiveLog } from './log/live-log.ts';
@@ -63,7 +64,9 @@ export class Server {
       {
         connectTimeoutMs: rtmp.connectTimeoutMs,
         ownRtmpPort: () => this.rtmpPort,
-        sharedObjectsDir: this.config.sharedObjects.dataDir,
+        // FMS keeps them in the application's folder; --data gathers every app's under one folder
+        // (app names are plain folder names: AppCatalog refuses anything else).
+        sharedObjectsDir: (app) => (this.config.dataDir ? path.join(this.config.dataDir, 'sharedobjects', app.name) : path.join(app.dir, 'sharedobjects')),
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
@@ -197,7 +200,7 @@ export class Server {
       res.end('bad request target\n');
       return;
     }
-    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page.
+    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page (and / → /console).
     if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');

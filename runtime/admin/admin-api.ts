@@ -309,7 +309,8 @@ export class AdminApi {
       cpu_Usage: Math.round(((cpu.user + cpu.system) / 1000 / uptimeMs) * 100),
       memory_Usage: Math.round((1 - os.freemem() / os.totalmem()) * 100),
       physical_Mem: process.memoryUsage().rss,
-      num_cores: 1,
+      // CPUs this process may run on (affinity and container limits included), what an operator sizes by.
+      num_cores: os.availableParallelism(),
       io: {
         connected: source.rtmpConnections(),
         bytes_in: sessions.reduce((n, s) => n + s.connection.bytesIn, 0),

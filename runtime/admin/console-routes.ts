@@ -7,7 +7,9 @@ import { admitAdminRequest } from './admin-api.ts';
 
 /*
  * The admin console: GET /console (a plain HTML/JS page, no build step) and its assets, including
- * the mpegts.js player served from our own node_modules (nothing from a CDN).
+ * the mpegts.js player served from our own node_modules (nothing from a CDN). GET / redirects to
+ * /console (someone opening http://host:8000/ lands on it; a `#token=…` fragment survives the
+ * redirect, as browsers keep the fragment of a Location without one), under the same access rule.
  *
  * Files come from a fixed table: no request path is ever joined to a directory, so there is no
  * path traversal to defend against.
@@ -57,14 +59,19 @@ export class ConsoleRoutes {
     this.#options = options;
   }
 
-  /** Handles `/console` and `/console/…`; returns false for other paths. */
+  /** Handles `/`, `/console` and `/console/…`; returns false for other paths. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const pathname = new URL(req.url ?? '/', 'http://host').pathname;
-    if (pathname !== '/console' && !pathname.startsWith('/console/')) return false;
+    if (pathname !== '/' && pathname !== '/console' && !pathname.startsWith('/console/')) return false;
     if (!this.#options.token && !admitAdminRequest(req, res, null, this.#options.log)) return true;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
       res.end('use GET\n');
+      return true;
+    }
+    if (pathname === '/') {
+      res.writeHead(302, { ...SECURITY_HEADERS, location: '/console', 'content-type': 'text/plain' });
+      res.end(req.method === 'HEAD' ? undefined : 'the console is at /console\n');
       return true;
     }
     const entry = FILES[pathname];

@@ -21,8 +21,8 @@ type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSa
 const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 export interface AppInstanceOptions {
-  /** Root folder of persistent shared objects. */
-  sharedObjectsDir: string;
+  /** The folder of an application's persistent shared objects (one sub-folder per instance). */
+  sharedObjectsDir: (app: AppDefinition) => string;
   /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
   ownRtmpPort: () => number;
   connectTimeoutMs: number;
@@ -80,7 +80,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#onClosed = onClosed;
     this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
     this.#createScript = createScript;
-    this.sharedObjects = new SharedObjectStore({ dataDir: options.sharedObjectsDir, app: def.name, instance: instanceName, log: this.log });
+    this.sharedObjects = new SharedObjectStore({ appDataDir: options.sharedObjectsDir(def), instance: instanceName, log: this.log });
     this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
     this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
     this.#generationHost = {

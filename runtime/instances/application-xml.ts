@@ -25,8 +25,9 @@
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -186,7 +187,21 @@ function fileDirectory(settings: AppSettings, element: XmlElement, ctx: ApplyCon
   settings.fileDirs = [`${virtual};${dir}`, ...settings.fileDirs.filter((entry) => entry.split(';')[0] !== virtual)];
 }
 
-const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: true, parseTagValue: false, parseAttributeValue: false });
+let xml: { parser: XMLParser; validator: typeof XMLValidator } | undefined;
+
+/**
+ * fast-xml-parser, loaded at the first XML file: importing it builds xml-naming's Unicode /u regexes,
+ * which costs the process ~10 MB of RSS (ICU tables, measured by bench/startup.ts), so a server
+ * whose apps ship no Application.xml never pays for it.
+ */
+function xmlParser(): NonNullable<typeof xml> {
+  if (xml === undefined) {
+    const { XMLParser, XMLValidator } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+    const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: true, parseTagValue: false, parseAttributeValue: false });
+    xml = { parser, validator: XMLValidator };
+  }
+  return xml;
+}
 
 type OrderedNode = Record<string, unknown>;
 
@@ -217,7 +232,8 @@ export function readXmlFile(file: string): { root: XmlElement } | { issue: Setti
   }
   let root: XmlElement | undefined;
   try {
-    const valid = XMLValidator.validate(text);
+    const { parser, validator } = xmlParser();
+    const valid = validator.validate(text);
     if (valid !== true) return { issue: { file, element: '', reason: `not well-formed XML (line ${valid.err.line}: ${valid.err.msg}); file ignored` } };
     root = (parser.parse(text) as OrderedNode[]).map(toElement).find((e): e is XmlElement => e !== null);
   } catch (error) {

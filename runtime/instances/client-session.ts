@@ -28,6 +28,13 @@ export const RESERVED_METHODS = new Set([
 
 type SessionState = 'pending' | 'accepted' | 'closed';
 
+/**
+ * How a client that is done often hangs up: ffmpeg sends FCUnpublish and deleteStream and closes
+ * the socket while our answers are still on their way, so the next write fails with EPIPE or the
+ * read with ECONNRESET. With no stream left publishing or playing that is a normal end, not an error.
+ */
+const PEER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET']);
+
 let nextClientNumber = 1;
 /** FMS-style opaque client id: unique for the life of the process. */
 function newClientId(): string {
@@ -250,6 +257,9 @@ export class ClientSession {
 
   #onClose(reason: string, error: Error | undefined): void {
     const wasAccepted = this.#state === 'accepted';
+    const socketCode = (error as { code?: string } | undefined)?.code;
+    const hungUp = socketCode !== undefined && PEER_GONE_CODES.has(socketCode) && !this.streams.some((s) => s.active);
+    const endReason = hungUp ? 'peer closed' : reason;
     this.#state = 'closed';
     this.#clearConnectTimer();
     for (const stream of this.#streams.values()) stream.close();
@@ -258,10 +268,10 @@ export class ClientSession {
     this.#owner?.sharedObjects.releaseAll(this.#soSubscriber);
     for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
     this.#pendingCalls.clear();
-    const fields = { app: this.#owner?.name, reason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };
-    if (error) this.log.warn({ ...fields, err: { message: error.message, code: (error as { code?: string }).code } }, 'client closed');
-    else this.log.info(fields, 'client closed');
-    this.#owner?.sessionClosed(this, reason, wasAccepted);
+    const fields = { app: this.#owner?.name, reason: endReason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };
+    if (error && !hungUp) this.log.warn({ ...fields, err: { message: error.message, code: socketCode } }, 'client closed');
+    else this.log.info(hungUp ? { ...fields, socketCode } : fields, 'client closed');
+    this.#owner?.sessionClosed(this, endReason, wasAccepted);
   }
 
   #clearConnectTimer(): void {

@@ -51,6 +51,11 @@ export class NetStreamSession implements LiveSubscriber {
     this.#host = host;
   }
 
+  /** Publishing, playing live or playing a file: media would be cut off if the client vanished now. */
+  get active(): boolean {
+    return this.publishing !== null || this.playing !== null || this.vod !== null;
+  }
+
   /** Media messages the bounded queue dropped for this stream id because its player read too slowly. */
   get messagesDropped(): number {
     return this.#droppedBefore + (this.playing?.queue.packetsDropped ?? 0);

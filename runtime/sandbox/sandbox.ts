@@ -45,7 +45,8 @@ import type {
   ThrownRecord,
 } from '../../host-api/protocol.ts';
 import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
-import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
+import { hostApiBundle } from './host-api-bundle.ts';
+import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
 import { createIoHostCalls } from './io-bridge.ts';

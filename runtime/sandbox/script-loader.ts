@@ -1,6 +1,6 @@
 /**
- * The scripts an isolate runs: the host-api bundle first, then the application's script found and
- * read the way FMS does, then what `load(file)` asks for.
+ * The scripts an isolate runs: the host-api bundle first (host-api-bundle.ts), then the
+ * application's script found and read the way FMS does, then what `load(file)` asks for.
  *
  * load() timing — deferred, as the FMS reference describes ("compiled and executed after main.asc
  * is successfully loaded and before application.onAppStart()"): a load() during main.asc's top
@@ -15,46 +15,14 @@
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import esbuild from 'esbuild';
 import { ErrorCode, ScriptError } from '../errors.ts';
 import type { ThrownRecord } from '../../host-api/protocol.ts';
 import type { SourceLines } from './isolate-errors.ts';
 import { relativeInside } from '../common/path-containment.ts';
 
-const HOST_API_ENTRY = fileURLToPath(new URL('../../host-api/bootstrap.ts', import.meta.url));
 /** The bundle's file name in stack traces (never a script file, so error locations skip it). */
 export const HOST_API_FILENAME = 'fms-host-api.js';
-const BUNDLE_GLOBAL = '__fmsHostApi';
-
-let bundle: Promise<string> | undefined;
-
-/**
- * host-api bundled into one script at first use (esbuild, ~25 ms) and kept in memory. It is
- * wrapped in a function whose value is `install`: the bundle's top-level names stay locals, none
- * lands on the global object, and the directive makes all of host-api strict-mode code (so
- * `caller` and stack frames cannot lead a script into it).
- */
-export function hostApiBundle(): Promise<string> {
-  bundle ??= esbuild
-    .build({
-      entryPoints: [HOST_API_ENTRY],
-      bundle: true,
-      format: 'iife',
-      globalName: BUNDLE_GLOBAL,
-      target: 'es2020',
-      platform: 'neutral',
-      write: false,
-      logLevel: 'silent',
-    })
-    .then((result) => `(function () {\n'use strict';\n${result.outputFiles[0]?.text ?? ''}\nreturn ${BUNDLE_GLOBAL}.install;\n})()`)
-    .catch((error: unknown) => {
-      bundle = undefined; // let the next instance try again
-      throw error;
-    });
-  return bundle;
-}
 
 export interface ScriptSource {
   /** Display name used in stack traces and errors: relative to the app folder when inside it. */

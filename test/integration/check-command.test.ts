@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import type { AppSummary } from '../../runtime/check/report.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
@@ -10,7 +11,7 @@ const FIXTURES = 'test/fixtures/apps';
 
 /** The real command, as users run it: a child process through the CLI entry. */
 function check(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'runtime/main.ts', 'check', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [...SOURCE_NODE_FLAGS, 'runtime/main.ts', 'check', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -77,6 +77,22 @@ describe('CLI and config', () => {
     }
   });
 
+  it('paths: flags resolve against the current folder, a config file\'s against its own folder; no data dir by default', () => {
+    assert.equal(parseCli([], '/r').config.dataDir, '', 'default: FMS layout inside each application folder');
+    const flags = parseCli(['--apps', 'apps', '--data', 'state'], '/srv/fms').config;
+    assert.equal(flags.appsDir, '/srv/fms/apps');
+    assert.equal(flags.dataDir, '/srv/fms/state');
+    const dir = tempDir('cfg');
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ appsDir: 'apps', dataDir: 'state', scripts: { libPaths: ['lib', '/abs/lib'] } }));
+    const fromElsewhere = parseCli(['--config', path.join(dir, 'c.json')], '/somewhere/else').config;
+    assert.equal(fromElsewhere.appsDir, path.join(dir, 'apps'));
+    assert.equal(fromElsewhere.dataDir, path.join(dir, 'state'));
+    assert.deepEqual(fromElsewhere.scripts.libPaths, [path.join(dir, 'lib'), '/abs/lib']);
+    const flagsWin = parseCli(['--config', path.join(dir, 'c.json'), '--data', 'd', '--apps', 'a'], '/cwd').config;
+    assert.equal(flagsWin.dataDir, '/cwd/d');
+    assert.equal(flagsWin.appsDir, '/cwd/a');
+  });
+
   it('defaults are not mutated by parsing', () => {
     parseCli(['--rtmp-port', '5'], '/r');
     assert.equal(DEFAULT_CONFIG.rtmp.port, 1935);
