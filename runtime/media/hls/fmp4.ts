@@ -89,7 +89,7 @@ export function initSegment(video: VideoConfig | null, audio: AudioConfig | null
   w.box('ftyp', () => {
     w.str('iso6');
     w.u32(0);
-    for (const brand of ['iso6', 'cmfc', 'isom', 'mp41', video?.kind === 'hvc1' ? 'hvc1' : 'avc1']) w.str(brand);
+    for (const brand of ['iso6', 'cmfc', 'isom', 'mp41', ...(video ? [video.kind] : [])]) w.str(brand);
   });
   w.box('moov', () => {
     w.box('mvhd', () => {

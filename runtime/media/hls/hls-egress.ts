@@ -197,8 +197,9 @@ export class HlsEgress {
       return;
     }
     const send = () => this.#sendPlaylist(req, res, entry);
-    // Without directives, a playlist with nothing in it yet waits for the first part.
-    const ready = blocking ? () => window.satisfies(msn, part) : () => window.ended || window.segments.some((s) => s.parts.length > 0);
+    // Without directives, a playlist waits for its first complete segment: players (ffmpeg, Safari)
+    // give up on a live playlist without one.
+    const ready = blocking ? () => window.satisfies(msn, part) : () => window.ended || window.lastComplete !== null;
     if (ready()) send();
     else this.#hold(req, res, entry, ready, send);
   }
