@@ -124,7 +124,7 @@ export class HlsEgress {
       return true;
     }
     if (rawUrl.length > this.#options.budgets.maxTargetBytes) {
-      this.#warn('target', { ip: req.socket.remoteAddress, length: rawUrl.length }, 'HLS request refused: target longer than hls.maxTargetBytes');
+      this.#warn('target', { ip: req.socket.remoteAddress, length: rawUrl.length, code: ErrorCode.HlsBudget, budget: 'hls.maxTargetBytes' }, 'HLS request refused: target too long');
       answerError(res, 414, 'request target too long');
       return true;
     }
@@ -179,6 +179,7 @@ export class HlsEgress {
   #playlist(req: http.IncomingMessage, res: http.ServerResponse, url: URL, routes: HlsRoute[]): void {
     const directives = parseDeliveryDirectives(url.searchParams);
     if ('error' in directives) {
+      this.#warn('directive', { ip: req.socket.remoteAddress, code: ErrorCode.HlsBadRequest, reason: directives.error }, 'HLS request refused: bad delivery directive');
       answerError(res, 400, directives.error);
       return;
     }
@@ -187,6 +188,7 @@ export class HlsEgress {
     entry.lastRequestAt = Date.now();
     const window = entry.packager.window;
     if (entry.packager.packageable === false && window.segments.length === 0) {
+      this.#warn('codec', { stream: entry.packager.stream.name, code: ErrorCode.HlsCodecUnsupported }, 'HLS request refused: no H.264/HEVC or AAC track to package');
       answerError(res, 501, 'the stream\'s codecs cannot be packaged as HLS (H.264/HEVC video or AAC audio needed); play it over HTTP-FLV');
       return;
     }
@@ -255,7 +257,7 @@ export class HlsEgress {
     const refusal = this.#blocked.refusal(client);
     if (refusal) {
       const key = refusal === 'client' ? 'hls.maxBlockedPerClient' : 'hls.maxBlockedTotal';
-      this.#warn(`blocked-${refusal}`, { ip: client, budget: key }, 'HLS blocking request refused: budget reached');
+      this.#warn(`blocked-${refusal}`, { ip: client, budget: key, code: ErrorCode.HlsBudget }, 'HLS blocking request refused: budget reached');
       answerError(res, refusal === 'client' ? 429 : 503, `too many blocked requests (${key})`, { 'retry-after': '1' });
       return;
     }
@@ -309,7 +311,7 @@ export class HlsEgress {
     if (existing) this.#remove(existing, 'the stream was replaced (instance restarted)');
     if (this.#entries.size >= this.#options.budgets.maxPackagedStreams) {
       source.release();
-      this.#warn('streams', { budget: 'hls.maxPackagedStreams', stream: route.stream }, 'HLS packaging refused: budget reached');
+      this.#warn('streams', { budget: 'hls.maxPackagedStreams', stream: route.stream, code: ErrorCode.HlsBudget }, 'HLS packaging refused: budget reached');
       return 'budget';
     }
     return this.#start(route, key, source);
