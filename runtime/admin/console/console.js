@@ -265,7 +265,8 @@
     }
     const url = `${location.origin}${stream.hlsPath}`;
     // Low-latency mode: parts, blocking reloads and preload hints; the live edge is PART-HOLD-BACK behind.
-    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+    // maxLiveSyncPlaybackRate: after a stall, play up to 1.5× until back at the target latency.
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5 });
     player = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) $('player-status').textContent = `error: ${data.type} ${data.details}`;
