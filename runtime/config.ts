@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import { LOG_LEVELS } from './log/logger.ts';
-import { PACKAGING_MODES } from './media/hls/hls-settings.ts';
+import type { HlsBudgets } from './media/hls/hls-egress.ts';
+import { PACKAGING_MODES, type HlsSettings } from './media/hls/hls-settings.ts';
 import type { LevelWithSilent } from 'pino';
 
 /** Every setting, with units in the names. Embedded defaults make a config file optional. */
@@ -32,30 +33,11 @@ export interface Config {
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
     playerMaxBufferedBytes: number;
   };
-  /** HLS / LL-HLS packaging and routes (runtime/media/hls/README.md); Application.xml <HLS> overrides the first six per app. */
-  hls: {
-    enabled: boolean;
-    /** 'on-request': packaged from the first playlist request; 'always': from publish on. */
-    packaging: 'on-request' | 'always';
-    lowLatency: boolean;
-    partTargetMs: number;
-    segmentTargetMs: number;
-    windowSegments: number;
-    /** An on-request packaging stops this long after the last request for its stream. */
-    idleTimeoutMs: number;
-    /** A publisher that comes back within this time continues the playlist (discontinuity); later, the playlist ends. */
-    republishGraceMs: number;
-    // budgets
-    maxPackagedStreams: number;
-    maxBytesPerStream: number;
-    maxBlockedPerClient: number;
-    maxBlockedTotal: number;
-    blockTimeoutMs: number;
-    maxTargetBytes: number;
-    vodMaxIndexedFiles: number;
-    vodMaxIndexing: number;
-    vodMaxSegmentBytes: number;
-  };
+  /**
+   * HLS / LL-HLS packaging and routes (runtime/media/hls/README.md): the per-app settings (Application.xml
+   * <HLS> overrides them), the egress budgets and timers, the VOD budgets as `vod<Name>`.
+   */
+  hls: HlsSettings & HlsBudgets & { vodMaxIndexedFiles: number; vodMaxIndexing: number; vodMaxSegmentBytes: number };
   sharedObjects: {
     /** Persistent shared objects live in <dataDir>/<app>/<instance>/<name>.fso.json. */
     dataDir: string;

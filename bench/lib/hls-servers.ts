@@ -3,14 +3,11 @@
  * HLS packaging "always" or HLS off) and nginx-rtmp (application `live` with `hls on`, writing
  * MPEG-TS segments to a temp folder, or `hls off`).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NGINX_BINARY, NGINX_RTMP_MODULE } from '../../test/helpers/nginx-rtmp.ts';
 import { startServerProcess } from '../../test/helpers/server-process.ts';
-import { freePort, waitForPort } from './proc-stats.ts';
-import { exited, stopChild } from './servers.ts';
+import { startNginx } from './relay-servers.ts';
 
 export interface HlsServer {
   pid: number;
@@ -43,38 +40,14 @@ export async function startOursHls(packaging: 'always' | 'on-request' | 'off'): 
 /** nginx-rtmp with `hls on` (2 s fragments, 12 s playlist, like our window) or `hls off`. */
 export async function startNginxHls(hls: boolean): Promise<HlsServer> {
   const dir = tempDir('hls-nginx');
-  const port = await freePort();
-  const conf = path.join(dir, 'nginx.conf');
   mkdirSync(path.join(dir, 'hls'));
-  writeFileSync(conf, `load_module ${NGINX_RTMP_MODULE};
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-rtmp {
-  server {
-    listen 127.0.0.1:${port};
-    chunk_size 4096;
-    application live {
-      live on;
-${hls ? `      hls on;\n      hls_path ${dir}/hls;\n      hls_fragment 2s;\n      hls_playlist_length 12s;\n` : ''}    }
-  }
-}
-`);
-  const child = spawn(NGINX_BINARY, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const died = exited(child).then(() => {
-    throw new Error(`nginx exited during startup: ${stderr}`);
-  });
-  await Promise.race([waitForPort(port, 10_000), died]);
+  const nginx = await startNginx(dir, hls ? ['hls on;', `hls_path ${dir}/hls;`, 'hls_fragment 2s;', 'hls_playlist_length 12s;'] : []);
   return {
-    pid: child.pid!,
-    rtmpUrl: `rtmp://127.0.0.1:${port}/live`,
+    pid: nginx.pid,
+    rtmpUrl: `rtmp://127.0.0.1:${nginx.port}/live`,
     httpPort: 0,
     stop: async () => {
-      await stopChild(child, 2000);
+      await nginx.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,25 +1,11 @@
-import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { NGINX_BINARY } from './nginx-rtmp.ts';
+import { existsSync } from 'node:fs';
+import { freePort, NGINX_BINARY, runNginx, type NginxRtmp } from './nginx-rtmp.ts';
 import { tempDir } from './test-server.ts';
+
+export type NginxCache = NginxRtmp;
 
 export function nginxAvailable(): boolean {
   return existsSync(NGINX_BINARY);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export interface NginxCache {
-  port: number;
-  stop(): Promise<void>;
 }
 
 /**
@@ -30,8 +16,7 @@ export interface NginxCache {
 export async function startNginxCache(originPort: number): Promise<NginxCache> {
   const dir = tempDir('nginx-cache');
   const port = await freePort();
-  const conf = path.join(dir, 'nginx.conf');
-  writeFileSync(conf, `daemon off;
+  return runNginx(dir, `daemon off;
 master_process off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
@@ -60,25 +45,5 @@ http {
     }
   }
 }
-`);
-  const child = spawn(NGINX_BINARY, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let attempt = 0; ; attempt++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (child.exitCode !== null || attempt > 100) throw new Error(`nginx did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+`, port);
 }

@@ -253,6 +253,11 @@ describe('HLS and LL-HLS of live streams and recordings', function () {
     const late = await fetchText(`${url}?_HLS_msn=${ended.mediaSequence + ended.segments.length + 1}&_HLS_part=0`);
     assert.equal(late.status, 200);
     assert.ok(late.ms < 500);
+    // Published again after the end: an ended playlist takes no new segments, so a new packaging starts.
+    publish('live/restart');
+    const again = await waitForPlaylist(url, (p) => !p.ended && p.segments.length >= 1);
+    assert.notEqual(again.segments[0]!.map, ended.segments[0]!.map, 'new object names (a new packaging)');
+    assertLivePlaylist(again, { lowLatency: true });
   });
 
   it('other codecs: H.263 with AAC is packaged audio-only (logged); H.263 alone is refused with 501', async () => {

@@ -31,8 +31,9 @@ export interface TrackRun {
 class BoxWriter {
   readonly buf: Buffer;
   pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.alloc(size);
+  /** `filled`: every byte will be written (a fragment), so the zero-fill can be skipped. */
+  constructor(size: number, filled = false) {
+    this.buf = filled ? Buffer.allocUnsafeSlow(size) : Buffer.alloc(size);
   }
   u8(v: number) {
     this.buf[this.pos++] = v;
@@ -62,7 +63,7 @@ class BoxWriter {
     this.pos += b.length;
   }
   zeros(n: number) {
-    this.pos += n; // Buffer.alloc zero-filled it
+    this.pos += n; // Buffer.alloc zero-filled it (init segments only)
   }
   str(s: string) {
     this.pos += this.buf.write(s, this.pos, 'latin1');
@@ -248,7 +249,7 @@ export function mediaFragment(sequence: number, runs: TrackRun[]): Buffer {
     moofSize += 8 + 16 + 20 + 20 + run.count * (run.cts ? 16 : 8);
     for (let i = 0; i < run.count; i++) dataSize += run.sizes[i]!;
   }
-  const w = new BoxWriter(moofSize + 8 + dataSize);
+  const w = new BoxWriter(moofSize + 8 + dataSize, true);
   let dataOffset = moofSize + 8;
   w.box('moof', () => {
     w.box('mfhd', () => w.u32(sequence), { version: 0, flags: 0 });

@@ -32,14 +32,23 @@ export interface HlsSource {
 
 export type HlsLookup = (app: string, instance: string, stream: string) => HlsSource | null;
 
+/** The egress's budgets and timers (config keys `hls.*`; README "Budgets"). */
 export interface HlsBudgets {
+  /** Streams packaged at once; one more is refused (503). */
   maxPackagedStreams: number;
+  /** Bytes of one stream's window; beyond it the oldest segments go early. */
   maxBytesPerStream: number;
+  /** Blocked requests (blocking reloads, hinted parts) one client address may hold (429 beyond). */
   maxBlockedPerClient: number;
+  /** Blocked requests of all clients (503 beyond). */
   maxBlockedTotal: number;
+  /** Longest a request is held (never more than three target durations); then 503. */
   blockTimeoutMs: number;
+  /** Longest request target (path and query) an HLS route reads (414 beyond). */
   maxTargetBytes: number;
+  /** An on-request packaging stops this long after the last request for its stream. */
   idleTimeoutMs: number;
+  /** A publisher that comes back within this time continues the playlist (discontinuity); later, the playlist ends. */
   republishGraceMs: number;
 }
 
@@ -52,6 +61,7 @@ export interface HlsEgressOptions {
 
 interface Entry {
   key: string;
+  route: HlsRoute;
   app: string;
   packager: LivePackager;
   source: HlsSource;
@@ -299,7 +309,9 @@ export class HlsEgress {
     const key = keyOf(route);
     const existing = this.#entries.get(key);
     const source = this.#options.lookup(route.app, route.instance, route.stream);
-    if (existing && (!source || source.stream === existing.packager.stream)) {
+    // An ended playlist cannot take new segments (RFC 8216): a stream publishing again gets a new packaging.
+    const restart = existing !== undefined && existing.packager.window.ended && source?.stream.isPublishing === true;
+    if (existing && !restart && (!source || source.stream === existing.packager.stream)) {
       source?.release();
       return existing;
     }
@@ -308,13 +320,16 @@ export class HlsEgress {
       source.release();
       return existing ?? null; // an ended packaging of an older stream object still answers
     }
-    if (existing) this.#remove(existing, 'the stream was replaced (instance restarted)');
+    const pins = existing?.pins ?? 0;
+    if (existing) this.#remove(existing, restart ? 'published again after the playlist ended' : 'the stream was replaced (instance restarted)');
     if (this.#entries.size >= this.#options.budgets.maxPackagedStreams) {
       source.release();
       this.#warn('streams', { budget: 'hls.maxPackagedStreams', stream: route.stream, code: ErrorCode.HlsBudget }, 'HLS packaging refused: budget reached');
       return 'budget';
     }
-    return this.#start(route, key, source);
+    const entry = this.#start(route, key, source);
+    entry.pins = pins;
+    return entry;
   }
 
   #start(route: HlsRoute, key: string, source: HlsSource): Entry {
@@ -322,7 +337,7 @@ export class HlsEgress {
     const log = this.#options.log.child({ app, stream: route.stream });
     const epoch = (Date.now() * 64 + (this.#epochCounter++ % 64)).toString(36);
     const entry: Entry = {
-      key, app, source, waiting: new Set(), lastRequestAt: Date.now(), pins: 0,
+      key, route, app, source, waiting: new Set(), lastRequestAt: Date.now(), pins: 0,
       unpublishedAt: source.stream.isPublishing ? null : Date.now(), endedAt: null, skipped: new Set(),
       packager: new LivePackager(source.stream, source.settings, this.#options.budgets.maxBytesPerStream, epoch, {
         changed: () => this.#blocked.wake(entry.waiting),
@@ -362,7 +377,12 @@ export class HlsEgress {
       const window = packager.window;
       if (packager.stream.isPublishing) entry.unpublishedAt = null;
       else entry.unpublishedAt ??= now;
-      if (!window.ended && entry.unpublishedAt !== null && now - entry.unpublishedAt >= b.republishGraceMs) {
+      if (window.ended && packager.stream.isPublishing && (entry.pins > 0 || entry.source.settings.packaging === 'always')) {
+        this.#entryFor(entry.route, true); // packaged anyway: start over
+        continue;
+      }
+      // Nothing packaged yet (a pin waiting for its first publish) has nothing to end.
+      if (!window.ended && window.segments.length > 0 && entry.unpublishedAt !== null && now - entry.unpublishedAt >= b.republishGraceMs) {
         packager.end();
         entry.endedAt = now;
       }
@@ -381,6 +401,7 @@ export class HlsEgress {
     this.#options.log.warn(fields, msg);
   }
 }
+
 
 function keyOf(route: HlsRoute): string {
   return `${route.app}/${route.instance}\0${route.stream}`;
