@@ -28,13 +28,19 @@ export interface AudioConfig {
   channels: number;
 }
 
-/** One media sample read from an FLV video tag: the AVCC/HVCC NAL units as they go into mdat. */
+/**
+ * One media sample read from an FLV video tag: the AVCC/HVCC NAL units as they go into mdat are
+ * `payload` from `offset` on (no Buffer view is made per frame). Callers reuse one object.
+ */
 export interface VideoSample {
-  data: Buffer;
+  payload: Buffer;
+  offset: number;
   keyframe: boolean;
   /** Composition time offset, ms (signed). */
   ctsMs: number;
 }
+
+export const emptyVideoSample = (): VideoSample => ({ payload: Buffer.alloc(0), offset: 0, keyframe: false, ctsMs: 0 });
 
 const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
@@ -111,27 +117,33 @@ export function audioConfigOf(packet: MediaPacket): AudioConfig | null {
   return { asc: Buffer.from(asc), codec: `mp4a.40.${objectType}`, sampleRate, channels: channels || 2 };
 }
 
-/** The coded frame of an H.264/HEVC video tag, or null for configs, end-of-sequence and other codecs. */
-export function videoSampleOf(packet: MediaPacket): VideoSample | null {
+/** Reads the coded frame of an H.264/HEVC video tag into `into`; false for configs, end-of-sequence and other codecs. */
+export function readVideoSample(packet: MediaPacket, into: VideoSample): boolean {
   const p = packet.payload;
-  if (packet.type !== MessageType.Video || p.length < 5) return null;
-  const keyframe = ((p[0]! >> 4) & 0x07) === 1;
+  if (packet.type !== MessageType.Video || p.length < 5) return false;
+  into.payload = p;
+  into.keyframe = ((p[0]! >> 4) & 0x07) === 1;
   if (p[0]! & 0x80) {
     const packetType = p[0]! & 0x0f;
-    if (packetType === 1 && p.length > 8) return { data: p.subarray(8), keyframe, ctsMs: (p.readIntBE(5, 3)) };
-    if (packetType === 3) return { data: p.subarray(5), keyframe, ctsMs: 0 };
-    return null;
+    if (packetType === 1 && p.length > 8) {
+      into.offset = 8;
+      into.ctsMs = p.readIntBE(5, 3);
+      return true;
+    }
+    into.offset = 5;
+    into.ctsMs = 0;
+    return packetType === 3;
   }
   const codec = p[0]! & 0x0f;
-  if ((codec !== 7 && codec !== 12) || p[1] !== 1 || p.length < 6) return null;
-  return { data: p.subarray(5), keyframe, ctsMs: p.readIntBE(2, 3) };
+  into.offset = 5;
+  into.ctsMs = p.length >= 6 ? p.readIntBE(2, 3) : 0;
+  return (codec === 7 || codec === 12) && p[1] === 1 && p.length >= 6;
 }
 
-/** The raw AAC frame of an audio tag, or null for configs and other codecs. */
-export function aacFrameOf(packet: MediaPacket): Buffer | null {
+/** Where the raw AAC frame of an audio tag starts (2), or -1 for configs and other codecs. */
+export function aacFrameOffset(packet: MediaPacket): number {
   const p = packet.payload;
-  if (packet.type !== MessageType.Audio || p.length < 3 || p[0]! >> 4 !== 10 || p[1] !== 1) return null;
-  return p.subarray(2);
+  return packet.type === MessageType.Audio && p.length >= 3 && p[0]! >> 4 === 10 && p[1] === 1 ? 2 : -1;
 }
 
 /** Whether two configs would produce the same init segment. */

@@ -22,6 +22,8 @@ export interface TrackRun {
   baseDts: number;
   durations: Uint32Array;
   sizes: Uint32Array;
+  /** Where each sample starts in its `data` buffer (the publisher's packet payload). */
+  offsets: Uint32Array;
   /** Video only: composition offsets (timescale units, signed) and keyframe flags. */
   cts?: Int32Array;
   keyframes?: Uint8Array;
@@ -276,6 +278,11 @@ export function mediaFragment(sequence: number, runs: TrackRun[]): Buffer {
   });
   w.u32(8 + dataSize);
   w.str('mdat');
-  for (const run of present) for (let i = 0; i < run.count; i++) w.bytes(run.data[i]!);
+  for (const run of present) {
+    for (let i = 0; i < run.count; i++) {
+      run.data[i]!.copy(w.buf, w.pos, run.offsets[i]!);
+      w.pos += run.sizes[i]!;
+    }
+  }
   return w.buf;
 }

@@ -72,6 +72,8 @@ interface Entry {
   unpublishedAt: number | null;
   endedAt: number | null;
   skipped: Set<string>;
+  /** The playlist as last rendered: every reader of one window version gets the same bytes. */
+  rendered: { version: number; body: Buffer } | null;
 }
 
 export interface HlsEgressStats {
@@ -218,8 +220,9 @@ export class HlsEgress {
 
   #sendPlaylist(req: http.IncomingMessage, res: http.ServerResponse, entry: Entry): void {
     const window = entry.packager.window;
-    const body = Buffer.from(renderPlaylist(window));
     if (res.headersSent || res.destroyed) return;
+    if (entry.rendered?.version !== window.version) entry.rendered = { version: window.version, body: Buffer.from(renderPlaylist(window)) };
+    const body = entry.rendered.body;
     res.writeHead(200, {
       ...CORS_HEADERS,
       'content-type': PLAYLIST_TYPE,
@@ -338,7 +341,7 @@ export class HlsEgress {
     const epoch = (Date.now() * 64 + (this.#epochCounter++ % 64)).toString(36);
     const entry: Entry = {
       key, route, app, source, waiting: new Set(), lastRequestAt: Date.now(), pins: 0,
-      unpublishedAt: source.stream.isPublishing ? null : Date.now(), endedAt: null, skipped: new Set(),
+      unpublishedAt: source.stream.isPublishing ? null : Date.now(), endedAt: null, skipped: new Set(), rendered: null,
       packager: new LivePackager(source.stream, source.settings, this.#options.budgets.maxBytesPerStream, epoch, {
         changed: () => this.#blocked.wake(entry.waiting),
         skippedCodecs: (what) => {

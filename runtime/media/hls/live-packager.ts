@@ -3,8 +3,8 @@ import type { LiveStream, LiveSubscriber } from '../live-stream.ts';
 import type { MediaPacket } from '../media-packet.ts';
 import { metadataObject } from '../flv-egress.ts';
 import {
-  aacFrameOf, audioConfigOf, sameAudioConfig, sameVideoConfig, videoConfigOf, videoSampleOf,
-  type AudioConfig, type VideoConfig, type VideoSample,
+  aacFrameOffset, audioConfigOf, emptyVideoSample, readVideoSample, sameAudioConfig, sameVideoConfig, videoConfigOf,
+  type AudioConfig, type VideoConfig,
 } from './codec-config.ts';
 import { AUDIO_TRACK_ID, initSegment, mediaFragment, VIDEO_TRACK_ID } from './fmp4.ts';
 import type { HlsSettings } from './hls-settings.ts';
@@ -22,11 +22,6 @@ export interface PackagerEvents {
   skippedCodecs(what: string): void;
   /** A packet this packager could not handle (a bug or input it does not expect): it has stopped. */
   failed(error: Error): void;
-}
-
-interface PendingVideo {
-  dtsMs: number;
-  sample: VideoSample;
 }
 
 /**
@@ -50,7 +45,11 @@ export class LivePackager implements LiveSubscriber {
   #initDirty = true;
   readonly #videoBuf = new TrackBuffer(VIDEO_TRACK_ID, true);
   readonly #audioBuf = new TrackBuffer(AUDIO_TRACK_ID, false);
-  #pending: PendingVideo | null = null;
+  /** The last video frame, written when the next one gives its duration; `pendingDtsMs` < 0: none. */
+  readonly #pending = emptyVideoSample();
+  #pendingDtsMs = -1;
+  /** Reused for every incoming frame: reading a frame allocates nothing. */
+  readonly #incoming = emptyVideoSample();
   #frameMs = 40;
   #segment: HlsSegment | null = null;
   #partStartMs = 0;
@@ -143,19 +142,23 @@ export class LivePackager implements LiveSubscriber {
       return;
     }
     if (!this.#video) return;
-    const sample = videoSampleOf(packet);
-    if (!sample) return;
+    const sample = this.#incoming;
+    if (!readVideoSample(packet, sample)) return;
     let dtsMs = this.#map(packet.timestamp);
-    const pending = this.#pending;
-    if (pending) {
-      if (dtsMs <= pending.dtsMs) dtsMs = pending.dtsMs + 1; // a publisher going backwards: keep decode order
-      const duration = dtsMs - pending.dtsMs;
+    if (this.#pendingDtsMs >= 0) {
+      if (dtsMs <= this.#pendingDtsMs) dtsMs = this.#pendingDtsMs + 1; // a publisher going backwards: keep decode order
+      const duration = dtsMs - this.#pendingDtsMs;
       if (duration < MAX_FRAME_MS) this.#frameMs = duration;
-      this.#writeVideo(pending, duration);
+      this.#writeVideo(duration);
     }
     this.#boundary(dtsMs, sample.keyframe);
-    if (this.#segment) this.#pending = { dtsMs, sample };
-    else this.#pending = null;
+    if (!this.#segment) return;
+    const pending = this.#pending;
+    pending.payload = sample.payload;
+    pending.offset = sample.offset;
+    pending.keyframe = sample.keyframe;
+    pending.ctsMs = sample.ctsMs;
+    this.#pendingDtsMs = dtsMs;
   }
 
   #onAudio(packet: MediaPacket): void {
@@ -169,8 +172,8 @@ export class LivePackager implements LiveSubscriber {
       if (packet.payload.length > 0 && packet.payload[0]! >> 4 !== 10) this.#events.skippedCodecs('audio');
       return;
     }
-    const frame = aacFrameOf(packet);
-    if (!frame) return;
+    const frameOffset = aacFrameOffset(packet);
+    if (frameOffset < 0) return;
     const ms = this.#map(packet.timestamp);
     if (!this.#video) this.#boundary(ms, true); // audio-only: audio frames cut parts
     if (!this.#segment) return;
@@ -178,14 +181,18 @@ export class LivePackager implements LiveSubscriber {
     // A running clock of 1024 samples per frame (ms timestamps jitter by ±1 ms); resync on real gaps.
     const dts = this.#audioNext >= 0 && Math.abs(actual - this.#audioNext) < 2 * AAC_FRAME_SAMPLES ? this.#audioNext : actual;
     this.#audioNext = dts + AAC_FRAME_SAMPLES;
-    this.#audioBuf.add(dts, AAC_FRAME_SAMPLES, frame);
+    this.#audioBuf.add(dts, AAC_FRAME_SAMPLES, packet.payload, frameOffset);
     if (!this.#video) this.#endMs = ms + (AAC_FRAME_SAMPLES * 1000) / audio.sampleRate;
   }
 
-  #writeVideo(frame: PendingVideo, durationMs: number): void {
-    if (this.#videoBuf.count === 0) this.#partIndependent = frame.sample.keyframe;
-    this.#videoBuf.add(Math.round(frame.dtsMs * 90), Math.max(1, Math.round(durationMs * 90)), frame.sample.data, Math.round(frame.sample.ctsMs * 90), frame.sample.keyframe);
-    this.#endMs = frame.dtsMs + durationMs;
+  /** Writes the pending frame, now that its duration is known. */
+  #writeVideo(durationMs: number): void {
+    const frame = this.#pending;
+    const dtsMs = this.#pendingDtsMs;
+    this.#pendingDtsMs = -1;
+    if (this.#videoBuf.count === 0) this.#partIndependent = frame.keyframe;
+    this.#videoBuf.add(Math.round(dtsMs * 90), Math.max(1, Math.round(durationMs * 90)), frame.payload, frame.offset, Math.round(frame.ctsMs * 90), frame.keyframe);
+    this.#endMs = dtsMs + durationMs;
   }
 
   /** Decides, for a frame starting at `atMs`, whether the part and/or segment end before it. */
@@ -244,9 +251,7 @@ export class LivePackager implements LiveSubscriber {
 
   /** Writes what is buffered and completes the open segment (publish end, codec change, stop). */
   #flush(): void {
-    const pending = this.#pending;
-    this.#pending = null;
-    if (pending) this.#writeVideo(pending, this.#frameMs);
+    if (this.#pendingDtsMs >= 0) this.#writeVideo(this.#frameMs);
     if (this.#segment) this.#closeSegment(Math.max(this.#endMs, this.#partStartMs + 1));
   }
 

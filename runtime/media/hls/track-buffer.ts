@@ -11,6 +11,7 @@ export class TrackBuffer implements TrackRun {
   baseDts = 0;
   durations = new Uint32Array(64);
   sizes = new Uint32Array(64);
+  offsets = new Uint32Array(64);
   cts: Int32Array | undefined;
   keyframes: Uint8Array | undefined;
   data: Buffer[] = [];
@@ -24,18 +25,20 @@ export class TrackBuffer implements TrackRun {
     }
   }
 
-  add(dts: number, duration: number, data: Buffer, cts = 0, keyframe = true): void {
+  /** A sample: `payload` from `offset` on (the publisher's packet, not copied until the part is written). */
+  add(dts: number, duration: number, payload: Buffer, offset: number, cts = 0, keyframe = true): void {
     if (this.count === this.durations.length) this.#grow();
     if (this.count === 0) this.baseDts = dts;
     const i = this.count++;
     this.durations[i] = duration;
-    this.sizes[i] = data.length;
+    this.sizes[i] = payload.length - offset;
+    this.offsets[i] = offset;
     if (this.cts) {
       this.cts[i] = cts;
       this.keyframes![i] = keyframe ? 1 : 0;
     }
-    this.data[i] = data;
-    this.bytes += data.length;
+    this.data[i] = payload;
+    this.bytes += payload.length - offset;
   }
 
   /** After the part is written: forget the samples (and the payload references). */
@@ -54,6 +57,7 @@ export class TrackBuffer implements TrackRun {
     };
     this.durations = grow(this.durations, (n) => new Uint32Array(n));
     this.sizes = grow(this.sizes, (n) => new Uint32Array(n));
+    this.offsets = grow(this.offsets, (n) => new Uint32Array(n));
     if (this.cts) this.cts = grow(this.cts, (n) => new Int32Array(n));
     if (this.keyframes) this.keyframes = grow(this.keyframes, (n) => new Uint8Array(n));
   }

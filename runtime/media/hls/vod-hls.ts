@@ -2,7 +2,7 @@ import { stat, open } from 'node:fs/promises';
 import type http from 'node:http';
 import type { Logger } from '../../log/logger.ts';
 import { MessageType } from '../../rtmp/message.ts';
-import { aacFrameOf, videoSampleOf } from './codec-config.ts';
+import { aacFrameOffset, emptyVideoSample, readVideoSample } from './codec-config.ts';
 import { AUDIO_TRACK_ID, initSegment, mediaFragment, VIDEO_TRACK_ID } from './fmp4.ts';
 import type { HlsSettings } from './hls-settings.ts';
 import type { HlsObject, HlsRoute } from './hls-request.ts';
@@ -146,7 +146,11 @@ async function muxSegment(file: string, segment: VodSegment, index: VodIndex, se
   const video = new TrackBuffer(VIDEO_TRACK_ID, true);
   const audio = new TrackBuffer(AUDIO_TRACK_ID, false);
   const endMs = next && next.period === segment.period ? next.startMs : segment.startMs + segment.durationMs;
-  let pending: { ms: number; sample: NonNullable<ReturnType<typeof videoSampleOf>> } | null = null;
+  const sample = emptyVideoSample();
+  let pending: { ms: number; payload: Buffer; offset: number; keyframe: boolean; ctsMs: number } | null = null;
+  const writePending = (untilMs: number) => {
+    if (pending) video.add(Math.round(pending.ms * 90), Math.max(1, Math.round((untilMs - pending.ms) * 90)), pending.payload, pending.offset, Math.round(pending.ctsMs * 90), pending.keyframe);
+  };
   let audioNext = -1;
   for (let at = 0; at + 11 <= data.length;) {
     const type = data[at]! & 0x1f;
@@ -156,20 +160,19 @@ async function muxSegment(file: string, segment: VodSegment, index: VodIndex, se
     const packet = { type, timestamp: ms, payload: data.subarray(at + 11, at + 11 + size) };
     at += 11 + size + 4;
     if (type === MessageType.Video && period.video) {
-      const sample = videoSampleOf(packet);
-      if (!sample) continue;
-      if (pending) video.add(Math.round(pending.ms * 90), Math.max(1, Math.round((ms - pending.ms) * 90)), pending.sample.data, Math.round(pending.sample.ctsMs * 90), pending.sample.keyframe);
-      pending = { ms: Math.max(ms, pending ? pending.ms + 1 : ms), sample };
+      if (!readVideoSample(packet, sample)) continue;
+      writePending(ms);
+      pending = { ms: Math.max(ms, pending ? pending.ms + 1 : ms), payload: sample.payload, offset: sample.offset, keyframe: sample.keyframe, ctsMs: sample.ctsMs };
     } else if (type === MessageType.Audio && period.audio) {
-      const frame = aacFrameOf(packet);
-      if (!frame) continue;
+      const offset = aacFrameOffset(packet);
+      if (offset < 0) continue;
       const rate = period.audio.sampleRate;
       const actual = Math.round((ms * rate) / 1000);
       const dts = audioNext >= 0 && Math.abs(actual - audioNext) < 2048 ? audioNext : actual;
       audioNext = dts + 1024;
-      audio.add(dts, 1024, frame);
+      audio.add(dts, 1024, packet.payload, offset);
     }
   }
-  if (pending) video.add(Math.round(pending.ms * 90), Math.max(1, Math.round((endMs - pending.ms) * 90)), pending.sample.data, Math.round(pending.sample.ctsMs * 90), pending.sample.keyframe);
+  writePending(endMs);
   return mediaFragment(sequence, [video, audio]);
 }
