@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import { LOG_LEVELS } from './log/logger.ts';
+import type { HlsBudgets } from './media/hls/hls-egress.ts';
+import { PACKAGING_MODES, type HlsSettings } from './media/hls/hls-settings.ts';
 import type { LevelWithSilent } from 'pino';
 
 /** Every setting, with units in the names. Embedded defaults make a config file optional. */
@@ -37,6 +39,11 @@ export interface Config {
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
     playerMaxBufferedBytes: number;
   };
+  /**
+   * HLS / LL-HLS packaging and routes (runtime/media/hls/README.md): the per-app settings (Application.xml
+   * <HLS> overrides them), the egress budgets and timers, the VOD budgets as `vod<Name>`.
+   */
+  hls: HlsSettings & HlsBudgets & { vodMaxIndexedFiles: number; vodMaxIndexing: number; vodMaxSegmentBytes: number };
   reload: {
     /** Watch the applications folder and hot-reload apps whose scripts change (--no-watch turns it off). */
     watch: boolean;
@@ -90,6 +97,25 @@ export const DEFAULT_CONFIG: Config = {
   },
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
+  hls: {
+    enabled: true,
+    packaging: 'on-request',
+    lowLatency: true,
+    partTargetMs: 334,
+    segmentTargetMs: 2000,
+    windowSegments: 6,
+    idleTimeoutMs: 30_000,
+    republishGraceMs: 5000,
+    maxPackagedStreams: 100,
+    maxBytesPerStream: 64 * 1024 * 1024,
+    maxBlockedPerClient: 64,
+    maxBlockedTotal: 4096,
+    blockTimeoutMs: 10_000,
+    maxTargetBytes: 1024,
+    vodMaxIndexedFiles: 32,
+    vodMaxIndexing: 2,
+    vodMaxSegmentBytes: 16 * 1024 * 1024,
+  },
   reload: { watch: true, debounceMs: 100, mode: 'carry' },
   scripts: {
     memoryLimitMb: 64,
@@ -151,6 +177,9 @@ function validate(config: Config, problems: string[]): void {
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`logLevel: "${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   for (const [key, value] of Object.entries(config.rtmp)) if (typeof value === 'number' && key !== 'port') positive(`rtmp.${key}`, value);
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
+  for (const [key, value] of Object.entries(config.hls)) if (typeof value === 'number') positive(`hls.${key}`, value);
+  if (!PACKAGING_MODES.includes(config.hls.packaging)) problems.push(`hls.packaging: "${config.hls.packaging}" is not one of ${PACKAGING_MODES.join(', ')}`);
+  if (config.hls.partTargetMs < 100 || config.hls.partTargetMs * 2 > config.hls.segmentTargetMs) problems.push('hls.partTargetMs: must be at least 100 and at most half of hls.segmentTargetMs');
   positive('reload.debounceMs', config.reload.debounceMs);
   if (!RELOAD_MODES.includes(config.reload.mode)) problems.push(`reload.mode: "${config.reload.mode}" is not one of ${RELOAD_MODES.join(', ')}`);
   positive('scripts.memoryLimitMb', config.scripts.memoryLimitMb);

@@ -17,6 +17,11 @@ import { AdminApi, type AdminSource } from './admin/admin-api.ts';
 import { Metrics } from './admin/metrics.ts';
 import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
+import { HlsEgress } from './media/hls/hls-egress.ts';
+import { hlsSettingsOf } from './media/hls/hls-settings.ts';
+import { VodHls } from './media/hls/vod-hls.ts';
+import { parseStreamName } from './media/stream-registry.ts';
+import { recordedFileOf } from './instances/app-instance.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
 
@@ -43,6 +48,7 @@ export class Server {
   readonly #logRoutes: LiveLogRoutes;
   // HTTP routes besides /api/server's old home: browser egress, admin API, Prometheus metrics.
   readonly #flv: FlvEgress;
+  readonly #hls: HlsEgress;
   readonly #admin: AdminApi;
   readonly #metrics: Metrics;
   readonly #console: ConsoleRoutes;
@@ -54,7 +60,8 @@ export class Server {
     this.config = options.config;
     this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
     // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
-    const settings = new AppSettingsReader(this.config.appsDir, this.config.scripts, (issue) =>
+    const hlsDefaults = hlsSettingsOf(this.config.hls);
+    const settings = new AppSettingsReader(this.config.appsDir, { ...this.config.scripts, hls: hlsDefaults }, (issue) =>
       this.log.warn({ file: issue.file, element: issue.element }, `Application.xml: ${issue.reason}`),
     );
     this.catalog = new AppCatalog(this.config.appsDir, findAppScript, (dir) => settings.read(dir));
@@ -70,6 +77,8 @@ export class Server {
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
+        onStreamPublish: (instance, stream) => this.#hls.streamPublished({ app: instance.def.name, instance: instance.instanceName, stream: stream.name }),
+        packageHls: (instance, name, on) => this.#hls.pin({ app: instance.def.name, instance: instance.instanceName, stream: name }, on),
       },
       this.#scriptFactory,
       this.log,
@@ -107,6 +116,26 @@ export class Server {
         return instance && stream ? { stream, release: () => instance.streams.release(stream) } : null;
       },
     });
+    // HLS/LL-HLS of live streams and VOD HLS of recordings (runtime/media/hls/README.md).
+    const { hls } = this.config;
+    this.#hls = new HlsEgress({
+      budgets: hls,
+      log: this.log.child({ component: 'hls' }),
+      lookup: (app, instanceName, streamName) => {
+        const instance = this.instances.instances.find((i) => i.name === `${app}/${instanceName}`);
+        const stream = instance?.streams.get(parseStreamName(streamName).name);
+        return instance && stream ? { stream, settings: instance.def.settings?.hls ?? hlsDefaults, release: () => instance.streams.release(stream) } : null;
+      },
+      vod: new VodHls(
+        (app, instanceName, streamName) => {
+          const def = this.catalog.lookup(app);
+          const file = def ? recordedFileOf(def, instanceName, parseStreamName(streamName).name) : null;
+          return def && file ? { file, settings: def.settings?.hls ?? hlsDefaults } : null;
+        },
+        { maxIndexedFiles: hls.vodMaxIndexedFiles, maxIndexing: hls.vodMaxIndexing, maxSegmentBytes: hls.vodMaxSegmentBytes },
+        this.log.child({ component: 'hls' }),
+      ),
+    });
     const startedAt = Date.now();
     const adminSource: AdminSource = {
       startedAt,
@@ -116,6 +145,7 @@ export class Server {
       apps: () => this.catalog.list(),
       instances: () => this.instances.instances,
       httpFlv: () => this.#flv.stats,
+      hls: () => this.#hls.stats,
     };
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const adminToken: string | null = this.config.http.adminToken || null;
@@ -200,8 +230,8 @@ export class Server {
       res.end('bad request target\n');
       return;
     }
-    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page (and / → /console).
-    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
+    // HTTP-FLV and HLS playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page (and / → /console).
+    if (this.#flv.handle(req, res) || this.#hls.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   }
@@ -229,6 +259,7 @@ export class Server {
       await this.instances.closeAll();
       await this.#rtmp.close();
       this.#flv.close(); // ends HTTP-FLV responses and WS-FLV sockets so the HTTP server can close
+      this.#hls.close(); // answers blocked HLS requests, stops packaging
       this.#metrics.close();
       this.#logRoutes.close(); // ends live-log streams
       const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));

@@ -7,9 +7,10 @@ import { admitAdminRequest } from './admin-api.ts';
 
 /*
  * The admin console: GET /console (a plain HTML/JS page, no build step) and its assets, including
- * the mpegts.js player served from our own node_modules (nothing from a CDN). GET / redirects to
- * /console (someone opening http://host:8000/ lands on it; a `#token=…` fragment survives the
- * redirect, as browsers keep the fragment of a Location without one), under the same access rule.
+ * the mpegts.js (HTTP/WS-FLV) and hls.js (LL-HLS) players served from our own node_modules (nothing
+ * from a CDN). GET / redirects to /console (someone opening http://host:8000/ lands on it; a
+ * `#token=…` fragment survives the redirect, as browsers keep the fragment of a Location without one),
+ * under the same access rule.
  *
  * Files come from a fixed table: no request path is ever joined to a directory, so there is no
  * path traversal to defend against.
@@ -24,7 +25,9 @@ import { admitAdminRequest } from './admin-api.ts';
  */
 
 const CONSOLE_DIR = path.join(import.meta.dirname, 'console');
-const MPEGTS_JS = path.join(path.dirname(createRequire(import.meta.url).resolve('mpegts.js/package.json')), 'dist', 'mpegts.js');
+const require = createRequire(import.meta.url);
+const MPEGTS_JS = path.join(path.dirname(require.resolve('mpegts.js/package.json')), 'dist', 'mpegts.js');
+const HLS_JS = path.join(path.dirname(require.resolve('hls.js/package.json')), 'dist', 'hls.min.js');
 
 const JS = 'text/javascript; charset=utf-8';
 const FILES: Record<string, { file: string; type: string }> = {
@@ -33,6 +36,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/console/console.js': { file: path.join(CONSOLE_DIR, 'console.js'), type: JS },
   '/console/console.css': { file: path.join(CONSOLE_DIR, 'console.css'), type: 'text/css; charset=utf-8' },
   '/console/mpegts.js': { file: MPEGTS_JS, type: JS },
+  '/console/hls.js': { file: HLS_JS, type: JS },
 };
 
 /**

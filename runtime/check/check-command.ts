@@ -29,7 +29,7 @@ const MAX_DEPTH = 4;
 
 export function checkApp(appDir: string, shownAs = appDir): AppCheck {
   const dir = path.resolve(appDir);
-  const { settings, issues } = loadAppSettings(path.dirname(dir), dir, DEFAULT_CONFIG.scripts);
+  const { settings, issues } = loadAppSettings(path.dirname(dir), dir, { ...DEFAULT_CONFIG.scripts, hls: DEFAULT_CONFIG.hls });
   const main = findAppScript(dir, path.basename(dir));
   if (main === null) return { app: shownAs, files: [], findings: [], applicationXml: issues };
   const loader = new ScriptLoader({ appDir: dir, scriptPath: main, scriptLibPaths: settings.libPaths });

@@ -35,6 +35,12 @@ function path(node: AnyNode): string | null {
   return null;
 }
 
+/** "f4f:…" or "f4f:" + name: the stream name Adobe's livepkgr records as HDS fragments. */
+function startsWithF4f(node: AnyNode): boolean {
+  if (node.type === 'Literal') return typeof node.value === 'string' && node.value.startsWith('f4f:');
+  return node.type === 'BinaryExpression' && node.operator === '+' && startsWithF4f(node.left);
+}
+
 export function findPatterns(script: ParsedScript, defined: ReadonlySet<string>): Finding[] {
   const file = script.file.name;
   const out: Finding[] = [];
@@ -67,6 +73,8 @@ export function findPatterns(script: ParsedScript, defined: ReadonlySet<string>)
         add('Flash Remoting (NetConnection to http://)', 'unsupported', 'only rtmp:// is implemented: the connection gets NetConnection.Call.BadVersion', lineOf(node));
       } else if (callee?.endsWith('.connect') && literal !== null && /^rtmfp:/i.test(literal)) {
         add('RTMFP (NetConnection to rtmfp://)', 'unsupported', 'RTMFP is not implemented: the connection gets NetConnection.Call.BadVersion', lineOf(node));
+      } else if (callee === 'Stream.get' && first && startsWithF4f(first)) {
+        add('f4f: recording (Adobe livepkgr)', 'partial', 'HLS instead of HDS: record() on an "f4f:" stream packages it as HLS/LL-HLS at /<app>/<instance>/f4f:<name>/index.m3u8; no HDS (.f4m/.f4f) is written', lineOf(node));
       } else if (callee === 'uneval' && !defined.has('uneval')) {
         add('uneval()', 'unsupported', 'SpiderMonkey-only global: ReferenceError in V8', lineOf(node));
       }

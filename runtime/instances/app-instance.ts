@@ -29,6 +29,17 @@ export interface AppInstanceOptions {
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
+  /** A stream of this instance started publishing (HLS packaging "always"). */
+  onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
+  /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
+  packageHls?(instance: AppInstance, streamName: string, on: boolean): boolean;
+}
+
+/** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
+export function recordedFileOf(def: AppDefinition, instanceName: string, name: string): string | null {
+  const mapped = resolveVirtualStreamFile(def.settings?.streamDirs ?? [], name);
+  if (mapped !== undefined) return mapped;
+  return resolveStreamFile(path.join(def.dir, 'streams'), instanceName, name);
 }
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
@@ -78,7 +89,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#options = options;
     this.log = log.child({ app: this.name });
     this.#onClosed = onClosed;
-    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
+    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes, onPublish: (stream) => options.onStreamPublish?.(this, stream) });
     this.#createScript = createScript;
     this.sharedObjects = new SharedObjectStore({ appDataDir: options.sharedObjectsDir(def), instance: instanceName, log: this.log });
     this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
@@ -89,6 +100,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       streams: this.streams,
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
+      packageHls: (name, on) => options.packageHls?.(this, name, on) ?? false,
       streamLengthSec: (name) => this.streamLengthSec(name),
       ownRtmpPort: options.ownRtmpPort,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
@@ -113,9 +125,7 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
   recordedFile(name: string): string | null {
-    const mapped = resolveVirtualStreamFile(this.def.settings?.streamDirs ?? [], name);
-    if (mapped !== undefined) return mapped;
-    return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
+    return recordedFileOf(this.def, this.instanceName, name);
   }
 
   get playerMaxBufferedBytes(): number {

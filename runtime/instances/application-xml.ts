@@ -21,6 +21,9 @@
  *                                      (before scripts.fileVirtualDirectories; FMS 2 SSAS reference, File)
  *   StreamManager/VirtualDirectory/Streams  → "prefix;folder": recorded streams named prefix/... live there
  *   Client/Access/AudioSampleAccess, VideoSampleAccess (enabled="true") → default client.*SampleAccess
+ *   HLS/Enabled, HLS/Packaging (on-request|always), HLS/LowLatency, HLS/PartDuration (ms),
+ *   HLS/SegmentDuration (ms; Adobe's HLSMediaFileDuration also read), HLS/WindowSegments (Adobe's
+ *   HLSSlidingWindowLength also read) → this app's HLS packaging (hls.* config keys are the defaults)
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
@@ -28,6 +31,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { PACKAGING_MODES, type HlsSettings } from '../media/hls/hls-settings.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -47,6 +51,8 @@ export interface AppSettings {
   /** Default client.audioSampleAccess / videoSampleAccess ('' = none, FMS default). */
   audioSampleAccess: string;
   videoSampleAccess: string;
+  /** HLS packaging of this app's streams. */
+  hls: HlsSettings;
 }
 
 /** The server-wide values the files start from (runtime/config.ts `scripts`). */
@@ -55,6 +61,7 @@ export interface ScriptDefaults {
   handlerTimeoutMs: number;
   idleUnloadSec: number;
   libPaths: string[];
+  hls: HlsSettings;
 }
 
 /** Something in a file we do not honour, or a value we could not use: one warning line each. */
@@ -139,7 +146,35 @@ const APPLICATION_SETTINGS: Record<string, Apply> = {
   'streammanager/virtualdirectory/streams': streamsDirectory,
   'client/access/audiosampleaccess': sampleAccess('audioSampleAccess'),
   'client/access/videosampleaccess': sampleAccess('videoSampleAccess'),
+  'hls/enabled': hlsBoolean('enabled'),
+  'hls/lowlatency': hlsBoolean('lowLatency'),
+  'hls/packaging': (s, e, ctx) => {
+    const mode = e.text.toLowerCase();
+    if (PACKAGING_MODES.includes(mode)) s.hls = { ...s.hls, packaging: mode as HlsSettings['packaging'] };
+    else ctx.issue(`"${e.text}" is not one of ${PACKAGING_MODES.join(', ')}; server default kept`);
+  },
+  'hls/partduration': hlsNumber('partTargetMs', 100, 5000),
+  'hls/segmentduration': hlsNumber('segmentTargetMs', 500, 60_000),
+  'hls/hlsmediafileduration': hlsNumber('segmentTargetMs', 500, 60_000),
+  'hls/windowsegments': hlsNumber('windowSegments', 3, 1000),
+  'hls/hlsslidingwindowlength': hlsNumber('windowSegments', 3, 1000),
 };
+
+function hlsBoolean(field: 'enabled' | 'lowLatency'): Apply {
+  return (s, e, ctx) => {
+    const on = booleanOf(e, ctx);
+    if (on !== null) s.hls = { ...s.hls, [field]: on };
+  };
+}
+
+function hlsNumber(field: 'partTargetMs' | 'segmentTargetMs' | 'windowSegments', min: number, max: number): Apply {
+  return (s, e, ctx) => {
+    const n = numberOf(e, ctx);
+    if (n === null) return;
+    if (n < min || n > max) ctx.issue(`${n} is outside ${min}-${max}; server default kept`);
+    else s.hls = { ...s.hls, [field]: Math.round(n) };
+  };
+}
 
 const VHOST_SETTINGS: Record<string, Apply> = {
   'virtualdirectory/streams': streamsDirectory,
@@ -289,12 +324,17 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     fileDirs: [],
     audioSampleAccess: '',
     videoSampleAccess: '',
+    hls: { ...defaults.hls },
   };
   const issues: SettingIssue[] = [];
   const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];
   applyFile(settings, vhost, 'VirtualHost', VHOST_SETTINGS, issues);
   applyFile(settings, serverDefault, 'Application', APPLICATION_SETTINGS, issues);
   applyFile(settings, perApp, 'Application', APPLICATION_SETTINGS, issues);
+  if (settings.hls.partTargetMs * 2 > settings.hls.segmentTargetMs) {
+    issues.push({ file: perApp, element: 'Application/HLS', reason: 'PartDuration must be at most half of SegmentDuration; server defaults kept' });
+    settings.hls = { ...settings.hls, partTargetMs: defaults.hls.partTargetMs, segmentTargetMs: Math.max(defaults.hls.segmentTargetMs, 2 * defaults.hls.partTargetMs) };
+  }
   return { settings, issues };
 }
 

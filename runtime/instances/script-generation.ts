@@ -25,6 +25,7 @@ export interface GenerationHost {
   streams: StreamRegistry;
   sharedObjects: () => SharedObjectStore;
   recordedFile(name: string): string | null;
+  packageHls(name: string, on: boolean): boolean;
   streamLengthSec(name: string): number;
   ownRtmpPort: () => number;
   relayMaxBufferedBytes: number;
@@ -74,6 +75,7 @@ export class ScriptGeneration {
         recordedFile: (name) => host.recordedFile(name),
         remoteConnection: (ncId) => this.#outbound.netConnection(ncId),
         streamStatus: (name, info) => this.mediaEvent({ kind: 'streamStatus', name, info }),
+        packageHls: (name, on) => host.packageHls(name, on),
       },
       host.log,
     );

@@ -19,6 +19,8 @@ export interface ServerStreamHost {
   /** The client NetConnection behind a script's server-side NetConnection id (for remote pulls). */
   remoteConnection(ncId: number): NetConnection | null;
   streamStatus(name: string, info: InfoObject): void;
+  /** Starts/stops HLS packaging of a stream whatever its requests (Adobe livepkgr's f4f: recording); false if refused. */
+  packageHls(name: string, on: boolean): boolean;
 }
 
 type Source =
@@ -44,6 +46,8 @@ export class ServerStreams {
   readonly #log: Logger;
   readonly #owned = new Map<string, { stream: LiveStream; source: Source | null; playlist: PlaylistItem[] }>();
   readonly #recorders = new Map<string, Recorder>();
+  /** f4f: streams whose record() started HLS packaging. */
+  readonly #hlsRecordings = new Set<string>();
 
   constructor(host: ServerStreamHost, log: Logger) {
     this.#host = host;
@@ -228,6 +232,7 @@ export class ServerStreams {
   record(name: string, mode: 'record' | 'append' | false): boolean {
     const existing = this.#recorders.get(name);
     const stream = this.#host.streams.getOrCreate(name);
+    if (name.startsWith('f4f:')) return this.#recordHls(name, mode !== false);
     if (mode === false) {
       if (!existing) return false;
       existing.stop(stream);
@@ -252,6 +257,29 @@ export class ServerStreams {
       this.#status(name, status.recordFailed(name, ''));
       return false;
     }
+  }
+
+  /**
+   * Adobe's livepkgr pattern: record() on "f4f:<name>" packaged the stream as HDS fragments (and HLS
+   * next to them). HDS is gone from every player; here it starts HLS packaging of that stream instead
+   * (served at /<app>/<instance>/f4f:<name>/index.m3u8), record(false) returns it to on-request.
+   */
+  #recordHls(name: string, on: boolean): boolean {
+    if (!on) {
+      if (!this.#hlsRecordings.delete(name)) return false;
+      this.#host.packageHls(name, false);
+      this.#status(name, status.recordStop(name, ''));
+      return true;
+    }
+    if (this.#hlsRecordings.has(name)) return true;
+    if (!this.#host.packageHls(name, true)) {
+      this.#log.warn({ stream: name }, 'HLS packaging of an f4f: recording refused (HLS off for this application, or hls.maxPackagedStreams reached)');
+      this.#status(name, status.recordFailed(name, ''));
+      return false;
+    }
+    this.#hlsRecordings.add(name);
+    this.#status(name, status.recordStart(name, ''));
+    return true;
   }
 
   /** s.send(handler, ...args): a data message to every subscriber (recorded too). */
@@ -281,5 +309,7 @@ export class ServerStreams {
     for (const name of [...this.#owned.keys()]) this.destroy(name);
     for (const [name, recorder] of this.#recorders) recorder.stop(this.#host.streams.get(name));
     this.#recorders.clear();
+    for (const name of this.#hlsRecordings) this.#host.packageHls(name, false);
+    this.#hlsRecordings.clear();
   }
 }

@@ -28,6 +28,14 @@ describe('check: scanner', () => {
     has(rows, 'client.ping@main.asc:5 partial');
   });
 
+  it('livepkgr: Stream.get("f4f:" + name) is reported as partial, HLS instead of HDS', () => {
+    const rows = scan({ 'main.asc': 'application.onPublish = function (c, s) {\n  var f = Stream.get("f4f:" + s.name);\n  f.record("append");\n};' });
+    has(rows, 'f4f: recording (Adobe livepkgr)@main.asc:2 partial');
+    const finding = scanScripts([parseScript({ name: 'main.asc', source: 'Stream.get("f4f:x");' })]).find((f) => f.name.startsWith('f4f:'));
+    assert.match(finding?.note ?? '', /^HLS instead of HDS/);
+    lacks(scan({ 'main.asc': 'Stream.get("mirror-" + name);' }), 'f4f:');
+  });
+
   it('this inside application handlers is the application', () => {
     const rows = scan({ 'main.asc': 'application.onConnect = function (c) {\n  this.acceptConnection(c);\n};' });
     has(rows, 'application.acceptConnection@main.asc:2 supported');
