@@ -117,18 +117,29 @@ export function forgetClient(entry: ClientEntry): void {
 
 // ---- server → client calls -------------------------------------------------------------------
 
-const responders = emptyMap<object>();
+interface ResponderEntry {
+  responder: object;
+  /** Hears a failure when the responder has no onStatus (a server-side NetConnection's own onStatus). */
+  fallback?: object;
+}
+
+const responders = emptyMap<ResponderEntry>();
 let nextResponderId = 1;
 
 /**
  * Keeps a responder until its result event arrives; 0 when none is wanted. FMS treats any non-null
  * 2nd argument of call() as the responder (a script passing data there loses it).
  */
-export function registerResponder(responder: unknown): number {
+export function registerResponder(responder: unknown, fallback?: object): number {
   if ((typeof responder !== 'object' || responder === null) && typeof responder !== 'function') return 0;
   const responderId = nextResponderId++;
-  responders[responderId] = responder;
+  responders[responderId] = fallback === undefined ? { responder } : { responder, fallback };
   return responderId;
+}
+
+/** A call that was not sent gets no result event: its responder is dropped. */
+export function forgetResponder(responderId: number): void {
+  delete responders[responderId];
 }
 
 function call(this: unknown, method: unknown, responder?: unknown, ...args: unknown[]): boolean {
@@ -138,16 +149,23 @@ function call(this: unknown, method: unknown, responder?: unknown, ...args: unkn
   const plainArgs: unknown[] = [];
   for (let i = 0; i < args.length; i++) plainArgs[i] = toPlain(args[i]);
   const sent = host('clientCall', entry.id, StringConstructor(method), plainArgs, responderId);
-  if (!sent && responderId !== 0) delete responders[responderId];
+  if (!sent && responderId !== 0) forgetResponder(responderId);
   return sent;
 }
 
 export function onCallResult(responderId: number, result: CallResultRecord): void {
-  const responder = responders[responderId] as Record<string, unknown> | undefined;
-  if (responder === undefined) return;
+  const entry = responders[responderId];
+  if (entry === undefined) return;
   delete responders[responderId];
+  const responder = entry.responder as Record<string, unknown>;
   const handler = result.ok ? responder.onResult : responder.onStatus;
-  if (typeof handler === 'function') invoke(handler, responder, [result.ok ? result.value : result.info]);
+  if (typeof handler === 'function') {
+    invoke(handler, responder, [result.ok ? result.value : result.info]);
+    return;
+  }
+  // A failure the responder does not handle is the NetConnection's to hear (never silence).
+  const fallback = entry.fallback as Record<string, unknown> | undefined;
+  if (!result.ok && fallback !== undefined && typeof fallback.onStatus === 'function') invoke(fallback.onStatus, fallback, [result.info]);
 }
 
 // ---- client → server calls -------------------------------------------------------------------

@@ -131,10 +131,16 @@ export interface HostCalls {
   setTimer(ms: number, repeat: boolean): number;
   clearTimer(timerId: number): void;
   // Server-side NetConnection / NetStream / Stream (ids chosen by host-api; media stays on the host).
+  /** rtmp:// connects an RTMP connection; http(s):// makes a Flash Remoting connection (nothing opened, no status). */
   ncConnect(ncId: number, uri: string, args: unknown[]): boolean;
   /** responderId 0 = no result wanted; otherwise a `callResult` event comes back later. */
   ncCall(ncId: number, method: string, args: unknown[], responderId: number): boolean;
   ncClose(ncId: number): void;
+  /**
+   * nc.addHeader(name, mustUnderstand, value): an AMF header sent with every later Flash Remoting
+   * packet of this NetConnection; undefined removes it.
+   */
+  ncAddHeader(ncId: number, name: string, mustUnderstand: boolean, value: unknown): void;
   nsCreate(nsId: number, ncId: number): void;
   nsAttach(nsId: number, streamName: string | null): boolean;
   nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;

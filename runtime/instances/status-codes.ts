@@ -38,8 +38,8 @@ export const status = {
   connectClosed: () => info('status', 'NetConnection.Connect.Closed', 'Connection closed.'),
   connectAppShutdown: (app: string) =>
     info('error', 'NetConnection.Connect.AppShutdown', `Application (${app}) is shutting down.`),
-  callFailed: (description: string) => info('error', 'NetConnection.Call.Failed', description),
-  callBadVersion: (description = 'Bad version.') => info('error', 'NetConnection.Call.BadVersion', description),
+  callFailed: (description: string, extra?: Record<string, unknown>) => info('error', 'NetConnection.Call.Failed', description, extra),
+  callBadVersion: (description = 'Bad version.', extra?: Record<string, unknown>) => info('error', 'NetConnection.Call.BadVersion', description, extra),
 
   publishStart: (name: string, clientid: string) =>
     info('status', 'NetStream.Publish.Start', `${name} is now published.`, { details: name, clientid }),

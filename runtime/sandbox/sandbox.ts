@@ -52,6 +52,9 @@ import { createIoHostCalls } from './io-bridge.ts';
 import { AmfClassTags } from './amf-class-tags.ts';
 import { ScriptFiles } from './script-files.ts';
 import { ScriptHttp } from './script-http.ts';
+import { ScriptRemoting, type RemotingBudgets } from './script-remoting.ts';
+import { createNcHostCalls } from './remoting-bridge.ts';
+import { DEFAULT_CONFIG } from '../config.ts';
 
 /** Installing host-api is our own code; it gets a fixed allowance, not the script's. */
 const BOOT_TIMEOUT_MS = 5000;
@@ -94,6 +97,7 @@ function rejectInfo(value: unknown): RejectInfo {
 }
 
 export interface SandboxLogger {
+  debug?(fields: object, message?: string): void;
   info(fields: object, message?: string): void;
   warn(fields: object, message?: string): void;
   error(fields: object, message?: string): void;
@@ -119,6 +123,8 @@ export interface SandboxOptions {
   fileVirtualDirectories?: readonly string[];
   /** LoadVars / XML limits (config scripts.http); default: loopback only, 10 s, 1 MiB. */
   http?: { allowHosts: readonly string[]; timeoutMs: number; maxBytes: number };
+  /** Flash Remoting budgets (config scripts.remoting); the HTTP rules are `http`'s. */
+  remoting?: RemotingBudgets;
   /** This server's HTTP port(s): refused to scripts even on loopback (the admin API trusts loopback). */
   refusedHttpPorts?: () => readonly number[];
   /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
@@ -161,6 +167,8 @@ export class Sandbox implements ApplicationScript {
   /** The script's open files and HTTP requests: closed / aborted when the isolate goes. */
   private readonly files: ScriptFiles;
   private readonly http: ScriptHttp;
+  /** Server-side NetConnections to http(s):// gateways; a turn's calls leave when the turn ends. */
+  private readonly remoting: ScriptRemoting;
 
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
@@ -178,6 +186,12 @@ export class Sandbox implements ApplicationScript {
       ...(options.http ?? { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
       ...(options.refusedHttpPorts ? { refusedLoopbackPorts: options.refusedHttpPorts } : {}),
       onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
+    });
+    this.remoting = new ScriptRemoting(this.http, options.remoting ?? DEFAULT_CONFIG.scripts.remoting, {
+      result: (responderId, result) => this.background(this.event('callResult', { responderId, result }, null)),
+      status: (ncId, info) => this.background(this.event('ncStatus', { ncId, info }, null)),
+      problem: (fields, message) => this.log('warn', fields, message),
+      exchanged: (fields) => this.options.logger?.debug?.({ app: this.name, ...fields }, 'remoting exchange'),
     });
     this.hostCalls = this.createHostCalls();
   }
@@ -279,6 +293,7 @@ export class Sandbox implements ApplicationScript {
       for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loader.loadFile(this.deferredLoads[i] as string));
       this.deferredLoads.length = 0;
       this.phase = 'running';
+      this.remoting.flush(); // remoting calls of the top level leave together
     } catch (error) {
       throw this.startFailed(error);
     }
@@ -383,6 +398,7 @@ export class Sandbox implements ApplicationScript {
       throw this.failed(error);
     } finally {
       this.options.onDispatch?.(event, (performance.now() - startedAt) / 1000);
+      this.remoting.flush(); // the handler's turn is over: its remoting calls leave in one packet per connection
     }
     // A call's _result (or any reply value) holding registered-class instances goes out typed.
     if (this.amfClasses.active) this.amfClasses.fromIsolate(reply.value);
@@ -449,6 +465,7 @@ export class Sandbox implements ApplicationScript {
     this.timers.clear();
     this.ticking.clear();
     this.files.closeAll();
+    this.remoting.close();
     this.http.abortAll();
     if (this.counted) {
       this.counted = false;
@@ -527,9 +544,16 @@ export class Sandbox implements ApplicationScript {
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
       clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
       registerClass: (alias, registered) => this.amfClasses.register(text(alias, 'alias'), registered === true),
-      ...createMediaHostCalls(hooks.media, hooks.sharedObjects, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
+      ...this.mediaHostCalls(),
       ...createIoHostCalls(this.files, this.http, (requestId, result) => this.background(this.event('httpResult', { requestId, result }, null))),
     };
+  }
+
+  /** Media, shared objects and server-side NetConnections (RTMP or, for http(s):// URLs, Flash Remoting). */
+  private mediaHostCalls(): ReturnType<typeof createMediaHostCalls> & Pick<HostCalls, 'ncAddHeader'> {
+    const deliver = (responderId: number, result: ClientCallResult) => this.background(this.event('callResult', { responderId, result }, null));
+    const media = createMediaHostCalls(this.options.hooks.media, this.options.hooks.sharedObjects, deliver);
+    return { ...media, ...createNcHostCalls(this.remoting, media) };
   }
 
   /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. */
