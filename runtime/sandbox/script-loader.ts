@@ -10,8 +10,9 @@
  * reads and runs the file at once, so its definitions are usable on the next line.
  *
  * Where load() looks: the folder of the main script, then the app folder (they differ when the
- * script lives in scripts/), then each configured script library path. A name that resolves
- * outside the root it was resolved against (../, absolute paths, symlinks) is refused.
+ * script lives in scripts/), then each configured script library path, then the runtime's own
+ * script library (host-api/scriptlib/: netservices.asc), as FMS's scriptlib folder came last. A
+ * name that resolves outside the root it was resolved against (../, absolute paths, symlinks) is refused.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,8 @@ import type { SourceLines } from './isolate-errors.ts';
 import { relativeInside } from '../common/path-containment.ts';
 
 const HOST_API_ENTRY = fileURLToPath(new URL('../../host-api/bootstrap.ts', import.meta.url));
+/** What FMS shipped in its script library, rewritten here (netservices.asc): load()'s last folder. */
+export const BUILTIN_SCRIPTLIB_DIR = fileURLToPath(new URL('../../host-api/scriptlib/', import.meta.url));
 /** The bundle's file name in stack traces (never a script file, so error locations skip it). */
 export const HOST_API_FILENAME = 'fms-host-api.js';
 const BUNDLE_GLOBAL = '__fmsHostApi';
@@ -140,7 +143,7 @@ export class ScriptLoader implements SourceLines {
 
   constructor(private readonly options: ScriptLoaderOptions) {
     this.appDir = path.resolve(options.appDir);
-    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p))];
+    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p)), path.resolve(BUILTIN_SCRIPTLIB_DIR)];
     this.roots = [...new Set(candidates)];
   }
 
