@@ -114,7 +114,8 @@ export interface HostCalls {
   trace(text: string): void;
   /** A P2 member was used; the host logs "unsupported: <member>" (host-api sends each name once). */
   unsupported(member: string): void;
-  load(name: string): LoadReply;
+  /** `callerStack`: where load() was called (a stack trace), so a missing file is reported at that line. */
+  load(name: string, callerStack?: string): LoadReply;
   acceptConnection(clientId: string): void;
   rejectConnection(clientId: string, info: RejectRecord): void;
   disconnect(clientId: string): boolean;

@@ -146,6 +146,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     } catch (error) {
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
+      // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
+      for (const session of this.sessions) session.rejectWith(this.#startFailed());
       this.#close();
       return false;
     }
@@ -159,11 +161,16 @@ export class AppInstance implements SessionOwner, StreamHost {
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(status.connectRejected(`Application (${this.name}) failed to start.`));
+      session.rejectWith(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
     await this.#decideConnect(this.#gen, session);
+  }
+
+  /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
+  #startFailed() {
+    return status.connectRejected(`Application (${this.name}) failed to start.`);
   }
 
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */

@@ -44,7 +44,7 @@ import type {
   SandboxEvents,
   ThrownRecord,
 } from '../../host-api/protocol.ts';
-import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
+import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, type FailureContext, type ScriptWhere } from './isolate-errors.ts';
 import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
@@ -143,7 +143,8 @@ export class Sandbox implements ApplicationScript {
   private dispatchRef: ivm.Reference<DispatchFunction> | undefined;
   /** 'loading' while main.asc's top level and queued load()s run: load() only queues then. */
   private phase: 'idle' | 'loading' | 'running' = 'idle';
-  private readonly deferredLoads: string[] = [];
+  /** load()s queued during the top level, with where each was called (a missing file is reported there). */
+  private readonly deferredLoads: { name: string; where: ScriptWhere }[] = [];
   private dead: ScriptError | undefined;
   private disposed = false;
   /** start() resolved: from now on fatal errors go to onFatal instead of start()'s rejection. */
@@ -290,7 +291,7 @@ export class Sandbox implements ApplicationScript {
       this.phase = 'loading';
       await this.runFile(main);
       // The queue grows while it runs: a queued file may load() more.
-      for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loader.loadFile(this.deferredLoads[i] as string));
+      for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loadQueued(this.deferredLoads[i]!));
       this.deferredLoads.length = 0;
       this.phase = 'running';
       this.remoting.flush(); // remoting calls of the top level leave together
@@ -522,7 +523,7 @@ export class Sandbox implements ApplicationScript {
     return {
       trace: (message) => hooks.trace(text(message, 'text')),
       unsupported: (member) => this.log('warn', { member }, `unsupported: ${text(member, 'member')}`),
-      load: (name) => this.loadFile(text(name, 'name')),
+      load: (name, callerStack) => this.loadFile(text(name, 'name'), locateStack(typeof callerStack === 'string' ? callerStack.slice(0, 4096) : undefined, this.loader)),
       acceptConnection: (clientId) => hooks.acceptConnection(text(clientId, 'clientId')),
       rejectConnection: (clientId, info) => hooks.rejectConnection(text(clientId, 'clientId'), rejectInfo(info)),
       disconnect: (clientId) => hooks.disconnect(text(clientId, 'clientId')) === true,
@@ -556,10 +557,10 @@ export class Sandbox implements ApplicationScript {
     return { ...media, ...createNcHostCalls(this.remoting, media) };
   }
 
-  /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. */
-  private loadFile(name: string): LoadReply {
+  /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. `where` is the load() call. */
+  private loadFile(name: string, where: ScriptWhere): LoadReply {
     if (this.phase === 'loading') {
-      this.deferredLoads.push(name);
+      this.deferredLoads.push({ name, where });
       return { kind: 'deferred' };
     }
     let file: ScriptSource;
@@ -567,11 +568,21 @@ export class Sandbox implements ApplicationScript {
       file = this.loader.loadFile(name);
     } catch (error) {
       if (!(error instanceof ScriptError)) throw error;
-      return { kind: 'failed', error: { name: 'Error', message: error.message, load: true } };
+      return { kind: 'failed', error: { name: 'Error', message: error.message, load: true, ...where } };
     }
     if (file.encoding !== 'utf-8') this.log('warn', { file: file.filename, encoding: file.encoding }, 'script is not valid UTF-8');
     const syntax = this.loader.checkSyntax(file);
     return syntax === undefined ? { kind: 'run', filename: file.filename, source: file.source } : { kind: 'failed', error: syntax };
+  }
+
+  /** A load() queued by the top level: a file that cannot be read fails the start at the load() call's line. */
+  private loadQueued(queued: { name: string; where: ScriptWhere }): ScriptSource {
+    try {
+      return this.loader.loadFile(queued.name);
+    } catch (error) {
+      if (!(error instanceof ScriptError)) throw error;
+      throw new ScriptError(error.code, error.message, queued.where, { cause: error });
+    }
   }
 
   /** Timers live here, not in the isolate: disposing the instance clears them all. */
