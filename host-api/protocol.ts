@@ -150,7 +150,8 @@ export interface HostCalls {
   nsTime(nsId: number): number;
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
-  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  /** s.record(mode[, maxDuration (s), maxSize (KB)]); null when the script omitted one. */
+  streamRecord(name: string, mode: 'record' | 'append' | false, maxDurationSec: number | null, maxSizeKb: number | null): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;

@@ -14,6 +14,8 @@ import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from './status-codes.ts';
+import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
+import type { RecordingLimits } from '../media/recorder.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
 
@@ -89,6 +91,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       streams: this.streams,
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
+      recordingSettings: () => this.def.settings?.recording ?? NO_RECORDING_SETTINGS,
       streamLengthSec: (name) => this.streamLengthSec(name),
       ownRtmpPort: options.ownRtmpPort,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
@@ -120,6 +123,10 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   get playerMaxBufferedBytes(): number {
     return this.#options.playerMaxBufferedBytes;
+  }
+
+  publishRecordingLimits(): RecordingLimits {
+    return publishRecordingLimits(this.def.settings?.recording ?? NO_RECORDING_SETTINGS);
   }
 
   /** Resolves true once the script's top level and onAppStart ran, false if the start failed. */

@@ -21,12 +21,14 @@
  *                                      (before scripts.fileVirtualDirectories; FMS 2 SSAS reference, File)
  *   StreamManager/VirtualDirectory/Streams  → "prefix;folder": recorded streams named prefix/... live there
  *   Client/Access/AudioSampleAccess, VideoSampleAccess (enabled="true") → default client.*SampleAccess
+ *   Recording/MaxDuration (s), MaxSize (KB), MaxDurationCap, MaxSizeCap → recording limits (-1 = none)
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { NO_RECORDING_SETTINGS, type RecordingSettings } from './recording-limits.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -46,6 +48,8 @@ export interface AppSettings {
   /** Default client.audioSampleAccess / videoSampleAccess ('' = none, FMS default). */
   audioSampleAccess: string;
   videoSampleAccess: string;
+  /** Recording/MaxDuration, MaxSize and their caps (recording-limits.ts). */
+  recording: RecordingSettings;
 }
 
 /** The server-wide values the files start from (runtime/config.ts `scripts`). */
@@ -84,6 +88,23 @@ function numberOf(element: XmlElement, ctx: ApplyContext): number | null {
     return null;
   }
   return n;
+}
+
+/** A limit: a whole number, or -1 for "no limit" (FMS's default in every Recording element). */
+function limitOf(element: XmlElement, ctx: ApplyContext): number | null {
+  const n = Number(element.text);
+  if (element.text === '' || !Number.isInteger(n) || n < -1) {
+    ctx.issue(`"${element.text}" is not a whole number or -1; server default kept`);
+    return null;
+  }
+  return n;
+}
+
+function recordingLimit(field: keyof RecordingSettings): Apply {
+  return (settings, element, ctx) => {
+    const n = limitOf(element, ctx);
+    if (n !== null) settings.recording = { ...settings.recording, [field]: n };
+  };
 }
 
 function booleanOf(element: XmlElement, ctx: ApplyContext): boolean | null {
@@ -138,6 +159,10 @@ const APPLICATION_SETTINGS: Record<string, Apply> = {
   'streammanager/virtualdirectory/streams': streamsDirectory,
   'client/access/audiosampleaccess': sampleAccess('audioSampleAccess'),
   'client/access/videosampleaccess': sampleAccess('videoSampleAccess'),
+  'recording/maxduration': recordingLimit('maxDurationSec'),
+  'recording/maxsize': recordingLimit('maxSizeKb'),
+  'recording/maxdurationcap': recordingLimit('maxDurationCapSec'),
+  'recording/maxsizecap': recordingLimit('maxSizeCapKb'),
 };
 
 const VHOST_SETTINGS: Record<string, Apply> = {
@@ -273,6 +298,7 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     fileDirs: [],
     audioSampleAccess: '',
     videoSampleAccess: '',
+    recording: NO_RECORDING_SETTINGS,
   };
   const issues: SettingIssue[] = [];
   const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];

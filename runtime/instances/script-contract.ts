@@ -71,7 +71,8 @@ export interface MediaHooks {
   /** Normalised stream name for Stream.get, or null when the name is not valid. */
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
-  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  /** maxDurationSec / maxSizeKb as Stream.record passes them (undefined when omitted); see recording-limits.ts. */
+  streamRecord(name: string, mode: 'record' | 'append' | false, maxDurationSec?: number, maxSizeKb?: number): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;

@@ -53,6 +53,9 @@ export const status = {
     info('status', 'NetStream.Record.Stop', `Stopped recording ${name}.`, { details: name, clientid }),
   recordNoAccess: (name: string, clientid: string) =>
     info('error', 'NetStream.Record.NoAccess', `No access to record ${name}.`, { details: name, clientid }),
+  /** A recording reached its size limit (Application.xml Recording/MaxSize, Stream.record's maxSize); Record.Stop follows. */
+  recordDiskQuotaExceeded: (name: string, clientid: string) =>
+    info('error', 'NetStream.Record.DiskQuotaExceeded', `Recording ${name} reached its size limit.`, { details: name, clientid }),
   recordFailed: (name: string, clientid: string) =>
     info('error', 'NetStream.Record.Failed', `Recording ${name} failed.`, { details: name, clientid }),
   clearSuccess: (name: string) => info('status', 'NetStream.Clear.Success', `Deleted the recorded file of ${name}.`, { details: name }),
