@@ -5,6 +5,7 @@
  */
 import {
   FunctionPrototype,
+  NumberConstructor,
   ObjectPrototype,
   StringConstructor,
   defineConstant,
@@ -31,7 +32,6 @@ export interface ClientEntry {
   state: 'pending' | 'accepted';
   /** accept/reject/redirect was called for this client (the decision went to the host). */
   decided: boolean;
-  bandwidth: [clientToServer: number, serverToClient: number];
 }
 
 /** Names a client may not nc.call(): RTMP commands and protected Client methods (fms-api §0). */
@@ -41,8 +41,6 @@ for (const name of ['closeStream', 'connect', 'createStream', 'deleteStream', 'o
   RESERVED[name] = true;
 }
 
-/** Application.xml <BandwidthCap> defaults, bytes/s [unverified]. */
-const DEFAULT_BANDWIDTH_BYTES = 1250000;
 const ACCESS_FIELDS: AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 const entries = emptyMap<ClientEntry>();
@@ -78,7 +76,6 @@ export function registerClient(record: ClientRecord): ClientEntry {
     client,
     state: 'pending',
     decided: false,
-    bandwidth: [DEFAULT_BANDWIDTH_BYTES, DEFAULT_BANDWIDTH_BYTES],
   };
   entries[id] = entry;
   return entry;
@@ -244,20 +241,22 @@ function ping(this: unknown): boolean {
   return entry === undefined ? false : host('clientPing', entry.id) === true;
 }
 
-/** 0 → client-to-server, 1 → server-to-client (bytes/s). Kept locally: no host limit yet. */
+/** 0 → client-to-server, 1 → server-to-client (bytes/s), as the host enforces/announces it. */
 function getBandwidthLimit(this: unknown, direction: unknown): number | undefined {
   const entry = entryOf(this);
   if (entry === undefined) return undefined;
-  return entry.bandwidth[direction === 1 ? 1 : 0];
+  return host('getBandwidthLimit', entry.id, direction === 1 ? 1 : 0);
 }
 
+/** Bytes/s; 0 (or anything not a positive number) leaves that direction unchanged. */
 function setBandwidthLimit(this: unknown, serverToClient: unknown, clientToServer: unknown): void {
-  unsupported('Client.setBandwidthLimit');
   const entry = entryOf(this);
   if (entry === undefined) return;
-  // 0 leaves that direction unchanged.
-  if (typeof clientToServer === 'number' && clientToServer > 0) entry.bandwidth[0] = clientToServer;
-  if (typeof serverToClient === 'number' && serverToClient > 0) entry.bandwidth[1] = serverToClient;
+  const rate = (value: unknown): number => {
+    const n = NumberConstructor(value);
+    return n > 0 && n < Infinity ? n : 0;
+  };
+  host('setBandwidthLimit', entry.id, rate(serverToClient), rate(clientToServer));
 }
 
 const builtinStubs = new WeakSet<object>();

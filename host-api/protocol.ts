@@ -126,6 +126,10 @@ export interface HostCalls {
   clientStats(clientId: string): Record<string, number>;
   /** client.ping(): sends an RTMP ping; false when the connection cannot send. */
   clientPing(clientId: string): boolean;
+  /** client.setBandwidthLimit(serverToClient, clientToServer), bytes/s; 0 leaves a direction as it is. */
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void;
+  /** client.getBandwidthLimit(direction): 0 client→server, 1 server→client. */
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number;
   applicationStats(): Record<string, number>;
   shutdown(): void;
   /** Starts a host timer; its ticks come back as `timer` events. Returns the timer id (> 0). */

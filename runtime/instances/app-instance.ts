@@ -15,6 +15,7 @@ import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './scr
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from './status-codes.ts';
 import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS } from './bandwidth-settings.ts';
 import type { RecordingLimits } from '../media/recorder.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
@@ -165,6 +166,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
+    this.#defaultBandwidth(session);
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
@@ -183,6 +185,11 @@ export class AppInstance implements SessionOwner, StreamHost {
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
   #defaultAccess(session: ClientSession): void {
     Object.assign(session.info, this.#accessDefaults());
+  }
+
+  /** Application.xml Client/Bandwidth and BandwidthCap, before onConnect (a script may change them there). */
+  #defaultBandwidth(session: ClientSession): void {
+    session.setBandwidthDefaults(this.def.settings?.bandwidth ?? NO_BANDWIDTH_LIMITS);
   }
 
   #accessDefaults(): Record<AccessField, string> {
@@ -454,6 +461,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       };
     },
     clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
+    setBandwidthLimit: (clientId, serverToClient, clientToServer) => this.#sessions.get(clientId)?.setBandwidthLimit(serverToClient, clientToServer),
+    getBandwidthLimit: (clientId, direction) => this.#sessions.get(clientId)?.getBandwidthLimit(direction) ?? 0,
     applicationStats: () => {
       let bytesIn = 0;
       let bytesOut = 0;

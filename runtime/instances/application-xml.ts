@@ -22,6 +22,8 @@
  *   StreamManager/VirtualDirectory/Streams  → "prefix;folder": recorded streams named prefix/... live there
  *   Client/Access/AudioSampleAccess, VideoSampleAccess (enabled="true") → default client.*SampleAccess
  *   Recording/MaxDuration (s), MaxSize (KB), MaxDurationCap, MaxSizeCap → recording limits (-1 = none)
+ *   Client/Bandwidth/ServerToClient, ClientToServer (bytes/s) → every client's limits (0 = none)
+ *   Client/BandwidthCap/ServerToClient, ClientToServer (bytes/s) → the most setBandwidthLimit may set
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
@@ -29,6 +31,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { NO_RECORDING_SETTINGS, type RecordingSettings } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from './bandwidth-settings.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -50,6 +53,8 @@ export interface AppSettings {
   videoSampleAccess: string;
   /** Recording/MaxDuration, MaxSize and their caps (recording-limits.ts). */
   recording: RecordingSettings;
+  /** Client/Bandwidth and Client/BandwidthCap, bytes/s (0 = none). */
+  bandwidth: BandwidthSettings;
 }
 
 /** The server-wide values the files start from (runtime/config.ts `scripts`). */
@@ -107,6 +112,13 @@ function recordingLimit(field: keyof RecordingSettings): Apply {
   };
 }
 
+function bandwidth(field: keyof BandwidthSettings): Apply {
+  return (settings, element, ctx) => {
+    const n = numberOf(element, ctx);
+    if (n !== null) settings.bandwidth = { ...settings.bandwidth, [field]: Math.floor(n) };
+  };
+}
+
 function booleanOf(element: XmlElement, ctx: ApplyContext): boolean | null {
   const value = element.text.toLowerCase();
   if (value === 'true') return true;
@@ -159,6 +171,10 @@ const APPLICATION_SETTINGS: Record<string, Apply> = {
   'streammanager/virtualdirectory/streams': streamsDirectory,
   'client/access/audiosampleaccess': sampleAccess('audioSampleAccess'),
   'client/access/videosampleaccess': sampleAccess('videoSampleAccess'),
+  'client/bandwidth/servertoclient': bandwidth('serverToClient'),
+  'client/bandwidth/clienttoserver': bandwidth('clientToServer'),
+  'client/bandwidthcap/servertoclient': bandwidth('serverToClientCap'),
+  'client/bandwidthcap/clienttoserver': bandwidth('clientToServerCap'),
   'recording/maxduration': recordingLimit('maxDurationSec'),
   'recording/maxsize': recordingLimit('maxSizeKb'),
   'recording/maxdurationcap': recordingLimit('maxDurationCapSec'),
@@ -299,6 +315,7 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     audioSampleAccess: '',
     videoSampleAccess: '',
     recording: NO_RECORDING_SETTINGS,
+    bandwidth: NO_BANDWIDTH_LIMITS,
   };
   const issues: SettingIssue[] = [];
   const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];

@@ -163,6 +163,7 @@ export class NetStreamSession implements LiveSubscriber {
     }
     const stream = this.#host.streams.getOrCreate(name);
     const queue = new SubscriberQueue(this.#sink, { maxBufferedBytes: this.#host.playerMaxBufferedBytes });
+    queue.limiter = this.session.bandwidthLimiter; // the client's bandwidth limit, if one is in force
     this.playing = { stream, queue, name };
     this.#needKeyframe = false;
     const connection = this.session.connection;

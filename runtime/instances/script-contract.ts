@@ -133,6 +133,10 @@ export interface InstanceHooks {
   clientStats(clientId: string): Record<string, number>;
   /** client.ping(): an RTMP PingRequest; the round trip shows in clientStats' ping_rtt when answered. */
   clientPing(clientId: string): boolean;
+  /** client.setBandwidthLimit(serverToClient, clientToServer), bytes/s; 0 leaves a direction as it is; capped by Application.xml. */
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void;
+  /** client.getBandwidthLimit(direction): 0 client→server, 1 server→client, bytes/s. */
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number;
   applicationStats(): Record<string, number>;
   /** application.shutdown(): asynchronous unload with Application.Shutdown. */
   shutdown(): void;

@@ -540,6 +540,9 @@ export class Sandbox implements ApplicationScript {
       },
       clientStats: (clientId) => hooks.clientStats(text(clientId, 'clientId')),
       clientPing: (clientId) => hooks.clientPing(text(clientId, 'clientId')),
+      setBandwidthLimit: (clientId, serverToClient, clientToServer) =>
+        hooks.setBandwidthLimit(text(clientId, 'clientId'), count(serverToClient, 'serverToClient'), count(clientToServer, 'clientToServer')),
+      getBandwidthLimit: (clientId, direction) => hooks.getBandwidthLimit(text(clientId, 'clientId'), direction === 1 ? 1 : 0),
       applicationStats: () => hooks.applicationStats(),
       shutdown: () => hooks.shutdown(),
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
