@@ -69,6 +69,11 @@ describe('recording limits (Application.xml Recording, Stream.record maxDuration
 
   const file = (app: string, name: string) => path.join(apps, app, 'streams', '_definst_', `${name}.flv`);
   const recordedMs = (app: string, name: string) => readFlvTags(readFileSync(file(app, name))).filter((t) => t.type === 9 || t.type === 8).at(-1)!.timestamp;
+  /** The recording stopped at `limitMs` (within the last 200 ms: the frame that would pass it is not written). */
+  const assertStoppedAt = (app: string, name: string, limitMs: number) => {
+    const ms = recordedMs(app, name);
+    assert.ok(ms <= limitMs && ms >= limitMs - 200, `${name} recorded ${ms} ms, limit ${limitMs}`);
+  };
 
   it('MaxDuration (s): a client recording stops at 2 s with Record.Stop; publishing continues', async () => {
     const { ns, codes } = await publish('maxduration', 'talk', 'record');
@@ -76,8 +81,7 @@ describe('recording limits (Application.xml Recording, Stream.record maxDuration
     await publishTags(ns, source, { realtime: false, limitMs: 6000 });
     await stopped;
     assert.deepEqual(codes, ['NetStream.Publish.Start', 'NetStream.Record.Start', 'NetStream.Record.Stop']);
-    const ms = recordedMs('maxduration', 'talk');
-    assert.ok(ms <= 2000 && ms >= 1800, `recorded ${ms} ms`);
+    assertStoppedAt('maxduration', 'talk', 2000);
     // Still publishing: a player joining now gets the live stream.
     const viewer = new NetConnection();
     open.push(viewer);
@@ -125,23 +129,19 @@ describe('recording limits (Application.xml Recording, Stream.record maxDuration
 
   it('Stream.record(mode, maxDuration): a value under MaxDurationCap is kept', async () => {
     assert.deepEqual(await scripted('d1'), ['NetStream.Record.Start', 'NetStream.Record.Stop']);
-    const ms = recordedMs('scripted', 'd1');
-    assert.ok(ms <= 1000 && ms >= 800, `recorded ${ms} ms`);
+    assertStoppedAt('scripted', 'd1', 1000);
   });
 
   it('Stream.record(mode, maxDuration): a value over MaxDurationCap is capped; omitted means the cap', async () => {
     await scripted('d10');
-    const capped = recordedMs('scripted', 'd10');
-    assert.ok(capped <= 3000 && capped >= 2800, `recorded ${capped} ms`);
+    assertStoppedAt('scripted', 'd10', 3000);
     await scripted('dflt');
-    const byDefault = recordedMs('scripted', 'dflt');
-    assert.ok(byDefault <= 3000 && byDefault >= 2800, `recorded ${byDefault} ms`);
+    assertStoppedAt('scripted', 'dflt', 3000);
   });
 
   it('Stream.record(mode, 0): Application.xml MaxDuration applies', async () => {
     await scripted('d0');
-    const ms = recordedMs('scripted', 'd0');
-    assert.ok(ms <= 2000 && ms >= 1800, `recorded ${ms} ms`);
+    assertStoppedAt('scripted', 'd0', 2000);
   });
 
   it('Stream.record(mode, -1, maxSize): DiskQuotaExceeded then Stop reach stream.onStatus; over MaxSizeCap it is capped', async () => {
