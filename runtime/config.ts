@@ -76,6 +76,20 @@ export interface Config {
       /** Largest response body a script may receive; bigger ones fail with onLoad(false). */
       maxBytes: number;
     };
+    /**
+     * Flash Remoting (server-side NetConnection to an http(s):// gateway): the HTTP rules are
+     * scripts.http's (hosts, timeout); these bound what a script can queue and receive.
+     */
+    remoting: {
+      /** Gateway requests (AMF packets) in flight per instance; later packets wait their turn. */
+      maxRequestsInFlight: number;
+      /** Calls waiting to be sent per instance; beyond it nc.call returns false and the responder hears Call.Failed. */
+      maxQueuedCalls: number;
+      /** Calls batched into one packet (one script turn's calls on one connection). */
+      maxCallsPerPacket: number;
+      /** Largest gateway answer; a bigger one fails every call of its packet. */
+      maxResponseBytes: number;
+    };
   };
 }
 
@@ -126,6 +140,7 @@ export const DEFAULT_CONFIG: Config = {
     libPaths: [],
     fileVirtualDirectories: [],
     http: { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 },
+    remoting: { maxRequestsInFlight: 8, maxQueuedCalls: 256, maxCallsPerPacket: 32, maxResponseBytes: 1024 * 1024 },
   },
 };
 
@@ -188,6 +203,9 @@ function validate(config: Config, problems: string[]): void {
   if (config.scripts.memoryLimitMb < 8) problems.push('scripts.memoryLimitMb: isolated-vm needs at least 8');
   positive('scripts.http.timeoutMs', config.scripts.http.timeoutMs);
   positive('scripts.http.maxBytes', config.scripts.http.maxBytes);
+  for (const [key, value] of Object.entries(config.scripts.remoting)) {
+    if (!Number.isInteger(value) || value <= 0) problems.push(`scripts.remoting.${key}: must be a positive integer, got ${value}`);
+  }
   for (const entry of config.scripts.fileVirtualDirectories) {
     const [virtual, native, extra] = entry.split(';');
     if (extra !== undefined || !virtual?.startsWith('/') || virtual === '/' || !native || !path.isAbsolute(native)) {

@@ -28,6 +28,7 @@ export const ErrorCode = {
   ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
+  ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
   // host / config
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',

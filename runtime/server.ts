@@ -198,6 +198,7 @@ export class Server {
       // Application.xml JSEngine/FileObject first: on the same prefix the app's own mapping wins.
       fileVirtualDirectories: [...(app?.fileDirs ?? []), ...scripts.fileVirtualDirectories],
       http: scripts.http,
+      remoting: scripts.remoting,
       refusedHttpPorts: () => [this.httpPort],
       hooks,
       onFatal,

@@ -5,6 +5,7 @@
 //                            imports of node_modules; `check` stays a chunk loaded only by that command
 //   dist/host-api.js         the script every isolate evaluates first (runtime/sandbox/host-api-bundle.ts)
 //   dist/console/            the admin console page, served from next to the compiled module
+//   dist/scriptlib/          FMS's script library as shipped here (netservices.asc), found by load()
 //
 // esbuild rather than tsc: it already bundles host-api, builds all of this in well under a second
 // (so `npm start` can rebuild a stale dist/ without a noticeable wait), and one bundled file loads
@@ -65,11 +66,13 @@ async function build() {
     packages: 'external',
     // Chunks stay in dist/ itself: import.meta.url of any compiled module then locates host-api.js and console/.
     chunkNames: '[name]-[hash]',
-    define: { FMS_PREBUILT_HOST_API: JSON.stringify(PREBUILT_HOST_API) },
+    define: { FMS_PREBUILT_HOST_API: JSON.stringify(PREBUILT_HOST_API), FMS_SCRIPTLIB_DIR: JSON.stringify('scriptlib/') },
     logLevel: 'warning',
   });
   writeFileSync(path.join(DIST, PREBUILT_HOST_API), await buildHostApiBundle());
   cpSync(path.join(ROOT, 'runtime/admin/console'), path.join(DIST, 'console'), { recursive: true });
+  // FMS's script library as we ship it (netservices.asc): load()'s last folder.
+  cpSync(path.join(ROOT, 'host-api/scriptlib'), path.join(DIST, 'scriptlib'), { recursive: true });
   mkdirSync(DIST, { recursive: true });
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
   // stderr: stdout may be machine-read (npm pack --json runs this as prepack).

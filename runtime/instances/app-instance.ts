@@ -14,6 +14,9 @@ import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from './status-codes.ts';
+import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS } from './bandwidth-settings.ts';
+import type { RecordingLimits } from '../media/recorder.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
 
@@ -101,6 +104,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
       packageHls: (name, on) => options.packageHls?.(this, name, on) ?? false,
+      recordingSettings: () => this.def.settings?.recording ?? NO_RECORDING_SETTINGS,
       streamLengthSec: (name) => this.streamLengthSec(name),
       ownRtmpPort: options.ownRtmpPort,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
@@ -132,6 +136,10 @@ export class AppInstance implements SessionOwner, StreamHost {
     return this.#options.playerMaxBufferedBytes;
   }
 
+  publishRecordingLimits(): RecordingLimits {
+    return publishRecordingLimits(this.def.settings?.recording ?? NO_RECORDING_SETTINGS);
+  }
+
   /** Resolves true once the script's top level and onAppStart ran, false if the start failed. */
   get started(): Promise<boolean> {
     return this.#started;
@@ -156,6 +164,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     } catch (error) {
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
+      // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
+      for (const session of this.sessions) session.rejectWith(this.#startFailed());
       this.#close();
       return false;
     }
@@ -166,19 +176,30 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
+    this.#defaultBandwidth(session);
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(status.connectRejected(`Application (${this.name}) failed to start.`));
+      session.rejectWith(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
     await this.#decideConnect(this.#gen, session);
   }
 
+  /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
+  #startFailed() {
+    return status.connectRejected(`Application (${this.name}) failed to start.`);
+  }
+
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
   #defaultAccess(session: ClientSession): void {
     Object.assign(session.info, this.#accessDefaults());
+  }
+
+  /** Application.xml Client/Bandwidth and BandwidthCap, before onConnect (a script may change them there). */
+  #defaultBandwidth(session: ClientSession): void {
+    session.setBandwidthDefaults(this.def.settings?.bandwidth ?? NO_BANDWIDTH_LIMITS);
   }
 
   #accessDefaults(): Record<AccessField, string> {
@@ -450,6 +471,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       };
     },
     clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
+    setBandwidthLimit: (clientId, serverToClient, clientToServer) => this.#sessions.get(clientId)?.setBandwidthLimit(serverToClient, clientToServer),
+    getBandwidthLimit: (clientId, direction) => this.#sessions.get(clientId)?.getBandwidthLimit(direction) ?? 0,
     applicationStats: () => {
       let bytesIn = 0;
       let bytesOut = 0;

@@ -24,6 +24,9 @@
  *   HLS/Enabled, HLS/Packaging (on-request|always), HLS/LowLatency, HLS/PartDuration (ms),
  *   HLS/SegmentDuration (ms; Adobe's HLSMediaFileDuration also read), HLS/WindowSegments (Adobe's
  *   HLSSlidingWindowLength also read) → this app's HLS packaging (hls.* config keys are the defaults)
+ *   Recording/MaxDuration (s), MaxSize (KB), MaxDurationCap, MaxSizeCap → recording limits (-1 = none)
+ *   Client/Bandwidth/ServerToClient, ClientToServer (bytes/s) → every client's limits (0 = none)
+ *   Client/BandwidthCap/ServerToClient, ClientToServer (bytes/s) → the most setBandwidthLimit may set
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
@@ -32,6 +35,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PACKAGING_MODES, type HlsSettings } from '../media/hls/hls-settings.ts';
+import { NO_RECORDING_SETTINGS, type RecordingSettings } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from './bandwidth-settings.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -53,6 +58,10 @@ export interface AppSettings {
   videoSampleAccess: string;
   /** HLS packaging of this app's streams. */
   hls: HlsSettings;
+  /** Recording/MaxDuration, MaxSize and their caps (recording-limits.ts). */
+  recording: RecordingSettings;
+  /** Client/Bandwidth and Client/BandwidthCap, bytes/s (0 = none). */
+  bandwidth: BandwidthSettings;
 }
 
 /** The server-wide values the files start from (runtime/config.ts `scripts`). */
@@ -92,6 +101,30 @@ function numberOf(element: XmlElement, ctx: ApplyContext): number | null {
     return null;
   }
   return n;
+}
+
+/** A limit: a whole number, or -1 for "no limit" (FMS's default in every Recording element). */
+function limitOf(element: XmlElement, ctx: ApplyContext): number | null {
+  const n = Number(element.text);
+  if (element.text === '' || !Number.isInteger(n) || n < -1) {
+    ctx.issue(`"${element.text}" is not a whole number or -1; server default kept`);
+    return null;
+  }
+  return n;
+}
+
+function recordingLimit(field: keyof RecordingSettings): Apply {
+  return (settings, element, ctx) => {
+    const n = limitOf(element, ctx);
+    if (n !== null) settings.recording = { ...settings.recording, [field]: n };
+  };
+}
+
+function bandwidth(field: keyof BandwidthSettings): Apply {
+  return (settings, element, ctx) => {
+    const n = numberOf(element, ctx);
+    if (n !== null) settings.bandwidth = { ...settings.bandwidth, [field]: Math.floor(n) };
+  };
 }
 
 function booleanOf(element: XmlElement, ctx: ApplyContext): boolean | null {
@@ -158,6 +191,14 @@ const APPLICATION_SETTINGS: Record<string, Apply> = {
   'hls/hlsmediafileduration': hlsNumber('segmentTargetMs', 500, 60_000),
   'hls/windowsegments': hlsNumber('windowSegments', 3, 1000),
   'hls/hlsslidingwindowlength': hlsNumber('windowSegments', 3, 1000),
+  'client/bandwidth/servertoclient': bandwidth('serverToClient'),
+  'client/bandwidth/clienttoserver': bandwidth('clientToServer'),
+  'client/bandwidthcap/servertoclient': bandwidth('serverToClientCap'),
+  'client/bandwidthcap/clienttoserver': bandwidth('clientToServerCap'),
+  'recording/maxduration': recordingLimit('maxDurationSec'),
+  'recording/maxsize': recordingLimit('maxSizeKb'),
+  'recording/maxdurationcap': recordingLimit('maxDurationCapSec'),
+  'recording/maxsizecap': recordingLimit('maxSizeCapKb'),
 };
 
 function hlsBoolean(field: 'enabled' | 'lowLatency'): Apply {
@@ -325,6 +366,8 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     audioSampleAccess: '',
     videoSampleAccess: '',
     hls: { ...defaults.hls },
+    recording: NO_RECORDING_SETTINGS,
+    bandwidth: NO_BANDWIDTH_LIMITS,
   };
   const issues: SettingIssue[] = [];
   const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];

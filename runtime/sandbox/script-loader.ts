@@ -10,17 +10,26 @@
  * reads and runs the file at once, so its definitions are usable on the next line.
  *
  * Where load() looks: the folder of the main script, then the app folder (they differ when the
- * script lives in scripts/), then each configured script library path. A name that resolves
- * outside the root it was resolved against (../, absolute paths, symlinks) is refused.
+ * script lives in scripts/), then each configured script library path, then the runtime's own
+ * script library (host-api/scriptlib/: netservices.asc), as FMS's scriptlib folder came last. A
+ * name that resolves outside the root it was resolved against (../, absolute paths, symlinks) is refused.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import { fileURLToPath } from 'node:url';
 import { ErrorCode, ScriptError } from '../errors.ts';
 import type { ThrownRecord } from '../../host-api/protocol.ts';
 import type { SourceLines } from './isolate-errors.ts';
 import { relativeInside } from '../common/path-containment.ts';
 
+/**
+ * What FMS shipped in its script library, rewritten here (netservices.asc): load()'s last folder.
+ * scripts/build.js copies it to dist/scriptlib/ and defines FMS_SCRIPTLIB_DIR relative to the
+ * compiled module; the sources read it from host-api/scriptlib/.
+ */
+declare const FMS_SCRIPTLIB_DIR: string | undefined;
+export const BUILTIN_SCRIPTLIB_DIR = fileURLToPath(new URL(typeof FMS_SCRIPTLIB_DIR === 'string' ? FMS_SCRIPTLIB_DIR : '../../host-api/scriptlib/', import.meta.url));
 /** The bundle's file name in stack traces (never a script file, so error locations skip it). */
 export const HOST_API_FILENAME = 'fms-host-api.js';
 
@@ -108,7 +117,7 @@ export class ScriptLoader implements SourceLines {
 
   constructor(private readonly options: ScriptLoaderOptions) {
     this.appDir = path.resolve(options.appDir);
-    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p))];
+    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p)), path.resolve(BUILTIN_SCRIPTLIB_DIR)];
     this.roots = [...new Set(candidates)];
   }
 
