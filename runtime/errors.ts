@@ -15,6 +15,11 @@ export const ErrorCode = {
   CommandInvalid: 'RTMP_COMMAND_INVALID',
   PeerTooSlow: 'RTMP_PEER_TOO_SLOW',
   ConnectTimeout: 'RTMP_CONNECT_TIMEOUT',
+  RtmpeRefused: 'RTMPE_REFUSED',
+  RtmpeInvalid: 'RTMPE_INVALID',
+  TlsHandshakeFailed: 'TLS_HANDSHAKE_FAILED',
+  RtmptRequestInvalid: 'RTMPT_REQUEST_INVALID',
+  RtmptSessionExpired: 'RTMPT_SESSION_EXPIRED',
   // script
   ScriptSyntax: 'SCRIPT_SYNTAX',
   ScriptThrown: 'SCRIPT_THROWN',
@@ -26,6 +31,7 @@ export const ErrorCode = {
   // host / config
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
+  TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -7,6 +7,7 @@ import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
+import type { OutboundNetwork } from './outbound-connections.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
@@ -23,8 +24,8 @@ const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'aud
 export interface AppInstanceOptions {
   /** Root folder of persistent shared objects. */
   sharedObjectsDir: string;
-  /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
-  ownRtmpPort: () => number;
+  /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
+  network: OutboundNetwork;
   connectTimeoutMs: number;
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
@@ -90,7 +91,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
       streamLengthSec: (name) => this.streamLengthSec(name),
-      ownRtmpPort: options.ownRtmpPort,
+      network: options.network,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
       clientHooks: this.#hooks,
       reportScriptError: (error) => this.#reportScriptError(error),

@@ -2,6 +2,7 @@ import type { Logger } from '../log/logger.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
+import { fmsProtocol, isSecure } from '../rtmp/transport.ts';
 import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
 import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
 import type { SharedObjectSubscriber } from '../shared-objects/shared-object-state.ts';
@@ -73,7 +74,8 @@ export class ClientSession {
       id: this.id,
       ip: connection.remoteAddress,
       agent: text(props['flashVer']),
-      protocol: 'rtmp',
+      protocol: fmsProtocol(connection.transport),
+      secure: isSecure(connection.transport),
       referrer: text(props['swfUrl']),
       pageUrl: text(props['pageUrl']),
       uri: text(props['tcUrl']).replace(/(:\/\/)[^/@]*@/, '$1'),

@@ -7,7 +7,8 @@
 import { encodeAmf0, AmfVector, AmfXml, ecmaArray, typedObject } from '../../runtime/rtmp/amf0.ts';
 import { encodeAmf3Value } from '../../runtime/rtmp/amf3.ts';
 import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
-import { ClientHandshake, GENUINE_FP_KEY_TEXT, imprintDigest, HANDSHAKE_PACKET_BYTES } from '../../runtime/rtmp/handshake.ts';
+import { ClientHandshake } from '../../runtime/rtmp/handshake.ts';
+import { GENUINE_FP_KEY_TEXT, imprintDigest, HANDSHAKE_PACKET_BYTES } from '../../runtime/rtmp/handshake-digest.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 import { INTERESTING_32, mutateBytes, type Rng } from './mutators.ts';
 
