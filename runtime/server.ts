@@ -205,7 +205,7 @@ export class Server {
     if (httpsCert) {
       const server = https.createServer({ ...this.#tlsOptions(httpsCert.pair) }, (req, res) => this.#onHttp(req, res, 'https'));
       server.on('upgrade', this.#onUpgrade);
-      server.on('tlsClientError', (error, socket) => this.#tlsFailed('https', error, socket.remoteAddress));
+      server.on('tlsClientError', (error, socket) => this.#tlsFailed('https', error, socket));
       this.#followCertificate(httpsCert, server, 'https');
       this.#https = server;
       this.httpsPort = await listenHttp(server, this.config.https.port, this.config.https.host, 'HTTPS');
@@ -259,7 +259,7 @@ export class Server {
     const server = tls.createServer(this.#tlsOptions(certificate.pair), (socket) => {
       this.#rtmp.accept(new SocketTransport(socket, 'tls'));
     });
-    server.on('tlsClientError', (error, socket) => this.#tlsFailed('rtmps', error, socket.remoteAddress));
+    server.on('tlsClientError', (error, socket) => this.#tlsFailed('rtmps', error, socket));
     this.#followCertificate(certificate, server, 'rtmps');
     return this.#rtmp.serve(server, port, host, 'RTMPS');
   }
@@ -278,10 +278,12 @@ export class Server {
     files.watch();
   }
 
-  #tlsFailed(door: 'rtmps' | 'https', error: Error, address: string | undefined): void {
+  /** A TLS handshake failed or timed out; Node leaves the socket open once 'tlsClientError' has a listener. */
+  #tlsFailed(door: 'rtmps' | 'https', error: Error, socket: tls.TLSSocket): void {
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    socket.destroy();
     const suppressed = this.#tlsFailures.admit(door);
     if (suppressed === null) return;
-    const ip = (address ?? '').replace(/^::ffff:/, '');
     this.log.warn({ door, ip, code: ErrorCode.TlsHandshakeFailed, err: (error as { code?: string }).code ?? error.message, suppressed }, 'TLS handshake failed');
   }
 

@@ -84,7 +84,7 @@ export class ClientSession {
       ...DEFAULT_ACCESS,
     };
     this.connectArgs = connect.args;
-    this.log = log.child({ client: this.id });
+    this.log = log.child({ client: this.id, transport: connection.transportName });
     connection.on('command', (command) => this.#onCommand(command));
     connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
     connection.on('media', (message) => this.#onMedia(message));

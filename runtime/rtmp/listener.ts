@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { ErrorCode, FmsRuntimeError } from '../errors.ts';
 import { RtmpConnection, type RtmpConnectionOptions } from './connection.ts';
-import { SocketTransport, TRANSPORT_NAMES, type RtmpTransport, type TransportName } from './transport.ts';
+import { END_GRACE_MS, SocketTransport, TRANSPORT_NAMES, type RtmpTransport, type TransportName } from './transport.ts';
 
 /**
  * The one door every inbound RTMP session comes through, whatever its transport: the TCP port
@@ -17,6 +17,8 @@ export class RtmpListener {
   readonly #onClose: (connection: RtmpConnection, reason: string, error?: Error) => void;
   readonly #servers: net.Server[] = [];
   readonly #connections = new Set<RtmpConnection>();
+  /** Every accepted socket, also those still in their TLS handshake (not yet a connection). */
+  readonly #sockets = new Set<net.Socket>();
 
   constructor(options: Omit<RtmpConnectionOptions, 'role'>, onReady: (connection: RtmpConnection) => void, onClose: (connection: RtmpConnection, reason: string, error?: Error) => void) {
     this.#options = options;
@@ -56,6 +58,10 @@ export class RtmpListener {
   /** Binds a server whose connections end up in accept() (TCP here, TLS for RTMPS); closed with the listener. */
   serve(server: net.Server, port: number, host: string, what: string): Promise<number> {
     this.#servers.push(server);
+    server.on('connection', (socket: net.Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(new FmsRuntimeError(ErrorCode.ListenFailed, `${what} listen on ${host}:${port} failed: ${error.message}`, { cause: error }));
       server.once('error', onError);
@@ -70,6 +76,11 @@ export class RtmpListener {
     const closed = this.#servers.filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     // Each close flushes what is queued and ends its transport (destroyed after a short grace).
     for (const connection of [...this.#connections]) connection.close('server shutting down');
+    // Sockets that never became a connection (a TLS handshake under way) are cut after the same grace.
+    const lingering = setTimeout(() => {
+      for (const socket of this.#sockets) socket.destroy();
+    }, END_GRACE_MS);
     await Promise.all(closed);
+    clearTimeout(lingering);
   }
 }
