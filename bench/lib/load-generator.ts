@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { NODE_FLAGS, REPO_ROOT, stopChild } from './servers.ts';
 
 export type PlayerRequest =
-  | { cmd: 'grow'; url: string; stream: string; count: number }
+  /** `ca`: a PEM CA the players trust for rtmps/rtmpts (a bench's own test CA). */
+  | { cmd: 'grow'; url: string; stream: string; count: number; ca?: string }
   | { cmd: 'reset' }
   | { cmd: 'report' }
   | { cmd: 'stall'; url: string; stream: string };
