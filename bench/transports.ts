@@ -25,13 +25,12 @@ import { makeTlsFixtures, type TlsFixtures } from '../test/helpers/tls-fixtures.
 import { LoadGenerator } from './lib/load-generator.ts';
 import { PacedPublisher } from './lib/paced-publisher.ts';
 import { fmt, spread } from './lib/percentiles.ts';
-import { CpuWindow, freePort, median, memory } from './lib/proc-stats.ts';
+import { measureFanout, type FanoutPoint } from './lib/fanout-steps.ts';
+import { CpuWindow, freePort, median } from './lib/proc-stats.ts';
 import { APP, STREAM, startPublisher, startServer, type ServerProcess } from './lib/servers.ts';
 import { TimedPlayer } from './lib/timed-player.ts';
 
-const MIB = 1024 * 1024;
 const PUBLISH_SETTLE_MS = 1500;
-const BASELINE_MS = 2000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function options() {
@@ -74,43 +73,13 @@ async function startOurServer(tlsFiles: TlsFixtures): Promise<ServerProcess & { 
 
 // ---- 1. fan-out CPU, RTMPS vs RTMP -------------------------------------------------------------
 
-interface FanoutPoint {
-  cores: number;
-  rssMib: number;
-  connected: number;
-  fpsMedian: number;
-  fpsMin: number;
-  loadGenCores: number;
-}
-
 async function runFanout(scheme: 'rtmp' | 'rtmps', file: string, tlsFiles: TlsFixtures, opts: Options): Promise<{ baseline: number; points: Map<number, FanoutPoint> }> {
   const server = await startOurServer(tlsFiles);
   const publisher = startPublisher(file, `rtmp://127.0.0.1:${server.rtmpPort}/${APP}/${STREAM}`);
-  const loadGen = new LoadGenerator();
-  const points = new Map<number, FanoutPoint>();
   try {
-    await sleep(PUBLISH_SETTLE_MS);
-    if (!publisher.alive()) throw new Error(`ffmpeg publisher exited: ${publisher.stderr()}`);
-    const base = new CpuWindow(server.pid);
-    await sleep(BASELINE_MS);
-    const baseline = base.end().cores;
     const url = scheme === 'rtmps' ? `rtmps://127.0.0.1:${server.rtmpsPort}/${APP}` : `rtmp://127.0.0.1:${server.rtmpPort}/${APP}`;
-    for (const n of opts.players) {
-      const grown = await loadGen.request({ cmd: 'grow', url, stream: STREAM, count: n, ca: tlsFiles.caPem }, 'grown');
-      await sleep(opts.warmupMs);
-      await loadGen.request({ cmd: 'reset' }, 'reset');
-      const serverCpu = new CpuWindow(server.pid);
-      const loadGenCpu = new CpuWindow(loadGen.pid);
-      await sleep(opts.windowMs);
-      const cores = serverCpu.end().cores;
-      const loadGenCores = loadGenCpu.end().cores;
-      const report = await loadGen.request({ cmd: 'report' }, 'report');
-      const fps = report.frames.map((f) => (f * 1000) / report.elapsedMs);
-      points.set(n, { cores, rssMib: memory(server.pid).rss / MIB, connected: grown.connected, fpsMedian: median(fps), fpsMin: fps.length ? Math.min(...fps) : Number.NaN, loadGenCores });
-    }
-    return { baseline, points };
+    return await measureFanout(server, publisher, { players: opts.players, warmupMs: opts.warmupMs, windowMs: opts.windowMs, url, stream: STREAM, ca: tlsFiles.caPem });
   } finally {
-    await loadGen.stop();
     await publisher.stop();
     await server.stop();
   }

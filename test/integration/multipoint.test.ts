@@ -2,28 +2,13 @@ import { strict as assert } from 'node:assert';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
-import { playWithFfprobe, publishTags, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
+import { countFrames, playWithFfprobe, publishTags, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 import { makeTlsFixtures } from '../helpers/tls-fixtures.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/apps');
-
-/** Counts media messages a viewer receives on `url` over `ms`. */
-async function countFrames(url: string, streamName: string, ms: number): Promise<number> {
-  const nc = new NetConnection();
-  await nc.connect(url);
-  const ns = await nc.createStream();
-  let frames = 0;
-  ns.on('media', (m) => {
-    if (m.type === 9) frames++;
-  });
-  ns.play(streamName);
-  await new Promise((r) => setTimeout(r, ms));
-  nc.close();
-  return frames;
-}
 
 describe('multipoint publishing: server-side NetConnection/NetStream as native relays', function () {
   this.timeout(90_000);

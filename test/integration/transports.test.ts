@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConnectError, NetConnection } from '../../runtime/client/net-connection.ts';
 import { SharedObject } from '../../runtime/client/shared-object.ts';
 import { playWithFfmpeg, playWithRtmpdump, type FramesResult } from '../helpers/flv-player.ts';
-import { publishTags, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
+import { countFrames, publishTags, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 import { makeTlsFixtures, type TlsFixtures } from '../helpers/tls-fixtures.ts';
 
@@ -135,18 +135,7 @@ describe('transports: RTMPS, RTMPT(S), RTMPE(TE) with real clients', function ()
     });
     after(async () => dest?.close());
 
-    async function framesFrom(uri: string, stream: string, ms: number): Promise<number> {
-      const nc = await connect(uri);
-      const ns = await nc.createStream();
-      let frames = 0;
-      ns.on('media', (m) => {
-        if (m.type === 9) frames++;
-      });
-      ns.play(stream);
-      await new Promise((r) => setTimeout(r, ms));
-      nc.close();
-      return frames;
-    }
+    const framesFrom = (uri: string, stream: string, ms: number) => countFrames(uri, stream, ms, { ca: [tlsFiles.caPem] });
 
     it('a relay (NetStream.attach/publish) over rtmps, rtmpt and rtmpe delivers frames', async () => {
       const targets = [dest.uri('rtmps', 'viaRtmps'), dest.uri('rtmpt', 'viaRtmpt'), dest.uri('rtmpe', 'viaRtmpe')];

@@ -5,12 +5,16 @@ import { Rc4 } from '../../runtime/rtmp/rc4.ts';
 import { BLOWFISH_PI_WORDS_BASE64, Blowfish, xteaEncryptBigEndianForTest } from '../../runtime/rtmp/rtmpe-signature.ts';
 
 /**
- * Runs `script` in a child Node with OpenSSL's legacy provider (RC4 and Blowfish live there), so
- * our ciphers are checked against OpenSSL's, not against themselves.
+ * Encrypts `data` with OpenSSL's `cipher` in a child Node with the legacy provider (RC4 and
+ * Blowfish live there), so our ciphers are checked against OpenSSL's, not against themselves.
  */
-function openssl(script: string, input: Record<string, string>): string {
+function openssl(cipher: 'rc4' | 'bf-ecb', key: Buffer, data: Buffer): string {
+  const script =
+    "const c=require('crypto');const i=JSON.parse(require('fs').readFileSync(0,'utf8'));" +
+    "const e=c.createCipheriv(i.cipher,Buffer.from(i.key,'hex'),null);e.setAutoPadding(false);" +
+    "process.stdout.write(Buffer.concat([e.update(Buffer.from(i.data,'hex')),e.final()]).toString('hex'))";
   return execFileSync(process.execPath, ['--openssl-legacy-provider', '-e', script], {
-    input: JSON.stringify(input),
+    input: JSON.stringify({ cipher, key: key.toString('hex'), data: data.toString('hex') }),
     encoding: 'utf8',
   }).trim();
 }
@@ -37,11 +41,7 @@ describe('RTMPE ciphers', () => {
   it('RC4 keystream equals OpenSSL RC4 for random keys and data, across split updates', () => {
     const key = randomBytes(16);
     const data = randomBytes(5000);
-    const expected = openssl(
-      "const c=require('crypto');const i=JSON.parse(require('fs').readFileSync(0,'utf8'));" +
-        "const e=c.createCipheriv('rc4',Buffer.from(i.key,'hex'),null);process.stdout.write(Buffer.concat([e.update(Buffer.from(i.data,'hex')),e.final()]).toString('hex'))",
-      { key: key.toString('hex'), data: data.toString('hex') },
-    );
+    const expected = openssl('rc4', key, data);
     const rc4 = new Rc4(key);
     const out = Buffer.alloc(data.length);
     rc4.update(data.subarray(0, 1), out, 0);
@@ -73,11 +73,7 @@ describe('RTMPE ciphers', () => {
   it('Blowfish with a 24-byte key equals OpenSSL bf-ecb', () => {
     const key = randomBytes(24);
     const block = randomBytes(8);
-    const expected = openssl(
-      "const c=require('crypto');const i=JSON.parse(require('fs').readFileSync(0,'utf8'));" +
-        "const e=c.createCipheriv('bf-ecb',Buffer.from(i.key,'hex'),null);e.setAutoPadding(false);process.stdout.write(Buffer.concat([e.update(Buffer.from(i.block,'hex')),e.final()]).toString('hex'))",
-      { key: key.toString('hex'), block: block.toString('hex') },
-    );
+    const expected = openssl('bf-ecb', key, block);
     const words = new Uint32Array([block.readUInt32BE(0), block.readUInt32BE(4)]);
     new Blowfish(key).encrypt(words);
     const out = Buffer.alloc(8);
