@@ -20,8 +20,8 @@ export class PacedPublisher {
   #loop: Promise<void> = Promise.resolve();
   /** Largest delay between a tag's due time and its send (the publisher's own share of any jitter). */
   maxLateMs = 0;
-  /** performance.now() at which timestamp 0 was due: a tag with timestamp t is sent at startedAtMs + t. */
-  startedAtMs = 0;
+  /** Called with each video tag's timestamp and the performance.now() of its send (latency benches). */
+  onVideoSent: ((timestamp: number, atMs: number) => void) | null = null;
 
   constructor(file: string) {
     this.#tags = readFlvTags(readFileSync(file)).filter((t) => t.type === MessageType.Audio || t.type === MessageType.Video);
@@ -37,7 +37,6 @@ export class PacedPublisher {
   async #run(ns: NetStream): Promise<void> {
     const roundMs = this.#tags.at(-1)!.timestamp + FRAME_MS;
     const startedAt = performance.now();
-    this.startedAtMs = startedAt;
     for (let round = 0; !this.#stopped; round++) {
       for (const tag of this.#tags) {
         const timestamp = tag.timestamp + round * roundMs;
@@ -45,6 +44,7 @@ export class PacedPublisher {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.#stopped || !this.nc.isConnected) return;
         this.maxLateMs = Math.max(this.maxLateMs, performance.now() - (startedAt + timestamp));
+        if (tag.type === MessageType.Video) this.onVideoSent?.(timestamp, performance.now());
         ns.sendMedia(tag.type as typeof MessageType.Audio | typeof MessageType.Video, timestamp, tag.payload);
       }
     }
