@@ -68,7 +68,7 @@ async function startOurServer(tlsFiles: TlsFixtures): Promise<ServerProcess & { 
   const rtmpsPort = await freePort();
   const config = path.join(tlsFiles.dir, 'bench-config.json');
   writeFileSync(config, JSON.stringify({ rtmps: { host: '127.0.0.1', cert: tlsFiles.cert, key: tlsFiles.key }, rtmp: { host: '127.0.0.1' } }));
-  const server = await startServer('ours', false, ['--config', config, '--rtmps-port', String(rtmpsPort)]);
+  const server = await startServer('ours', { extraArgs: ['--config', config, '--rtmps-port', String(rtmpsPort)] });
   return Object.assign(server, { rtmpsPort });
 }
 

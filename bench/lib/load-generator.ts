@@ -5,7 +5,7 @@ import { REPO_ROOT, stopChild } from './servers.ts';
 
 export type PlayerRequest =
   /** `ca`: a PEM CA the players trust for rtmps/rtmpts (a bench's own test CA). */
-  | { cmd: 'grow'; url: string; stream: string; count: number; ca?: string }
+  | { cmd: 'grow'; url: string; stream: string; count: number; ca?: string; mode?: 'decode' | 'count' }
   | { cmd: 'reset' }
   | { cmd: 'report' }
   | { cmd: 'stall'; url: string; stream: string };
@@ -13,7 +13,7 @@ export type PlayerRequest =
 export type PlayerReply =
   | { type: 'grown'; connected: number; failed: number }
   | { type: 'reset' }
-  | { type: 'report'; frames: number[]; elapsedMs: number }
+  | { type: 'report'; frames: number[]; bytes: number[]; elapsedMs: number }
   | { type: 'stalled'; localPort: number }
   | { type: 'error'; message: string };
 
