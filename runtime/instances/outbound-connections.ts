@@ -262,12 +262,12 @@ export class OutboundConnections {
       get bufferedBytes() {
         return connection.bufferedBytes;
       },
-      write: (packet) => {
+      write: (packet, timestamp) => {
         // onMetaData goes out as @setDataFrame so the remote keeps it for its own late joiners.
         const payload = packet.type === MessageType.DataAmf0 && packet.payload.subarray(3, 13).toString('latin1') === 'onMetaData'
           ? Buffer.concat([AT_SET_DATA_FRAME, packet.payload])
           : packet.payload;
-        connection.sendMessage({ type: packet.type, streamId: remote.id, timestamp: packet.timestamp, payload });
+        connection.sendMedia(packet.type, remote.id, timestamp, payload); // no message object per packet
       },
     };
   }

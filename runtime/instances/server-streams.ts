@@ -117,7 +117,12 @@ export class ServerStreams {
     const relay = new Relay(`stream-${name}`, `local:${item.name}`, Number.MAX_SAFE_INTEGER);
     const sink: PacketSink = {
       bufferedBytes: 0, // in-process: the target's own subscribers have their own bounded queues
-      write: (p) => (p.type === MessageType.DataAmf0 && p.payload.subarray(3, 13).toString('latin1') === 'onMetaData' ? target.setMetadata(p) : target.write(p)),
+      write: (p, timestamp) => {
+        // The stream keeps what it is given (GOP cache, metadata): a packet on the relay's timeline.
+        const packet = timestamp === p.timestamp ? p : { type: p.type, timestamp, payload: p.payload };
+        if (packet.type === MessageType.DataAmf0 && packet.payload.subarray(3, 13).toString('latin1') === 'onMetaData') target.setMetadata(packet);
+        else target.write(packet);
+      },
     };
     relay.setTarget(sink, name);
     relay.attach(this.#host.streams.getOrCreate(item.name));

@@ -1,4 +1,5 @@
 import { MessageType } from '../rtmp/message.ts';
+import type { SharedWire } from '../rtmp/shared-wire.ts';
 
 /** One audio, video or data message of a live stream, as it travels from publisher to players. */
 export interface MediaPacket {
@@ -10,7 +11,7 @@ export interface MediaPacket {
    * Chunked wire bytes shared by every player with the same chunk stream id, message stream id
    * and chunk size (fan-out encodes once, not once per player). Filled lazily by the connection.
    */
-  wire?: Map<string, Buffer>;
+  wire?: SharedWire;
 }
 
 /** FLV/RTMP video tag: frame type in the high nibble (1 = keyframe); enhanced RTMP sets bit 7. */

@@ -64,15 +64,25 @@ export class ChunkEncoder {
   }
 
   encode(msg: RtmpMessage, csid: number): Buffer[] {
+    const pieces: Buffer[] = [];
+    this.encodeInto(msg.type, msg.streamId, msg.timestamp, msg.payload, csid, pieces);
+    return pieces;
+  }
+
+  /**
+   * Appends the chunks of one message to `out` (what the connection writes this turn) and returns
+   * their byte count: a header buffer and subarrays of the payload, which is never copied. Takes
+   * the fields, not a message object, so a relay forwarding a packet allocates none.
+   */
+  encodeInto(messageType: number, messageStreamId: number, messageTimestamp: number, payload: Buffer, csid: number, out: Buffer[]): number {
     if (!Number.isInteger(csid) || csid < MIN_CSID || csid > MAX_CSID) {
       throw new RangeError(`chunk stream id must be in ${MIN_CSID}..${MAX_CSID}, got ${csid}`);
     }
-    const payload = msg.payload;
     const length = payload.length;
     if (length > MAX_MESSAGE_LENGTH) throw new RangeError(`message of ${length} bytes does not fit RTMP's 24-bit length`);
-    const timestamp = msg.timestamp >>> 0;
-    const type = msg.type & 0xff;
-    const streamId = msg.streamId >>> 0;
+    const timestamp = messageTimestamp >>> 0;
+    const type = messageType & 0xff;
+    const streamId = messageStreamId >>> 0;
     const last = this.#last.get(csid);
 
     let fmt: 0 | 1 | 2 | 3 = 0;
@@ -97,21 +107,23 @@ export class ChunkEncoder {
     // read it as 0. Never relying on it (NaN never equals) costs one fmt 2 header and avoids both.
     this.#remember(csid, timestamp, fmt === 0 ? Number.NaN : delta, length, type, streamId, extended);
 
-    const pieces: Buffer[] = [];
-    pieces.push(firstHeader(fmt, csid, field, length, type, streamId, extended));
+    const header = firstHeader(fmt, csid, field, length, type, streamId, extended);
+    out.push(header);
     const chunkSize = this.#chunkSize;
     if (length <= chunkSize) {
-      if (length > 0) pieces.push(payload);
-      return pieces;
+      if (length > 0) out.push(payload);
+      return header.length + length;
     }
-    pieces.push(payload.subarray(0, chunkSize));
+    out.push(payload.subarray(0, chunkSize));
     // Every continuation header is identical, so one buffer serves them all.
     const continuation = basicHeader(3, csid, extended >= 0 ? 4 : 0);
     if (extended >= 0) continuation.writeUInt32BE(extended, continuation.length - 4);
+    let bytes = header.length + length;
     for (let offset = chunkSize; offset < length; offset += chunkSize) {
-      pieces.push(continuation, payload.subarray(offset, Math.min(offset + chunkSize, length)));
+      out.push(continuation, payload.subarray(offset, Math.min(offset + chunkSize, length)));
+      bytes += continuation.length;
     }
-    return pieces;
+    return bytes;
   }
 }
 

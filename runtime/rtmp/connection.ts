@@ -5,6 +5,7 @@ import { splitAggregate } from './aggregate.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
 import { ChunkEncoder, encodeShared } from './chunk-encoder.ts';
 import { scheduleFlush } from './flush-queue.ts';
+import type { SharedWire } from './shared-wire.ts';
 import { CipherTransport } from './cipher-transport.ts';
 import { ClientHandshake, ServerHandshake, type ClientHandshakeOptions, type RtmpeGate } from './handshake.ts';
 import { MessageType, OUTPUT_CHUNK_SIZE_BYTES, UserControlEvent, type RtmpMessage } from './message.ts';
@@ -100,6 +101,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #decoder: ChunkDecoder;
   #encoder = new ChunkEncoder();
   #pending: Buffer[] = [];
+  #spare: Buffer[] | null = [];
   #pendingBytes = 0;
   #flushScheduled = false;
   /** Bound once: the decoder calls it for every message, and a closure per socket read is garbage. */
@@ -329,10 +331,19 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   }
 
   sendMessage(message: RtmpMessage): void {
+    this.sendMedia(message.type, message.streamId, message.timestamp, message.payload);
+  }
+
+  /**
+   * Sends one message given by its fields (a relay forwards every packet of its stream through
+   * here: no message object per packet). The payload is not copied; the caller must not change it.
+   */
+  sendMedia(type: number, streamId: number, timestamp: number, payload: Buffer): void {
     if (this.#closed) return;
-    const csid = message.type <= MessageType.SetPeerBandwidth ? CSID_PROTOCOL : csidFor(message.type, message.streamId);
+    const csid = type <= MessageType.SetPeerBandwidth ? CSID_PROTOCOL : csidFor(type, streamId);
     this.messagesOut++;
-    for (const piece of this.#encoder.encode(message, csid)) this.#write(piece);
+    this.#pendingBytes += this.#encoder.encodeInto(type, streamId, timestamp, payload, csid, this.#pending);
+    this.#scheduleFlush();
   }
 
   /**
@@ -340,7 +351,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
    * once per (csid, stream id, chunk size) into `wire`, then the same buffer goes to every socket.
    * The stream id comes separately so every player can pass the same packet object.
    */
-  sendShared(message: ShareableMessage, streamId: number, wire: Map<string, Buffer>): void {
+  sendShared(message: ShareableMessage, streamId: number, wire: SharedWire): void {
     if (this.#closed) return;
     const csid = csidFor(message.type, streamId);
     const chunkSize = this.#encoder.chunkSize;
@@ -371,6 +382,10 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #write(piece: Buffer): void {
     this.#pending.push(piece);
     this.#pendingBytes += piece.length;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       scheduleFlush(this.#flushNow);
@@ -380,11 +395,16 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#closed || this.#pending.length === 0) return;
+    // Two lists take turns (transports copy what they keep: RtmpTransport.write), so no list is
+    // allocated per turn; a flush re-entered from inside write() finds an empty one.
     const pieces = this.#pending;
-    this.#pending = [];
+    this.#pending = this.#spare ?? [];
+    this.#spare = null;
     this.bytesOut += this.#pendingBytes;
     this.#pendingBytes = 0;
     this.#transport.write(pieces);
+    pieces.length = 0;
+    this.#spare = pieces;
     if (this.#transport.bufferedBytes > this.options.maxOutputBufferBytes) {
       this.close('peer too slow', new ProtocolError(ErrorCode.PeerTooSlow, 'peer does not read; output buffer over limit'));
     }

@@ -35,7 +35,10 @@ export interface RtmpTransport {
   readonly socket: Socket | null;
   /** Sets (or replaces, for a cipher put on top) the one receiver of this transport's events. */
   bind(sink: TransportSink): void;
-  /** Pieces queued in one event-loop turn, written in order. The pieces may be shared: never modify them. */
+  /**
+   * Pieces queued in one event-loop turn, written in order. The pieces may be shared: never modify
+   * them. The array is the connection's and is emptied for reuse after the call: keep the pieces, not it.
+   */
   write(pieces: readonly Buffer[]): void;
   /** Sends what is queued, then closes; a peer that never reads is cut off after a grace period. */
   end(): void;
