@@ -37,6 +37,12 @@ export class LiveStream {
   videoConfig: MediaPacket | null = null;
   audioConfig: MediaPacket | null = null;
   readonly subscribers = new Set<LiveSubscriber>();
+  /**
+   * The subscribers as an array, replaced (never changed) on subscribe/unsubscribe: write() runs per
+   * packet and a Set's iterator was one object per packet. A subscriber removed during a fan-out may
+   * still get that packet; every subscriber ignores packets once it has closed.
+   */
+  #fanout: readonly LiveSubscriber[] = [];
   readonly #gop = new GopCache();
   bytesIn = 0;
   /** bytesIn when the current publish started (average bitrate since then). */
@@ -88,7 +94,8 @@ export class LiveStream {
     this.packetsIn++;
     this.lastTimestamp = packet.timestamp;
     this.#remember(packet);
-    for (const subscriber of this.subscribers) subscriber.packet(packet);
+    const fanout = this.#fanout;
+    for (let i = 0; i < fanout.length; i++) fanout[i]!.packet(packet);
   }
 
   /** Sets onMetaData (from @setDataFrame); delivered to current subscribers too. */
@@ -98,11 +105,14 @@ export class LiveStream {
   }
 
   subscribe(subscriber: LiveSubscriber): void {
+    if (this.subscribers.has(subscriber)) return;
     this.subscribers.add(subscriber);
+    this.#fanout = [...this.subscribers];
   }
 
   unsubscribe(subscriber: LiveSubscriber): void {
-    this.subscribers.delete(subscriber);
+    if (!this.subscribers.delete(subscriber)) return;
+    this.#fanout = [...this.subscribers];
   }
 
   get idle(): boolean {

@@ -3,7 +3,7 @@ import { ErrorCode, ProtocolError } from '../errors.ts';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
 import { splitAggregate } from './aggregate.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
-import { ChunkEncoder, encodeShared } from './chunk-encoder.ts';
+import { ChunkEncoder, PieceList, encodeShared } from './chunk-encoder.ts';
 import { scheduleFlush } from './flush-queue.ts';
 import type { SharedWire } from './shared-wire.ts';
 import { CipherTransport } from './cipher-transport.ts';
@@ -100,9 +100,9 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #handshake: ServerHandshake | ClientHandshake | null;
   #decoder: ChunkDecoder;
   #encoder = new ChunkEncoder();
-  #pending: Buffer[] = [];
-  #spare: Buffer[] | null = [];
-  #pendingBytes = 0;
+  /** What this turn writes; two lists take turns (#flush). */
+  #pending = new PieceList();
+  #spare: PieceList | null = new PieceList();
   #flushScheduled = false;
   /** Bound once: the decoder calls it for every message, and a closure per socket read is garbage. */
   readonly #onMessageNow = (message: RtmpMessage): void => this.#onMessage(message);
@@ -174,7 +174,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   /** Bytes written but not yet taken by the kernel: the back-pressure signal for media. */
   get bufferedBytes(): number {
-    return this.#transport.bufferedBytes + this.#pendingBytes;
+    return this.#transport.bufferedBytes + this.#pending.bytes;
   }
 
   get remoteAddress(): string {
@@ -342,7 +342,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     if (this.#closed) return;
     const csid = type <= MessageType.SetPeerBandwidth ? CSID_PROTOCOL : csidFor(type, streamId);
     this.messagesOut++;
-    this.#pendingBytes += this.#encoder.encodeInto(type, streamId, timestamp, payload, csid, this.#pending);
+    this.#encoder.encodeInto(type, streamId, timestamp, payload, csid, this.#pending);
     this.#scheduleFlush();
   }
 
@@ -381,7 +381,6 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   #write(piece: Buffer): void {
     this.#pending.push(piece);
-    this.#pendingBytes += piece.length;
     this.#scheduleFlush();
   }
 
@@ -394,17 +393,17 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#closed || this.#pending.length === 0) return;
-    // Two lists take turns (transports copy what they keep: RtmpTransport.write), so no list is
-    // allocated per turn; a flush re-entered from inside write() finds an empty one.
-    const pieces = this.#pending;
-    this.#pending = this.#spare ?? [];
+    const pending = this.#pending;
+    if (this.#closed || pending.count === 0) return;
+    // Two lists take turns and keep their capacity (transports copy what they keep:
+    // RtmpTransport.write), so nothing is allocated per turn; a flush re-entered from inside
+    // write() finds the other, empty one.
+    this.#pending = this.#spare ?? new PieceList();
     this.#spare = null;
-    this.bytesOut += this.#pendingBytes;
-    this.#pendingBytes = 0;
-    this.#transport.write(pieces);
-    pieces.length = 0;
-    this.#spare = pieces;
+    this.bytesOut += pending.bytes;
+    this.#transport.write(pending.items, pending.count);
+    pending.clear();
+    this.#spare = pending;
     if (this.#transport.bufferedBytes > this.options.maxOutputBufferBytes) {
       this.close('peer too slow', new ProtocolError(ErrorCode.PeerTooSlow, 'peer does not read; output buffer over limit'));
     }

@@ -36,10 +36,11 @@ export interface RtmpTransport {
   /** Sets (or replaces, for a cipher put on top) the one receiver of this transport's events. */
   bind(sink: TransportSink): void;
   /**
-   * Pieces queued in one event-loop turn, written in order. The pieces may be shared: never modify
-   * them. The array is the connection's and is emptied for reuse after the call: keep the pieces, not it.
+   * The first `count` pieces (default: all), queued in one event-loop turn, written in order. The
+   * pieces may be shared: never modify them. The array is the connection's and is reused after the
+   * call (its slots beyond `count` are stale): keep the pieces, not it.
    */
-  write(pieces: readonly Buffer[]): void;
+  write(pieces: readonly Buffer[], count?: number): void;
   /** Sends what is queued, then closes; a peer that never reads is cut off after a grace period. */
   end(): void;
   destroy(): void;
@@ -109,9 +110,9 @@ export class SocketTransport implements RtmpTransport {
     socket.on('end', () => this.#sink!.closed('peer closed'));
   }
 
-  write(pieces: readonly Buffer[]): void {
+  write(pieces: readonly Buffer[], count = pieces.length): void {
     const socket = this.socket;
-    if (pieces.length === 1) {
+    if (count === 1) {
       socket.write(pieces[0]!);
       return;
     }
@@ -119,7 +120,7 @@ export class SocketTransport implements RtmpTransport {
     // (bench:media-path): the copy costs more than it saves once a turn holds many messages
     // (a burst, fanned out to every player), and is no better for one message per turn.
     socket.cork();
-    for (const piece of pieces) socket.write(piece);
+    for (let i = 0; i < count; i++) socket.write(pieces[i]!);
     socket.uncork();
   }
 
