@@ -3,8 +3,8 @@ import type { MediaPacket } from './media-packet.ts';
 /** First arena of a stream, before any GOP has been measured. */
 const INITIAL_ARENA_BYTES = 64 * 1024;
 const INITIAL_SLOTS = 64;
-/** An arena more than this many times the last GOP (and above the initial size) is given back. */
-const SHRINK_FACTOR = 2;
+/** An arena more than this many times the last GOP (and above the initial size) is given back (growth doubles, so 2 would oscillate). */
+const SHRINK_FACTOR = 4;
 /** Room left above the last GOP's size when an arena is (re)made, so a slightly bigger GOP needs no copy. */
 const HEADROOM = 1.25;
 
@@ -95,7 +95,9 @@ export class GopCache {
   #reserve(length: number): void {
     const needed = this.#used + length;
     if (this.#arena && needed <= this.#arena.length) return;
-    const size = Math.max(INITIAL_ARENA_BYTES, Math.ceil(Math.max(needed, this.#lastGopBytes) * HEADROOM));
+    // Sized from the last GOP; outgrown mid-GOP (the first one, or a burst), at least doubled, so a
+    // GOP never needs more than a few copies.
+    const size = Math.max(INITIAL_ARENA_BYTES, Math.ceil(Math.max(needed, this.#lastGopBytes) * HEADROOM), 2 * this.capacity);
     const arena = Buffer.allocUnsafeSlow(size);
     if (this.#arena && this.#used > 0) this.#arena.copy(arena, 0, 0, this.#used);
     this.#arena = arena;
