@@ -77,8 +77,16 @@ export function tempDir(prefix: string): string {
 
 /** Builds dist/ if a source changed since the last build: the benches measure the compiled server. */
 export function ensureBuilt(): void {
+  if (process.env['BENCH_OURS_ENTRY']) return; // another checkout's build, measured as it is
   execFileSync(process.execPath, ['scripts/build.js', '--if-stale'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
+
+/**
+ * The `fms-runtime` command the benches start: this checkout's, or another build's given as
+ * BENCH_OURS_ENTRY=/path/to/checkout/bin/fms-runtime.js (an A/B comparison against an older commit
+ * built with `npm run build` in its own worktree; its dist/ must exist).
+ */
+export const oursEntry = (): string => process.env['BENCH_OURS_ENTRY'] || 'bin/fms-runtime.js';
 
 /** Extra node flags for our servers, e.g. BENCH_OURS_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 export const oursNodeArgs = (): string[] => (process.env['BENCH_OURS_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -115,7 +123,7 @@ export async function startOurs(appsDir: string, options: StartOptions = {}): Pr
   const httpPort = await freePort();
   const serverArgs = ['--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', options.logLevel ?? 'warn', '--no-watch', ...(options.extraArgs ?? [])];
   const nodeArgs = [...(options.nodeArgs ?? []), ...oursNodeArgs()];
-  const args = options.probe ? [...SOURCE_NODE_FLAGS, ...nodeArgs, 'bench/lib/our-server-probe.ts', ...serverArgs] : [...NODE_FLAGS, ...nodeArgs, 'bin/fms-runtime.js', ...serverArgs];
+  const args = options.probe ? [...SOURCE_NODE_FLAGS, ...nodeArgs, 'bench/lib/our-server-probe.ts', ...serverArgs] : [...NODE_FLAGS, ...nodeArgs, oursEntry(), ...serverArgs];
   const { child, stderr } = spawnServer(options.pinning, process.execPath, args, options.probe === true);
   await started(child, stderr, rtmpPort, SERVER_LABEL.ours);
   return {
@@ -125,7 +133,11 @@ export async function startOurs(appsDir: string, options: StartOptions = {}): Pr
     rtmpPort,
     httpPort,
     backlog: (clientPort) => askBacklog(child, clientPort),
-    stop: () => stopChild(child),
+    stop: async () => {
+      const t = Date.now();
+      await stopChild(child, 20000);
+      if (process.env['BENCH_DEBUG_STOP']) process.stderr.write(`ours ${child.pid} stopped in ${Date.now() - t} ms (code ${child.exitCode}, signal ${child.signalCode})\n`);
+    },
   };
 }
 
