@@ -55,8 +55,6 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         if (held > 0) this.#locks.set(name, held - 1);
         return state.unlock();
       }
-      case 'flush':
-        return state.flush();
       case 'clear':
         return state.clear();
       case 'close':
@@ -72,6 +70,11 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         state.resyncDepth = Number(args[0]);
         return undefined;
     }
+  }
+
+  flush(name: string): Promise<boolean> {
+    if (this.#proxied()?.has(name)) return Promise.resolve(false); // the owner's business (FMS)
+    return this.#handles.get(name)?.flush() ?? Promise.resolve(false);
   }
 
   /**

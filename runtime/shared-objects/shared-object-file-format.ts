@@ -8,6 +8,11 @@
  * object tagged with "$t": undef, num (NaN, ±Infinity, -0), date, xml, bytes (base64), map,
  * vector, array (with named properties), object (class alias, ECMA array, or a "$t" key of its
  * own). Cycles and nesting beyond MAX_FILE_DEPTH are written as null.
+ *
+ * The file is written from pieces (shared-object-files.ts): the header, then each slot's
+ * `["name",value]` text encoded once when the slot changed (encodeSlot), joined by commas, then the
+ * footer. The bytes are exactly JSON.stringify of the whole object, without ever re-encoding every
+ * slot (or building one string of the whole SO) to save a change.
  */
 import {
   AmfVector,
@@ -26,9 +31,51 @@ const FILE_FORMAT = 'fms-runtime.shared-object';
 const MAX_FILE_DEPTH = 256;
 const VECTOR_KINDS: readonly AmfVectorKind[] = ['int', 'uint', 'double', 'object'];
 
-export function encodeSoFile(name: string, version: number, data: ReadonlyMap<string, unknown>): string {
-  const slots = [...data].map(([slot, value]) => [slot, toJson(value, 0, new Set())]);
-  return JSON.stringify({ format: FILE_FORMAT, formatVersion: 1, name, version, slots });
+/** Upper bound of header + footer: the name is at most 1,024 UTF-8 bytes (shared-object-names.ts), 6 bytes per char escaped. */
+export const MAX_FILE_FRAME_BYTES = 8 * 1024;
+
+/** Everything before the first slot; the slots follow, comma-separated, then SO_FILE_FOOTER. */
+export function soFileHeader(name: string, version: number): Buffer {
+  return Buffer.from(`{"format":${JSON.stringify(FILE_FORMAT)},"formatVersion":1,"name":${JSON.stringify(name)},"version":${version},"slots":[`, 'utf8');
+}
+
+export const SO_FILE_FOOTER = Buffer.from(']}', 'utf8');
+export const SO_FILE_COMMA = Buffer.from(',', 'utf8');
+
+/** Thrown inside toJson once the value certainly encodes to more than the budget allows. */
+const OVER_BUDGET = Symbol('over budget');
+
+/**
+ * The stored form of one slot, `["name",value]` as UTF-8, or null when it would take more than
+ * `maxBytes`. The walk counts a lower bound of the output as it goes (every UTF-16 unit is at
+ * least one byte) and gives up before stringifying anything that cannot fit, so a huge value costs
+ * one bounded walk, never a string the size of its escaped form.
+ */
+export function encodeSlot(slot: string, value: unknown, maxBytes: number): Buffer | null {
+  const walked = walkSlot(slot, value, maxBytes);
+  if (walked === null) return null;
+  const bytes = Buffer.from(JSON.stringify([slot, walked.json]), 'utf8');
+  return bytes.length <= maxBytes ? bytes : null;
+}
+
+/**
+ * A lower bound of the slot's stored size (about its size in memory: one byte per character,
+ * escapes not counted), without stringifying; null when even that is over `maxBytes`.
+ */
+export function measureSlot(slot: string, value: unknown, maxBytes: number): number | null {
+  return walkSlot(slot, value, maxBytes)?.bytes ?? null;
+}
+
+function walkSlot(slot: string, value: unknown, maxBytes: number): { json: unknown; bytes: number } | null {
+  const budget = { left: maxBytes - slot.length - 6 };
+  if (budget.left < 0) return null;
+  try {
+    const json = toJson(value, 0, new Set(), budget);
+    return { json, bytes: maxBytes - budget.left };
+  } catch (error) {
+    if (error === OVER_BUDGET) return null;
+    throw error;
+  }
 }
 
 /** Throws (any error) when the text is not a complete file of this format. */
@@ -51,7 +98,14 @@ function tag(t: string, fields: Record<string, unknown>): Record<string, unknown
   return { $t: t, ...fields };
 }
 
-function toJson(value: unknown, depth: number, ancestors: Set<object>): unknown {
+/** Charges a lower bound of what is about to be written; throws OVER_BUDGET when it does not fit. */
+function charge(budget: { left: number }, bytes: number): void {
+  budget.left -= bytes;
+  if (budget.left < 0) throw OVER_BUDGET;
+}
+
+function toJson(value: unknown, depth: number, ancestors: Set<object>, budget: { left: number }): unknown {
+  if (typeof value !== 'object') charge(budget, typeof value === 'string' ? value.length + 2 : 1);
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -67,13 +121,20 @@ function toJson(value: unknown, depth: number, ancestors: Set<object>): unknown 
   }
   if (value === null || depth > MAX_FILE_DEPTH || ancestors.has(value)) return null;
   const plain = unbox(value);
-  if (plain !== value) return toJson(plain, depth, ancestors);
+  if (plain !== value) return toJson(plain, depth, ancestors, budget);
+  charge(budget, 2);
   if (value instanceof Date) return tag('date', { v: Number.isNaN(value.getTime()) ? null : value.getTime() });
-  if (value instanceof AmfXml) return tag('xml', { kind: value.kind, v: value.xml });
-  if (value instanceof Uint8Array) return tag('bytes', { v: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') });
+  if (value instanceof AmfXml) {
+    charge(budget, value.xml.length);
+    return tag('xml', { kind: value.kind, v: value.xml });
+  }
+  if (value instanceof Uint8Array) {
+    charge(budget, Math.ceil(value.byteLength / 3) * 4);
+    return tag('bytes', { v: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') });
+  }
   ancestors.add(value);
   try {
-    const child = (v: unknown) => toJson(v, depth + 1, ancestors);
+    const child = (v: unknown) => toJson(v, depth + 1, ancestors, budget);
     if (value instanceof Map) return tag('map', { v: [...value].map(([k, v]) => [child(k), child(v)]) });
     if (value instanceof AmfVector) {
       return tag('vector', { kind: value.kind, fixed: value.fixed, typeName: value.typeName ?? null, v: value.items.map(child) });
@@ -81,9 +142,9 @@ function toJson(value: unknown, depth: number, ancestors: Set<object>): unknown 
     if (Array.isArray(value)) {
       const items = Array.from(value, child);
       const named = encodableEntries(value, true);
-      return named.length > 0 ? tag('array', { v: items, props: propsToJson(named, child) }) : items;
+      return named.length > 0 ? tag('array', { v: items, props: propsToJson(named, child, budget) }) : items;
     }
-    const props = propsToJson(encodableEntries(value), child);
+    const props = propsToJson(encodableEntries(value), child, budget);
     const className = getClassName(value);
     const ecma = isEcmaArray(value);
     if (className !== undefined || ecma || Object.hasOwn(value, '$t')) {
@@ -96,9 +157,12 @@ function toJson(value: unknown, depth: number, ancestors: Set<object>): unknown 
 }
 
 /** A prototype-less record, so a "__proto__" key stays an ordinary key in the JSON. */
-function propsToJson(entries: Array<[string, unknown]>, child: (v: unknown) => unknown): Record<string, unknown> {
+function propsToJson(entries: Array<[string, unknown]>, child: (v: unknown) => unknown, budget: { left: number }): Record<string, unknown> {
   const out = Object.create(null) as Record<string, unknown>;
-  for (const [key, v] of entries) out[key] = child(v);
+  for (const [key, v] of entries) {
+    charge(budget, key.length + 3);
+    out[key] = child(v);
+  }
   return out;
 }
 

@@ -16,9 +16,16 @@
  * - access: readAccess for use, writeAccess for change/remove (path = SO name); a denied write
  *   gets NoWriteAccess plus the slot's current value, so the client reports "reject".
  * - fan-out: each message is encoded once for all its receivers (OutgoingSoMessage).
+ * - budgets (shared-object-budget.ts), checked before a change is applied: a client change over
+ *   maxSlotBytes / maxObjectBytes / maxInstanceBytes is refused like a denied write (NoWriteAccess
+ *   plus the slot's current value: Flash reports "reject" in onSync); a new SO that would not fit
+ *   is refused with ObjectCreationFailed. A script's setProperty over a budget returns false (over
+ *   its host memory the instance is shut down by its owner). One rate-limited log line each.
  */
 import path from 'node:path';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import type { SharedObjectMessageModel, SoEvent } from '../rtmp/shared-object-codec.ts';
 import { hasAccess } from '../common/access-list.ts';
 import { errorFields, SharedObjectFiles } from './shared-object-files.ts';
@@ -26,6 +33,7 @@ import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
 import { firstVersion, retireVersion } from './shared-object-lives.ts';
 import { SharedObjectState, type QueuedRequest, type SharedObjectOwner, type SharedObjectSubscriber, type SyncEntry } from './shared-object-state.ts';
+import { OBJECT_OVERHEAD_BYTES, SharedObjectBudget, type SlotCost, type SoLimits, type SoRefusal } from './shared-object-budget.ts';
 
 
 export const SoStatusCode = {
@@ -43,9 +51,25 @@ export interface SharedObjectStoreOptions {
   log: Logger;
   /** Longest a change waits before it is written. Default 100. */
   flushDelayMs?: number;
-  /** Larger files are not loaded (moved aside as corrupt). Default 64 MiB. */
-  maxFileBytes?: number;
+  /** sharedObjects.maxSlotBytes / maxObjectBytes / maxInstanceBytes (defaults: DEFAULT_SO_LIMITS). */
+  limits?: SoLimits;
+  /**
+   * The script would hold `bytes` more: false refuses it (the owner shuts the instance down when
+   * its host memory budget is exceeded). Default: always admitted.
+   */
+  admitScriptBytes?: (bytes: number) => boolean;
 }
+
+/** The config defaults (runtime/config.ts sharedObjects.*), for stores built without a config. */
+export const DEFAULT_SO_LIMITS: SoLimits = { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 };
+
+/** The config key each refusal is logged under. */
+const REFUSAL_BUDGET: Record<SoRefusal, string> = {
+  slot: 'sharedObjects.maxSlotBytes',
+  object: 'sharedObjects.maxObjectBytes',
+  instance: 'sharedObjects.maxInstanceBytes',
+  hostMemory: 'scripts.hostMemoryMb',
+};
 
 /** Events per message in a sync; large SOs are synced in several messages. */
 export const SYNC_BATCH_EVENTS = 512;
@@ -59,7 +83,9 @@ export class SharedObjectStore implements SharedObjectOwner {
   /** Client so.send() on SOs the script holds (server-side handlerName, P2). */
   onSend: ((name: string, handler: string, args: unknown[]) => void) | null = null;
   readonly #log: Logger;
+  readonly #refusals: RateLimitedLog;
   readonly #files: SharedObjectFiles;
+  readonly #budget: SharedObjectBudget;
   readonly #objects = new Map<string, SharedObjectState>();
   #syncScheduled: NodeJS.Immediate | null = null;
   #closing: Promise<void> | null = null;
@@ -71,12 +97,20 @@ export class SharedObjectStore implements SharedObjectOwner {
     }
     this.dir = path.resolve(options.dataDir, options.app, options.instance);
     this.#log = options.log;
-    this.#files = new SharedObjectFiles({
-      dir: this.dir,
-      log: options.log,
-      flushDelayMs: options.flushDelayMs ?? 100,
-      maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
-    });
+    this.#refusals = new RateLimitedLog(options.log);
+    const limits = options.limits ?? DEFAULT_SO_LIMITS;
+    this.#budget = new SharedObjectBudget(limits, options.admitScriptBytes);
+    this.#files = new SharedObjectFiles({ dir: this.dir, log: options.log, flushDelayMs: options.flushDelayMs ?? 100, maxObjectBytes: limits.maxObjectBytes });
+  }
+
+  /** Bytes of shared-object data the script holds (slots it wrote last, SOs it opened): part of its host memory. */
+  get scriptBytes(): number {
+    return this.#budget.scriptBytes;
+  }
+
+  /** The same for clients: what sharedObjects.maxInstanceBytes bounds. */
+  get clientBytes(): number {
+    return this.#budget.clientBytes;
   }
 
   get closed(): boolean {
@@ -137,7 +171,11 @@ export class SharedObjectStore implements SharedObjectOwner {
       this.#status(sub, name, persistent, SoStatusCode.NoReadAccess);
       return null;
     }
-    const state = this.#open(name, persistent);
+    const state = this.#open(name, persistent, false);
+    if (state === 'refused') {
+      this.#status(sub, name, persistent, SoStatusCode.ObjectCreationFailed);
+      return null;
+    }
     if (!state) {
       this.#status(sub, name, persistent, SoStatusCode.BadPersistence);
       return null;
@@ -191,19 +229,26 @@ export class SharedObjectStore implements SharedObjectOwner {
     this.#apply(state, request);
   }
 
-  /** NoWriteAccess, then the slot's current value: the client resets it and reports "reject". */
+  /**
+   * NoWriteAccess, then the slot's current value: the client resets it and reports "reject". Also
+   * the answer to a change over a budget: FMS has no status of its own for that, and "reject" is
+   * what a Flash client's onSync knows for a change the server did not apply.
+   */
   #refuse(state: SharedObjectState, { sub, slot }: QueuedRequest): void {
     this.#deliver(sub, state, [{ type: 'status', code: SoStatusCode.NoWriteAccess, level: 'error' }, this.#current(state, slot)]);
   }
 
-  #apply(state: SharedObjectState, { sub, slot, remove, value }: QueuedRequest): void {
+  #apply(state: SharedObjectState, request: QueuedRequest): void {
+    const { sub, slot, remove, value } = request;
     const oldValue = state.data.get(slot);
     if (remove && !state.data.has(slot)) {
       this.#deliver(sub, state, [{ type: 'success', name: slot }]);
       return;
     }
+    const cost = this.#admit(state, slot, remove ? undefined : value, false, sub.id);
+    if (cost === false) return this.#refuse(state, request);
     this.#syncState(state); // the script's earlier changes go out first, in order
-    state.writeSlot(slot, remove ? undefined : value);
+    state.writeSlot(slot, remove ? undefined : value, cost);
     this.changed(state, false);
     this.#deliver(sub, state, [{ type: 'success', name: slot }]);
     const event: SoEvent = remove ? { type: 'remove', name: slot } : { type: 'change', name: slot, value };
@@ -240,7 +285,8 @@ export class SharedObjectStore implements SharedObjectOwner {
       this.#log.warn({ so: name, problem }, 'shared object name refused');
       return null;
     }
-    const state = this.#open(name, persistent);
+    const state = this.#open(name, persistent, true);
+    if (state === 'refused') return null;
     if (state) state.heldByScript = true;
     return state;
   }
@@ -285,6 +331,18 @@ export class SharedObjectStore implements SharedObjectOwner {
 
   // ---- internals shared with SharedObjectState -----------------------------------------------
 
+  admit(state: SharedObjectState, slot: string, value: unknown, byScript: boolean): SlotCost | null | false {
+    return this.#admit(state, slot, value, byScript, null);
+  }
+
+  charge(old: SlotCost | undefined, next: SlotCost | undefined): void {
+    this.#budget.charge(old, next);
+  }
+
+  cleared(state: SharedObjectState): void {
+    this.#budget.objectReleased(state, true);
+  }
+
   /** After any data change: persist later; `fromScript` changes also wait for the next sync. */
   changed(state: SharedObjectState, fromScript: boolean): void {
     if (fromScript || state.pendingClear) this.#scheduleSync();
@@ -314,21 +372,17 @@ export class SharedObjectStore implements SharedObjectOwner {
     if (state.subscribers.size > 0 || state.heldByScript) return;
     state.queued.length = 0;
     state.lockCount = 0;
-    if (!state.persistent) {
-      this.#objects.delete(state.name);
-      retireVersion(state.version);
-      return;
-    }
+    if (!state.persistent) return this.#drop(state);
     void this.write(state).then(() => {
-      if (state.subscribers.size === 0 && !state.heldByScript && !state.dirty && this.#objects.get(state.name) === state) {
-        this.#objects.delete(state.name);
-        retireVersion(state.version);
-      }
+      if (state.subscribers.size === 0 && !state.heldByScript && !state.dirty && this.#objects.get(state.name) === state) this.#drop(state);
     });
   }
 
-  /** Writes a dirty persistent SO (queued behind its earlier file operations). */
-  write(state: SharedObjectState): Promise<void> {
+  /**
+   * Writes a dirty persistent SO (queued behind its earlier file operations); resolves true once it
+   * is durable (so.flush() answers with this), false when the write failed (logged).
+   */
+  write(state: SharedObjectState): Promise<boolean> {
     return this.#files.write(state);
   }
 
@@ -343,21 +397,68 @@ export class SharedObjectStore implements SharedObjectOwner {
     this.#syncScheduled = null;
     const states = [...this.#objects.values()];
     for (const state of states) retireVersion(state.version);
-    this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => undefined);
+    this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => {
+      for (const state of states) this.#budget.objectReleased(state);
+    });
     this.#objects.clear();
     return this.#closing;
   }
 
   // ---- private ---------------------------------------------------------------------------------
 
-  #open(name: string, persistent: boolean): SharedObjectState | null {
+  /**
+   * The SO of that name, opened (and loaded) if needed; null when its persistence differs, 'refused'
+   * when a new one does not fit the opener's budget (what it loads from its file included).
+   */
+  #open(name: string, persistent: boolean, byScript: boolean): SharedObjectState | null | 'refused' {
     const existing = this.#objects.get(name);
     if (existing) return existing.persistent === persistent ? existing : null;
     const state = new SharedObjectState(this, name, persistent);
-    if (persistent) this.#files.load(state);
+    state.openedByScript = byScript;
+    const saved = persistent ? this.#files.load(state) : null;
+    if (saved) {
+      state.version = saved.version;
+      for (const [slot, value] of saved.slots) {
+        const cost = this.#budget.loaded(slot, value, byScript);
+        state.data.set(slot, value);
+        state.slotCosts.set(slot, cost);
+        state.bytes += cost.bytes;
+      }
+      state.history.reset(saved.version); // which slot changed when is not in the file
+    }
+    if (!this.#budget.admitObject(byScript, OBJECT_OVERHEAD_BYTES + state.bytes)) {
+      this.#refused(byScript ? 'hostMemory' : 'instance', { so: name, loadedBytes: state.bytes }, 'shared object not opened: over budget');
+      return 'refused';
+    }
+    this.#budget.objectOpened(state);
+    for (const cost of state.slotCosts.values()) this.#budget.charge(undefined, cost);
     if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
     this.#objects.set(name, state);
     return state;
+  }
+
+  /** Forgets an SO nobody uses any more (its bytes are freed). */
+  #drop(state: SharedObjectState): void {
+    this.#objects.delete(state.name);
+    retireVersion(state.version);
+    this.#budget.objectReleased(state);
+  }
+
+  /** The cost of a change, null for a deletion, false (logged, rate-limited) when a budget refuses it. */
+  #admit(state: SharedObjectState, slot: string, value: unknown, byScript: boolean, client: string | null): SlotCost | null | false {
+    const remove = value === null || value === undefined;
+    const cost = remove ? null : this.#budget.measure(state, slot, value, byScript);
+    const refusal: SoRefusal | null = !remove && cost === null ? 'slot' : this.#budget.refusal(state, slot, cost, byScript);
+    if (refusal === null) return cost;
+    const fields = { so: state.name, slot: slot.slice(0, 100), ...(client ? { client } : { byScript: true }), soBytes: state.bytes };
+    this.#refused(refusal, fields, byScript ? 'shared object change by the script refused: over budget' : 'shared object change refused: over budget');
+    return false;
+  }
+
+  #refused(refusal: SoRefusal, fields: Record<string, unknown>, message: string): void {
+    // Over the host memory budget the owner shuts the instance down and logs that itself.
+    if (refusal === 'hostMemory') return;
+    this.#refusals.warn(REFUSAL_BUDGET[refusal], { code: ErrorCode.SharedObjectTooLarge, ...fields }, message);
   }
 
   #scheduleSync(): void {
