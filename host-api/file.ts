@@ -1,13 +1,15 @@
 /**
  * The File class (fms-api §8). A File object holds only its script path and, while open, a handle
  * the host knows; every operation is a synchronous host call (runtime/sandbox/script-files.ts),
- * which confines the path to the application folder or a configured virtual directory.
+ * which confines the path to the application folder or a configured virtual directory. Directory
+ * work (list, mkdir, remove, renameTo, copyTo) and flush() wait for the host instead: it does them
+ * off its event loop, so a 13,000-entry folder or a 2 GB copy never stalls the media thread.
  *
  * A path the host refuses (escape attempt, backslash, NUL...) is logged once, when the File is
  * created; the object then answers like a missing file that can't be opened: exists false,
  * open() false, list() null — the failure values FMS scripts test for.
  */
-import { defineMethod, defineProperty, host, isArray, NumberConstructor, reflectApply, StringConstructor, unsupported } from './host.ts';
+import { defineMethod, defineProperty, host, hostWait, isArray, NumberConstructor, reflectApply, StringConstructor, unsupported } from './host.ts';
 import type { FileInfoRecord, FileIoOp, FileType } from './protocol.ts';
 
 interface FileState {
@@ -173,15 +175,16 @@ defineMethod(fileProto, 'seek', function (this: unknown, bytes: unknown): boolea
   return state !== undefined && io(state, 'seek', NumberConstructor(bytes)) === true;
 });
 
+// fsync: true once what was written is on disk (the script waits; the host syncs off its event loop).
 defineMethod(fileProto, 'flush', function (this: unknown): boolean {
   const state = stateOf(this);
-  return state !== undefined && io(state, 'flush') === true;
+  return state !== undefined && state.handle !== 0 && hostWait('fileFlush', state.handle);
 });
 
 defineMethod(fileProto, 'list', function (this: unknown, filter?: unknown): object[] | null {
   const state = stateOf(this);
   if (!state || state.refused) return null;
-  const names = host('fileList', state.path);
+  const names = hostWait('fileList', state.path);
   if (names === null) return null;
   const out: object[] = [];
   for (let i = 0; i < names.length; i++) {
@@ -198,7 +201,7 @@ function change(name: string, op: 'mkdir' | 'remove' | 'renameTo' | 'copyTo'): v
     const state = stateOf(this);
     if (!state || state.refused) return false;
     const value = op === 'remove' ? arg === true : pathOf(arg);
-    const done = host('fileChange', state.path, op, value);
+    const done = hostWait('fileChange', state.path, op, value);
     if (done && op === 'renameTo') {
       const info = host('fileInfo', value as string);
       if (info) state.path = info.name;

@@ -12,6 +12,7 @@ import {
   emptyMap,
   globalObject,
   host,
+  hostWait,
 } from './host.ts';
 import { invoke, tagError } from './values.ts';
 
@@ -29,7 +30,7 @@ export function trace(value?: unknown): void {
  * file runs at once, so its definitions are usable on the next line. See script-loader.ts.
  */
 export function load(name: unknown): void {
-  const reply = host('load', StringConstructor(name));
+  const reply = hostWait('load', StringConstructor(name));
   if (reply.kind === 'deferred') return;
   if (reply.kind === 'failed') {
     const { error } = reply;

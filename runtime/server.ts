@@ -17,6 +17,7 @@ import { Metrics } from './admin/metrics.ts';
 import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
+import { checkDataDir } from './shared-objects/data-dir-check.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
 
 export interface ServerOptions {
@@ -67,6 +68,9 @@ export class Server {
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
+        sharedObjectLimits: this.config.sharedObjects,
+        hostMemoryBytes: scripts.hostMemoryMb * 1024 * 1024,
+        maxOutboundConnections: scripts.maxOutboundConnections,
       },
       this.#scriptFactory,
       this.log,
@@ -166,6 +170,7 @@ export class Server {
       fileVirtualDirectories: [...(app?.fileDirs ?? []), ...scripts.fileVirtualDirectories],
       http: scripts.http,
       refusedHttpPorts: () => [this.httpPort],
+      budgets: { ioWaitMs: scripts.ioWaitMs, maxScriptBytes: scripts.maxScriptBytes, fileMaxIoBytes: scripts.fileMaxIoBytes, fileMaxListEntries: scripts.fileMaxListEntries },
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
@@ -174,6 +179,7 @@ export class Server {
   };
 
   async start(): Promise<void> {
+    checkDataDir(this.config.sharedObjects.dataDir, this.log);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
     this.httpPort = await new Promise<number>((resolve, reject) => {
       this.#http.once('error', (error) =>

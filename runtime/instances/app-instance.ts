@@ -6,13 +6,15 @@ import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
+import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
 import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
-import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
+import { DEFAULT_SO_LIMITS, SharedObjectStore } from '../shared-objects/shared-object-store.ts';
+import type { SoLimits } from '../shared-objects/shared-object-budget.ts';
 import { status } from './status-codes.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
@@ -29,7 +31,14 @@ export interface AppInstanceOptions {
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
+  /** sharedObjects.maxSlotBytes / maxObjectBytes / maxInstanceBytes. */
+  sharedObjectLimits?: SoLimits;
+  /** scripts.hostMemoryMb in bytes: host memory the script may cause before the instance is shut down. */
+  hostMemoryBytes?: number;
+  /** scripts.maxOutboundConnections. */
+  maxOutboundConnections?: number;
 }
+
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
 
@@ -67,6 +76,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   #state: InstanceState = 'starting';
   #started: Promise<boolean>;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** scripts.hostMemoryMb: over it the instance is shut down like an isolate out of memory. */
+  readonly #hostMemory: HostMemoryBudget;
   /** onDisconnect handlers queued but not yet run (unload waits for them). */
   readonly #disconnecting = new Set<Promise<void>>();
   stats = { totalConnects: 0, totalDisconnects: 0, scriptErrors: 0 };
@@ -80,7 +91,15 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#onClosed = onClosed;
     this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
     this.#createScript = createScript;
-    this.sharedObjects = new SharedObjectStore({ dataDir: options.sharedObjectsDir, app: def.name, instance: instanceName, log: this.log });
+    const soLimits = options.sharedObjectLimits ?? DEFAULT_SO_LIMITS;
+    this.sharedObjects = new SharedObjectStore({
+      dataDir: options.sharedObjectsDir,
+      app: def.name,
+      instance: instanceName,
+      log: this.log,
+      limits: soLimits,
+      admitScriptBytes: (bytes) => this.#hostMemory.admit(bytes),
+    });
     this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
     this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
     this.#generationHost = {
@@ -92,6 +111,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       streamLengthSec: (name) => this.streamLengthSec(name),
       ownRtmpPort: options.ownRtmpPort,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
+      maxOutboundConnections: options.maxOutboundConnections ?? 64,
+      maxSlotBytes: soLimits.maxSlotBytes,
       clientHooks: this.#hooks,
       reportScriptError: (error) => this.#reportScriptError(error),
       onFatal: (gen, error) => {
@@ -104,7 +125,16 @@ export class AppInstance implements SessionOwner, StreamHost {
       log: this.log,
     };
     this.#gen = new ScriptGeneration(def, this.#generationHost, createScript);
+    this.#hostMemory = new HostMemoryBudget(this.name, options.hostMemoryBytes ?? 128 * 1024 * 1024, () => this.hostMemoryBytes, (error) => this.#fatal(error));
     this.#started = this.#start();
+  }
+
+  /**
+   * Host memory the script holds outside its isolate: shared-object slots it wrote last and SOs it
+   * opened, its open-file buffers and timers, its outbound queues and proxied-SO calls waiting.
+   */
+  get hostMemoryBytes(): number {
+    return this.sharedObjects.scriptBytes + this.#gen.hostBytes();
   }
 
   get streamHost(): StreamHost {
@@ -364,6 +394,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#cancelIdle();
+    this.#hostMemory.stop();
     this.#gen.retire();
     void this.sharedObjects.close(); // idempotent; flushes persistent shared objects on the fatal path too
     for (const session of this.sessions) session.disconnect('application closed');

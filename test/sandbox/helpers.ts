@@ -61,6 +61,11 @@ export class RecordingHooks implements InstanceHooks {
       this.notify();
       return true;
     },
+    flush: async (name) => {
+      this.soOps.push(['flush', name]);
+      this.notify();
+      return true;
+    },
   };
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
 
