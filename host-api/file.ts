@@ -9,7 +9,7 @@
  * created; the object then answers like a missing file that can't be opened: exists false,
  * open() false, list() null — the failure values FMS scripts test for.
  */
-import { defineMethod, defineProperty, host, hostWait, isArray, NumberConstructor, reflectApply, StringConstructor, unsupported } from './host.ts';
+import { defineMethod, defineProperty, host, hostWait, isArray, NumberConstructor, objectCreate, reflectApply, StringConstructor, unsupported } from './host.ts';
 import type { FileInfoRecord, FileIoOp, FileType } from './protocol.ts';
 
 interface FileState {
@@ -54,6 +54,17 @@ export function File(this: object, path?: unknown): void {
 
 const fileProto = File.prototype as Record<string, unknown>;
 
+/**
+ * A File for an entry list() returned: its path is the host's own normalised answer, so it is not
+ * asked again (a 10,000-entry folder would cost 10,000 host calls); every later operation on it
+ * goes through the host's checks like any other.
+ */
+function listedFile(path: string): object {
+  const file = objectCreate(fileProto) as object;
+  states.set(file, { path, refused: false, handle: 0, type: '', mode: '' });
+  return file;
+}
+
 function getter(name: string, read: (state: FileState) => unknown, write?: (state: FileState, value: unknown) => void): void {
   defineProperty(fileProto, name, {
     get(this: unknown) {
@@ -77,7 +88,13 @@ getter('isDirectory', (s) => infoOf(s)?.isDirectory === true);
 getter('isOpen', (s) => s.handle !== 0);
 getter('type', (s) => (s.handle !== 0 ? s.type : undefined));
 getter('mode', (s) => (s.handle !== 0 ? s.mode : undefined));
-getter('length', (s) => (s.handle !== 0 ? io(s, 'length') : (infoOf(s)?.length ?? 0)));
+// A folder's length is its number of entries: listed (off the host's event loop, capped) only when asked.
+getter('length', (s) => {
+  if (s.handle !== 0) return io(s, 'length');
+  const info = infoOf(s);
+  if (info?.isDirectory !== true) return info?.length ?? 0;
+  return hostWait('fileList', s.path)?.length ?? 0;
+});
 getter('lastModified', (s) => {
   const time = infoOf(s)?.lastModified;
   return typeof time === 'number' ? new DateConstructor(time) : null;
@@ -191,7 +208,7 @@ defineMethod(fileProto, 'list', function (this: unknown, filter?: unknown): obje
     const path = names[i] as string;
     const base = path.slice(path.lastIndexOf('/') + 1);
     if (typeof filter === 'function' && !reflectApply(filter, undefined, [base])) continue;
-    out.push(new (File as unknown as new (p: string) => object)(path));
+    out.push(listedFile(path));
   }
   return out;
 });

@@ -130,7 +130,7 @@ export const DEFAULT_CONFIG: Config = {
     maxScriptBytes: 8 * 1024 * 1024,
     fileMaxIoBytes: 16 * 1024 * 1024,
     fileMaxListEntries: 10_000,
-    ioWaitMs: 2000,
+    ioWaitMs: 3000,
     maxOutboundConnections: 64,
     http: { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 },
   },

@@ -4,8 +4,11 @@ import type { HttpRequest, ScriptHttp } from './script-http.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 
 type IoHostCalls = Pick<HostCalls, 'fileInfo' | 'fileOpen' | 'fileIo' | 'httpRequest'>;
-/** The waiting half (protocol.ts HostWaits): each returns a promise of the script's answer. */
-export type HostWaitCalls<K extends keyof HostWaits> = { [Op in K]: (...args: unknown[]) => Promise<ReturnType<HostWaits[Op]>> };
+/**
+ * The waiting half (protocol.ts HostWaits): each returns a promise of the script's answer; `signal`
+ * aborts when the script's wait ends (scripts.ioWaitMs), and work that can stop does.
+ */
+export type HostWaitCalls<K extends keyof HostWaits> = { [Op in K]: (signal: AbortSignal, ...args: unknown[]) => Promise<ReturnType<HostWaits[Op]>> };
 
 const FILE_TYPES: readonly FileType[] = ['text', 'binary', 'utf8'];
 const CHANGE_OPS: readonly FileChangeOp[] = ['mkdir', 'remove', 'renameTo', 'copyTo'];
@@ -62,8 +65,8 @@ export function createIoHostCalls(files: ScriptFiles, http: ScriptHttp, deliver:
 /** File work the script waits for while the host does it off its event loop (HostWaits). */
 export function createIoHostWaits(files: ScriptFiles): HostWaitCalls<'fileList' | 'fileChange' | 'fileFlush'> {
   return {
-    fileList: (path) => files.list(text(path, 'path')),
-    fileChange: (path, op, arg) => files.change(text(path, 'path'), oneOf(op, CHANGE_OPS, 'op'), typeof arg === 'boolean' ? arg : text(arg, 'arg')),
-    fileFlush: (handle) => files.flush(count(handle, 'handle')),
+    fileList: (signal, path) => files.list(text(path, 'path'), signal),
+    fileChange: (signal, path, op, arg) => files.change(text(path, 'path'), oneOf(op, CHANGE_OPS, 'op'), typeof arg === 'boolean' ? arg : text(arg, 'arg'), signal),
+    fileFlush: (_signal, handle) => files.flush(count(handle, 'handle')),
   };
 }

@@ -146,7 +146,7 @@ export interface SandboxOptions {
   budgets?: { ioWaitMs: number; maxScriptBytes: number; fileMaxIoBytes: number; fileMaxListEntries: number };
 }
 
-const DEFAULT_BUDGETS: NonNullable<SandboxOptions['budgets']> = { ioWaitMs: 2000, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000 };
+const DEFAULT_BUDGETS: NonNullable<SandboxOptions['budgets']> = { ioWaitMs: 3000, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000 };
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
 type Result<K extends SandboxEventName> = SandboxEvents[K]['result'];
@@ -559,11 +559,13 @@ export class Sandbox implements ApplicationScript {
     if (typeof op !== 'string' || !Object.hasOwn(this.hostWaits, op) || !Array.isArray(args)) return [false, 'unknown host operation'];
     const waitOp = op as HostWaitOp;
     this.hostCallDepth++;
+    const stop = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
-      const work = (this.hostWaits[waitOp] as (...values: unknown[]) => Promise<unknown>)(...args);
+      const work = (this.hostWaits[waitOp] as (signal: AbortSignal, ...values: unknown[]) => Promise<unknown>)(stop.signal, ...args);
       const late = new Promise<unknown>((resolve) => {
         timer = setTimeout(() => {
+          stop.abort();
           this.log('warn', { op, waitMs: this.budgets.ioWaitMs }, 'host work not done within scripts.ioWaitMs; the script gets the failure value');
           resolve(WAIT_FAILURE[waitOp](String(args[0])));
         }, this.budgets.ioWaitMs);
@@ -581,8 +583,8 @@ export class Sandbox implements ApplicationScript {
 
   private createHostWaits(): HostWaitCalls<HostWaitOp> {
     return {
-      load: (name) => this.loadFile(text(name, 'name')),
-      soFlush: (name) => this.options.hooks.sharedObjects.flush(text(name, 'name')),
+      load: (_signal, name) => this.loadFile(text(name, 'name')),
+      soFlush: (_signal, name) => this.options.hooks.sharedObjects.flush(text(name, 'name')),
       ...createIoHostWaits(this.files),
     };
   }

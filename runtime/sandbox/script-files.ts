@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, type ErrorCodeValue } from '../errors.ts';
+import { copyUnlessAborted, folderNames, removeTree } from './folder-work.ts';
 import { ScriptFileGuard } from './script-file-guard.ts';
 import { FileAccessError, ScriptPaths, type ResolvedPath } from './script-paths.ts';
 
@@ -35,7 +36,7 @@ export interface FileInfo {
   exists: boolean;
   isFile: boolean;
   isDirectory: boolean;
-  /** Bytes of a file, entries of a directory (counted up to maxListEntries + 1), 0 when missing. */
+  /** Bytes of a file; 0 for a directory (File.length of a folder lists it: host-api) or when missing. */
   length: number;
   lastModified: number | null;
   creationTime: number | null;
@@ -139,14 +140,12 @@ export class ScriptFiles {
     if (!target) return null;
     const stat = statOf(target.native);
     const isDirectory = stat?.isDirectory() === true;
-    let length = stat?.size ?? 0;
-    if (isDirectory) length = safe(() => countEntries(target.native, this.#maxListEntries + 1), 0);
     return {
       name: target.virtual,
       exists: stat !== null,
       isFile: stat?.isFile() === true,
       isDirectory,
-      length,
+      length: isDirectory ? 0 : (stat?.size ?? 0),
       lastModified: stat ? stat.mtimeMs : null,
       creationTime: stat ? stat.birthtimeMs || stat.ctimeMs : null,
     };
@@ -157,32 +156,21 @@ export class ScriptFiles {
    * more than scripts.fileMaxListEntries entries (logged: a cut list would be a silent loss). Read
    * a batch at a time off the event loop, and never more than one entry past the budget.
    */
-  async list(input: string): Promise<string[] | null> {
+  async list(input: string, signal: AbortSignal): Promise<string[] | null> {
     const target = this.#resolve(input);
     if (!target) return null;
-    const names: string[] = [];
-    try {
-      const dir = await fsp.opendir(target.native);
-      try {
-        for await (const entry of dir) {
-          if (names.length === this.#maxListEntries) {
-            this.#onProblem(ErrorCode.ScriptFileTooLarge, input, `folder has more than scripts.fileMaxListEntries (${this.#maxListEntries}) entries`);
-            return null;
-          }
-          names.push(entry.name);
-        }
-      } finally {
-        await dir.close().catch(() => undefined); // already closed once iteration ended
-      }
-    } catch {
+    const names = await folderNames(target.native, this.#maxListEntries, signal).catch(() => undefined);
+    if (names === undefined) return null;
+    if (names === null) {
+      this.#onProblem(ErrorCode.ScriptFileTooLarge, input, `folder has more than scripts.fileMaxListEntries (${this.#maxListEntries}) entries`);
       return null;
     }
     const base = target.virtual === '/' ? '' : target.virtual;
     return names.sort().map((name) => `${base}/${name}`);
   }
 
-  /** mkdir / remove / renameTo / copyTo, done off the event loop; false when refused or failed. */
-  async change(input: string, op: FileChangeOp, arg: string | boolean): Promise<boolean> {
+  /** mkdir / remove / renameTo / copyTo, done off the event loop; false when refused, failed or stopped by `signal`. */
+  async change(input: string, op: FileChangeOp, arg: string | boolean, signal: AbortSignal): Promise<boolean> {
     const target = this.#resolve(input);
     if (!target) return false;
     switch (op) {
@@ -194,7 +182,7 @@ export class ScriptFiles {
         if (target.isRoot || this.#protected(input, target)) return false;
         const isDirectory = statOf(target.native)?.isDirectory() === true;
         if (!isDirectory) return settled(fsp.unlink(target.native));
-        return settled(arg === true ? fsp.rm(target.native, { recursive: true }) : fsp.rmdir(target.native));
+        return settled(arg === true ? removeTree(target.native, signal) : fsp.rmdir(target.native));
       }
       case 'renameTo':
       case 'copyTo': {
@@ -204,7 +192,7 @@ export class ScriptFiles {
         // Never replace: a script overwriting its own main.asc by accident is worse than a false.
         if (statOf(destination.native) !== null) return false;
         if (op === 'renameTo') return settled(fsp.rename(target.native, destination.native));
-        return settled(fsp.copyFile(target.native, destination.native, fs.constants.COPYFILE_EXCL));
+        return settled(copyUnlessAborted(target.native, destination.native, fs.constants.COPYFILE_EXCL, signal));
       }
     }
   }
@@ -450,18 +438,6 @@ function stripCr(line: string): string {
 
 function statOf(native: string): fs.Stats | null {
   return safe(() => fs.statSync(native), null);
-}
-
-/** Entries of a folder, counting no further than `limit` (a huge folder costs a bounded read). */
-function countEntries(native: string, limit: number): number {
-  const dir = fs.opendirSync(native);
-  try {
-    let count = 0;
-    while (count < limit && dir.readSync() !== null) count++;
-    return count;
-  } finally {
-    dir.closeSync();
-  }
 }
 
 /** An asynchronous file-system call as the FMS answer: true when it succeeded. */

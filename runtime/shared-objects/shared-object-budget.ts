@@ -61,15 +61,19 @@ export class SharedObjectBudget {
     this.#admitScript = admitScript;
   }
 
-  /** The cost of a new slot value; null when the slot alone is over maxSlotBytes. */
-  measure(object: BudgetedObject, slot: string, value: unknown, byScript: boolean): SlotCost | null {
-    const max = this.limits.maxSlotBytes;
-    if (object.persistent) {
-      const encoded = encodeSlot(slot, value, max);
-      return encoded === null ? null : { bytes: encoded.length + SLOT_OVERHEAD_BYTES, byScript, encoded };
-    }
-    const bytes = measureSlot(slot, value, max);
-    return bytes === null ? null : { bytes: bytes + SLOT_OVERHEAD_BYTES, byScript, encoded: null };
+  /**
+   * The cost of a new slot value, or why it cannot have one: 'slot' when it alone is over
+   * maxSlotBytes, 'object' when it certainly does not fit the SO's room. Both are decided by a
+   * bounded walk before anything is stringified: a refused value costs no encoding.
+   */
+  measure(object: BudgetedObject, slot: string, value: unknown, byScript: boolean): SlotCost | 'slot' | 'object' {
+    const old = object.slotCosts.get(slot)?.bytes ?? 0;
+    const lowerBound = measureSlot(slot, value, this.limits.maxSlotBytes);
+    if (lowerBound === null) return 'slot';
+    if (lowerBound + SLOT_OVERHEAD_BYTES - old > 0 && object.bytes - old + lowerBound + SLOT_OVERHEAD_BYTES > this.limits.maxObjectBytes) return 'object';
+    if (!object.persistent) return { bytes: lowerBound + SLOT_OVERHEAD_BYTES, byScript, encoded: null };
+    const encoded = encodeSlot(slot, value, this.limits.maxSlotBytes);
+    return encoded === null ? 'slot' : { bytes: encoded.length + SLOT_OVERHEAD_BYTES, byScript, encoded };
   }
 
   /** The cost of a slot loaded from a file: accepted as it is (it was accepted when written). */

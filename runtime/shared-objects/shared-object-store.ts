@@ -447,9 +447,9 @@ export class SharedObjectStore implements SharedObjectOwner {
   /** The cost of a change, null for a deletion, false (logged, rate-limited) when a budget refuses it. */
   #admit(state: SharedObjectState, slot: string, value: unknown, byScript: boolean, client: string | null): SlotCost | null | false {
     const remove = value === null || value === undefined;
-    const cost = remove ? null : this.#budget.measure(state, slot, value, byScript);
-    const refusal: SoRefusal | null = !remove && cost === null ? 'slot' : this.#budget.refusal(state, slot, cost, byScript);
-    if (refusal === null) return cost;
+    const measured = remove ? null : this.#budget.measure(state, slot, value, byScript);
+    const refusal: SoRefusal | null = typeof measured === 'string' ? measured : this.#budget.refusal(state, slot, measured, byScript);
+    if (refusal === null) return measured as SlotCost | null;
     const fields = { so: state.name, slot: slot.slice(0, 100), ...(client ? { client } : { byScript: true }), soBytes: state.bytes };
     this.#refused(refusal, fields, byScript ? 'shared object change by the script refused: over budget' : 'shared object change refused: over budget');
     return false;

@@ -77,6 +77,44 @@ describe('CLI and config', () => {
     }
   });
 
+  it('script and shared-object budgets: documented defaults; non-positive or contradictory values are problems', () => {
+    const { config } = parseCli([], '/repo');
+    assert.deepEqual(
+      { ...config.sharedObjects, dataDir: undefined },
+      { dataDir: undefined, maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
+    );
+    const { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections } = config.scripts;
+    assert.deepEqual(
+      { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections },
+      { hostMemoryMb: 128, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000, ioWaitMs: 3000, maxOutboundConnections: 64 },
+    );
+    const dir = tempDir('cfg');
+    writeFileSync(
+      path.join(dir, 'c.json'),
+      JSON.stringify({
+        sharedObjects: { maxSlotBytes: 2048, maxObjectBytes: 1024, maxInstanceBytes: 0 },
+        scripts: { hostMemoryMb: -1, ioWaitMs: 0, fileMaxListEntries: 'many', maxOutboundConnections: 0 },
+      }),
+    );
+    try {
+      parseCli(['--config', 'c.json'], dir);
+      assert.fail('expected ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const needle of [
+        'sharedObjects.maxInstanceBytes: must be a positive number',
+        'sharedObjects.maxSlotBytes: must not exceed sharedObjects.maxObjectBytes',
+        'scripts.hostMemoryMb: must be a positive number',
+        'scripts.ioWaitMs',
+        'scripts.fileMaxListEntries: expected a number',
+        'scripts.maxOutboundConnections',
+      ]) {
+        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
+      }
+    }
+  });
+
   it('defaults are not mutated by parsing', () => {
     parseCli(['--rtmp-port', '5'], '/r');
     assert.equal(DEFAULT_CONFIG.rtmp.port, 1935);

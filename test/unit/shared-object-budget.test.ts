@@ -1,0 +1,137 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { AmfXml } from '../../runtime/rtmp/amf-values.ts';
+import { OBJECT_OVERHEAD_BYTES, SLOT_OVERHEAD_BYTES, SharedObjectBudget } from '../../runtime/shared-objects/shared-object-budget.ts';
+import { decodeSoFile, encodeSlot, measureSlot, SO_FILE_COMMA, SO_FILE_FOOTER, soFileHeader } from '../../runtime/shared-objects/shared-object-file-format.ts';
+import type { SharedObjectSubscriber } from '../../runtime/shared-objects/shared-object-state.ts';
+import { SharedObjectStore } from '../../runtime/shared-objects/shared-object-store.ts';
+
+const KIB = 1024;
+
+describe('shared-object slot encoding: stored form and budget', () => {
+  it('a file assembled from header, encoded slots and footer is byte for byte the JSON of the whole, and decodes to the values', () => {
+    const values: Array<[string, unknown]> = [['s', 'text'], ['n', 1.5], ['b', true], ['a', [1, 'two']], ['o', { a: { b: [3] } }], ['d', new Date(5)], ['x', new AmfXml('<a/>', 'xml')], ['nan', Number.NaN]];
+    const encoded = values.map(([slot, value]) => encodeSlot(slot, value, 1024)!);
+    const file = Buffer.concat([soFileHeader('doc', 7), ...encoded.flatMap((e, i) => (i === 0 ? [e] : [SO_FILE_COMMA, e])), SO_FILE_FOOTER]).toString('utf8');
+    const entries = encoded.map((e) => JSON.parse(e.toString('utf8')) as unknown);
+    assert.equal(file, JSON.stringify({ format: 'fms-runtime.shared-object', formatVersion: 1, name: 'doc', version: 7, slots: entries }));
+    const decoded = decodeSoFile(file);
+    assert.equal(decoded.version, 7);
+    assert.deepEqual(decoded.slots.slice(0, 6), values.slice(0, 6));
+    assert.ok(Number.isNaN(decoded.slots[7]![1]));
+  });
+
+  it('a value over the budget is refused by the walk before anything is stringified (a 64 MB string costs no 64 MB encoding)', () => {
+    const huge = '\u0001'.repeat(64 * 1024 * 1024); // 384 MB once escaped
+    const started = performance.now();
+    assert.equal(encodeSlot('k', huge, 4 * 1024 * 1024), null);
+    assert.equal(measureSlot('k', huge, 4 * 1024 * 1024), null);
+    assert.equal(encodeSlot('k', { nested: [huge] }, 4 * 1024 * 1024), null);
+    assert.ok(performance.now() - started < 50, 'refused without encoding');
+  });
+
+  it('what escapes to more than the budget is refused even when its characters fit (the stored form counts)', () => {
+    const value = '\u0001'.repeat(1000); // 1,000 characters, 6,000 bytes stored
+    assert.notEqual(measureSlot('k', value, 2000), null, 'the lower bound fits');
+    assert.equal(encodeSlot('k', value, 2000), null, 'the stored form does not');
+    assert.equal(encodeSlot('k', value, 7000)!.length, 6000 + '["k",""]'.length);
+  });
+});
+
+describe('SharedObjectBudget: who holds which bytes', () => {
+  it('a slot is charged to whoever wrote it last; growth only is refused', () => {
+    const admitted: number[] = [];
+    const budget = new SharedObjectBudget({ maxSlotBytes: 10 * KIB, maxObjectBytes: 20 * KIB, maxInstanceBytes: 30 * KIB }, (bytes) => {
+      admitted.push(bytes);
+      return true;
+    });
+    const object = { persistent: false, bytes: 0, openedByScript: false, slotCosts: new Map() };
+    const byClient = budget.measure(object, 's', 'x'.repeat(1000), false);
+    assert.ok(typeof byClient !== 'string');
+    assert.equal(budget.refusal(object, 's', byClient, false), null);
+    budget.charge(undefined, byClient);
+    object.slotCosts.set('s', byClient);
+    object.bytes = byClient.bytes;
+    assert.equal(budget.clientBytes, byClient.bytes);
+    // The script overwrites it: the bytes move to the script's account, which is asked first.
+    const byScript = budget.measure(object, 's', 'y'.repeat(2000), true);
+    assert.ok(typeof byScript !== 'string');
+    assert.equal(budget.refusal(object, 's', byScript, true), null);
+    assert.deepEqual(admitted, [byScript.bytes], "the script's whole new cost is its growth");
+    budget.charge(byClient, byScript);
+    assert.equal(budget.clientBytes, 0);
+    assert.equal(budget.scriptBytes, 2000 + 's'.length + 8 + SLOT_OVERHEAD_BYTES);
+    // Over the slot budget; over the object's room.
+    assert.equal(budget.measure(object, 't', 'z'.repeat(11 * KIB), false), 'slot');
+    object.bytes = 19 * KIB;
+    assert.equal(budget.measure(object, 't', 'z'.repeat(2 * KIB), false), 'object');
+  });
+});
+
+describe('SharedObjectStore budgets', () => {
+  let dataDir: string;
+  beforeEach(() => (dataDir = mkdtempSync(path.join(os.tmpdir(), 'fms-so-budget-'))));
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  function store(admitScriptBytes?: (bytes: number) => boolean) {
+    const log = pino({ level: 'silent' });
+    return new SharedObjectStore({ dataDir, app: 'a', instance: 'i', log, limits: { maxSlotBytes: 4 * KIB, maxObjectBytes: 16 * KIB, maxInstanceBytes: 32 * KIB }, ...(admitScriptBytes ? { admitScriptBytes } : {}) });
+  }
+
+  const sub: SharedObjectSubscriber = { id: 'c', readAccess: '/', writeAccess: '/', send: () => undefined };
+
+  it('the SO file is assembled from the slots as they changed: a round trip through a new store', async () => {
+    const first = store();
+    const so = first.get('doc', true)!;
+    for (let i = 0; i < 10; i++) so.setProperty(`k${i}`, { i, text: 'é'.repeat(i) });
+    so.setProperty('k3', null);
+    so.setProperty('k4', 'replaced');
+    assert.equal(await so.flush(), true);
+    const saved = JSON.parse(readFileSync(first.fileOf('doc')!, 'utf8')) as { slots: Array<[string, unknown]>; version: number };
+    assert.equal(saved.version, so.version);
+    assert.equal(saved.slots.length, 9);
+    await first.close();
+    const second = store();
+    const again = second.get('doc', true)!;
+    assert.deepEqual(again.getProperty('k4'), 'replaced');
+    assert.deepEqual(again.getProperty('k9'), { i: 9, text: 'é'.repeat(9) });
+    assert.equal(again.getProperty('k3'), undefined);
+    await second.close();
+  });
+
+  it('bytes are freed when slots are deleted, the SO is cleared or dropped', async () => {
+    const s = store();
+    const so = s.get('t', false)!;
+    assert.equal(s.scriptBytes, OBJECT_OVERHEAD_BYTES);
+    so.setProperty('a', 'x'.repeat(1000));
+    assert.ok(s.scriptBytes > OBJECT_OVERHEAD_BYTES + 1000);
+    so.setProperty('a', null);
+    assert.equal(s.scriptBytes, OBJECT_OVERHEAD_BYTES);
+    so.setProperty('b', 'x'.repeat(1000));
+    so.clear();
+    assert.equal(s.scriptBytes, OBJECT_OVERHEAD_BYTES);
+    so.close();
+    assert.equal(s.scriptBytes, 0);
+    s.use(sub, 'c', false);
+    s.requestChange(sub, 'c', 'k', 'v'.repeat(500));
+    assert.ok(s.clientBytes > 500);
+    s.releaseAll(sub);
+    assert.equal(s.clientBytes, 0);
+    await s.close();
+  });
+
+  it("the script's growth asks its owner first (host memory); a refusal changes nothing", async () => {
+    let allow = true;
+    const s = store(() => allow);
+    const so = s.get('t', false)!;
+    assert.equal(so.setProperty('a', 'small'), true);
+    allow = false;
+    assert.equal(so.setProperty('b', 'more'), false);
+    assert.equal(so.getProperty('b'), undefined);
+    assert.equal(so.setProperty('a', null), true, 'freeing needs no permission');
+    await s.close();
+  });
+});
