@@ -174,6 +174,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       if (this.#sessions.size === 0) this.#scheduleIdle(); // started without a client (reload, load on startup)
       return true;
     } catch (error) {
+      if (this.#state === 'closed') return false; // shut down while starting (host memory): logged then
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
       this.#close();

@@ -20,6 +20,7 @@ import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorCode, type ErrorCodeValue } from '../errors.ts';
 import { copyUnlessAborted, folderNames, removeTree } from './folder-work.ts';
+import { readBytes, readChars, readLine, safe, type OpenFile } from './open-file-reads.ts';
 import { ScriptFileGuard } from './script-file-guard.ts';
 import { FileAccessError, ScriptPaths, type ResolvedPath } from './script-paths.ts';
 
@@ -58,28 +59,8 @@ export interface ScriptFilesOptions {
   maxListEntries?: number;
 }
 
-const MAX_LINE_BYTES = 1024 * 1024;
 const MAX_OPEN_FILES = 64;
-/** readln reads ahead this much; a loop of readln() is then one syscall per 64 KB, not per line. */
-const READ_AHEAD = 64 * 1024;
 const fsync = promisify(fs.fsync);
-
-interface OpenFile {
-  /** The script path it was opened with (log lines). */
-  input: string;
-  fd: number;
-  encoding: BufferEncoding;
-  append: boolean;
-  canRead: boolean;
-  canWrite: boolean;
-  position: number;
-  /**
-   * Read-ahead for readln: bytes of the file from `cacheStart`; emptied by every write through this
-   * handle (a second handle writing the same file may go unseen for up to 64 KB of lines).
-   */
-  cache: Buffer;
-  cacheStart: number;
-}
 
 interface OpenFlags {
   flags: string;
@@ -313,22 +294,22 @@ export class ScriptFiles {
   #read(file: OpenFile, op: FileIoOp, n: number): unknown {
     switch (op) {
       case 'readByte': {
-        const byte = this.#bytes(file, 1);
+        const byte = readBytes(file, 1, this.#maxIoBytes);
         if (byte.length === 0) return -1;
         file.position += 1;
         return byte[0];
       }
       case 'read':
-        return this.#chars(file, Math.max(0, Math.floor(n) || 0));
+        return readChars(file, Math.max(0, Math.floor(n) || 0), this.#maxIoBytes);
       case 'readln':
-        return this.#line(file);
+        return readLine(file, this.#maxIoBytes);
       default: {
         // readAll / readlns(n): lines from the position on (a final newline adds no empty line).
         const limit = op === 'readlns' ? Math.max(0, Math.floor(n) || 0) : Infinity;
         const lines: string[] = [];
         let total = 0;
         while (lines.length < limit) {
-          const line = this.#line(file);
+          const line = readLine(file, this.#maxIoBytes);
           if (line === null) break;
           total += line.length;
           if (total > this.#maxIoBytes) {
@@ -340,59 +321,6 @@ export class ScriptFiles {
         return lines;
       }
     }
-  }
-
-  #bytes(file: OpenFile, count: number): Buffer {
-    // Never more than what is left: read(1e9) on a small file must not allocate 16 MB.
-    const left = safe(() => fs.fstatSync(file.fd).size, 0) - file.position;
-    const buffer = Buffer.alloc(Math.max(0, Math.min(count, this.#maxIoBytes, left)));
-    const got = safe(() => fs.readSync(file.fd, buffer, 0, buffer.length, file.position), 0);
-    return buffer.subarray(0, got);
-  }
-
-  /** read(n): n characters (bytes in binary mode). */
-  #chars(file: OpenFile, n: number): string {
-    if (file.encoding === 'latin1') {
-      const bytes = this.#bytes(file, n);
-      file.position += bytes.length;
-      return bytes.toString('latin1');
-    }
-    // A UTF-16 code unit takes at most 3 UTF-8 bytes (a pair of them, 4).
-    const bytes = this.#bytes(file, n * 3);
-    const decoded = bytes.toString('utf8');
-    let taken = decoded.slice(0, n);
-    const last = taken.charCodeAt(taken.length - 1);
-    if (last >= 0xd800 && last <= 0xdbff) taken = decoded.slice(0, n + 1);
-    file.position += taken === decoded ? bytes.length : Buffer.byteLength(taken, 'utf8');
-    return taken;
-  }
-
-  /** The next line without its "\n" / "\r\n"; null at the end of the file. */
-  #line(file: OpenFile): string | null {
-    const parts: Buffer[] = [];
-    let length = 0;
-    for (;;) {
-      let offset = file.position - file.cacheStart;
-      if (offset < 0 || offset >= file.cache.length) {
-        file.cache = this.#bytes(file, READ_AHEAD);
-        file.cacheStart = file.position;
-        offset = 0;
-      }
-      if (file.cache.length === 0) break;
-      const newline = file.cache.indexOf(0x0a, offset);
-      if (newline >= 0) {
-        parts.push(file.cache.subarray(offset, newline));
-        file.position += newline - offset + 1;
-        return stripCr(Buffer.concat(parts).toString(file.encoding));
-      }
-      const rest = file.cache.subarray(offset);
-      parts.push(rest);
-      length += rest.length;
-      file.position += rest.length;
-      if (length >= MAX_LINE_BYTES) break;
-    }
-    if (parts.length === 0) return null;
-    return stripCr(Buffer.concat(parts).toString(file.encoding));
   }
 
   /** A file the script may not change (ScriptFileGuard), or a folder holding one: refused and logged. */
@@ -432,10 +360,6 @@ function openedWhereResolved(fd: number, native: string): boolean {
   return real === native;
 }
 
-function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
-}
-
 function statOf(native: string): fs.Stats | null {
   return safe(() => fs.statSync(native), null);
 }
@@ -447,13 +371,3 @@ function settled(work: Promise<unknown>): Promise<boolean> {
     () => false,
   );
 }
-
-/** Runs a file-system call; an OS error becomes the FMS failure value. */
-function safe<T>(work: () => T, failure: T): T {
-  try {
-    return work();
-  } catch {
-    return failure;
-  }
-}
-

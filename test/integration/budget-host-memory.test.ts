@@ -54,12 +54,18 @@ const figures = (line: string) => process.env['FMS_TEST_FIGURES'] && process.std
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Calls echo on the healthy app every 20 ms until stopped; the longest wait for an answer. */
-function healthyCaller(nc: NetConnection) {
+/**
+ * While an attack runs: samples the server's RSS every 50 ms and calls echo on the healthy app
+ * every 20 ms. stop() tells the RSS growth and peak, how many calls were answered and the longest wait.
+ */
+function watch(pid: number, nc: NetConnection) {
+  const baseline = rssBytes(pid);
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
   let running = true;
   let answers = 0;
   let maxRttMs = 0;
-  const done = (async () => {
+  const calls = (async () => {
     while (running) {
       const t0 = performance.now();
       assert.equal(await nc.call('echo', answers), answers);
@@ -71,8 +77,9 @@ function healthyCaller(nc: NetConnection) {
   return {
     async stop() {
       running = false;
-      await done;
-      return { answers, maxRttMs };
+      clearInterval(sampler);
+      await calls;
+      return { growthMib: (peak - baseline) / MIB, peakMib: peak / MIB, answers, maxRttMs };
     },
   };
 }
@@ -100,11 +107,7 @@ describe('host memory a script causes counts against its instance (scripts.hostM
   });
 
   it('two 1 MB slots every 10 ms: the instance is shut down (AppShutdown, one log line), RSS stays bounded, the neighbour keeps answering', async () => {
-    const pid = server.child.pid!;
-    const baseline = rssBytes(pid);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
-    const caller = healthyCaller(healthy);
+    const watching = watch(server.child.pid!, healthy);
     const attacker = new NetConnection();
     const shutDown = new Promise<InfoObject>((resolve) => attacker.on('status', (info) => info.code === 'NetConnection.Connect.AppShutdown' && resolve(info)));
     const startedAt = performance.now();
@@ -112,15 +115,14 @@ describe('host memory a script causes counts against its instance (scripts.hostM
     const info = await shutDown;
     const afterMs = performance.now() - startedAt;
     await sleep(500);
-    clearInterval(sampler);
-    const { answers, maxRttMs } = await caller.stop();
-    figures(`spread: shut down after ${afterMs.toFixed(0)} ms; RSS +${((peak - baseline) / MIB).toFixed(0)} MiB (peak ${(peak / MIB).toFixed(0)} MiB); neighbour ${answers} answers, max ${maxRttMs.toFixed(0)} ms`);
+    const { growthMib, peakMib, answers, maxRttMs } = await watching.stop();
+    figures(`spread: shut down after ${afterMs.toFixed(0)} ms; RSS +${growthMib.toFixed(0)} MiB (peak ${peakMib.toFixed(0)} MiB); neighbour ${answers} answers, max ${maxRttMs.toFixed(0)} ms`);
     const record = await server.logs.waitFor((r) => r['errorCode'] === ErrorCode.ScriptHostMemory);
     assert.equal(record['code'], 'Application.Script.Error');
     assert.equal(server.logs.records.filter((r) => r['errorCode'] === ErrorCode.ScriptHostMemory).length, 1, 'one line');
     assert.equal(info.level, 'error');
     assert.ok(afterMs < 20_000, `shut down after ${afterMs.toFixed(0)} ms`);
-    assert.ok(peak - baseline < 600 * MIB, `RSS grew by ${((peak - baseline) / MIB).toFixed(0)} MiB (budget 128 MiB)`);
+    assert.ok(growthMib < 600, `RSS grew by ${growthMib.toFixed(0)} MiB (budget 128 MiB)`);
     assert.ok(answers > 10, `the neighbour answered ${answers} calls meanwhile`);
     assert.ok(maxRttMs < 3000, `the neighbour waited at most ${maxRttMs.toFixed(0)} ms for an answer`);
     assert.equal(server.child.exitCode, null, 'the process lives on');
@@ -132,22 +134,17 @@ describe('host memory a script causes counts against its instance (scripts.hostM
   });
 
   it('the same into one persistent SO (the issue\'s run): setProperty answers false at sharedObjects.maxObjectBytes, RSS stays bounded', async () => {
-    const pid = server.child.pid!;
-    const baseline = rssBytes(pid);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
-    const caller = healthyCaller(healthy);
+    const watching = watch(server.child.pid!, healthy);
     const attacker = new NetConnection();
     await attacker.connect(server.url('single'));
     await sleep(4000); // 800 slots of 1 MB offered
     const stats = (await attacker.call('stats')) as { accepted: number; refused: number };
-    clearInterval(sampler);
-    const { answers, maxRttMs } = await caller.stop();
+    const { growthMib, peakMib, answers, maxRttMs } = await watching.stop();
     attacker.close();
-    figures(`single SO: ${stats.accepted} accepted, ${stats.refused} refused; RSS +${((peak - baseline) / MIB).toFixed(0)} MiB (peak ${(peak / MIB).toFixed(0)} MiB); neighbour ${answers} answers, max ${maxRttMs.toFixed(0)} ms`);
+    figures(`single SO: ${stats.accepted} accepted, ${stats.refused} refused; RSS +${growthMib.toFixed(0)} MiB (peak ${peakMib.toFixed(0)} MiB); neighbour ${answers} answers, max ${maxRttMs.toFixed(0)} ms`);
     assert.ok(stats.accepted >= 14 && stats.accepted <= 16, `${stats.accepted} slots of 1 MB fit in 16 MiB`);
     assert.ok(stats.refused > 20, `${stats.refused} refused`);
-    assert.ok(peak - baseline < 400 * MIB, `RSS grew by ${((peak - baseline) / MIB).toFixed(0)} MiB`);
+    assert.ok(growthMib < 400, `RSS grew by ${growthMib.toFixed(0)} MiB`);
     assert.ok(answers > 10, `the neighbour answered ${answers} calls meanwhile`);
     assert.ok(maxRttMs < 3000, `the neighbour waited at most ${maxRttMs.toFixed(0)} ms for an answer`);
   });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { ErrorCode } from '../../runtime/errors.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
-import { STALL_LIMIT_MS } from '../sandbox/helpers.ts';
+import { STALL_LIMIT_MS, whileRunning } from '../sandbox/helpers.ts';
 
 /**
  * File and load() work a script asks for (issue 12): size caps (scripts.maxScriptBytes,
@@ -30,33 +30,15 @@ Client.prototype.echo = function (x) { return x; };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `work` while a healthy client calls echo; the largest gap between 5 ms ticks of this process's loop. */
+/** Runs `work` while a healthy client of another instance keeps calling echo (sandbox helpers' whileRunning). */
 async function watched<T>(ts: TestServer, work: () => Promise<T>): Promise<{ value: T; maxGapMs: number; answers: number }> {
   const healthy = new NetConnection();
   await healthy.connect(ts.url('io/healthy'));
-  let last = performance.now();
-  let maxGapMs = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
-    last = now;
-  }, 5);
-  let running = true;
-  let answers = 0;
-  const calls = (async () => {
-    while (running) {
-      assert.equal(await healthy.call('echo', answers), answers);
-      answers++;
-      await sleep(5);
-    }
-  })();
   try {
-    const value = await work();
-    return { value, maxGapMs, answers };
+    const running = work();
+    const { answers, maxGapMs } = await whileRunning(running, async (n) => assert.equal(await healthy.call('echo', n), n));
+    return { value: await running, maxGapMs, answers };
   } finally {
-    running = false;
-    await calls;
-    clearInterval(ticker);
     healthy.close();
   }
 }

@@ -5,6 +5,19 @@ import { DEFAULT_CONFIG, parseCli } from '../../runtime/config.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
+/** The problems parseCli lists for a config file with this content, as one text. */
+function configProblems(content: object): string {
+  const dir = tempDir('cfg');
+  writeFileSync(path.join(dir, 'c.json'), JSON.stringify(content));
+  try {
+    parseCli(['--config', 'c.json'], dir);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems.join('\n');
+  }
+  return assert.fail('expected ConfigError');
+}
+
 describe('CLI and config', () => {
   it('embedded defaults: RTMP 1935, HTTP 8000 on 127.0.0.1, bundled applications/', () => {
     const { config } = parseCli([], '/repo');
@@ -59,22 +72,11 @@ describe('CLI and config', () => {
     const { config } = parseCli([], '/repo');
     assert.deepEqual(config.scripts.http, { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 });
     assert.deepEqual(config.scripts.fileVirtualDirectories, []);
-    const dir = tempDir('cfg');
-    writeFileSync(
-      path.join(dir, 'c.json'),
-      JSON.stringify({ scripts: { fileVirtualDirectories: ['/logs;/var/log/app', 'videos;/srv', '/x;relative', '/'], http: { timeoutMs: 0, allowHosts: 'x' } } }),
-    );
-    try {
-      parseCli(['--config', 'c.json'], dir);
-      assert.fail('expected ConfigError');
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      const text = error.problems.join('\n');
-      for (const needle of ['"videos;/srv"', '"/x;relative"', '"/"', 'scripts.http.timeoutMs', 'scripts.http.allowHosts']) {
-        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
-      }
-      assert.ok(!text.includes('/var/log/app'), 'a good entry is not a problem');
+    const text = configProblems({ scripts: { fileVirtualDirectories: ['/logs;/var/log/app', 'videos;/srv', '/x;relative', '/'], http: { timeoutMs: 0, allowHosts: 'x' } } });
+    for (const needle of ['"videos;/srv"', '"/x;relative"', '"/"', 'scripts.http.timeoutMs', 'scripts.http.allowHosts']) {
+      assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
     }
+    assert.ok(!text.includes('/var/log/app'), 'a good entry is not a problem');
   });
 
   it('script and shared-object budgets: documented defaults; non-positive or contradictory values are problems', () => {
@@ -88,30 +90,19 @@ describe('CLI and config', () => {
       { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections },
       { hostMemoryMb: 128, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000, ioWaitMs: 3000, maxOutboundConnections: 64 },
     );
-    const dir = tempDir('cfg');
-    writeFileSync(
-      path.join(dir, 'c.json'),
-      JSON.stringify({
-        sharedObjects: { maxSlotBytes: 2048, maxObjectBytes: 1024, maxInstanceBytes: 0 },
-        scripts: { hostMemoryMb: -1, ioWaitMs: 0, fileMaxListEntries: 'many', maxOutboundConnections: 0 },
-      }),
-    );
-    try {
-      parseCli(['--config', 'c.json'], dir);
-      assert.fail('expected ConfigError');
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      const text = error.problems.join('\n');
-      for (const needle of [
-        'sharedObjects.maxInstanceBytes: must be a positive number',
-        'sharedObjects.maxSlotBytes: must not exceed sharedObjects.maxObjectBytes',
-        'scripts.hostMemoryMb: must be a positive number',
-        'scripts.ioWaitMs',
-        'scripts.fileMaxListEntries: expected a number',
-        'scripts.maxOutboundConnections',
-      ]) {
-        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
-      }
+    const problems = configProblems({
+      sharedObjects: { maxSlotBytes: 2048, maxObjectBytes: 1024, maxInstanceBytes: 0 },
+      scripts: { hostMemoryMb: -1, ioWaitMs: 0, fileMaxListEntries: 'many', maxOutboundConnections: 0 },
+    });
+    for (const needle of [
+      'sharedObjects.maxInstanceBytes: must be a positive number',
+      'sharedObjects.maxSlotBytes: must not exceed sharedObjects.maxObjectBytes',
+      'scripts.hostMemoryMb: must be a positive number',
+      'scripts.ioWaitMs',
+      'scripts.fileMaxListEntries: expected a number',
+      'scripts.maxOutboundConnections',
+    ]) {
+      assert.ok(problems.includes(needle), `missing problem about ${needle}:\n${problems}`);
     }
   });
 
