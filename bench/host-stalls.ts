@@ -5,10 +5,13 @@
  * 5 ms, so an event-loop stall of the server shows as that call's round trip. Figures per part:
  * probe round trip p50 / p99 / max and the server's peak RSS.
  *
- *   npm run bench:host-stalls -- [--repeats 3] [--seconds 6] [--parts flush,load,list,remove]
+ *   npm run bench:host-stalls -- [--repeats 3] [--seconds 6] [--parts flush,soload,load,list,remove]
  *
  *   flush   issue 12 finding 4: a script adds two 1 MB slots to a persistent SO every 10 ms for
  *           --seconds (the flush used to re-encode the whole SO every 100 ms on the event loop)
+ *   start   the reference for soload: an instance of an app without shared objects starts
+ *   soload  an instance starts whose script opens a persistent SO of 15 × 1 MB slots (written by a
+ *           previous run of the same server version, in its own file layout)
  *   load    load() of a 155 MB script file from a client call
  *   list    File.list() of a folder with 13,000 entries
  *   remove  File.remove(true) of that folder
@@ -46,6 +49,10 @@ application.onConnect = function (client) {
   return true;
 };
 `,
+  plain: 'var started = new Date();\nClient.prototype.fill = function () { return true; };\n',
+  sofill: `var so = SharedObject.get("full", true);
+Client.prototype.fill = function () { var big = new Array(1000001).join("f"); for (var i = 0; i < 15; i++) so.setProperty("s" + i, big); return so.flush(); };
+`,
   files: `Client.prototype.list = function () { var l = new File("/many").list(); return l ? l.length : -1; };
 Client.prototype.remove = function () { return new File("/many").remove(true); };
 Client.prototype.loadBig = function () { try { load("big.asc"); return true; } catch (e) { return String(e); } };
@@ -57,7 +64,7 @@ function options() {
     options: {
       repeats: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '6' },
-      parts: { type: 'string', default: 'flush,load,list,remove' },
+      parts: { type: 'string', default: 'flush,start,soload,load,list,remove' },
     },
     strict: true,
   });
@@ -122,9 +129,32 @@ interface PartRun {
   note: string;
 }
 
+/** A config file with a fresh shared-object folder: every run starts from the same state. */
+function freshConfig(appsDir: string): string {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fms-bench-so-'));
+  const file = path.join(dataDir, 'config.json');
+  writeFileSync(file, JSON.stringify({ sharedObjects: { dataDir: path.join(dataDir, 'so') } }));
+  return file;
+}
+
+/** soload: one server run writes the SO (then stops cleanly); the measured run opens it. */
+async function writeFullSo(appsDir: string, config: string): Promise<void> {
+  const server = await startServerProcess(appsDir, ['--no-watch', '--log-level', 'info', '--config', config]);
+  const nc = new NetConnection();
+  try {
+    await nc.connect(server.url('sofill'));
+    if ((await nc.call('fill')) !== true) throw new Error('sofill: flush() failed');
+  } finally {
+    nc.close();
+    await server.stop('SIGTERM');
+  }
+}
+
 async function runPart(part: string, appsDir: string, seconds: number): Promise<PartRun> {
   if (part === 'load' || part === 'list' || part === 'remove') prepareFiles(appsDir);
-  const server: ServerProcess = await startServerProcess(appsDir, ['--no-watch', '--log-level', 'info']);
+  const config = freshConfig(appsDir);
+  if (part === 'soload') await writeFullSo(appsDir, config);
+  const server: ServerProcess = await startServerProcess(appsDir, ['--no-watch', '--log-level', 'info', '--config', config]);
   const pid = server.child.pid!;
   let peak = 0;
   const sampler = setInterval(() => {
@@ -142,7 +172,12 @@ async function runPart(part: string, appsDir: string, seconds: number): Promise<
     const probe = startProbe(probeNc);
     let note = '';
     if (part === 'idle') await sleep(seconds * 1000);
-    else if (part === 'flush') {
+    else if (part === 'soload' || part === 'start') {
+      const t0 = performance.now();
+      await actor.connect(server.url(part === 'start' ? 'plain' : 'sofill')); // the instance starts (sofill: main.asc opens the 15 MB SO)
+      note = `connected in ${fmt(performance.now() - t0, 0)} ms`;
+      await sleep(1000);
+    } else if (part === 'flush') {
       await actor.connect(server.url('sobomb'));
       await sleep(seconds * 1000);
     } else {

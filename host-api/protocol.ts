@@ -7,8 +7,8 @@
  * structured-clone copies, so only plain data crosses (no functions, no prototypes).
  *
  * Isolate → host, waiting: ONE function `hostWait(op, args)` for the few FMS calls that are
- * synchronous for the script but whose work has a size the script chooses (so.flush(), File.list,
- * remove, copyTo…, load()). The isolate's own thread waits for the answer (isolated-vm's
+ * synchronous for the script but whose work has a size the script chooses (SharedObject.get of a
+ * persistent SO, so.flush(), File.list, remove, copyTo…, load()). The isolate's own thread waits for the answer (isolated-vm's
  * applySyncPromise) while the host does the work asynchronously: the event loop that moves media
  * never runs it in one piece. Each wait is bounded (scripts.ioWaitMs); then it answers its failure value.
  *
@@ -156,7 +156,6 @@ export interface HostCalls {
   streamClear(name: string): boolean;
   /** s.time: the stream's current position in seconds (0 when nothing plays or publishes into it). */
   streamTime(name: string): number;
-  soGet(name: string, persistent: boolean): boolean;
   soOp(name: string, op: string, args: unknown[]): unknown;
   // File (synchronous, as in FMS). A refused path answers null / false / 0 and is logged once.
   fileInfo(path: string): FileInfoRecord | null;
@@ -182,6 +181,8 @@ export type HostOp = keyof HostCalls;
 export interface HostWaits {
   /** load(name): read (size-capped) off the event loop; queued instead while main.asc's top level runs. */
   load(name: string): LoadReply;
+  /** SharedObject.get(name, persistent): a persistent SO's file is loaded off the event loop first. */
+  soGet(name: string, persistent: boolean): boolean;
   /** so.flush(): true once the shared object is durable on disk (local persistent SOs only). */
   soFlush(name: string): boolean;
   fileList(path: string): string[] | null;

@@ -29,7 +29,7 @@ defineMethod(SharedObjectStatic, 'get', function (name: unknown, persistence?: u
   if (netConnection !== undefined && netConnection !== null) return getProxied(soName, persistence === true, netConnection);
   const existing = handles[soName];
   if (existing !== undefined) return existing;
-  if (!host('soGet', soName, persistence === true)) return null;
+  if (!hostWait('soGet', soName, persistence === true)) return null;
   return newHandle(soName, soName);
 });
 

@@ -89,8 +89,11 @@ export const SHARED_OBJECT_OPS = [
 export type SharedObjectOp = (typeof SHARED_OBJECT_OPS)[number];
 
 export interface SharedObjectHooks {
-  /** SharedObject.get(name, persistent): false when the name is refused or persistence differs. */
-  get(name: string, persistent: boolean): boolean;
+  /**
+   * SharedObject.get(name, persistent), once a persistent SO's file is loaded: false when the name
+   * is refused, persistence differs, or it does not fit the script's budget.
+   */
+  get(name: string, persistent: boolean): Promise<boolean>;
   op(name: string, op: SharedObjectOp, args: unknown[]): unknown;
   /**
    * so.flush(): resolves true once a local persistent SO is durable on disk (written, fsynced,

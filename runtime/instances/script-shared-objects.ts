@@ -24,8 +24,8 @@ export class ScriptSharedObjects implements SharedObjectHooks {
     return this.#proxied()?.get(key, ncId, name, persistent) ?? false;
   }
 
-  get(name: string, persistent: boolean): boolean {
-    const state = this.#store().get(name, persistent);
+  async get(name: string, persistent: boolean): Promise<boolean> {
+    const state = await this.#store().open(name, persistent);
     if (state) this.#handles.set(name, state);
     return state !== null;
   }

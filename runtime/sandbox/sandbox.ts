@@ -71,6 +71,7 @@ const TIMER_BYTES = 256;
 /** The answer of each waiting operation when it did not finish within scripts.ioWaitMs. */
 const WAIT_FAILURE: { [K in HostWaitOp]: (wanted: string) => ReturnType<HostWaits[K]> } = {
   load: (wanted) => ({ kind: 'failed', error: { name: 'Error', message: `load(${wanted}): not read within scripts.ioWaitMs`, load: true } }),
+  soGet: () => false,
   soFlush: () => false,
   fileList: () => null,
   fileChange: () => false,
@@ -584,6 +585,7 @@ export class Sandbox implements ApplicationScript {
   private createHostWaits(): HostWaitCalls<HostWaitOp> {
     return {
       load: (_signal, name) => this.loadFile(text(name, 'name')),
+      soGet: (_signal, name, persistent) => this.options.hooks.sharedObjects.get(text(name, 'name'), persistent === true),
       soFlush: (_signal, name) => this.options.hooks.sharedObjects.flush(text(name, 'name')),
       ...createIoHostWaits(this.files),
     };

@@ -1,18 +1,22 @@
 /**
  * The on-disk format of a persistent shared object, and nothing else.
  *
- * JSON, so an operator can read and fix a file:
- *   {"format":"fms-runtime.shared-object","formatVersion":1,"name":"chat","version":12,
- *    "slots":[["topic","hello"],["since",{"$t":"date","v":1700000000000}]]}
+ * JSON, so an operator can read and fix a file, one slot per line:
+ *   {"format":"fms-runtime.shared-object","formatVersion":1,"name":"chat","version":12,"slots":[
+ *   ["topic","hello"],
+ *   ["since",{"$t":"date","v":1700000000000}]
+ *   ]}
  * Strings, booleans, null, finite numbers and arrays are themselves; everything JSON lacks is an
  * object tagged with "$t": undef, num (NaN, ±Infinity, -0), date, xml, bytes (base64), map,
  * vector, array (with named properties), object (class alias, ECMA array, or a "$t" key of its
  * own). Cycles and nesting beyond MAX_FILE_DEPTH are written as null.
  *
  * The file is written from pieces (shared-object-files.ts): the header, then each slot's
- * `["name",value]` text encoded once when the slot changed (encodeSlot), joined by commas, then the
- * footer. The bytes are exactly JSON.stringify of the whole object, without ever re-encoding every
- * slot (or building one string of the whole SO) to save a change.
+ * `["name",value]` text encoded once when the slot changed (encodeSlot), one per line, then the
+ * footer — without ever re-encoding every slot (or building one string of the whole SO) to save a
+ * change. It is read back a line at a time (decodeSoFileInSlices), keeping each line as that slot's
+ * stored form, so loading a large SO neither re-encodes it nor parses it in one piece. Files written
+ * on one line (before this layout) are still read, in one piece.
  */
 import {
   AmfVector,
@@ -34,13 +38,61 @@ const VECTOR_KINDS: readonly AmfVectorKind[] = ['int', 'uint', 'double', 'object
 /** Upper bound of header + footer: the name is at most 1,024 UTF-8 bytes (shared-object-names.ts), 6 bytes per char escaped. */
 export const MAX_FILE_FRAME_BYTES = 8 * 1024;
 
-/** Everything before the first slot; the slots follow, comma-separated, then SO_FILE_FOOTER. */
+const HEADER_END = '"slots":[';
+const FOOTER = '\n]}';
+
+/** Everything before the first slot; the slots follow, SO_FILE_SEPARATOR between them, then SO_FILE_FOOTER. */
 export function soFileHeader(name: string, version: number): Buffer {
-  return Buffer.from(`{"format":${JSON.stringify(FILE_FORMAT)},"formatVersion":1,"name":${JSON.stringify(name)},"version":${version},"slots":[`, 'utf8');
+  return Buffer.from(`{"format":${JSON.stringify(FILE_FORMAT)},"formatVersion":1,"name":${JSON.stringify(name)},"version":${version},${HEADER_END}\n`, 'utf8');
 }
 
-export const SO_FILE_FOOTER = Buffer.from(']}', 'utf8');
-export const SO_FILE_COMMA = Buffer.from(',', 'utf8');
+export const SO_FILE_FOOTER = Buffer.from(FOOTER, 'utf8');
+/** Between two slots: one slot per line. */
+export const SO_FILE_SEPARATOR = Buffer.from(',\n', 'utf8');
+
+export interface DecodedSoFile {
+  version: number;
+  /** Slot name, value, and its stored form when the file had one slot per line. */
+  slots: Array<[slot: string, value: unknown, stored: Buffer | null]>;
+}
+
+/** Bytes parsed between two pauses while a file is read back (one slot is never split). */
+const SLICE_CHARS = 256 * 1024;
+
+/**
+ * Reads a file back a line (one slot) at a time, awaiting `pause()` every SLICE_CHARS so that other
+ * work runs in between; each line's bytes are kept (copied) as the slot's stored form. A file on
+ * one line is parsed whole. Rejects (any error) when the bytes are not a complete file of this format.
+ */
+export async function decodeSoFileInSlices(bytes: Buffer, pause: () => Promise<void>): Promise<DecodedSoFile> {
+  const firstBreak = bytes.indexOf(0x0a);
+  const header = firstBreak < 0 ? '' : bytes.toString('utf8', 0, firstBreak);
+  if (!header.endsWith(HEADER_END) || !bytes.subarray(bytes.length - FOOTER.length).equals(SO_FILE_FOOTER)) {
+    const whole = decodeSoFile(bytes.toString('utf8'));
+    return { version: whole.version, slots: whole.slots.map(([slot, value]) => [slot, value, null]) };
+  }
+  const { version } = decodeSoFile(`${header}]}`);
+  const slots: DecodedSoFile['slots'] = [];
+  const end = bytes.length - FOOTER.length;
+  let sincePause = 0;
+  for (let start = firstBreak + 1; start < end; ) {
+    let next = bytes.indexOf(0x0a, start);
+    if (next < 0 || next > end) next = end;
+    const stop = bytes[next - 1] === 0x2c ? next - 1 : next; // the separator's comma
+    const line = bytes.subarray(start, stop);
+    start = next + 1;
+    if (line.length === 0) continue;
+    const entry = JSON.parse(line.toString('utf8')) as unknown;
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') throw new Error('bad slot entry');
+    slots.push([entry[0], fromJson(entry[1], 0), Buffer.from(line)]);
+    sincePause += line.length;
+    if (sincePause >= SLICE_CHARS) {
+      sincePause = 0;
+      await pause();
+    }
+  }
+  return { version, slots };
+}
 
 /** Thrown inside toJson once the value certainly encodes to more than the budget allows. */
 const OVER_BUDGET = Symbol('over budget');

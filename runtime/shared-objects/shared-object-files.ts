@@ -3,7 +3,8 @@
  * `flushDelayMs` after a change, on flush(), on last release and on close(). Durable means: written
  * to a temp file, fsynced, renamed over the file, and the folder fsynced — only then does a write
  * report true (so.flush() answers with it). A file that does not parse, or is larger than any
- * shared object the budget accepts, is moved aside to `<file>.corrupt-<ms>` (one log line).
+ * shared object the budget accepts, is moved aside to `<file>.corrupt-<ms>` (one log line). Loading
+ * is asynchronous too: read off the event loop, parsed a slot (line) at a time.
  *
  * A write never re-encodes the SO: the file is assembled from each slot's stored form, kept since
  * the slot last changed (shared-object-file-format.ts), and handed to the kernel with writev off
@@ -16,7 +17,7 @@ import path from 'node:path';
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { decodeSoFile, MAX_FILE_FRAME_BYTES, SO_FILE_COMMA, SO_FILE_FOOTER, soFileHeader } from './shared-object-file-format.ts';
+import { decodeSoFileInSlices, MAX_FILE_FRAME_BYTES, SO_FILE_FOOTER, SO_FILE_SEPARATOR, soFileHeader, type DecodedSoFile } from './shared-object-file-format.ts';
 import { sharedObjectNameProblem } from './shared-object-names.ts';
 import type { SharedObjectState } from './shared-object-state.ts';
 
@@ -88,27 +89,34 @@ export class SharedObjectFiles {
     }
   }
 
+  /** Whether a persistent SO of that name has a file to load (one stat). */
+  hasFile(name: string): boolean {
+    const file = this.fileOf(name);
+    return file !== null && fs.existsSync(file);
+  }
+
   /**
    * What a newly opened persistent SO's file holds: null when there is none (or it was unreadable
-   * or moved aside, logged). Its size is bounded by the budget, so this synchronous read is too.
+   * or moved aside, logged). Read off the event loop and parsed a slot at a time, yielding between
+   * slices, so a large SO never stalls other work in one piece.
    */
-  load(state: SharedObjectState): { version: number; slots: Array<[string, unknown]> } | null {
+  async load(state: SharedObjectState): Promise<DecodedSoFile | null> {
     const file = this.fileOf(state.name)!;
-    let text: string;
+    let bytes: Buffer;
     try {
-      const size = fs.statSync(file).size;
+      const size = (await fsp.stat(file)).size;
       if (size > this.#maxFileBytes) {
         this.#quarantine(state, file, `file of ${size} bytes is larger than sharedObjects.maxObjectBytes allows`);
         return null;
       }
-      text = fs.readFileSync(file, 'utf8');
+      bytes = await fsp.readFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       this.#log.error({ so: state.name, file, err: errorFields(error) }, 'shared object file unreadable; starting empty');
       return null;
     }
     try {
-      return decodeSoFile(text);
+      return await decodeSoFileInSlices(bytes, () => new Promise((resolve) => setImmediate(resolve)));
     } catch (error) {
       this.#quarantine(state, file, (error as Error).message);
       return null;
@@ -139,7 +147,7 @@ export class SharedObjectFiles {
     // costs one array entry per slot, however large the values.
     const pieces: Buffer[] = [soFileHeader(state.name, state.version)];
     for (const cost of state.slotCosts.values()) {
-      if (pieces.length > 1) pieces.push(SO_FILE_COMMA);
+      if (pieces.length > 1) pieces.push(SO_FILE_SEPARATOR);
       pieces.push(cost.encoded!);
     }
     pieces.push(SO_FILE_FOOTER);

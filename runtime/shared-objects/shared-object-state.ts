@@ -64,6 +64,13 @@ export class SharedObjectState implements BudgetedObject {
   bytes = 0;
   /** Opened by SharedObject.get (its fixed overhead is the script's), not by a client's use. */
   openedByScript = false;
+  /**
+   * While its file loads (off the event loop): resolves true once the slots are in, false when the
+   * SO could not be opened (over budget, or the store closed). null once ready.
+   */
+  ready: Promise<boolean> | null = null;
+  /** Clients whose Use waits for the file to load (answered then, unless they left). */
+  readonly waitingUses = new Map<string, SharedObjectSubscriber>();
   /** Per-slot versions and deletions, for delta resyncs (resyncDepth, purge). */
   readonly history = new SlotHistory();
   readonly subscribers = new Map<string, SharedObjectSubscriber>();

@@ -33,7 +33,7 @@ import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
 import { firstVersion, retireVersion } from './shared-object-lives.ts';
 import { SharedObjectState, type QueuedRequest, type SharedObjectOwner, type SharedObjectSubscriber, type SyncEntry } from './shared-object-state.ts';
-import { OBJECT_OVERHEAD_BYTES, SharedObjectBudget, type SlotCost, type SoLimits, type SoRefusal } from './shared-object-budget.ts';
+import { OBJECT_OVERHEAD_BYTES, SLOT_OVERHEAD_BYTES, SharedObjectBudget, type SlotCost, type SoLimits, type SoRefusal } from './shared-object-budget.ts';
 
 
 export const SoStatusCode = {
@@ -180,6 +180,21 @@ export class SharedObjectStore implements SharedObjectOwner {
       this.#status(sub, name, persistent, SoStatusCode.BadPersistence);
       return null;
     }
+    if (state.ready) {
+      // Its file is loading: answered once it is in (unless the client left meanwhile).
+      state.waitingUses.set(sub.id, sub);
+      void state.ready.then((ok) => {
+        if (state.waitingUses.get(sub.id) !== sub) return;
+        state.waitingUses.delete(sub.id);
+        if (ok) this.#subscribe(sub, state, knownVersion);
+        else this.#status(sub, name, persistent, SoStatusCode.ObjectCreationFailed);
+      });
+      return state;
+    }
+    return this.#subscribe(sub, state, knownVersion);
+  }
+
+  #subscribe(sub: SharedObjectSubscriber, state: SharedObjectState, knownVersion: number): SharedObjectState {
     this.#syncState(state); // existing subscribers first hear what the script changed so far
     state.subscribers.set(sub.id, sub);
     const delta = state.history.delta(knownVersion, state.version, state.data);
@@ -190,6 +205,7 @@ export class SharedObjectStore implements SharedObjectOwner {
 
   release(sub: SharedObjectSubscriber, name: string): void {
     const state = this.#objects.get(name);
+    state?.waitingUses.delete(sub.id);
     if (!state || !state.subscribers.delete(sub.id)) return;
     this.maybeUnload(state);
   }
@@ -197,6 +213,7 @@ export class SharedObjectStore implements SharedObjectOwner {
   /** A client disconnected: release everything it used. */
   releaseAll(sub: SharedObjectSubscriber): void {
     for (const state of [...this.#objects.values()]) {
+      state.waitingUses.delete(sub.id);
       if (state.subscribers.delete(sub.id)) this.maybeUnload(state);
     }
   }
@@ -277,7 +294,20 @@ export class SharedObjectStore implements SharedObjectOwner {
 
   // ---- script side ---------------------------------------------------------------------------
 
-  /** SharedObject.get(name, persistent): null when the name is refused or persistence differs. */
+  /**
+   * SharedObject.get(name, persistent), resolved once a persistent SO's file is loaded: null when
+   * the name is refused, persistence differs, or it does not fit the script's budget.
+   */
+  async open(name: string, persistent: boolean): Promise<SharedObjectState | null> {
+    const state = this.get(name, persistent);
+    if (state?.ready && !(await state.ready)) return null;
+    return state;
+  }
+
+  /**
+   * SharedObject.get(name, persistent) at once: null when the name is refused or persistence
+   * differs. A persistent SO whose file is still loading has `ready` set (open() waits for it).
+   */
   get(name: string, persistent: boolean): SharedObjectState | null {
     if (this.closed) return null;
     const problem = sharedObjectNameProblem(name);
@@ -398,7 +428,7 @@ export class SharedObjectStore implements SharedObjectOwner {
     const states = [...this.#objects.values()];
     for (const state of states) retireVersion(state.version);
     this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => {
-      for (const state of states) this.#budget.objectReleased(state);
+      for (const state of states) if (state.ready === null) this.#budget.objectReleased(state);
     });
     this.#objects.clear();
     return this.#closing;
@@ -407,34 +437,65 @@ export class SharedObjectStore implements SharedObjectOwner {
   // ---- private ---------------------------------------------------------------------------------
 
   /**
-   * The SO of that name, opened (and loaded) if needed; null when its persistence differs, 'refused'
-   * when a new one does not fit the opener's budget (what it loads from its file included).
+   * The SO of that name, opened if needed; null when its persistence differs, 'refused' when a new
+   * one does not fit the opener's budget. A persistent SO with a file is returned at once with
+   * `ready` set while the file loads (#load).
    */
   #open(name: string, persistent: boolean, byScript: boolean): SharedObjectState | null | 'refused' {
     const existing = this.#objects.get(name);
     if (existing) return existing.persistent === persistent ? existing : null;
     const state = new SharedObjectState(this, name, persistent);
     state.openedByScript = byScript;
-    const saved = persistent ? this.#files.load(state) : null;
-    if (saved) {
-      state.version = saved.version;
-      for (const [slot, value] of saved.slots) {
-        const cost = this.#budget.loaded(slot, value, byScript);
-        state.data.set(slot, value);
-        state.slotCosts.set(slot, cost);
-        state.bytes += cost.bytes;
-      }
-      state.history.reset(saved.version); // which slot changed when is not in the file
+    if (persistent && this.#files.hasFile(name)) {
+      this.#objects.set(name, state);
+      state.ready = this.#load(state);
+      return state;
     }
-    if (!this.#budget.admitObject(byScript, OBJECT_OVERHEAD_BYTES + state.bytes)) {
-      this.#refused(byScript ? 'hostMemory' : 'instance', { so: name, loadedBytes: state.bytes }, 'shared object not opened: over budget');
+    if (!this.#budget.admitObject(byScript)) {
+      this.#refused(byScript ? 'hostMemory' : 'instance', { so: name }, 'shared object not opened: over budget');
       return 'refused';
     }
     this.#budget.objectOpened(state);
-    for (const cost of state.slotCosts.values()) this.#budget.charge(undefined, cost);
-    if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
+    state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
     this.#objects.set(name, state);
     return state;
+  }
+
+  /**
+   * Fills a persistent SO from its file (read and parsed off the event loop). False, and the SO is
+   * forgotten, when it does not fit the opener's budget (what it loads included) or the store closed.
+   */
+  async #load(state: SharedObjectState): Promise<boolean> {
+    const saved = await this.#files.load(state);
+    if (this.closed || this.#objects.get(state.name) !== state) return false;
+    const cleared = state.pendingClear; // clearSharedObjects() while it loaded: the file's slots are gone
+    const costs = cleared || !saved ? [] : saved.slots.map(([slot, value, stored]) => {
+      const cost: SlotCost = stored ? { bytes: stored.length + SLOT_OVERHEAD_BYTES, byScript: state.openedByScript, encoded: stored } : this.#budget.loaded(slot, value, state.openedByScript);
+      return [slot, value, cost] as const;
+    });
+    const bytes = costs.reduce((sum, [, , cost]) => sum + cost.bytes, 0);
+    if (!this.#budget.admitObject(state.openedByScript, OBJECT_OVERHEAD_BYTES + bytes)) {
+      this.#objects.delete(state.name);
+      state.ready = null;
+      this.#refused(state.openedByScript ? 'hostMemory' : 'instance', { so: state.name, loadedBytes: bytes }, 'shared object not opened: over budget');
+      return false;
+    }
+    this.#budget.objectOpened(state);
+    for (const [slot, value, cost] of costs) {
+      state.data.set(slot, value);
+      state.slotCosts.set(slot, cost);
+      state.bytes += cost.bytes;
+      this.#budget.charge(undefined, cost);
+    }
+    if (saved && !cleared) {
+      state.version = saved.version;
+      state.history.reset(saved.version); // which slot changed when is not in the file
+    }
+    // A new life (shared-object-lives.ts); one cleared while loading also starts above the file's.
+    if (cleared) state.startAt(Math.max(firstVersion(), state.version, (saved?.version ?? 0) + 1));
+    else if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion());
+    state.ready = null;
+    return true;
   }
 
   /** Forgets an SO nobody uses any more (its bytes are freed). */

@@ -5,23 +5,38 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { AmfXml } from '../../runtime/rtmp/amf-values.ts';
 import { OBJECT_OVERHEAD_BYTES, SLOT_OVERHEAD_BYTES, SharedObjectBudget } from '../../runtime/shared-objects/shared-object-budget.ts';
-import { decodeSoFile, encodeSlot, measureSlot, SO_FILE_COMMA, SO_FILE_FOOTER, soFileHeader } from '../../runtime/shared-objects/shared-object-file-format.ts';
+import { decodeSoFileInSlices, encodeSlot, measureSlot, SO_FILE_FOOTER, SO_FILE_SEPARATOR, soFileHeader } from '../../runtime/shared-objects/shared-object-file-format.ts';
 import type { SharedObjectSubscriber } from '../../runtime/shared-objects/shared-object-state.ts';
 import { SharedObjectStore } from '../../runtime/shared-objects/shared-object-store.ts';
 
 const KIB = 1024;
 
 describe('shared-object slot encoding: stored form and budget', () => {
-  it('a file assembled from header, encoded slots and footer is byte for byte the JSON of the whole, and decodes to the values', () => {
-    const values: Array<[string, unknown]> = [['s', 'text'], ['n', 1.5], ['b', true], ['a', [1, 'two']], ['o', { a: { b: [3] } }], ['d', new Date(5)], ['x', new AmfXml('<a/>', 'xml')], ['nan', Number.NaN]];
+  it('a file assembled from header, encoded slots (one per line) and footer is the JSON of the whole; read back a line at a time it gives the values and the same stored forms', async () => {
+    const values: Array<[string, unknown]> = [['s', 'text\nwith a line break'], ['n', 1.5], ['b', true], ['a', [1, 'two']], ['o', { a: { b: [3] } }], ['d', new Date(5)], ['x', new AmfXml('<a/>', 'xml')], ['nan', Number.NaN]];
     const encoded = values.map(([slot, value]) => encodeSlot(slot, value, 1024)!);
-    const file = Buffer.concat([soFileHeader('doc', 7), ...encoded.flatMap((e, i) => (i === 0 ? [e] : [SO_FILE_COMMA, e])), SO_FILE_FOOTER]).toString('utf8');
+    const bytes = Buffer.concat([soFileHeader('doc', 7), ...encoded.flatMap((e, i) => (i === 0 ? [e] : [SO_FILE_SEPARATOR, e])), SO_FILE_FOOTER]);
+    const file = bytes.toString('utf8');
     const entries = encoded.map((e) => JSON.parse(e.toString('utf8')) as unknown);
-    assert.equal(file, JSON.stringify({ format: 'fms-runtime.shared-object', formatVersion: 1, name: 'doc', version: 7, slots: entries }));
-    const decoded = decodeSoFile(file);
+    assert.deepEqual(JSON.parse(file), { format: 'fms-runtime.shared-object', formatVersion: 1, name: 'doc', version: 7, slots: entries });
+    assert.equal(file.split('\n').length, values.length + 2, 'one slot per line');
+    let pauses = 0;
+    const decoded = await decodeSoFileInSlices(bytes, async () => void pauses++);
     assert.equal(decoded.version, 7);
-    assert.deepEqual(decoded.slots.slice(0, 6), values.slice(0, 6));
+    assert.deepEqual(decoded.slots.slice(0, 6).map(([slot, value]) => [slot, value]), values.slice(0, 6));
     assert.ok(Number.isNaN(decoded.slots[7]![1]));
+    assert.deepEqual(decoded.slots.map(([, , stored]) => stored), encoded, 'each line is kept as the stored form');
+    // A file written on one line (before this layout) is read whole.
+    const legacy = JSON.stringify({ format: 'fms-runtime.shared-object', formatVersion: 1, name: 'doc', version: 3, slots: [['k', 'v']] });
+    assert.deepEqual((await decodeSoFileInSlices(Buffer.from(legacy), async () => undefined)).slots, [['k', 'v', null]]);
+  });
+
+  it('reading back yields between slices: a large SO is never parsed in one piece', async () => {
+    const big = encodeSlot('a', 'x'.repeat(300_000), 1e6)!;
+    const file = Buffer.concat([soFileHeader('doc', 1), big, SO_FILE_SEPARATOR, encodeSlot('b', 'y'.repeat(300_000), 1e6)!, SO_FILE_FOOTER]);
+    let pauses = 0;
+    await decodeSoFileInSlices(file, async () => void pauses++);
+    assert.equal(pauses, 2);
   });
 
   it('a value over the budget is refused by the walk before anything is stringified (a 64 MB string costs no 64 MB encoding)', () => {
@@ -95,7 +110,7 @@ describe('SharedObjectStore budgets', () => {
     assert.equal(saved.slots.length, 9);
     await first.close();
     const second = store();
-    const again = second.get('doc', true)!;
+    const again = (await second.open('doc', true))!;
     assert.deepEqual(again.getProperty('k4'), 'replaced');
     assert.deepEqual(again.getProperty('k9'), { i: 9, text: 'é'.repeat(9) });
     assert.equal(again.getProperty('k3'), undefined);
@@ -121,6 +136,37 @@ describe('SharedObjectStore budgets', () => {
     s.releaseAll(sub);
     assert.equal(s.clientBytes, 0);
     await s.close();
+  });
+
+  it('a persistent SO loads off the event loop: Uses wait for it, a client gone meanwhile is not subscribed, one over the budget is ObjectCreationFailed', async () => {
+    const first = store();
+    const so = first.get('doc', true)!;
+    for (let i = 0; i < 3; i++) so.setProperty(`k${i}`, 'v'.repeat(3 * KIB));
+    await first.close();
+    const second = store();
+    const sent = [] as Array<{ id: string; events: string[] }>;
+    const client = (id: string): SharedObjectSubscriber => ({ id, readAccess: '/', writeAccess: '/', send: (m) => void sent.push({ id, events: m.events.map((e) => e.type) }) });
+    const stays = client('stays');
+    const leaves = client('leaves');
+    second.use(stays, 'doc', true);
+    second.use(leaves, 'doc', true);
+    second.releaseAll(leaves);
+    assert.equal(sent.length, 0, 'nothing answered before the file is in');
+    const state = second.objects.get('doc')!;
+    assert.equal(await state.ready, true);
+    assert.deepEqual(sent.map((m) => m.id), ['stays']);
+    assert.deepEqual(sent[0]!.events, ['useSuccess', 'clear', 'change', 'change', 'change']);
+    assert.deepEqual([...state.subscribers.keys()], ['stays']);
+    await second.close();
+    // The same file where clients may hold only 8 KiB: it does not fit, the Use is refused.
+    const log = pino({ level: 'silent' });
+    const tight = new SharedObjectStore({ dataDir, app: 'a', instance: 'i', log, limits: { maxSlotBytes: 4 * KIB, maxObjectBytes: 8 * KIB, maxInstanceBytes: 8 * KIB } });
+    const refused: string[] = [];
+    tight.use({ id: 'c', readAccess: '/', writeAccess: '/', send: (m) => void refused.push(...m.events.map((e) => (e.type === 'status' ? e.code : e.type))) }, 'doc', true);
+    assert.equal(await tight.objects.get('doc')!.ready, false);
+    assert.deepEqual(refused, ['SharedObject.ObjectCreationFailed']);
+    assert.equal(tight.objects.has('doc'), false);
+    await tight.close();
   });
 
   it("the script's growth asks its owner first (host memory); a refusal changes nothing", async () => {

@@ -36,6 +36,12 @@ function subscriber(id: string, access: { readAccess?: string; writeAccess?: str
 
 const events = (messages: SharedObjectMessageModel[]): SoEvent[] => messages.flatMap((m) => m.events);
 
+/** A client's Use, answered: a persistent SO with a file answers once the file has loaded (off the event loop). */
+async function used(store: SharedObjectStore, sub: SharedObjectSubscriber, name: string, persistent: boolean): Promise<void> {
+  store.use(sub, name, persistent);
+  await store.objects.get(name)?.ready;
+}
+
 describe('SharedObjectStore', () => {
   let dataDir: string;
   let logLines: Array<Record<string, unknown>>;
@@ -432,7 +438,7 @@ describe('SharedObjectStore', () => {
 
       const second = newStore();
       const b = subscriber('b');
-      second.use(b, 'rooms/lobby', true);
+      await used(second, b, 'rooms/lobby', true);
       const [msg] = b.take();
       assert.equal(msg!.version, version);
       assert.equal(msg!.persistent, true);
@@ -455,7 +461,7 @@ describe('SharedObjectStore', () => {
       loop['self'] = loop;
       so.setProperty('loop', loop);
       await store.close();
-      const again = newStore().get('cyc', true)!;
+      const again = (await newStore().open('cyc', true))!;
       assert.deepStrictEqual(again.getProperty('loop'), { a: 1, self: null });
     });
 
@@ -501,7 +507,7 @@ describe('SharedObjectStore', () => {
       await state.settled();
       assert.ok(existsSync(store.fileOf('p')!));
       const b = subscriber('b');
-      store.use(b, 'p', true);
+      await used(store, b, 'p', true);
       assert.deepStrictEqual(events(b.take()).slice(2), [{ type: 'change', name: 'x', value: 1 }]);
     });
 
@@ -522,13 +528,13 @@ describe('SharedObjectStore', () => {
       ['a file of another format', '{"hello":"world"}'],
       ['an unknown tag', '{"format":"fms-runtime.shared-object","formatVersion":1,"name":"bad","version":1,"slots":[["a",{"$t":"weird"}]]}'],
     ] as const) {
-      it(`moves ${label} aside with one log line and starts empty`, () => {
+      it(`moves ${label} aside with one log line and starts empty`, async () => {
         const store = newStore();
         const file = store.fileOf('bad')!;
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(file, content);
         const a = subscriber('a');
-        store.use(a, 'bad', true);
+        await used(store, a, 'bad', true);
         assert.deepStrictEqual(events(a.take()), [{ type: 'useSuccess' }, { type: 'clear' }]);
         assert.equal(existsSync(file), false);
         const aside = readdirSync(path.dirname(file)).filter((f) => f.startsWith('bad.fso.json.corrupt-'));

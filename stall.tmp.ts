@@ -1,0 +1,24 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import path from 'node:path';
+import { NetConnection } from './runtime/client/net-connection.ts';
+import { tempDir } from './test/helpers/test-server.ts';
+const apps = tempDir('apps'); const data = tempDir('so');
+mkdirSync(path.join(data, 'sobomb', '_definst_'), { recursive: true });
+copyFileSync('/tmp/hs/so16.json', path.join(data, 'sobomb', '_definst_', 'bomb.fso.json'));
+writeFileSync(path.join(apps, 'c.json'), JSON.stringify({ sharedObjects: { dataDir: data } }));
+for (const [n, s] of Object.entries({ probe: 'Client.prototype.echo = function (n) { return n; };', sobomb: `var so = SharedObject.get("bomb", true);
+var big = new Array(1000001).join("x"); var n = 0;
+application.onConnect = function (client) { setInterval(function () { so.setProperty("a" + n, big); so.setProperty("b" + n, big); n++; }, 10); return true; };` })) { mkdirSync(path.join(apps, n)); writeFileSync(path.join(apps, n, 'main.asc'), s); }
+const child = spawn(process.execPath, ['--no-node-snapshot', '--trace-gc', '--import', 'tsx', 'runtime/main.ts', '--apps', apps, '--config', path.join(apps, 'c.json'), '--rtmp-port', '0', '--http-port', '0', '--no-watch'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const gc: string[] = []; let port = 0; const t0 = performance.now();
+await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) { if (/Mark-Compact|Scavenge|Mark-sweep/i.test(l)) gc.push(`${Math.round(performance.now() - t0)} ${l.slice(0, 170)}`); const m = /"rtmpPort":(\d+)/.exec(l); if (m) { port = Number(m[1]); resolve(); } } }));
+const p = new NetConnection(); await p.connect(`rtmp://127.0.0.1:${port}/probe`);
+const slow: [number, number][] = []; let stop = false;
+const loop = (async () => { while (!stop) { const s = performance.now(); await p.call('echo', 1); const r = performance.now() - s; if (r > 100) slow.push([Math.round(s - t0), Math.round(r)]); await new Promise(r => setTimeout(r, 5)); } })();
+await new Promise(r => setTimeout(r, 300));
+const a = new NetConnection(); const ta = performance.now(); await a.connect(`rtmp://127.0.0.1:${port}/sobomb`); const tc = performance.now();
+await new Promise(r => setTimeout(r, 4000)); stop = true; await loop;
+console.log('connect', Math.round(ta - t0), '->', Math.round(tc - t0), 'slow probes [at, ms]', JSON.stringify(slow));
+console.log(gc.filter(l => { const m = /([\d.]+) \/ [\d.]+ ms/.exec(l); return m && Number(m[1]) > 30; }).join('\n'));
+a.close(); p.close(); child.kill('SIGKILL');
