@@ -122,6 +122,8 @@ describe('script file work: bounded sizes, folder work off the event loop', func
   });
 
   it('a File write or readAll() over scripts.fileMaxIoBytes answers false / null (logged)', async () => {
+    const healthy = new NetConnection();
+    await healthy.connect(ts.url('io/healthy'));
     assert.equal(await nc.call('write', 300 * 1024), false);
     assert.equal(await nc.call('write', 200 * 1024), true);
     writeFileSync(path.join(appDir, 'lines.txt'), 'line of text\n'.repeat(30_000)); // 390 KB
@@ -129,6 +131,8 @@ describe('script file work: bounded sizes, folder work off the event loop', func
     writeFileSync(path.join(appDir, 'lines.txt'), 'line of text\n'.repeat(10_000));
     assert.equal(await nc.call('readAll', '/lines.txt'), 10_000);
     assert.ok(ts.logs.records.some((r) => r['code'] === ErrorCode.ScriptFileTooLarge && /fileMaxIoBytes/.test(String(r['reason']))));
+    assert.equal(await healthy.call('echo', 'fine'), 'fine');
+    healthy.close();
   });
 });
 
