@@ -193,6 +193,7 @@ export class Sandbox implements ApplicationScript {
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
     this.budgets = options.budgets ?? DEFAULT_BUDGETS;
+    // RateLimitedLog calls only warn/error(fields, message), which every SandboxLogger has.
     this.problems = options.logger ? new RateLimitedLog(options.logger as unknown as Logger) : null;
     this.loader = new ScriptLoader({ ...options, maxScriptBytes: this.budgets.maxScriptBytes });
     this.failure = { sources: this.loader, handlerTimeoutMs: options.handlerTimeoutMs, memoryLimitMb: options.memoryLimitMb };
@@ -205,8 +206,7 @@ export class Sandbox implements ApplicationScript {
       appDir: options.appDir,
       virtualDirectories: options.fileVirtualDirectories ?? [],
       onRefused: (input, reason) => this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
-      onProblem: (code, input, reason) =>
-        this.problems?.warn(code === ErrorCode.StorageWriteFailed ? 'file write' : 'scripts.fileMaxIoBytes/fileMaxListEntries', { app: this.name, code, path: input, reason }, `File: ${reason}`),
+      onProblem: (code, budget, input, reason) => this.problems?.warn(budget, { app: this.name, code, path: input, reason }, `File: ${reason}`),
       // main.asc and every load()ed file: never renamed, removed or overwritten by the script.
       guard: new ScriptFileGuard(() => this.loader.filesRead),
       maxIoBytes: this.budgets.fileMaxIoBytes,

@@ -49,8 +49,11 @@ export interface ScriptFilesOptions {
   virtualDirectories?: readonly string[];
   /** A path was refused (escape attempt, protected file): called once per attempt. */
   onRefused(input: string, reason: string): void;
-  /** A budget was hit (SCRIPT_FILE_TOO_LARGE) or a write failed (STORAGE_WRITE_FAILED). */
-  onProblem?(code: ErrorCodeValue, input: string, reason: string): void;
+  /**
+   * A budget was hit (SCRIPT_FILE_TOO_LARGE) or a write failed (STORAGE_WRITE_FAILED); `budget`
+   * names the config key (or 'file write'), what a rate-limited log line is keyed by.
+   */
+  onProblem?(code: ErrorCodeValue, budget: string, input: string, reason: string): void;
   /** Files the script may not change (default: protection by name only). */
   guard?: ScriptFileGuard;
   /** scripts.fileMaxIoBytes: largest read or write of one call (default 16 MiB). */
@@ -93,7 +96,7 @@ export class ScriptFiles {
   readonly #paths: ScriptPaths;
   readonly #guard: ScriptFileGuard;
   readonly #onRefused: (input: string, reason: string) => void;
-  readonly #onProblem: (code: ErrorCodeValue, input: string, reason: string) => void;
+  readonly #onProblem: NonNullable<ScriptFilesOptions['onProblem']>;
   readonly #maxIoBytes: number;
   readonly #maxListEntries: number;
   readonly #open = new Map<number, OpenFile>();
@@ -143,7 +146,7 @@ export class ScriptFiles {
     const names = await folderNames(target.native, this.#maxListEntries, signal).catch(() => undefined);
     if (names === undefined) return null;
     if (names === null) {
-      this.#onProblem(ErrorCode.ScriptFileTooLarge, input, `folder has more than scripts.fileMaxListEntries (${this.#maxListEntries}) entries`);
+      this.#onProblem(ErrorCode.ScriptFileTooLarge, 'scripts.fileMaxListEntries', input, `folder has more than scripts.fileMaxListEntries (${this.#maxListEntries}) entries`);
       return null;
     }
     const base = target.virtual === '/' ? '' : target.virtual;
@@ -251,7 +254,7 @@ export class ScriptFiles {
       await fsync(file.fd);
       return true;
     } catch (error) {
-      this.#onProblem(ErrorCode.StorageWriteFailed, file.input, `fsync failed: ${(error as Error).message}`);
+      this.#onProblem(ErrorCode.StorageWriteFailed, 'file write', file.input, `fsync failed: ${(error as Error).message}`);
       return false;
     }
   }
@@ -279,7 +282,7 @@ export class ScriptFiles {
       }
       return true;
     } catch (error) {
-      this.#onProblem(ErrorCode.StorageWriteFailed, file.input, `write failed after ${written} of ${bytes.length} bytes: ${(error as Error).message}`);
+      this.#onProblem(ErrorCode.StorageWriteFailed, 'file write', file.input, `write failed after ${written} of ${bytes.length} bytes: ${(error as Error).message}`);
       return false;
     } finally {
       file.position = file.append ? safe(() => fs.fstatSync(file.fd).size, file.position + written) : file.position + written;
@@ -287,7 +290,7 @@ export class ScriptFiles {
   }
 
   #tooLarge(file: OpenFile, bytes: number): false {
-    this.#onProblem(ErrorCode.ScriptFileTooLarge, file.input, `write of ${bytes} bytes is over scripts.fileMaxIoBytes (${this.#maxIoBytes})`);
+    this.#onProblem(ErrorCode.ScriptFileTooLarge, 'scripts.fileMaxIoBytes', file.input, `write of ${bytes} bytes is over scripts.fileMaxIoBytes (${this.#maxIoBytes})`);
     return false;
   }
 
@@ -313,7 +316,7 @@ export class ScriptFiles {
           if (line === null) break;
           total += line.length;
           if (total > this.#maxIoBytes) {
-            this.#onProblem(ErrorCode.ScriptFileTooLarge, file.input, `${op}() would return more than scripts.fileMaxIoBytes (${this.#maxIoBytes})`);
+            this.#onProblem(ErrorCode.ScriptFileTooLarge, 'scripts.fileMaxIoBytes', file.input, `${op}() would return more than scripts.fileMaxIoBytes (${this.#maxIoBytes})`);
             return null;
           }
           lines.push(line);
