@@ -133,7 +133,7 @@ interface PartRun {
 function freshConfig(appsDir: string): string {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fms-bench-so-'));
   const file = path.join(dataDir, 'config.json');
-  writeFileSync(file, JSON.stringify({ sharedObjects: { dataDir: path.join(dataDir, 'so') } }));
+  writeFileSync(file, JSON.stringify({ dataDir }));
   return file;
 }
 

@@ -2,11 +2,19 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import { LOG_LEVELS } from './log/logger.ts';
+import type { HlsBudgets } from './media/hls/hls-egress.ts';
+import { PACKAGING_MODES, type HlsSettings } from './media/hls/hls-settings.ts';
 import type { LevelWithSilent } from 'pino';
 
 /** Every setting, with units in the names. Embedded defaults make a config file optional. */
 export interface Config {
   appsDir: string;
+  /**
+   * Where the server writes what must outlive it (persistent shared objects:
+   * <dataDir>/sharedobjects/<app>/<instance>/<name>.fso.json). '' = FMS's layout, inside each
+   * application's own folder: <appsDir>/<app>/sharedobjects/<instance>/<name>.fso.json.
+   */
+  dataDir: string;
   logLevel: LevelWithSilent;
   rtmp: {
     host: string;
@@ -32,8 +40,6 @@ export interface Config {
     playerMaxBufferedBytes: number;
   };
   sharedObjects: {
-    /** Persistent shared objects live in <dataDir>/<app>/<instance>/<name>.fso.json. */
-    dataDir: string;
     /** Largest slot (name and value, as stored); a bigger change is refused (client: reject; script: false). */
     maxSlotBytes: number;
     /**
@@ -44,6 +50,11 @@ export interface Config {
     /** Shared-object data clients may hold in one instance; beyond it their changes and new SOs are refused. */
     maxInstanceBytes: number;
   };
+  /**
+   * HLS / LL-HLS packaging and routes (runtime/media/hls/README.md): the per-app settings (Application.xml
+   * <HLS> overrides them), the egress budgets and timers, the VOD budgets as `vod<Name>`.
+   */
+  hls: HlsSettings & HlsBudgets & { vodMaxIndexedFiles: number; vodMaxIndexing: number; vodMaxSegmentBytes: number };
   reload: {
     /** Watch the applications folder and hot-reload apps whose scripts change (--no-watch turns it off). */
     watch: boolean;
@@ -96,6 +107,20 @@ export interface Config {
       /** Largest response body a script may receive; bigger ones fail with onLoad(false). */
       maxBytes: number;
     };
+    /**
+     * Flash Remoting (server-side NetConnection to an http(s):// gateway): the HTTP rules are
+     * scripts.http's (hosts, timeout); these bound what a script can queue and receive.
+     */
+    remoting: {
+      /** Gateway requests (AMF packets) in flight per instance; later packets wait their turn. */
+      maxRequestsInFlight: number;
+      /** Calls waiting to be sent per instance; beyond it nc.call returns false and the responder hears Call.Failed. */
+      maxQueuedCalls: number;
+      /** Calls batched into one packet (one script turn's calls on one connection). */
+      maxCallsPerPacket: number;
+      /** Largest gateway answer; a bigger one fails every call of its packet. */
+      maxResponseBytes: number;
+    };
   };
 }
 
@@ -103,6 +128,7 @@ const RELOAD_MODES: readonly string[] = ['carry', 'restart'];
 
 export const DEFAULT_CONFIG: Config = {
   appsDir: 'applications',
+  dataDir: '',
   logLevel: 'info',
   rtmp: {
     host: '0.0.0.0',
@@ -116,7 +142,26 @@ export const DEFAULT_CONFIG: Config = {
   },
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
-  sharedObjects: { dataDir: 'data/sharedobjects', maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
+  sharedObjects: { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
+  hls: {
+    enabled: true,
+    packaging: 'on-request',
+    lowLatency: true,
+    partTargetMs: 334,
+    segmentTargetMs: 2000,
+    windowSegments: 6,
+    idleTimeoutMs: 30_000,
+    republishGraceMs: 5000,
+    maxPackagedStreams: 100,
+    maxBytesPerStream: 64 * 1024 * 1024,
+    maxBlockedPerClient: 64,
+    maxBlockedTotal: 4096,
+    blockTimeoutMs: 10_000,
+    maxTargetBytes: 1024,
+    vodMaxIndexedFiles: 32,
+    vodMaxIndexing: 2,
+    vodMaxSegmentBytes: 16 * 1024 * 1024,
+  },
   reload: { watch: true, debounceMs: 100, mode: 'carry' },
   scripts: {
     memoryLimitMb: 64,
@@ -133,6 +178,7 @@ export const DEFAULT_CONFIG: Config = {
     ioWaitMs: 3000,
     maxOutboundConnections: 64,
     http: { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 },
+    remoting: { maxRequestsInFlight: 8, maxQueuedCalls: 256, maxCallsPerPacket: 32, maxResponseBytes: 1024 * 1024 },
   },
 };
 
@@ -184,6 +230,9 @@ function validate(config: Config, problems: string[]): void {
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`logLevel: "${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   for (const [key, value] of Object.entries(config.rtmp)) if (typeof value === 'number' && key !== 'port') positive(`rtmp.${key}`, value);
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
+  for (const [key, value] of Object.entries(config.hls)) if (typeof value === 'number') positive(`hls.${key}`, value);
+  if (!PACKAGING_MODES.includes(config.hls.packaging)) problems.push(`hls.packaging: "${config.hls.packaging}" is not one of ${PACKAGING_MODES.join(', ')}`);
+  if (config.hls.partTargetMs < 100 || config.hls.partTargetMs * 2 > config.hls.segmentTargetMs) problems.push('hls.partTargetMs: must be at least 100 and at most half of hls.segmentTargetMs');
   positive('reload.debounceMs', config.reload.debounceMs);
   if (!RELOAD_MODES.includes(config.reload.mode)) problems.push(`reload.mode: "${config.reload.mode}" is not one of ${RELOAD_MODES.join(', ')}`);
   positive('scripts.memoryLimitMb', config.scripts.memoryLimitMb);
@@ -201,6 +250,9 @@ function validate(config: Config, problems: string[]): void {
   if (config.scripts.hostMemoryMb * 1024 * 1024 < so.maxObjectBytes) problems.push('scripts.hostMemoryMb: must hold at least one sharedObjects.maxObjectBytes');
   positive('scripts.http.timeoutMs', config.scripts.http.timeoutMs);
   positive('scripts.http.maxBytes', config.scripts.http.maxBytes);
+  for (const [key, value] of Object.entries(config.scripts.remoting)) {
+    if (!Number.isInteger(value) || value <= 0) problems.push(`scripts.remoting.${key}: must be a positive integer, got ${value}`);
+  }
   for (const entry of config.scripts.fileVirtualDirectories) {
     const [virtual, native, extra] = entry.split(';');
     if (extra !== undefined || !virtual?.startsWith('/') || virtual === '/' || !native || !path.isAbsolute(native)) {
@@ -214,23 +266,28 @@ export interface CliOptions {
   help: boolean;
 }
 
-export const USAGE = `Usage: npm start -- [options]
-       npm start -- check [--json] <app folder>...   (FMS API compatibility report; see npm run check -- --help)
-  --apps <dir>          applications folder (default: applications)
+export const USAGE = `Usage: fms-runtime [options]                      (in a checkout: npm start -- [options])
+       fms-runtime check [--json] <app folder>...   (FMS API compatibility report; fms-runtime check --help)
+  --apps <dir>          applications folder (default: ./applications)
+  --data <dir>          where persistent shared objects are written, as <dir>/sharedobjects/<app>/<instance>/
+                        (default: inside each application's folder, FMS layout: <apps>/<app>/sharedobjects/<instance>/)
   --rtmp-port <n>       RTMP listen port (default: 1935; 0 = any free port)
-  --http-port <n>       HTTP port for FLV egress and admin (default: 8000; 0 = any free port)
-  --config <file>       JSON config file (keys as in runtime/config.ts; flags override it)
+  --http-port <n>       HTTP port for FLV egress, console and admin (default: 8000; 0 = any free port)
+  --config <file>       JSON config file (keys as in DEFAULT_CONFIG, runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
   --no-watch            do not hot-reload apps when their scripts change
   --help                this text
+Relative paths: given as flags, against the current folder; in a config file (appsDir, dataDir,
+scripts.libPaths), against the config file's folder. Recorded streams live in <apps>/<app>/streams/<instance>/
+unless Application.xml says otherwise. Nothing else depends on the folder the server is started from.
 Environment: FMS_ADMIN_TOKEN=<token> sets http.adminToken (admin API, console, live log, metrics).`;
 
-/** Parses argv (flags after `npm start --`). Throws ConfigError listing every problem. */
+/** Parses argv (`fms-runtime …`, or after `npm start --`). Throws ConfigError listing every problem. */
 export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): CliOptions {
   const problems: string[] = [];
   const flags = new Map<string, string>();
   let help = false;
-  const known = new Set(['--apps', '--rtmp-port', '--http-port', '--config', '--log-level']);
+  const known = new Set(['--apps', '--data', '--rtmp-port', '--http-port', '--config', '--log-level']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -257,6 +314,8 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
   }
   let fileConfig: unknown = {};
   const configPath = flags.get('--config');
+  // Paths written in a config file mean the same wherever the server is started from.
+  const configDir = configPath ? path.dirname(path.resolve(cwd, configPath)) : cwd;
   if (configPath) {
     try {
       fileConfig = JSON.parse(readFileSync(path.resolve(cwd, configPath), 'utf8'));
@@ -265,6 +324,9 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
     }
   }
   const config = mergeConfig(fileConfig, problems);
+  config.appsDir = path.resolve(configDir, config.appsDir);
+  if (config.dataDir) config.dataDir = path.resolve(configDir, config.dataDir);
+  config.scripts.libPaths = config.scripts.libPaths.map((dir) => path.resolve(configDir, dir));
   const int = (name: string, apply: (n: number) => void) => {
     const raw = flags.get(name);
     if (raw === undefined) return;
@@ -279,11 +341,13 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
     if (LOG_LEVELS.includes(level as LevelWithSilent)) config.logLevel = level as LevelWithSilent;
     else problems.push(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
-  config.appsDir = path.resolve(cwd, flags.get('--apps') ?? config.appsDir);
+  const apps = flags.get('--apps');
+  if (apps !== undefined) config.appsDir = path.resolve(cwd, apps);
+  const data = flags.get('--data');
+  if (data !== undefined) config.dataDir = path.resolve(cwd, data);
   if (flags.has('--no-watch')) config.reload.watch = false;
   // The environment beats the file: a secret need not be written into a config file.
   if (env['FMS_ADMIN_TOKEN']) config.http.adminToken = env['FMS_ADMIN_TOKEN'];
-  config.sharedObjects.dataDir = path.resolve(cwd, config.sharedObjects.dataDir);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, help };
 }

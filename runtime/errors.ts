@@ -15,6 +15,11 @@ export const ErrorCode = {
   CommandInvalid: 'RTMP_COMMAND_INVALID',
   PeerTooSlow: 'RTMP_PEER_TOO_SLOW',
   ConnectTimeout: 'RTMP_CONNECT_TIMEOUT',
+  // HTTP egress (HLS): the request or one stream's packaging is affected, nothing else
+  HlsBadRequest: 'HLS_BAD_REQUEST',
+  HlsBudget: 'HLS_BUDGET',
+  HlsCodecUnsupported: 'HLS_CODEC_UNSUPPORTED',
+  HlsPackagingFailed: 'HLS_PACKAGING_FAILED',
   // script
   ScriptSyntax: 'SCRIPT_SYNTAX',
   ScriptThrown: 'SCRIPT_THROWN',
@@ -23,6 +28,7 @@ export const ErrorCode = {
   ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
+  ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
   ScriptHostMemory: 'SCRIPT_HOST_MEMORY',
   // budgets: the one who asked is refused; nothing else is affected
   SharedObjectTooLarge: 'SHARED_OBJECT_TOO_LARGE',

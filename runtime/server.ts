@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Config } from './config.ts';
 import { ErrorCode, FmsRuntimeError } from './errors.ts';
 import { LiveLog } from './log/live-log.ts';
@@ -16,8 +17,13 @@ import { AdminApi, type AdminSource } from './admin/admin-api.ts';
 import { Metrics } from './admin/metrics.ts';
 import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
+import { HlsEgress } from './media/hls/hls-egress.ts';
+import { hlsSettingsOf } from './media/hls/hls-settings.ts';
+import { VodHls } from './media/hls/vod-hls.ts';
+import { parseStreamName } from './media/stream-registry.ts';
+import { recordedFileOf } from './instances/app-instance.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
-import { checkDataDir } from './shared-objects/data-dir-check.ts';
+import { checkSharedObjectFolders } from './shared-objects/data-dir-check.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
 
 export interface ServerOptions {
@@ -43,6 +49,7 @@ export class Server {
   readonly #logRoutes: LiveLogRoutes;
   // HTTP routes besides /api/server's old home: browser egress, admin API, Prometheus metrics.
   readonly #flv: FlvEgress;
+  readonly #hls: HlsEgress;
   readonly #admin: AdminApi;
   readonly #metrics: Metrics;
   readonly #console: ConsoleRoutes;
@@ -54,7 +61,8 @@ export class Server {
     this.config = options.config;
     this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
     // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
-    const settings = new AppSettingsReader(this.config.appsDir, this.config.scripts, (issue) =>
+    const hlsDefaults = hlsSettingsOf(this.config.hls);
+    const settings = new AppSettingsReader(this.config.appsDir, { ...this.config.scripts, hls: hlsDefaults }, (issue) =>
       this.log.warn({ file: issue.file, element: issue.element }, `Application.xml: ${issue.reason}`),
     );
     this.catalog = new AppCatalog(this.config.appsDir, findAppScript, (dir) => settings.read(dir));
@@ -64,13 +72,17 @@ export class Server {
       {
         connectTimeoutMs: rtmp.connectTimeoutMs,
         ownRtmpPort: () => this.rtmpPort,
-        sharedObjectsDir: this.config.sharedObjects.dataDir,
+        // FMS keeps them in the application's folder; --data gathers every app's under one folder
+        // (app names are plain folder names: AppCatalog refuses anything else).
+        sharedObjectsDir: (app) => (this.config.dataDir ? path.join(this.config.dataDir, 'sharedobjects', app.name) : path.join(app.dir, 'sharedobjects')),
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
         sharedObjectLimits: this.config.sharedObjects,
         hostMemoryBytes: scripts.hostMemoryMb * 1024 * 1024,
         maxOutboundConnections: scripts.maxOutboundConnections,
+        onStreamPublish: (instance, stream) => this.#hls.streamPublished({ app: instance.def.name, instance: instance.instanceName, stream: stream.name }),
+        packageHls: (instance, name, on) => this.#hls.pin({ app: instance.def.name, instance: instance.instanceName, stream: name }, on),
       },
       this.#scriptFactory,
       this.log,
@@ -108,6 +120,26 @@ export class Server {
         return instance && stream ? { stream, release: () => instance.streams.release(stream) } : null;
       },
     });
+    // HLS/LL-HLS of live streams and VOD HLS of recordings (runtime/media/hls/README.md).
+    const { hls } = this.config;
+    this.#hls = new HlsEgress({
+      budgets: hls,
+      log: this.log.child({ component: 'hls' }),
+      lookup: (app, instanceName, streamName) => {
+        const instance = this.instances.instances.find((i) => i.name === `${app}/${instanceName}`);
+        const stream = instance?.streams.get(parseStreamName(streamName).name);
+        return instance && stream ? { stream, settings: instance.def.settings?.hls ?? hlsDefaults, release: () => instance.streams.release(stream) } : null;
+      },
+      vod: new VodHls(
+        (app, instanceName, streamName) => {
+          const def = this.catalog.lookup(app);
+          const file = def ? recordedFileOf(def, instanceName, parseStreamName(streamName).name) : null;
+          return def && file ? { file, settings: def.settings?.hls ?? hlsDefaults } : null;
+        },
+        { maxIndexedFiles: hls.vodMaxIndexedFiles, maxIndexing: hls.vodMaxIndexing, maxSegmentBytes: hls.vodMaxSegmentBytes },
+        this.log.child({ component: 'hls' }),
+      ),
+    });
     const startedAt = Date.now();
     const adminSource: AdminSource = {
       startedAt,
@@ -117,6 +149,7 @@ export class Server {
       apps: () => this.catalog.list(),
       instances: () => this.instances.instances,
       httpFlv: () => this.#flv.stats,
+      hls: () => this.#hls.stats,
     };
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const adminToken: string | null = this.config.http.adminToken || null;
@@ -169,6 +202,7 @@ export class Server {
       // Application.xml JSEngine/FileObject first: on the same prefix the app's own mapping wins.
       fileVirtualDirectories: [...(app?.fileDirs ?? []), ...scripts.fileVirtualDirectories],
       http: scripts.http,
+      remoting: scripts.remoting,
       refusedHttpPorts: () => [this.httpPort],
       budgets: { ioWaitMs: scripts.ioWaitMs, maxScriptBytes: scripts.maxScriptBytes, fileMaxIoBytes: scripts.fileMaxIoBytes, fileMaxListEntries: scripts.fileMaxListEntries },
       hooks,
@@ -179,7 +213,9 @@ export class Server {
   };
 
   async start(): Promise<void> {
-    checkDataDir(this.config.sharedObjects.dataDir, this.log);
+    // Where persistent shared objects go: one folder with --data, else each app's own (FMS layout).
+    const soFolders = this.config.dataDir ? [path.join(this.config.dataDir, 'sharedobjects')] : this.catalog.list().map((app) => path.join(this.catalog.appsDir, app, 'sharedobjects'));
+    checkSharedObjectFolders(soFolders, this.log);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
     this.httpPort = await new Promise<number>((resolve, reject) => {
       this.#http.once('error', (error) =>
@@ -203,8 +239,8 @@ export class Server {
       res.end('bad request target\n');
       return;
     }
-    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page.
-    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
+    // HTTP-FLV and HLS playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page (and / → /console).
+    if (this.#flv.handle(req, res) || this.#hls.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   }
@@ -232,6 +268,7 @@ export class Server {
       await this.instances.closeAll();
       await this.#rtmp.close();
       this.#flv.close(); // ends HTTP-FLV responses and WS-FLV sockets so the HTTP server can close
+      this.#hls.close(); // answers blocked HLS requests, stops packaging
       this.#metrics.close();
       this.#logRoutes.close(); // ends live-log streams
       const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));

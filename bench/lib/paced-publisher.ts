@@ -20,6 +20,8 @@ export class PacedPublisher {
   #loop: Promise<void> = Promise.resolve();
   /** Largest delay between a tag's due time and its send (the publisher's own share of any jitter). */
   maxLateMs = 0;
+  /** Told after each tag is handed to the socket (the HLS bench maps frames to their send time). */
+  onSent: ((type: number, timestamp: number, sentAtMs: number) => void) | null = null;
 
   constructor(file: string) {
     this.#tags = readFlvTags(readFileSync(file)).filter((t) => t.type === MessageType.Audio || t.type === MessageType.Video);
@@ -43,6 +45,7 @@ export class PacedPublisher {
         if (this.#stopped || !this.nc.isConnected) return;
         this.maxLateMs = Math.max(this.maxLateMs, performance.now() - (startedAt + timestamp));
         ns.sendMedia(tag.type as typeof MessageType.Audio | typeof MessageType.Video, timestamp, tag.payload);
+        this.onSent?.(tag.type, timestamp, Date.now());
       }
     }
   }

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BacklogReply } from './backlog.ts';
 import { freePort, waitForPort } from './proc-stats.ts';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const NODE_FLAGS = ['--no-node-snapshot', '--import', 'tsx'];
 const START_TIMEOUT_MS = 30_000;
 /** App and stream names valid for both servers (node-media-server wants /^[a-zA-Z0-9_-]+$/ for each). */
 export const APP = 'live';
@@ -66,7 +66,7 @@ export async function startServer(kind: ServerKind, probe = false): Promise<Serv
     args = ['bench/lib/nms-server.ts', '--rtmp-port', String(rtmpPort), '--data-path', dir];
   }
   const ipc = kind === 'nms' || probe;
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...args], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
   });

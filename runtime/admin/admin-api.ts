@@ -5,6 +5,7 @@ import type { AppInstance } from '../instances/app-instance.ts';
 import type { Logger } from '../log/logger.ts';
 import { streamCodecs } from '../media/codec-names.ts';
 import type { FlvEgressStats } from '../media/flv-egress.ts';
+import { HlsEgress, type HlsEgressStats } from '../media/hls/hls-egress.ts';
 
 /*
  * Admin API: JSON over the server's own HTTP port.
@@ -41,6 +42,7 @@ export interface AdminSource {
   apps(): string[];
   instances(): AppInstance[];
   httpFlv(): FlvEgressStats;
+  hls(): HlsEgressStats;
 }
 
 export interface AdminApiOptions {
@@ -255,6 +257,7 @@ export class AdminApi {
       startedAt: new Date(source.startedAt).toISOString(),
       uptimeSec: Math.round((Date.now() - source.startedAt) / 1000),
       httpFlv: source.httpFlv(),
+      hls: source.hls(),
     };
   }
 
@@ -309,7 +312,8 @@ export class AdminApi {
       cpu_Usage: Math.round(((cpu.user + cpu.system) / 1000 / uptimeMs) * 100),
       memory_Usage: Math.round((1 - os.freemem() / os.totalmem()) * 100),
       physical_Mem: process.memoryUsage().rss,
-      num_cores: 1,
+      // CPUs this process may run on (affinity and container limits included), what an operator sizes by.
+      num_cores: os.availableParallelism(),
       io: {
         connected: source.rtmpConnections(),
         bytes_in: sessions.reduce((n, s) => n + s.connection.bytesIn, 0),
@@ -373,6 +377,8 @@ function streamsOf(i: AppInstance) {
     packetsIn: s.packetsIn,
     lastTimestamp: s.lastTimestamp,
     flvPath: `/${[i.def.name, i.instanceName, s.name].map(encodeURIComponent).join('/')}.flv`,
+    /** Live HLS/LL-HLS playlist (packaged from its first request); null when HLS is off for the app. */
+    hlsPath: i.def.settings?.hls.enabled === false ? null : HlsEgress.playlistPath(i.def.name, i.instanceName, s.name),
   }));
 }
 

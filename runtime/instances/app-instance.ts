@@ -16,6 +16,9 @@ import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './scr
 import { DEFAULT_SO_LIMITS, SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import type { SoLimits } from '../shared-objects/shared-object-budget.ts';
 import { status } from './status-codes.ts';
+import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS } from './bandwidth-settings.ts';
+import type { RecordingLimits } from '../media/recorder.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
 
@@ -23,8 +26,8 @@ type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSa
 const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 export interface AppInstanceOptions {
-  /** Root folder of persistent shared objects. */
-  sharedObjectsDir: string;
+  /** The folder of an application's persistent shared objects (one sub-folder per instance). */
+  sharedObjectsDir: (app: AppDefinition) => string;
   /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
   ownRtmpPort: () => number;
   connectTimeoutMs: number;
@@ -37,8 +40,18 @@ export interface AppInstanceOptions {
   hostMemoryBytes?: number;
   /** scripts.maxOutboundConnections. */
   maxOutboundConnections?: number;
+  /** A stream of this instance started publishing (HLS packaging "always"). */
+  onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
+  /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
+  packageHls?(instance: AppInstance, streamName: string, on: boolean): boolean;
 }
 
+/** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
+export function recordedFileOf(def: AppDefinition, instanceName: string, name: string): string | null {
+  const mapped = resolveVirtualStreamFile(def.settings?.streamDirs ?? [], name);
+  if (mapped !== undefined) return mapped;
+  return resolveStreamFile(path.join(def.dir, 'streams'), instanceName, name);
+}
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
 
@@ -89,12 +102,11 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#options = options;
     this.log = log.child({ app: this.name });
     this.#onClosed = onClosed;
-    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
+    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes, onPublish: (stream) => options.onStreamPublish?.(this, stream) });
     this.#createScript = createScript;
     const soLimits = options.sharedObjectLimits ?? DEFAULT_SO_LIMITS;
     this.sharedObjects = new SharedObjectStore({
-      dataDir: options.sharedObjectsDir,
-      app: def.name,
+      appDataDir: options.sharedObjectsDir(def),
       instance: instanceName,
       log: this.log,
       limits: soLimits,
@@ -108,6 +120,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       streams: this.streams,
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
+      packageHls: (name, on) => options.packageHls?.(this, name, on) ?? false,
+      recordingSettings: () => this.def.settings?.recording ?? NO_RECORDING_SETTINGS,
       streamLengthSec: (name) => this.streamLengthSec(name),
       ownRtmpPort: options.ownRtmpPort,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
@@ -143,13 +157,15 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
   recordedFile(name: string): string | null {
-    const mapped = resolveVirtualStreamFile(this.def.settings?.streamDirs ?? [], name);
-    if (mapped !== undefined) return mapped;
-    return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
+    return recordedFileOf(this.def, this.instanceName, name);
   }
 
   get playerMaxBufferedBytes(): number {
     return this.#options.playerMaxBufferedBytes;
+  }
+
+  publishRecordingLimits(): RecordingLimits {
+    return publishRecordingLimits(this.def.settings?.recording ?? NO_RECORDING_SETTINGS);
   }
 
   /** Resolves true once the script's top level and onAppStart ran, false if the start failed. */
@@ -177,6 +193,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       if (this.#state === 'closed') return false; // shut down while starting (host memory): logged then
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
+      // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
+      for (const session of this.sessions) session.rejectWith(this.#startFailed());
       this.#close();
       return false;
     }
@@ -187,19 +205,30 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
+    this.#defaultBandwidth(session);
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(status.connectRejected(`Application (${this.name}) failed to start.`));
+      session.rejectWith(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
     await this.#decideConnect(this.#gen, session);
   }
 
+  /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
+  #startFailed() {
+    return status.connectRejected(`Application (${this.name}) failed to start.`);
+  }
+
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
   #defaultAccess(session: ClientSession): void {
     Object.assign(session.info, this.#accessDefaults());
+  }
+
+  /** Application.xml Client/Bandwidth and BandwidthCap, before onConnect (a script may change them there). */
+  #defaultBandwidth(session: ClientSession): void {
+    session.setBandwidthDefaults(this.def.settings?.bandwidth ?? NO_BANDWIDTH_LIMITS);
   }
 
   #accessDefaults(): Record<AccessField, string> {
@@ -472,6 +501,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       };
     },
     clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
+    setBandwidthLimit: (clientId, serverToClient, clientToServer) => this.#sessions.get(clientId)?.setBandwidthLimit(serverToClient, clientToServer),
+    getBandwidthLimit: (clientId, direction) => this.#sessions.get(clientId)?.getBandwidthLimit(direction) ?? 0,
     applicationStats: () => {
       let bytesIn = 0;
       let bytesOut = 0;

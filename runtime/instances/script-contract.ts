@@ -71,7 +71,8 @@ export interface MediaHooks {
   /** Normalised stream name for Stream.get, or null when the name is not valid. */
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
-  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  /** maxDurationSec / maxSizeKb as Stream.record passes them (undefined when omitted); see recording-limits.ts. */
+  streamRecord(name: string, mode: 'record' | 'append' | false, maxDurationSec?: number, maxSizeKb?: number): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
@@ -140,6 +141,10 @@ export interface InstanceHooks {
   clientStats(clientId: string): Record<string, number>;
   /** client.ping(): an RTMP PingRequest; the round trip shows in clientStats' ping_rtt when answered. */
   clientPing(clientId: string): boolean;
+  /** client.setBandwidthLimit(serverToClient, clientToServer), bytes/s; 0 leaves a direction as it is; capped by Application.xml. */
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void;
+  /** client.getBandwidthLimit(direction): 0 client→server, 1 server→client, bytes/s. */
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number;
   applicationStats(): Record<string, number>;
   /** application.shutdown(): asynchronous unload with Application.Shutdown. */
   shutdown(): void;

@@ -8,6 +8,7 @@ import { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.t
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks } from './script-contract.ts';
 import { ScriptSharedObjects } from './script-shared-objects.ts';
 import { ServerStreams } from './server-streams.ts';
+import type { RecordingSettings } from './recording-limits.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 
 export type ScriptFactory = (
@@ -25,6 +26,9 @@ export interface GenerationHost {
   streams: StreamRegistry;
   sharedObjects: () => SharedObjectStore;
   recordedFile(name: string): string | null;
+  packageHls(name: string, on: boolean): boolean;
+  /** Application.xml Recording: limits and caps of script recordings (Stream.record). */
+  recordingSettings(): RecordingSettings;
   streamLengthSec(name: string): number;
   ownRtmpPort: () => number;
   relayMaxBufferedBytes: number;
@@ -81,8 +85,10 @@ export class ScriptGeneration {
       {
         streams: host.streams,
         recordedFile: (name) => host.recordedFile(name),
+        recordingSettings: () => host.recordingSettings(),
         remoteConnection: (ncId) => this.#outbound.netConnection(ncId),
         streamStatus: (name, info) => this.mediaEvent({ kind: 'streamStatus', name, info }),
+        packageHls: (name, on) => host.packageHls(name, on),
       },
       host.log,
     );
@@ -146,7 +152,7 @@ export class ScriptGeneration {
       nsTime: (nsId) => outbound.timeSec(nsId),
       streamGet: (name) => streams.get(name),
       streamPlay: (name, source, startSec, lengthSec, reset, ncId) => streams.play(name, source, startSec, lengthSec, reset, ncId),
-      streamRecord: (name, mode) => streams.record(name, mode),
+      streamRecord: (name, mode, maxDurationSec, maxSizeKb) => streams.record(name, mode, maxDurationSec, maxSizeKb),
       streamSend: (name, handler, args) => streams.send(name, handler, args),
       streamDestroy: (name) => streams.destroy(name),
       streamLength: (name) => this.#host.streamLengthSec(name),

@@ -40,6 +40,8 @@ export type RtmpConnectionEvents = {
   /** Shared-object message (19/16), raw. */
   sharedObject: [message: RtmpMessage];
   userControl: [event: number, payload: Buffer];
+  /** The peer's Set Peer Bandwidth (bytes, limit type 0 hard / 1 soft / 2 dynamic): what it allows us to send. */
+  peerBandwidth: [bytes: number, limitType: number];
   /** The socket's write buffer emptied (for subscriber queues waiting on a slow peer). */
   drain: [];
   close: [reason: string, error: Error | undefined];
@@ -179,13 +181,16 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     const ack = Buffer.alloc(4);
     ack.writeUInt32BE(this.options.windowAckSizeBytes);
     this.sendMessage({ type: MessageType.WindowAckSize, streamId: 0, timestamp: 0, payload: ack });
-    if (this.options.role === 'server') {
-      const bw = Buffer.alloc(5);
-      bw.writeUInt32BE(this.options.windowAckSizeBytes);
-      bw[4] = 2; // dynamic
-      this.sendMessage({ type: MessageType.SetPeerBandwidth, streamId: 0, timestamp: 0, payload: bw });
-    }
+    if (this.options.role === 'server') this.setPeerBandwidth(this.options.windowAckSizeBytes);
     this.setChunkSize(OUTPUT_CHUNK_SIZE_BYTES);
+  }
+
+  /** Set Peer Bandwidth: how much the peer may send (FMS announces a client's client→server limit with it). */
+  setPeerBandwidth(bytes: number, limitType: 0 | 1 | 2 = 2): void {
+    const payload = Buffer.alloc(5);
+    payload.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.floor(bytes))));
+    payload[4] = limitType;
+    this.sendMessage({ type: MessageType.SetPeerBandwidth, streamId: 0, timestamp: 0, payload });
   }
 
   setChunkSize(size: number): void {
@@ -219,6 +224,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         return;
       case MessageType.SetPeerBandwidth:
         this.#requireLength(message, 4);
+        this.emit('peerBandwidth', payload.readUInt32BE(0), payload[4] ?? 2);
         return;
       case MessageType.UserControl:
         return this.#onUserControl(message);

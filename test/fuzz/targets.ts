@@ -11,6 +11,8 @@ import { decodeAmf3Value } from '../../runtime/rtmp/amf3.ts';
 import { ChunkDecoder } from '../../runtime/rtmp/chunk-decoder.ts';
 import { ServerHandshake } from '../../runtime/rtmp/handshake.ts';
 import { MessageType, type RtmpMessage } from '../../runtime/rtmp/message.ts';
+import { parseDeliveryDirectives, parseHlsPath } from '../../runtime/media/hls/hls-request.ts';
+import { parseRange } from '../../runtime/media/hls/http-answers.ts';
 import { mutateBytes, slices, splitLengths, type Rng } from './mutators.ts';
 import { amf0Seeds, amf3Seeds, encodeSession, handshakeSeeds, mutateSession, resignC1, sessionSeeds } from './seeds.ts';
 
@@ -60,6 +62,29 @@ function pickSeed(seeds: readonly Buffer[], rng: Rng): Buffer {
   return rng.chance(0.03) ? seed : mutateBytes(seed, rng, seeds);
 }
 
+/** HLS request targets and Range headers ("<target>\n<range>"), as the HLS routes read them. */
+const HLS_SEEDS = [
+  '/live/cam/index.m3u8?_HLS_msn=12&_HLS_part=3\nbytes=0-99',
+  '/live/_definst_/cam/14r8s2fq68-p17.m4s\nbytes=-500',
+  '/app/inst/sub/stream/14r8s2fq68-init-0.mp4\nbytes=100-',
+  '/live/f4f%3Alivestream/14r8s2fq68-12.m4s?x=1\nbytes=0-0,5-9',
+  '/live/rec/vod-tw2omxbp29hu-init-0.mp4\n',
+  '/live/rec/vod.m3u8?_HLS_msn=1&_HLS_msn=2\nitems=1-2',
+].map((s) => Buffer.from(s, 'latin1'));
+
+function parseHlsRequest(input: Buffer): void {
+  const [target = '', range = ''] = input.toString('latin1').split('\n');
+  let url: URL;
+  try {
+    url = new URL(target, 'http://host');
+  } catch {
+    return; // the server answers 400 before any route sees such a target
+  }
+  parseHlsPath(url.pathname);
+  parseDeliveryDirectives(url.searchParams);
+  parseRange(range, 1000);
+}
+
 export function createTargets(): FuzzTarget[] {
   const sessions = sessionSeeds();
   const encodedSessions = sessions.map((s) => encodeSession(s));
@@ -96,5 +121,6 @@ export function createTargets(): FuzzTarget[] {
     },
     { name: 'amf0', next: (rng) => pickSeed(a0, rng), split: (input) => [input.length], run: (input) => void decodeAmf0(input) },
     { name: 'amf3', next: (rng) => pickSeed(a3, rng), split: (input) => [input.length], run: (input) => void decodeAmf3Value(input) },
+    { name: 'hls-request', next: (rng) => pickSeed(HLS_SEEDS, rng), split: (input) => [input.length], run: (input) => parseHlsRequest(input) },
   ];
 }

@@ -96,7 +96,7 @@ describe('host memory a script causes counts against its instance (scripts.hostM
       writeFileSync(path.join(apps, name, 'main.asc'), script);
     }
     const config = path.join(apps, '..', `config-${path.basename(apps)}.json`);
-    writeFileSync(config, JSON.stringify({ sharedObjects: { dataDir: tempDir('so') } }));
+    writeFileSync(config, JSON.stringify({ dataDir: tempDir('data') }));
     server = await startServerProcess(apps, ['--config', config, '--no-watch', '--log-level', 'info']);
     healthy = new NetConnection();
     await healthy.connect(server.url('healthy'));

@@ -66,7 +66,7 @@ describe('shared-object budgets: slot, object and instance bytes', function () {
     dataDir = tempDir('so');
     mkdirSync(path.join(apps, 'app'));
     writeFileSync(path.join(apps, 'app', 'main.asc'), SCRIPT);
-    ts = await startTestServer(apps, { sharedObjects: { dataDir, ...LIMITS }, scripts: { hostMemoryMb: 4 } });
+    ts = await startTestServer(apps, { dataDir, sharedObjects: LIMITS, scripts: { hostMemoryMb: 4 } });
   });
   after(async () => ts?.close());
 
@@ -156,7 +156,7 @@ describe('shared-object budgets with the defaults: the attack of issue 12', func
     mkdirSync(path.join(apps, 'live')); // the stock script-less app
     mkdirSync(path.join(apps, 'app'));
     writeFileSync(path.join(apps, 'app', 'main.asc'), SCRIPT);
-    ts = await startTestServer(apps, { sharedObjects: { dataDir } });
+    ts = await startTestServer(apps, { dataDir });
   });
   after(async () => ts?.close());
 
@@ -178,7 +178,7 @@ describe('shared-object budgets: what was accepted can be loaded back', function
     const dataDir = tempDir('so');
     mkdirSync(path.join(apps, 'live'));
     const limits = { maxSlotBytes: 32 * KIB, maxObjectBytes: 128 * KIB, maxInstanceBytes: 512 * KIB };
-    const first = await startTestServer(apps, { sharedObjects: { dataDir, ...limits } });
+    const first = await startTestServer(apps, { dataDir, sharedObjects: limits });
     const writer = await joined(first, 'live', 'full', true);
     const slot = '\u0001'.repeat(5000); // 30 KB as stored ("\\u0001" each)
     let accepted = 0;
@@ -186,7 +186,7 @@ describe('shared-object budgets: what was accepted can be loaded back', function
     assert.ok(accepted >= 3, `${accepted} slots accepted`);
     writer.nc.close();
     await first.close(); // writes what is dirty
-    const second = await startTestServer(apps, { sharedObjects: { dataDir, ...limits } });
+    const second = await startTestServer(apps, { dataDir, sharedObjects: limits });
     try {
       const reader = await joined(second, 'live', 'full', true);
       assert.equal(Object.keys(reader.so.data).length, accepted, 'every accepted slot is back');

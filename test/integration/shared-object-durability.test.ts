@@ -20,7 +20,7 @@ describe('persistent shared objects survive kill -9 (separate server process)', 
     mkdirSync(path.join(apps, 'chat'));
     const dataDir = tempDir('so');
     const config = path.join(apps, '..', `so-config-${path.basename(apps)}.json`);
-    writeFileSync(config, JSON.stringify({ sharedObjects: { dataDir } }));
+    writeFileSync(config, JSON.stringify({ dataDir }));
     const first = await startServerProcess(apps, ['--config', config]);
     servers.push(first);
     const nc = new NetConnection();
@@ -30,7 +30,7 @@ describe('persistent shared objects survive kill -9 (separate server process)', 
     const done = new Promise((resolve) => so.once('sync', resolve));
     so.setProperty('n', 7);
     await done;
-    const file = path.join(dataDir, 'chat', 'room', 'counter.fso.json');
+    const file = path.join(dataDir, 'sharedobjects', 'chat', 'room', 'counter.fso.json');
     for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 20)); // flushed within ~100 ms
     assert.ok(existsSync(file), 'flushed to disk');
     await first.stop('SIGKILL');
@@ -93,7 +93,7 @@ describe('so.flush() is durable: true only once the data is on disk (separate se
   it('SIGKILL right after the _result of a call whose handler flushed: 20 rounds, the value is there after each restart', async () => {
     const apps = durableApps();
     const dataDir = tempDir('so');
-    const config = configFile(apps, { sharedObjects: { dataDir } });
+    const config = configFile(apps, { dataDir });
     const rounds = 20;
     let survived = 0;
     const killDelaysMs: number[] = [];
@@ -128,11 +128,11 @@ describe('so.flush() is durable: true only once the data is on disk (separate se
   it('temp files a killed process left behind are removed at start-up', async () => {
     const apps = durableApps();
     const dataDir = tempDir('so');
-    const folder = path.join(dataDir, 'd', '_definst_');
+    const folder = path.join(dataDir, 'sharedobjects', 'd', '_definst_');
     mkdirSync(folder, { recursive: true });
     writeFileSync(path.join(folder, 'durable.fso.json.tmp-99999999-1'), '');
     writeFileSync(path.join(folder, 'durable.fso.json'), '{"format":"fms-runtime.shared-object","formatVersion":1,"name":"durable","version":3,"slots":[["v",3]]}');
-    const server = await startServerProcess(apps, ['--config', configFile(apps, { sharedObjects: { dataDir } }), '--no-watch']);
+    const server = await startServerProcess(apps, ['--config', configFile(apps, { dataDir }), '--no-watch']);
     servers.push(server);
     assert.deepEqual(tempFiles(dataDir), []);
     await server.logs.waitFor((r) => r.msg === 'temp files of an interrupted shared object write removed' && r['removed'] === 1);
@@ -165,7 +165,7 @@ Client.prototype.writeFull = function (chars) {
     mkdirSync(path.join(apps, 'd'));
     writeFileSync(path.join(apps, 'd', 'main.asc'), FULL_APP);
     const server = await startTestServer(apps, {
-      sharedObjects: { dataDir },
+      dataDir,
       scripts: fullDir ? { fileVirtualDirectories: [`/full;${fullDir}`] } : {},
     });
     cleanups.push(() => server.close());
@@ -186,7 +186,7 @@ Client.prototype.writeFull = function (chars) {
     const failures = server.logs.records.filter((r) => r['code'] === ErrorCode.StorageWriteFailed);
     assert.equal(failures.length, 1, 'one (rate-limited) log line');
     assert.equal((failures[0]!['err'] as { code?: string }).code, 'ENOSPC');
-    const file = path.join(disk.dir, 'd', '_definst_', 'durable.fso.json');
+    const file = path.join(disk.dir, 'sharedobjects', 'd', '_definst_', 'durable.fso.json');
     assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { slots: unknown[] }).slots, [['v', 1]], 'the last durable content is intact');
     assert.deepEqual(tempFiles(disk.dir), [], 'the failed temp file was removed');
     assert.equal(await nc.call('echo', 'still here'), 'still here');
@@ -215,8 +215,9 @@ Client.prototype.writeFull = function (chars) {
     cleanups.push(() => disk.unmount());
     const server = await serverOn(disk.dir);
     const warning = await server.logs.waitFor((r) => r['code'] === ErrorCode.DataDirUnwritable);
-    assert.equal(warning['dir'], disk.dir);
-    assert.ok(String(warning.msg).includes(disk.dir), 'the line names the folder');
+    const folder = path.join(disk.dir, 'sharedobjects'); // --data <dir>: <dir>/sharedobjects
+    assert.equal(warning['dir'], folder);
+    assert.ok(String(warning.msg).includes(folder), 'the line names the folder');
     const nc = new NetConnection();
     await nc.connect(server.url('d'));
     cleanups.push(() => nc.close());

@@ -111,6 +111,15 @@ export class RecordingHooks implements InstanceHooks {
     this.pings.push(clientId);
     return true;
   }
+  /** client.setBandwidthLimit calls; getBandwidthLimit answers from them (1,250,000 — FMS's default — before any). */
+  readonly bandwidth: { clientId: string; serverToClient: number; clientToServer: number }[] = [];
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void {
+    this.bandwidth.push({ clientId, serverToClient, clientToServer });
+  }
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number {
+    const set = this.bandwidth.filter((b) => b.clientId === clientId).map((b) => (direction === 1 ? b.serverToClient : b.clientToServer)).filter((v) => v > 0);
+    return set.at(-1) ?? 1_250_000;
+  }
   applicationStats(): Record<string, number> {
     return { total_connects: 3, total_disconnects: 1 };
   }

@@ -81,10 +81,7 @@ describe('CLI and config', () => {
 
   it('script and shared-object budgets: documented defaults; non-positive or contradictory values are problems', () => {
     const { config } = parseCli([], '/repo');
-    assert.deepEqual(
-      { ...config.sharedObjects, dataDir: undefined },
-      { dataDir: undefined, maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
-    );
+    assert.deepEqual(config.sharedObjects, { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 });
     const { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections } = config.scripts;
     assert.deepEqual(
       { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections },
@@ -104,6 +101,22 @@ describe('CLI and config', () => {
     ]) {
       assert.ok(problems.includes(needle), `missing problem about ${needle}:\n${problems}`);
     }
+  });
+
+  it('paths: flags resolve against the current folder, a config file\'s against its own folder; no data dir by default', () => {
+    assert.equal(parseCli([], '/r').config.dataDir, '', 'default: FMS layout inside each application folder');
+    const flags = parseCli(['--apps', 'apps', '--data', 'state'], '/srv/fms').config;
+    assert.equal(flags.appsDir, '/srv/fms/apps');
+    assert.equal(flags.dataDir, '/srv/fms/state');
+    const dir = tempDir('cfg');
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ appsDir: 'apps', dataDir: 'state', scripts: { libPaths: ['lib', '/abs/lib'] } }));
+    const fromElsewhere = parseCli(['--config', path.join(dir, 'c.json')], '/somewhere/else').config;
+    assert.equal(fromElsewhere.appsDir, path.join(dir, 'apps'));
+    assert.equal(fromElsewhere.dataDir, path.join(dir, 'state'));
+    assert.deepEqual(fromElsewhere.scripts.libPaths, [path.join(dir, 'lib'), '/abs/lib']);
+    const flagsWin = parseCli(['--config', path.join(dir, 'c.json'), '--data', 'd', '--apps', 'a'], '/cwd').config;
+    assert.equal(flagsWin.dataDir, '/cwd/d');
+    assert.equal(flagsWin.appsDir, '/cwd/a');
   });
 
   it('defaults are not mutated by parsing', () => {

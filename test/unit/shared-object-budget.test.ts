@@ -93,7 +93,7 @@ describe('SharedObjectStore budgets', () => {
 
   function store(admitScriptBytes?: (bytes: number) => boolean) {
     const log = pino({ level: 'silent' });
-    return new SharedObjectStore({ dataDir, app: 'a', instance: 'i', log, limits: { maxSlotBytes: 4 * KIB, maxObjectBytes: 16 * KIB, maxInstanceBytes: 32 * KIB }, ...(admitScriptBytes ? { admitScriptBytes } : {}) });
+    return new SharedObjectStore({ appDataDir: path.join(dataDir, 'a'), instance: 'i', log, limits: { maxSlotBytes: 4 * KIB, maxObjectBytes: 16 * KIB, maxInstanceBytes: 32 * KIB }, ...(admitScriptBytes ? { admitScriptBytes } : {}) });
   }
 
   const sub: SharedObjectSubscriber = { id: 'c', readAccess: '/', writeAccess: '/', send: () => undefined };
@@ -160,7 +160,7 @@ describe('SharedObjectStore budgets', () => {
     await second.close();
     // The same file where clients may hold only 8 KiB: it does not fit, the Use is refused.
     const log = pino({ level: 'silent' });
-    const tight = new SharedObjectStore({ dataDir, app: 'a', instance: 'i', log, limits: { maxSlotBytes: 4 * KIB, maxObjectBytes: 8 * KIB, maxInstanceBytes: 8 * KIB } });
+    const tight = new SharedObjectStore({ appDataDir: path.join(dataDir, 'a'), instance: 'i', log, limits: { maxSlotBytes: 4 * KIB, maxObjectBytes: 8 * KIB, maxInstanceBytes: 8 * KIB } });
     const refused: string[] = [];
     tight.use({ id: 'c', readAccess: '/', writeAccess: '/', send: (m) => void refused.push(...m.events.map((e) => (e.type === 'status' ? e.code : e.type))) }, 'doc', true);
     assert.equal(await tight.objects.get('doc')!.ready, false);
