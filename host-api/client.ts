@@ -61,7 +61,7 @@ export function registerClient(record: ClientRecord): ClientEntry {
   defineConstant(client, 'pageUrl', record.pageUrl);
   defineConstant(client, 'uri', record.uri);
   defineConstant(client, 'objectEncoding', record.objectEncoding);
-  defineConstant(client, 'secure', record.protocol === 'rtmps'); // SSL only; RTMPE is not
+  defineConstant(client, 'secure', record.secure); // TLS only; RTMPE is not
   defineConstant(client, 'protocolVersion', 'RTMP');
   defineConstant(client, 'farAddress', record.ip);
   // virtualKey is set by scripts (Stream.setVirtualPath mapping): a plain writable property.

@@ -28,6 +28,7 @@ export interface ClientRecord {
   ip: string;
   agent: string;
   protocol: string;
+  secure: boolean;
   referrer: string;
   pageUrl: string;
   uri: string;

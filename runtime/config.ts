@@ -27,12 +27,64 @@ export interface Config {
     windowAckSizeBytes: number;
     maxOutputBufferBytes: number;
   };
+  /** RTMPS: RTMP inside TLS on its own port; off until `cert` and `key` name PEM files. */
+  rtmps: {
+    host: string;
+    port: number;
+    /** PEM certificate (chain) file; re-read when it changes on disk (new connections get the new one). */
+    cert: string;
+    /** PEM private key file of `cert`. */
+    key: string;
+  };
+  /** What the TLS doors (RTMPS and HTTPS ports) share. */
+  tls: {
+    /** A TLS handshake not done within this long is dropped. */
+    handshakeTimeoutMs: number;
+    /**
+     * Highest TLS version offered. 'TLSv1.2' by default: librtmp with GnuTLS (rtmpdump and the apps
+     * built on it) breaks on TLS 1.3's post-handshake messages, and FMS-era clients speak 1.2 at most.
+     * 'TLSv1.3' when none of your clients needs that.
+     */
+    maxVersion: 'TLSv1.2' | 'TLSv1.3';
+  };
   http: {
-    /** Browser egress (HTTP-FLV) and, on 127.0.0.1 unless configured, admin endpoints. */
+    /** Browser egress (HTTP-FLV), RTMPT and, on 127.0.0.1 unless configured, admin endpoints. */
     host: string;
     port: number;
     /** Bearer token for the admin API, live log and /metrics; '' = loopback clients only. */
     adminToken: string;
+  };
+  /** The HTTP routes (egress, RTMPTS, admin) over TLS on a second port; needs a certificate. */
+  https: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** PEM files; empty = RTMPS's certificate (rtmps.cert/rtmps.key). */
+    cert: string;
+    key: string;
+  };
+  /** RTMPT (RTMP tunnelled in HTTP POSTs) on the HTTP port, RTMPTS on the HTTPS port. */
+  rtmpt: {
+    enabled: boolean;
+    /** Open RTMPT sessions at most; /open beyond it is answered 503. */
+    maxSessions: number;
+    /** A session without a request for this long is closed. */
+    idleTimeoutMs: number;
+    /** An idle poll with nothing to send waits up to this long for server bytes before an empty answer. */
+    pollHoldMs: number;
+    /** Largest request body (one /send); larger is answered 413 and ends that session. */
+    maxRequestBytes: number;
+  };
+  /** RTMPE / RTMPTE (Adobe's encrypted RTMP: obfuscation, not security — prefer RTMPS). */
+  rtmpe: {
+    enabled: boolean;
+    /** RTMPE handshakes admitted per second (each costs two 1024-bit exponentiations); more are closed. */
+    maxHandshakesPerSec: number;
+  };
+  /** Server-side NetConnections to other servers. */
+  outbound: {
+    /** PEM CA certificates trusted for rtmps:// and rtmpts:// besides Node's and the system's. */
+    caFiles: string[];
   };
   media: {
     gopCacheMaxBytes: number;
@@ -125,6 +177,7 @@ export interface Config {
 }
 
 const RELOAD_MODES: readonly string[] = ['carry', 'restart'];
+const TLS_VERSIONS: readonly string[] = ['TLSv1.2', 'TLSv1.3'];
 
 export const DEFAULT_CONFIG: Config = {
   appsDir: 'applications',
@@ -140,7 +193,13 @@ export const DEFAULT_CONFIG: Config = {
     windowAckSizeBytes: 2_500_000,
     maxOutputBufferBytes: 16 * 1024 * 1024,
   },
+  rtmps: { host: '0.0.0.0', port: 443, cert: '', key: '' },
+  tls: { handshakeTimeoutMs: 10_000, maxVersion: 'TLSv1.2' },
   http: { host: '127.0.0.1', port: 8000, adminToken: '' },
+  https: { enabled: false, host: '127.0.0.1', port: 8443, cert: '', key: '' },
+  rtmpt: { enabled: true, maxSessions: 1000, idleTimeoutMs: 30_000, pollHoldMs: 100, maxRequestBytes: 4 * 1024 * 1024 },
+  rtmpe: { enabled: true, maxHandshakesPerSec: 200 },
+  outbound: { caFiles: [] },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
   sharedObjects: { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
   hls: {
@@ -227,6 +286,15 @@ function validate(config: Config, problems: string[]): void {
   };
   port('rtmp.port', config.rtmp.port);
   port('http.port', config.http.port);
+  port('rtmps.port', config.rtmps.port);
+  port('https.port', config.https.port);
+  positive('tls.handshakeTimeoutMs', config.tls.handshakeTimeoutMs);
+  if (!TLS_VERSIONS.includes(config.tls.maxVersion)) problems.push(`tls.maxVersion: "${config.tls.maxVersion}" is not one of ${TLS_VERSIONS.join(', ')}`);
+  if (Boolean(config.rtmps.cert) !== Boolean(config.rtmps.key)) problems.push('rtmps.cert and rtmps.key: give both (or neither: RTMPS off)');
+  if (Boolean(config.https.cert) !== Boolean(config.https.key)) problems.push('https.cert and https.key: give both (or neither: RTMPS\'s certificate)');
+  if (config.https.enabled && !config.https.cert && !config.rtmps.cert) problems.push('https.enabled: needs a certificate (https.cert/https.key or rtmps.cert/rtmps.key)');
+  for (const [key, value] of Object.entries(config.rtmpt)) if (typeof value === 'number') positive(`rtmpt.${key}`, value);
+  positive('rtmpe.maxHandshakesPerSec', config.rtmpe.maxHandshakesPerSec);
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`logLevel: "${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   for (const [key, value] of Object.entries(config.rtmp)) if (typeof value === 'number' && key !== 'port') positive(`rtmp.${key}`, value);
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
@@ -272,7 +340,9 @@ export const USAGE = `Usage: fms-runtime [options]                      (in a ch
   --data <dir>          where persistent shared objects are written, as <dir>/sharedobjects/<app>/<instance>/
                         (default: inside each application's folder, FMS layout: <apps>/<app>/sharedobjects/<instance>/)
   --rtmp-port <n>       RTMP listen port (default: 1935; 0 = any free port)
-  --http-port <n>       HTTP port for FLV egress, console and admin (default: 8000; 0 = any free port)
+  --http-port <n>       HTTP port for FLV egress, HLS, RTMPT, console and admin (default: 8000; 0 = any free port)
+  --rtmps-port <n>      RTMPS (TLS) port (default: 443; needs rtmps.cert and rtmps.key in the config)
+  --https-port <n>      HTTPS port (FLV egress, HLS, RTMPTS, admin over TLS); turns https.enabled on
   --config <file>       JSON config file (keys as in DEFAULT_CONFIG, runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
   --no-watch            do not hot-reload apps when their scripts change
@@ -287,7 +357,7 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
   const problems: string[] = [];
   const flags = new Map<string, string>();
   let help = false;
-  const known = new Set(['--apps', '--data', '--rtmp-port', '--http-port', '--config', '--log-level']);
+  const known = new Set(['--apps', '--data', '--rtmp-port', '--http-port', '--rtmps-port', '--https-port', '--config', '--log-level']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -336,6 +406,11 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
   };
   int('--rtmp-port', (n) => (config.rtmp.port = n));
   int('--http-port', (n) => (config.http.port = n));
+  int('--rtmps-port', (n) => (config.rtmps.port = n));
+  int('--https-port', (n) => {
+    config.https.port = n;
+    config.https.enabled = true;
+  });
   const level = flags.get('--log-level');
   if (level !== undefined) {
     if (LOG_LEVELS.includes(level as LevelWithSilent)) config.logLevel = level as LevelWithSilent;
@@ -348,6 +423,14 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
   if (flags.has('--no-watch')) config.reload.watch = false;
   // The environment beats the file: a secret need not be written into a config file.
   if (env['FMS_ADMIN_TOKEN']) config.http.adminToken = env['FMS_ADMIN_TOKEN'];
+  // Certificate and CA files are only ever named in a config file: relative to its folder, like every path there.
+  const file = (name: string) => (name ? path.resolve(configDir, name) : '');
+  for (const tlsDoor of [config.rtmps, config.https]) {
+    tlsDoor.cert = file(tlsDoor.cert);
+    tlsDoor.key = file(tlsDoor.key);
+  }
+  config.outbound.caFiles = config.outbound.caFiles.map(file);
+  if (flags.has('--https-port') && !config.https.cert && !config.rtmps.cert) problems.push('--https-port: needs a certificate (https.cert/https.key or rtmps.cert/rtmps.key)');
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, help };
 }

@@ -20,6 +20,11 @@ export const ErrorCode = {
   HlsBudget: 'HLS_BUDGET',
   HlsCodecUnsupported: 'HLS_CODEC_UNSUPPORTED',
   HlsPackagingFailed: 'HLS_PACKAGING_FAILED',
+  RtmpeRefused: 'RTMPE_REFUSED',
+  RtmpeInvalid: 'RTMPE_INVALID',
+  TlsHandshakeFailed: 'TLS_HANDSHAKE_FAILED',
+  RtmptRequestInvalid: 'RTMPT_REQUEST_INVALID',
+  RtmptSessionExpired: 'RTMPT_SESSION_EXPIRED',
   // script
   ScriptSyntax: 'SCRIPT_SYNTAX',
   ScriptThrown: 'SCRIPT_THROWN',
@@ -37,6 +42,7 @@ export const ErrorCode = {
   // host / config
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
+  TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',
   StorageWriteFailed: 'STORAGE_WRITE_FAILED',
   DataDirUnwritable: 'DATA_DIR_UNWRITABLE',
 } as const;

@@ -4,7 +4,8 @@ import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import { REPO_ROOT, stopChild } from './servers.ts';
 
 export type PlayerRequest =
-  | { cmd: 'grow'; url: string; stream: string; count: number }
+  /** `ca`: a PEM CA the players trust for rtmps/rtmpts (a bench's own test CA). */
+  | { cmd: 'grow'; url: string; stream: string; count: number; ca?: string }
   | { cmd: 'reset' }
   | { cmd: 'report' }
   | { cmd: 'stall'; url: string; stream: string };

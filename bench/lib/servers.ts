@@ -24,6 +24,8 @@ export interface ServerProcess {
   kind: ServerKind;
   pid: number;
   rtmpPort: number;
+  /** Our server's HTTP port (RTMPT, admin); 0 for node-media-server. */
+  httpPort: number;
   /** Player backlog as the server process sees it; null when this child has no IPC (runtime/main.ts). */
   backlog(clientPort: number): Promise<BacklogReply | null>;
   stop(): Promise<void>;
@@ -51,17 +53,19 @@ function tempDir(prefix: string): string {
  * `probe` false: runtime/main.ts exactly as an operator runs it (fan-out CPU figures).
  * `probe` true: bench/lib/our-server-probe.ts, same server plus a backlog query over IPC.
  */
-export async function startServer(kind: ServerKind, probe = false): Promise<ServerProcess> {
+export async function startServer(kind: ServerKind, probe = false, extraArgs: string[] = []): Promise<ServerProcess> {
+  if (kind !== 'ours' && extraArgs.length > 0) throw new Error('extra server arguments are for our server only');
   const rtmpPort = await freePort();
   const dir = tempDir(kind);
   let args: string[];
+  let httpPort = 0;
   if (kind === 'ours') {
     const apps = path.join(dir, 'apps');
     mkdirSync(apps);
     mkdirSync(path.join(apps, APP)); // a folder without main.asc: an app that accepts everyone
-    const httpPort = await freePort();
+    httpPort = await freePort();
     const script = probe ? 'bench/lib/our-server-probe.ts' : 'runtime/main.ts';
-    args = [script, '--apps', apps, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', 'warn'];
+    args = [script, '--apps', apps, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', 'warn', ...extraArgs];
   } else {
     args = ['bench/lib/nms-server.ts', '--rtmp-port', String(rtmpPort), '--data-path', dir];
   }
@@ -81,6 +85,7 @@ export async function startServer(kind: ServerKind, probe = false): Promise<Serv
     kind,
     pid: child.pid!,
     rtmpPort,
+    httpPort,
     backlog: (clientPort) => {
       if (!ipc || !child.connected) return Promise.resolve(null);
       return new Promise((resolve) => {

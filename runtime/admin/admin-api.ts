@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.ts';
 import { streamCodecs } from '../media/codec-names.ts';
 import type { FlvEgressStats } from '../media/flv-egress.ts';
 import { HlsEgress, type HlsEgressStats } from '../media/hls/hls-egress.ts';
+import type { TransportName } from '../rtmp/transport.ts';
 
 /*
  * Admin API: JSON over the server's own HTTP port.
@@ -38,6 +39,12 @@ export interface AdminSource {
   rtmpPort(): number;
   httpPort(): number;
   rtmpConnections(): number;
+  /** Open inbound connections per transport (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte). */
+  connectionsByTransport(): Record<TransportName, number>;
+  /** Bound ports; 0 for a door that is closed (RTMPS/HTTPS without a certificate). */
+  ports(): { rtmp: number; http: number; rtmps: number; https: number };
+  /** Open RTMPT sessions (RTMPT and RTMPTS). */
+  rtmptSessions(): number;
   /** Application names in the catalog (applications folder). */
   apps(): string[];
   instances(): AppInstance[];
@@ -246,7 +253,11 @@ export class AdminApi {
     return {
       rtmpPort: source.rtmpPort(),
       httpPort: source.httpPort(),
+      rtmpsPort: source.ports().rtmps,
+      httpsPort: source.ports().https,
       connections: source.rtmpConnections(),
+      connectionsByTransport: source.connectionsByTransport(),
+      rtmptSessions: source.rtmptSessions(),
       apps: source.apps(),
       instances: source.instances().map((i) => ({
         name: i.name,
@@ -351,6 +362,8 @@ function clientsOf(i: AppInstance) {
     ip: s.info.ip,
     agent: s.info.agent,
     protocol: s.info.protocol,
+    secure: s.info.secure,
+    transport: s.connection.transportName,
     referrer: s.info.referrer,
     pageUrl: s.info.pageUrl,
     connectedAt: new Date(s.connectedAt).toISOString(),

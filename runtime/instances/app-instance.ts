@@ -8,6 +8,7 @@ import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-fil
 import type { ScriptError } from '../errors.ts';
 import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
+import type { OutboundNetwork } from './outbound-connections.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
@@ -28,8 +29,8 @@ const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'aud
 export interface AppInstanceOptions {
   /** The folder of an application's persistent shared objects (one sub-folder per instance). */
   sharedObjectsDir: (app: AppDefinition) => string;
-  /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
-  ownRtmpPort: () => number;
+  /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
+  network: OutboundNetwork;
   connectTimeoutMs: number;
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
@@ -123,7 +124,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       packageHls: (name, on) => options.packageHls?.(this, name, on) ?? false,
       recordingSettings: () => this.def.settings?.recording ?? NO_RECORDING_SETTINGS,
       streamLengthSec: (name) => this.streamLengthSec(name),
-      ownRtmpPort: options.ownRtmpPort,
+      network: options.network,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
       maxOutboundConnections: options.maxOutboundConnections ?? 64,
       maxSlotBytes: soLimits.maxSlotBytes,

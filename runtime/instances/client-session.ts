@@ -2,6 +2,7 @@ import type { Logger } from '../log/logger.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
+import { fmsProtocol, isSecure } from '../rtmp/transport.ts';
 import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
 import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
 import type { SharedObjectSubscriber } from '../shared-objects/shared-object-state.ts';
@@ -85,7 +86,8 @@ export class ClientSession {
       id: this.id,
       ip: connection.remoteAddress,
       agent: text(props['flashVer']),
-      protocol: 'rtmp',
+      protocol: fmsProtocol(connection.transport),
+      secure: isSecure(connection.transport),
       referrer: text(props['swfUrl']),
       pageUrl: text(props['pageUrl']),
       uri: text(props['tcUrl']).replace(/(:\/\/)[^/@]*@/, '$1'),
@@ -94,7 +96,7 @@ export class ClientSession {
       ...DEFAULT_ACCESS,
     };
     this.connectArgs = connect.args;
-    this.log = log.child({ client: this.id });
+    this.log = log.child({ client: this.id, transport: connection.transportName });
     connection.on('command', (command) => this.#onCommand(command));
     connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
     connection.on('media', (message) => this.#onMedia(message));

@@ -13,7 +13,10 @@ export interface ClientInfo {
   ip: string;
   /** connect flashVer, e.g. "FMLE/3.0 (compatible; FMSc/1.0)" or "LNX 9,0,124,2". */
   agent: string;
-  protocol: 'rtmp';
+  /** FMS's value: "rtmp", "rtmps" (TLS, or RTMPT over HTTPS), "rtmpt", "rtmpe" or "rtmpte". */
+  protocol: 'rtmp' | 'rtmps' | 'rtmpt' | 'rtmpe' | 'rtmpte';
+  /** True over TLS (RTMPS, RTMPTS); RTMPE is not. */
+  secure: boolean;
   /** swfUrl of the connect command. */
   referrer: string;
   pageUrl: string;

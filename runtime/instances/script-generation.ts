@@ -3,7 +3,7 @@ import type { RelayStats } from '../media/relay.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
-import { OutboundConnections } from './outbound-connections.ts';
+import { OutboundConnections, type OutboundNetwork } from './outbound-connections.ts';
 import { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.ts';
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks } from './script-contract.ts';
 import { ScriptSharedObjects } from './script-shared-objects.ts';
@@ -30,7 +30,7 @@ export interface GenerationHost {
   /** Application.xml Recording: limits and caps of script recordings (Stream.record). */
   recordingSettings(): RecordingSettings;
   streamLengthSec(name: string): number;
-  ownRtmpPort: () => number;
+  network: OutboundNetwork;
   relayMaxBufferedBytes: number;
   /** scripts.maxOutboundConnections. */
   maxOutboundConnections: number;
@@ -74,7 +74,7 @@ export class ScriptGeneration {
         },
       },
       {
-        ownRtmpPort: host.ownRtmpPort,
+        network: host.network,
         relayMaxBufferedBytes: host.relayMaxBufferedBytes,
         agent: `FMS/3,5,7,7009 (fms-runtime; ${host.name})`,
         maxConnections: host.maxOutboundConnections,

@@ -70,7 +70,7 @@ describe('check command (npm run check -- <app folder>)', function () {
       'unsupported E4X e4x.asc:2',
       'unsupported load("components.asc") main.asc:19',
       'partial new File main.asc:7',
-      'partial client.protocol compared with "rtmpt" main.asc:9',
+      'partial client.protocol compared with "rtmfp" main.asc:9',
       'partial feature test of setTimeout main.asc:4',
       'partial NetConnection.connect to a URL built at run time main.asc:16',
       'supported application.config main.asc:16',

@@ -86,6 +86,9 @@ describe(title, function () {
     assert.ok(elapsed < 1000, `trace shown after ${elapsed} ms`);
     // The polled tables pick up the client with its agent within a poll period (2 s).
     await page.waitForSelector(`[data-testid="clients"] td:text("${nc.options.flashVer}")`, { timeout: 5000 });
+    // Its transport is shown, and the summary counts connections per transport.
+    assert.equal(await page.locator(`[data-testid="clients"] tr:has(td:text("${nc.options.flashVer}")) td:nth-child(4)`).textContent(), 'rtmp');
+    assert.match((await page.locator('#server-summary').textContent()) ?? '', /connections \(rtmp \d+\)/);
   });
 
   it('Play on an ffmpeg-published stream plays it over WS-FLV: video.currentTime advances', async () => {

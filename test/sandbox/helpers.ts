@@ -240,6 +240,7 @@ export function clientInfo(id: string, overrides: Partial<ClientInfo> = {}): Cli
     ip: '127.0.0.1',
     agent: 'WIN 9,0,124,2',
     protocol: 'rtmp',
+    secure: false,
     referrer: 'http://example.com/app.swf',
     pageUrl: 'http://example.com/index.html',
     uri: 'rtmp://localhost/testapp',

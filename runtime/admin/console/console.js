@@ -118,8 +118,10 @@
       const clientLists = await Promise.all(
         instances.instances.map((i) => api(`/api/instances/${instancePath(i.name)}/clients`).catch(() => ({ clients: [] }))),
       );
+      const perTransport = Object.entries(server.connectionsByTransport || {}).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n}`).join(', ');
+      const tlsPorts = `${server.rtmpsPort ? ` · RTMPS :${server.rtmpsPort}` : ''}${server.httpsPort ? ` · HTTPS :${server.httpsPort}` : ''}`;
       $('server-summary').textContent =
-        `RTMP :${server.rtmpPort} · HTTP :${server.httpPort} · ${server.connections} connections · up ${server.uptimeSec}s · FLV players ${server.httpFlv.players} · updated ${new Date().toLocaleTimeString()}`;
+        `RTMP :${server.rtmpPort} · HTTP :${server.httpPort}${tlsPorts} · ${server.connections} connections${perTransport ? ` (${perTransport})` : ''} · up ${server.uptimeSec}s · FLV players ${server.httpFlv.players} · updated ${new Date().toLocaleTimeString()}`;
       fill('apps', apps.apps.map((a) => ({ cells: [a.name, a.instances.join(', '), a.clients] })), 3);
       fill('instances', instances.instances.map((i) => {
         const actions = document.createElement('span');
@@ -131,8 +133,8 @@
       }), 8);
       fill('clients', clientLists.flatMap((list, index) => list.clients.map((c) => ({
         attrs: { 'data-client': c.id },
-        cells: [instances.instances[index].name, c.id, c.ip, cell(c.agent, 'wrap'), time(c.connectedAt), bytes(c.bytesIn), bytes(c.bytesOut)],
-      }))), 7);
+        cells: [instances.instances[index].name, c.id, c.ip, c.transport, cell(c.agent, 'wrap'), time(c.connectedAt), bytes(c.bytesIn), bytes(c.bytesOut)],
+      }))), 8);
       fill('streams', streams.streams.filter((s) => s.publishing).map((s) => ({
         attrs: { 'data-stream': `${s.instance}/${s.name}` },
         cells: [
