@@ -26,6 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NetConnection } from '../runtime/client/net-connection.ts';
 import { startServerProcess, type ServerProcess } from '../test/helpers/server-process.ts';
+import { positiveInteger } from './lib/bench-options.ts';
 import { fmt, spread, type Spread } from './lib/percentiles.ts';
 import { median, memory } from './lib/proc-stats.ts';
 
@@ -68,12 +69,7 @@ function options() {
     },
     strict: true,
   });
-  const count = (name: string, raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
-    return n;
-  };
-  return { repeats: count('repeats', values.repeats), seconds: count('seconds', values.seconds), parts: values.parts.split(',').map((p) => p.trim()) };
+  return { repeats: positiveInteger('repeats', values.repeats), seconds: positiveInteger('seconds', values.seconds), parts: values.parts.split(',').map((p) => p.trim()) };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
