@@ -129,7 +129,7 @@ export class OutboundConnections {
     // NetConnection.Connect.Failed in onStatus (a script that reconnects on Failed keeps trying).
     if (this.openCount >= this.#options.maxConnections) {
       const description = `Too many server-side connections (scripts.maxOutboundConnections = ${this.#options.maxConnections}).`;
-      this.#refusals.warn('scripts.maxOutboundConnections', { code: ErrorCode.ScriptOutboundLimit, nc: ncId, open: this.openCount, uri: stripCredentials(resolved.url) }, 'server-side NetConnection refused: too many open');
+      this.#refusals.exceeded('scripts.maxOutboundConnections', { code: ErrorCode.ScriptOutboundLimit, nc: ncId, open: this.openCount, uri: stripCredentials(resolved.url) }, 'server-side NetConnection refused: too many open');
       queueMicrotask(() => this.#events.ncStatus(ncId, status.connectFailed(description)));
       return false;
     }

@@ -216,7 +216,11 @@ export class Sandbox implements ApplicationScript {
       appDir: options.appDir,
       virtualDirectories: options.fileVirtualDirectories ?? [],
       onRefused: (input, reason) => this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
-      onProblem: (code, budget, input, reason) => this.problems?.warn(budget, { app: this.name, code, path: input, reason }, `File: ${reason}`),
+      onProblem: (code, budget, input, reason) => {
+        const fields = { app: this.name, code, path: input, reason };
+        if (code === ErrorCode.StorageWriteFailed) this.problems?.warn(budget, fields, `File: ${reason}`);
+        else this.problems?.exceeded(budget, fields, `File: ${reason}`);
+      },
       // main.asc and every load()ed file: never renamed, removed or overwritten by the script.
       guard: new ScriptFileGuard(() => this.loader.filesRead),
       maxIoBytes: this.budgets.fileMaxIoBytes,

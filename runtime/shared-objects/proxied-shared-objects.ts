@@ -121,7 +121,7 @@ export class ProxiedSharedObjects {
         const bytes = measureSlot(slot, args[1], this.#maxSlotBytes);
         if (bytes === null) {
           const fields = { code: ErrorCode.SharedObjectTooLarge, so: proxied.name, slot: slot.slice(0, 100), byScript: true };
-          this.#refusals.warn('sharedObjects.maxSlotBytes', fields, 'proxied shared object change by the script refused: over budget');
+          this.#refusals.exceeded('sharedObjects.maxSlotBytes', fields, 'proxied shared object change by the script refused: over budget');
           return false;
         }
         proxied.whenReady((so) => so.setProperty(slot, args[1]), bytes);

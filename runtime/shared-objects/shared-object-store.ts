@@ -519,7 +519,7 @@ export class SharedObjectStore implements SharedObjectOwner {
   #refused(refusal: SoRefusal, fields: Record<string, unknown>, message: string): void {
     // Over the host memory budget the owner shuts the instance down and logs that itself.
     if (refusal === 'hostMemory') return;
-    this.#refusals.warn(REFUSAL_BUDGET[refusal], { code: ErrorCode.SharedObjectTooLarge, ...fields }, message);
+    this.#refusals.exceeded(REFUSAL_BUDGET[refusal], { code: ErrorCode.SharedObjectTooLarge, ...fields }, message);
   }
 
   #scheduleSync(): void {
