@@ -20,7 +20,7 @@ import {
 } from './application.ts';
 import { Client, callMethod, onCallResult } from './client.ts';
 import { clearInterval, clearTimeout, load, onTimerEvent, setInterval, setTimeout, trace } from './globals.ts';
-import { bindHost, defineProperty, globalObject } from './host.ts';
+import { bindHost, defineProperty, globalObject, setMaxTextChars } from './host.ts';
 import type {
   BootOptions,
   CallReply,
@@ -160,6 +160,7 @@ const dispatch: DispatchFunction = (event, payload) => {
 
 export function install(hostFunction: HostFunction, options: BootOptions): DispatchFunction {
   bindHost(hostFunction);
+  setMaxTextChars(options.maxTextChars);
   setAmfClassKey(options.amfClassKey);
   defineGlobal('application', createApplication(options));
   defineGlobal('Client', Client);

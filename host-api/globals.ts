@@ -7,6 +7,7 @@ import {
   NumberConstructor,
   StringConstructor,
   SyntaxErrorConstructor,
+  cutText,
   ErrorConstructor,
   TypeErrorConstructor,
   emptyMap,
@@ -20,7 +21,7 @@ import { invoke, tagError } from './values.ts';
 const indirectEval = eval;
 
 export function trace(value?: unknown): void {
-  host('trace', StringConstructor(value));
+  host('trace', cutText(StringConstructor(value)));
 }
 
 /**

@@ -28,6 +28,8 @@ export const ErrorConstructor = Error;
 export const TypeErrorConstructor = TypeError;
 export const SyntaxErrorConstructor = SyntaxError;
 export const StringConstructor = String;
+const stringSlice = String.prototype.slice;
+const stringCharCodeAt = String.prototype.charCodeAt;
 export const NumberConstructor = Number;
 export const globalObject: Record<string, unknown> = globalThis as unknown as Record<string, unknown>;
 const hasOwnProperty = Object.prototype.hasOwnProperty;
@@ -58,6 +60,23 @@ export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>)
   const reply = fn(op, args);
   if (reply[0] === true) return reply[1];
   throw new TypeErrorConstructor(reply[1]);
+}
+
+let maxTextChars = 8192;
+
+export function setMaxTextChars(max: number): void {
+  maxTextChars = max;
+}
+
+/**
+ * Text that leaves the isolate (trace, error reports) cut to the host's log length, with the marker
+ * runtime/log/log-limits.ts appends (the host cuts again; this spares copying a 40 MB string out).
+ */
+export function cutText(text: string): string {
+  if (text.length <= maxTextChars) return text;
+  const last = reflectApply(stringCharCodeAt, text, [maxTextChars - 1]) as number;
+  const end = last >= 0xd800 && last <= 0xdbff ? maxTextChars - 1 : maxTextChars;
+  return `${reflectApply(stringSlice, text, [0, end]) as string}…[truncated ${text.length - end} chars]`;
 }
 
 const reportedUnsupported = emptyMap<true>();

@@ -235,6 +235,11 @@ export interface BootOptions {
    * (application.registerClass; host-api/amf-classes.ts). Random per instance: not forgeable by clients.
    */
   amfClassKey: string;
+  /**
+   * trace() text and the message/stack of a thrown error are cut to this many characters before they
+   * cross to the host (the host's log cuts at the same length, with the same marker).
+   */
+  maxTextChars: number;
 }
 
 /** The bundle's entry: `install(host, options)` returns the dispatch function. */

@@ -45,6 +45,7 @@ import type {
   ThrownRecord,
 } from '../../host-api/protocol.ts';
 import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
+import { DEFAULT_LOG_LIMITS } from '../log/logger.ts';
 import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
@@ -123,6 +124,11 @@ export interface SandboxOptions {
   refusedHttpPorts?: () => readonly number[];
   /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
   onDispatch?: (event: SandboxEventName, seconds: number) => void;
+  /**
+   * trace() text and script error messages are cut to this many characters where they leave the
+   * isolate (config log.maxMessageChars), so a 40 MB string is never copied to the host. Default 8192.
+   */
+  maxTextChars?: number;
 }
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
@@ -165,7 +171,12 @@ export class Sandbox implements ApplicationScript {
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
     this.loader = new ScriptLoader(options);
-    this.failure = { sources: this.loader, handlerTimeoutMs: options.handlerTimeoutMs, memoryLimitMb: options.memoryLimitMb };
+    this.failure = {
+      sources: this.loader,
+      handlerTimeoutMs: options.handlerTimeoutMs,
+      memoryLimitMb: options.memoryLimitMb,
+      maxTextChars: options.maxTextChars ?? DEFAULT_LOG_LIMITS.maxMessageChars,
+    };
     this.fatal = new Promise<never>((_, reject) => {
       this.rejectFatal = reject;
     });
@@ -311,6 +322,7 @@ export class Sandbox implements ApplicationScript {
       exposeJson: this.options.exposeJson === true,
       exposeSetTimeout: this.options.exposeSetTimeout === true,
       amfClassKey: this.amfClasses.key,
+      maxTextChars: this.failure.maxTextChars,
     };
     const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
     try {
