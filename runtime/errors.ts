@@ -15,6 +15,11 @@ export const ErrorCode = {
   CommandInvalid: 'RTMP_COMMAND_INVALID',
   PeerTooSlow: 'RTMP_PEER_TOO_SLOW',
   ConnectTimeout: 'RTMP_CONNECT_TIMEOUT',
+  IdleTimeout: 'RTMP_IDLE_TIMEOUT',
+  AssemblyBudget: 'RTMP_ASSEMBLY_BUDGET',
+  ArgumentTooLarge: 'RTMP_ARGUMENT_TOO_LARGE',
+  ConnectionLimit: 'CONNECTION_LIMIT',
+  HttpPeerTooSlow: 'HTTP_PEER_TOO_SLOW',
   // script
   ScriptSyntax: 'SCRIPT_SYNTAX',
   ScriptThrown: 'SCRIPT_THROWN',
@@ -24,6 +29,7 @@ export const ErrorCode = {
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
   // host / config
+  InstanceLimit: 'INSTANCE_LIMIT',
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
 } as const;

@@ -1,8 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config.ts';
 import { ErrorCode, FmsRuntimeError } from './errors.ts';
+import { ConnectionGate } from './common/connection-gate.ts';
 import { LiveLog } from './log/live-log.ts';
+import { RateLimitedLog } from './log/rate-limited-log.ts';
+import { AssemblyBudget } from './rtmp/assembly-budget.ts';
 import { createRootLogger, type Logger } from './log/logger.ts';
 import { AppCatalog } from './instances/app-catalog.ts';
 import { AppSettingsReader } from './instances/application-xml.ts';
@@ -32,8 +35,10 @@ export interface ServerOptions {
 export class Server {
   readonly config: Config;
   readonly log: Logger;
-  /** Every log record, in a bounded ring per instance, for the live-log endpoints. */
-  readonly liveLog = new LiveLog();
+  /** Every log record, in byte-bounded rings (one per loaded instance, one shared), for the live-log endpoints. */
+  readonly liveLog: LiveLog;
+  /** The one rate-limited log of budgets hit (CONVENTIONS "Budgets"): one line per budget per interval. */
+  readonly budgetLog: RateLimitedLog;
   readonly catalog: AppCatalog;
   readonly instances: InstanceManager;
   readonly #rtmp: RtmpListener;
@@ -51,13 +56,19 @@ export class Server {
 
   constructor(options: ServerOptions) {
     this.config = options.config;
-    this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
+    const limits = this.config.log;
+    this.liveLog = new LiveLog(
+      { ringBytes: limits.liveRingBytes, sharedRingBytes: limits.liveSharedRingBytes, recordMaxBytes: limits.liveRecordMaxBytes },
+      (name) => this.instances?.has(name) ?? false, // records of names that are no loaded instance share one ring
+    );
+    this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog, limits);
+    this.budgetLog = new RateLimitedLog(this.log);
     // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
     const settings = new AppSettingsReader(this.config.appsDir, this.config.scripts, (issue) =>
       this.log.warn({ file: issue.file, element: issue.element }, `Application.xml: ${issue.reason}`),
     );
     this.catalog = new AppCatalog(this.config.appsDir, findAppScript, (dir) => settings.read(dir));
-    const { rtmp, media, scripts } = this.config;
+    const { rtmp, media, scripts, http: httpConfig, instances: instanceCaps } = this.config;
     this.instances = new InstanceManager(
       this.catalog,
       {
@@ -68,12 +79,20 @@ export class Server {
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
       },
+      {
+        arguments: { maxNameChars: rtmp.maxNameChars, maxUrlChars: rtmp.maxUrlChars, maxConnectBytes: rtmp.maxConnectBytes },
+        idleTimeoutMs: rtmp.idleTimeoutSec * 1000,
+        maxInstancesPerApp: instanceCaps.maxPerApp,
+        maxInstancesTotal: instanceCaps.maxTotal,
+        budgetLog: this.budgetLog,
+      },
       this.#scriptFactory,
       this.log,
     );
     const adopted = new WeakSet<object>();
+    const assemblyBudget = new AssemblyBudget({ maxPerConnection: rtmp.maxAssemblyBytesPerConnection, maxTotal: rtmp.maxAssemblyBytesTotal }, this.budgetLog);
     this.#rtmp = new RtmpListener(
-      rtmp,
+      { ...rtmp, assemblyBudget },
       (connection) => {
         adopted.add(connection);
         this.instances.adopt(connection, rtmp.connectTimeoutMs);
@@ -83,8 +102,11 @@ export class Server {
         // Sessions log their own end; this covers connections that failed during the handshake.
         if (!adopted.has(connection)) this.log.warn({ ip: connection.remoteAddress, reason, err: error?.message }, 'connection closed during handshake');
       },
+      new ConnectionGate('rtmp', rtmp, this.budgetLog),
     );
     this.#http = http.createServer((req, res) => this.#onHttp(req, res));
+    const httpGate = new ConnectionGate('http', httpConfig, this.budgetLog);
+    this.#http.on('connection', (socket: Socket) => httpGate.admit(socket));
     // WS-FLV playback is the only WebSocket route; any other upgrade is refused.
     this.#http.on('upgrade', (req, socket, head) => {
       socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
@@ -97,6 +119,8 @@ export class Server {
     // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
     this.#flv = new FlvEgress({
       maxBufferedBytes: media.playerMaxBufferedBytes,
+      maxOutputBytes: httpConfig.playerMaxOutputBytes,
+      budgetLog: this.budgetLog,
       log: this.log.child({ component: 'http-flv' }),
       lookup: (app, instanceName, streamName) => {
         const instance = this.instances.instances.find((i) => i.name === `${app}/${instanceName}`);
@@ -124,7 +148,7 @@ export class Server {
     });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
     this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
-    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog });
+    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, maxBufferedBytes: httpConfig.liveLogMaxBufferedBytes, budgetLog: this.budgetLog });
     // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
     this.#watcher?.on('changed', (appName) => {
@@ -169,6 +193,7 @@ export class Server {
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
+      maxTextChars: this.config.log.maxMessageChars,
       onDispatch: (event, seconds) => this.#metrics.observeDispatch(`${def.name}/${instanceName}`, event, seconds),
     });
   };

@@ -28,9 +28,22 @@ function marker(dropped: number): string {
   return `${TRUNCATION_MARKER}${dropped} chars]`;
 }
 
+const MARKER_TAIL = /^…\[truncated \d{1,16} chars\]$/;
+
+/**
+ * Where the marker of an earlier cut at the same length starts, or -1. Text cut where it left the
+ * isolate arrives here already cut: cutting it again would replace the true count with a count of
+ * the marker's own characters.
+ */
+function earlierCut(text: string, max: number): number {
+  if (text.length > max + 40) return -1;
+  const at = text.indexOf(TRUNCATION_MARKER, max - 1);
+  return at >= 0 && at <= max && MARKER_TAIL.test(text.slice(at)) ? at : -1;
+}
+
 /** `text` cut to `max` characters plus the marker. */
 export function cutText(text: string, max: number): string {
-  if (text.length <= max) return text;
+  if (text.length <= max || earlierCut(text, max) >= 0) return text;
   const end = cutIndex(text, max);
   return text.slice(0, end) + marker(text.length - end);
 }
@@ -38,6 +51,8 @@ export function cutText(text: string, max: number): string {
 /** Cut first (so stripping costs the kept length only), then strip credentials from what is kept. */
 export function boundText(text: string, max: number): string {
   if (text.length <= max) return stripCredentials(text);
+  const earlier = earlierCut(text, max);
+  if (earlier >= 0) return stripCredentials(text.slice(0, earlier), true) + text.slice(earlier);
   const end = cutIndex(text, max);
   return stripCredentials(text.slice(0, end), true) + marker(text.length - end);
 }

@@ -1,17 +1,25 @@
 import net from 'node:net';
+import type { ConnectionGate } from '../common/connection-gate.ts';
 import { ErrorCode, FmsRuntimeError } from '../errors.ts';
 import { RtmpConnection, type RtmpConnectionOptions } from './connection.ts';
 
 /**
  * Accepts TCP connections and wraps each in a server-role RtmpConnection; the owner gets the
- * connection once its handshake is done. Tracks sockets so close() ends them all.
+ * connection once its handshake is done. Tracks sockets so close() ends them all. A gate, when
+ * given, refuses sockets over the connection budgets before anything is allocated for them.
  */
 export class RtmpListener {
   readonly #server: net.Server;
   readonly #connections = new Set<RtmpConnection>();
 
-  constructor(options: Omit<RtmpConnectionOptions, 'role'>, onReady: (connection: RtmpConnection) => void, onClose: (connection: RtmpConnection, reason: string, error?: Error) => void) {
+  constructor(
+    options: Omit<RtmpConnectionOptions, 'role'>,
+    onReady: (connection: RtmpConnection) => void,
+    onClose: (connection: RtmpConnection, reason: string, error?: Error) => void,
+    gate?: ConnectionGate,
+  ) {
     this.#server = net.createServer((socket) => {
+      if (gate && !gate.admit(socket)) return;
       const connection = new RtmpConnection(socket, { ...options, role: 'server' });
       this.#connections.add(connection);
       connection.once('ready', () => onReady(connection));

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { encodeAmf0 } from '../../runtime/rtmp/amf0.ts';
 import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
+import { DEFAULT_CONNECTION_OPTIONS, RtmpConnection } from '../../runtime/rtmp/connection.ts';
 import { ClientHandshake } from '../../runtime/rtmp/handshake.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 
@@ -20,8 +21,8 @@ export class RawRtmpPeer {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  static async open(port: number, handshake = true): Promise<RawRtmpPeer> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  static async open(port: number, handshake = true, localAddress?: string): Promise<RawRtmpPeer> {
+    const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const peer = new RawRtmpPeer(socket);
     if (!handshake) return peer;
@@ -72,4 +73,25 @@ export function chunkBytes(type: number, payload: Buffer, csid = 3, streamId = 0
 
 export function connectCommand(props: Record<string, unknown>): Buffer {
   return chunkBytes(MessageType.CommandAmf0, encodeAmf0(['connect', 1, props]));
+}
+
+/**
+ * A connect with any command object and arguments (our NetConnection builds its own): resolves with
+ * the server's answer to it (`_result`/`_error` info) or 'closed' when the server closed first.
+ */
+export async function rawConnect(port: number, props: Record<string, unknown>, args: unknown[] = [], localAddress?: string): Promise<{ name: string; info: Record<string, unknown> } | 'closed'> {
+  const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
+  const connection = new RtmpConnection(socket, { ...DEFAULT_CONNECTION_OPTIONS, role: 'client' });
+  try {
+    return await new Promise((resolve) => {
+      connection.once('ready', () => connection.sendCommand(0, 'connect', 1, props, args));
+      connection.on('command', (command) => {
+        if (command.transactionId === 1 && (command.name === '_result' || command.name === '_error')) resolve({ name: command.name, info: (command.args[0] ?? {}) as Record<string, unknown> });
+      });
+      connection.once('close', () => resolve('closed'));
+    });
+  } finally {
+    connection.close('test done');
+    socket.destroy();
+  }
 }

@@ -77,6 +77,43 @@ describe('CLI and config', () => {
     }
   });
 
+  it('budgets: documented defaults; zero, fractions and out-of-order budgets are problems', () => {
+    const { config } = parseCli([], '/repo');
+    assert.equal(config.rtmp.maxConnectionsPerIp, 200);
+    assert.equal(config.rtmp.maxNameChars, 1024);
+    assert.equal(config.http.liveLogMaxBufferedBytes, 1024 * 1024);
+    assert.deepEqual(config.instances, { maxPerApp: 250, maxTotal: 500 });
+    assert.equal(config.log.maxMessageChars, 8192);
+    const dir = tempDir('cfg');
+    writeFileSync(
+      path.join(dir, 'c.json'),
+      JSON.stringify({
+        rtmp: { maxConnections: 0, maxNameChars: 10.5, maxAssemblyBytesPerConnection: 1024 },
+        http: { maxConnectionsPerIp: -1 },
+        instances: { maxTotal: 0 },
+        log: { maxFieldChars: 1.5, liveRecordMaxBytes: 10 * 1024 * 1024 },
+      }),
+    );
+    try {
+      parseCli(['--config', 'c.json'], dir);
+      assert.fail('expected ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const needle of [
+        'rtmp.maxConnections:',
+        'rtmp.maxNameChars: must be a whole number',
+        'rtmp.maxAssemblyBytesPerConnection: 1024 is below rtmp.maxMessageBytes',
+        'http.maxConnectionsPerIp',
+        'instances.maxTotal',
+        'log.maxFieldChars',
+        'log.liveRecordMaxBytes',
+      ]) {
+        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
+      }
+    }
+  });
+
   it('defaults are not mutated by parsing', () => {
     parseCli(['--rtmp-port', '5'], '/r');
     assert.equal(DEFAULT_CONFIG.rtmp.port, 1935);

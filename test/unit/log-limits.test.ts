@@ -63,6 +63,9 @@ describe('log limits: linear credential stripping, bounded text and fields', () 
     assert.equal(cutText('abc', 3), 'abc');
     assert.equal(cutText('abcdef', 3), 'abc…[truncated 3 chars]');
     assert.equal(cutText('ab😀cd', 3), 'ab…[truncated 4 chars]');
+    const once = cutText('x'.repeat(1000), 100);
+    assert.equal(cutText(once, 100), once, 'text cut at the same length (by host-api) is not cut again');
+    assert.equal(boundText(once, 100), once);
   });
 
   it('boundText strips what it keeps, and drops user info cut before its @', () => {
