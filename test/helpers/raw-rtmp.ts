@@ -13,10 +13,15 @@ export class RawRtmpPeer {
   readonly socket: net.Socket;
   readonly closed: Promise<void>;
   received = 0;
+  /** What the server sent after the handshake (kept for tests that look for a status code in it). */
+  readonly data: Buffer[] = [];
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    this.socket.on('data', (d) => (this.received += d.length));
+    this.socket.on('data', (d) => {
+      this.received += d.length;
+      this.data.push(d);
+    });
     this.socket.on('error', () => {});
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
@@ -42,7 +47,9 @@ export class RawRtmpPeer {
         }
       };
       socket.on('data', onData);
+      socket.once('close', () => reject(new Error('closed during the handshake')));
     });
+    peer.data.length = 0;
     return peer;
   }
 
@@ -59,6 +66,11 @@ export class RawRtmpPeer {
     ]);
     clearTimeout(timer);
     return result;
+  }
+
+  /** Whether the server sent this text (an info object's code, say) since the handshake. */
+  saw(text: string): boolean {
+    return Buffer.concat(this.data).includes(text);
   }
 
   destroy(): void {

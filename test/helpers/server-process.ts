@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LogCapture } from './test-server.ts';
 
@@ -9,6 +10,10 @@ export interface ServerProcess {
   rtmpPort: number;
   logs: LogCapture;
   url(pathPart: string): string;
+  /** HTTP port the server listens on. */
+  httpPort: number;
+  /** Resident set size of the server process now (VmRSS), in bytes. */
+  rss(): number;
   /** SIGTERM (clean) or SIGKILL; resolves when the process has exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -40,6 +45,8 @@ export async function startServerProcess(appsDir: string, extraArgs: string[] = 
     rtmpPort: port,
     logs,
     url: (p) => `rtmp://127.0.0.1:${port}/${p}`,
+    httpPort: listening['httpPort'] as number,
+    rss: () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
