@@ -61,6 +61,8 @@ export interface Config {
     liveRingBytes: number;
     liveSharedRingBytes: number;
     liveRecordMaxBytes: number;
+    /** Log bytes a pipe/socket stdout (a log collector) may fall behind before lines are dropped and counted. */
+    stdoutMaxBufferedBytes: number;
   };
   media: {
     gopCacheMaxBytes: number;
@@ -145,6 +147,7 @@ export const DEFAULT_CONFIG: Config = {
     liveRingBytes: 256 * 1024,
     liveSharedRingBytes: 1024 * 1024,
     liveRecordMaxBytes: 16 * 1024,
+    stdoutMaxBufferedBytes: 16 * 1024 * 1024,
   },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
   sharedObjects: { dataDir: 'data/sharedobjects' },

@@ -7,6 +7,7 @@ import { LiveLog } from './log/live-log.ts';
 import { RateLimitedLog } from './log/rate-limited-log.ts';
 import { AssemblyBudget } from './rtmp/assembly-budget.ts';
 import { createRootLogger, type Logger } from './log/logger.ts';
+import { createStdoutSink } from './log/stdout-sink.ts';
 import { AppCatalog } from './instances/app-catalog.ts';
 import { AppSettingsReader } from './instances/application-xml.ts';
 import type { ScriptFactory } from './instances/app-instance.ts';
@@ -61,7 +62,7 @@ export class Server {
       { ringBytes: limits.liveRingBytes, sharedRingBytes: limits.liveSharedRingBytes, recordMaxBytes: limits.liveRecordMaxBytes },
       (name) => this.instances?.has(name) ?? false, // records of names that are no loaded instance share one ring
     );
-    this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog, limits);
+    this.log = createRootLogger(this.config.logLevel, options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes), this.liveLog, limits);
     this.budgetLog = new RateLimitedLog(this.log);
     // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
     const settings = new AppSettingsReader(this.config.appsDir, this.config.scripts, (issue) =>

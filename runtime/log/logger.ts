@@ -1,5 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { boundFields, boundText, type LogLimits } from './log-limits.ts';
+import { createStdoutSink } from './stdout-sink.ts';
 
 export type { Logger };
 export type { LogLimits };
@@ -8,6 +9,8 @@ export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn',
 
 /** The documented defaults (config.ts `log.*` repeats them for operators). */
 export const DEFAULT_LOG_LIMITS: LogLimits = { maxMessageChars: 8192, maxFieldChars: 2048 };
+/** Unsent log bytes a pipe/socket stdout may hold before lines are dropped (config log.stdoutMaxBufferedBytes). */
+export const DEFAULT_STDOUT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /**
  * The root logger: JSON lines on stdout (other tools parse them: each trace() is one record with
@@ -15,10 +18,15 @@ export const DEFAULT_LOG_LIMITS: LogLimits = { maxMessageChars: 8192, maxFieldCh
  * Every message, field and child binding is bounded and stripped of credentials (log-limits.ts)
  * before pino serialises it, in time linear in what is kept.
  */
-export function createRootLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream, liveLog?: NodeJS.WritableStream, limits: LogLimits = DEFAULT_LOG_LIMITS): Logger {
-  const main = destination ?? pino.destination({ fd: 1, sync: false });
+/** What takes log lines: a stream, or anything with write(line) (the live log, the stdout sink). */
+export interface LineSink {
+  write(line: string): unknown;
+}
+
+export function createRootLogger(level: LevelWithSilent, destination?: LineSink, liveLog?: LineSink, limits: LogLimits = DEFAULT_LOG_LIMITS): Logger {
+  const main = destination ?? createStdoutSink(DEFAULT_STDOUT_MAX_BUFFERED_BYTES);
   // The live log gets the same records; 'trace' so the logger's own level is the only filter.
-  const streams = liveLog ? pino.multistream([{ level: 'trace', stream: main }, { level: 'trace', stream: liveLog }]) : main;
+  const streams = (liveLog ? pino.multistream([{ level: 'trace', stream: main }, { level: 'trace', stream: liveLog }]) : main) as pino.DestinationStream;
   const root = pino(
     {
       level,

@@ -83,6 +83,43 @@ describe('budget: linear, length-bounded logging (finding 1)', function () {
     });
   });
 
+  describe('a log collector that stops reading stdout (server process, log.stdoutMaxBufferedBytes)', () => {
+    let server: ServerProcess | undefined;
+    before(async () => {
+      const apps = tempDir('apps');
+      mkdirSync(path.join(apps, 'live'));
+      mkdirSync(path.join(apps, 'chatty'));
+      writeFileSync(path.join(apps, 'chatty', 'main.asc'), 'var line = new Array(2049).join("x");\nClient.prototype.flood = function (n) { for (var i = 0; i < n; i++) trace(i + " " + line); return n; };\n');
+      const config = path.join(apps, 'config.json');
+      writeFileSync(config, JSON.stringify({ log: { stdoutMaxBufferedBytes: 4 * 1024 * 1024 } }));
+      server = await startServerProcess(apps, ['--config', config, '--log-level', 'info']);
+    });
+    after(async () => server?.stop('SIGKILL'));
+
+    it('the server keeps serving with bounded memory; the collector is told how many lines it missed', async () => {
+      const healthy = await HealthyClients.start(server!.url('live/health'));
+      const nc = new NetConnection();
+      await nc.connect(server!.url('chatty'));
+      const stdout = server!.child.stdout!;
+      try {
+        stdout.unpipe(server!.logs);
+        stdout.pause(); // the collector stops reading: the pipe fills, then the server's own buffer
+        const rssBefore = server!.rss();
+        for (let i = 0; i < 20; i++) await nc.call('flood', 1000); // 40 MB of log lines
+        const grownMb = (server!.rss() - rssBefore) / 1024 / 1024;
+        assertHealthy(await healthy.report(), HEALTHY_BOUND_MS, 'stdout not read');
+        assert.ok(grownMb < 60, `RSS grew ${grownMb.toFixed(0)} MB while nobody read 40 MB of log lines`);
+        stdout.pipe(server!.logs);
+        stdout.resume();
+        const notice = await server!.logs.waitFor((r) => r.msg === 'log lines dropped: stdout did not keep up', 15_000);
+        assert.ok(Number(notice['dropped']) > 5000, `dropped ${String(notice['dropped'])}`);
+      } finally {
+        healthy.stop();
+        nc.close();
+      }
+    });
+  });
+
   describe('a script throwing a 40 MB string (server process)', () => {
     let server: ServerProcess | undefined;
     before(async () => {
