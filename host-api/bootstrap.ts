@@ -27,6 +27,7 @@ import type {
   DispatchFunction,
   DispatchReply,
   HostFunction,
+  TraceFunction,
   SandboxEventName,
   SandboxEvents,
 } from './protocol.ts';
@@ -158,8 +159,8 @@ const dispatch: DispatchFunction = (event, payload) => {
   return reply as ReturnType<DispatchFunction>;
 };
 
-export function install(hostFunction: HostFunction, options: BootOptions): DispatchFunction {
-  bindHost(hostFunction);
+export function install(hostFunction: HostFunction, options: BootOptions, traceFunction: TraceFunction): DispatchFunction {
+  bindHost(hostFunction, traceFunction);
   setMaxTextChars(options.maxTextChars);
   setAmfClassKey(options.amfClassKey);
   defineGlobal('application', createApplication(options));

@@ -8,6 +8,7 @@ import {
   StringConstructor,
   SyntaxErrorConstructor,
   cutText,
+  traceToHost,
   ErrorConstructor,
   TypeErrorConstructor,
   emptyMap,
@@ -21,7 +22,7 @@ import { invoke, tagError } from './values.ts';
 const indirectEval = eval;
 
 export function trace(value?: unknown): void {
-  host('trace', cutText(StringConstructor(value)));
+  traceToHost(cutText(StringConstructor(value)));
 }
 
 /**

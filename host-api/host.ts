@@ -8,12 +8,32 @@
  * Function.prototype.call/apply/bind; going through them would hand the host function to script
  * code as `this`. It lives in this module's closure only and is never stored on any object.
  */
-import type { HostCalls, HostFunction, HostOp } from './protocol.ts';
+import type { HostCalls, HostFunction, HostOp, TraceFunction } from './protocol.ts';
 
 let hostFn: HostFunction | undefined;
+let traceFn: TraceFunction | undefined;
 
-export function bindHost(fn: HostFunction): void {
+export function bindHost(fn: HostFunction, trace: TraceFunction): void {
   hostFn = fn;
+  traceFn = trace;
+}
+
+/**
+ * Characters of trace text sent without waiting that the host may not have taken yet. Past this, one
+ * trace goes as a synchronous call — it returns once the host has handled all queued before it — so
+ * a script tracing in a loop cannot queue unbounded host memory.
+ */
+const UNCONFIRMED_TRACE_MAX_CHARS = 1024 * 1024;
+let unconfirmedTraceChars = 0;
+
+export function traceToHost(text: string): void {
+  unconfirmedTraceChars += text.length;
+  if (traceFn === undefined || unconfirmedTraceChars > UNCONFIRMED_TRACE_MAX_CHARS) {
+    unconfirmedTraceChars = 0;
+    host('trace', text);
+    return;
+  }
+  traceFn(text);
 }
 
 export const reflectApply = Reflect.apply;

@@ -325,8 +325,10 @@ export class Sandbox implements ApplicationScript {
       maxTextChars: this.failure.maxTextChars,
     };
     const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
+    // trace() does not wait for Node's thread (protocol.ts TraceFunction); runs in call order with the rest.
+    const trace = new ivm.Callback((text: unknown) => this.onTrace(text), { ignored: true });
     try {
-      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto()], {
+      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto(), trace], {
         result: { reference: true },
         timeout: BOOT_TIMEOUT_MS,
       })) as ivm.Reference<DispatchFunction>;
@@ -488,6 +490,16 @@ export class Sandbox implements ApplicationScript {
   }
 
   // ---- the bridge: isolate -> host --------------------------------------------------------
+
+  /** trace() text sent without waiting (host-api cut it already; the logger bounds it again). */
+  private onTrace(text: unknown): void {
+    if (!this.isLive() || typeof text !== 'string') return;
+    try {
+      this.options.hooks.trace(text);
+    } catch (error) {
+      this.log('error', { err: error }, 'trace hook failed');
+    }
+  }
 
   /** The one synchronous callback the isolate has. Every argument is checked: it is script data. */
   private onHostCall(op: unknown, args: unknown): HostReply<unknown> {
