@@ -1,14 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { CallError, NetConnection } from '../../runtime/client/net-connection.ts';
 import { DEFAULT_CONFIG } from '../../runtime/config.ts';
 import { encodeAmf0 } from '../../runtime/rtmp/amf0.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 import { assertHealthy, HealthyClients } from '../helpers/healthy-clients.ts';
 import { chunkBytes, connectCommand, rawConnect, RawRtmpPeer } from '../helpers/raw-rtmp.ts';
-import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { appsFolder, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,11 +32,7 @@ function firstChunkOf(csid: number, length: number): Buffer {
   return Buffer.concat([basic, header, Buffer.alloc(128, 1)]);
 }
 
-function apps(): string {
-  const dir = tempDir('apps');
-  mkdirSync(path.join(dir, 'live'));
-  return dir;
-}
+const apps = () => appsFolder({ live: null });
 
 describe('budget: connections (count, per IP, idle, reassembly bytes, argument sizes)', function () {
   this.timeout(60_000);

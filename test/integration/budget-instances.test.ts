@@ -1,9 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ConnectError, NetConnection } from '../../runtime/client/net-connection.ts';
 import { assertHealthy, HealthyClients } from '../helpers/healthy-clients.ts';
-import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { appsFolder, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,10 +21,7 @@ describe('budget: loaded instances per app and in total (instances.maxPerApp, in
   const clients: NetConnection[] = [];
 
   before(async () => {
-    const apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'rooms'));
-    writeFileSync(path.join(apps, 'rooms', 'main.asc'), 'application.onAppStop = function (info) { trace("stop " + application.name + " " + info.code); };\n');
-    mkdirSync(path.join(apps, 'live'));
+    const apps = appsFolder({ rooms: 'application.onAppStop = function (info) { trace("stop " + application.name + " " + info.code); };\n', live: null });
     ts = await startTestServer(apps, { instances: { maxPerApp: 3, maxTotal: 4 } });
     healthy = await HealthyClients.start(ts.url('live/health')); // one instance: live/health
   });

@@ -1,12 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { DEFAULT_CONFIG } from '../../runtime/config.ts';
 import { assertHealthy, HealthyClients } from '../helpers/healthy-clients.ts';
 import { rawConnect } from '../helpers/raw-rtmp.ts';
-import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { appsFolder, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -35,8 +33,7 @@ describe('budget: live-log memory, and connects with 8 MB unknown app names (fin
   this.timeout(120_000);
   let apps: string;
   before(() => {
-    apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'live'));
+    apps = appsFolder({ live: null });
   });
 
   it('default budgets: refused before decoding (rtmp.maxConnectBytes); heap and live log stay flat', async () => {

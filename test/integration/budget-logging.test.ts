@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CallError, NetConnection } from '../../runtime/client/net-connection.ts';
 import { DEFAULT_CONFIG } from '../../runtime/config.ts';
 import { assertHealthy, HealthyClients } from '../helpers/healthy-clients.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
-import { startTestServer, tempDir, type LogRecord, type TestServer } from '../helpers/test-server.ts';
+import { appsFolder, startTestServer, type LogRecord, type TestServer } from '../helpers/test-server.ts';
 
 const BUNDLED_APPS = path.resolve(import.meta.dirname, '../../applications');
 const MAX_MESSAGE_CHARS = DEFAULT_CONFIG.log.maxMessageChars;
@@ -86,10 +86,7 @@ describe('budget: linear, length-bounded logging (finding 1)', function () {
   describe('a log collector that stops reading stdout (server process, log.stdoutMaxBufferedBytes)', () => {
     let server: ServerProcess | undefined;
     before(async () => {
-      const apps = tempDir('apps');
-      mkdirSync(path.join(apps, 'live'));
-      mkdirSync(path.join(apps, 'chatty'));
-      writeFileSync(path.join(apps, 'chatty', 'main.asc'), 'var line = new Array(2049).join("x");\nClient.prototype.flood = function (n) { for (var i = 0; i < n; i++) trace(i + " " + line); return n; };\n');
+      const apps = appsFolder({ live: null, chatty: 'var line = new Array(2049).join("x");\nClient.prototype.flood = function (n) { for (var i = 0; i < n; i++) trace(i + " " + line); return n; };\n' });
       const config = path.join(apps, 'config.json');
       writeFileSync(config, JSON.stringify({ log: { stdoutMaxBufferedBytes: 4 * 1024 * 1024 } }));
       server = await startServerProcess(apps, ['--config', config, '--log-level', 'info']);
@@ -123,19 +120,13 @@ describe('budget: linear, length-bounded logging (finding 1)', function () {
   describe('a script throwing a 40 MB string (server process)', () => {
     let server: ServerProcess | undefined;
     before(async () => {
-      const apps = tempDir('apps');
-      mkdirSync(path.join(apps, 'thrower'));
-      mkdirSync(path.join(apps, 'live'));
-      writeFileSync(
-        path.join(apps, 'thrower', 'main.asc'),
-        [
-          'Client.prototype.bomb = function () { throw "x".repeat(40 * 1024 * 1024); };',
-          'Client.prototype.errorBomb = function () { throw new Error("rtmp://" + "y".repeat(40 * 1024 * 1024)); };',
-          'Client.prototype.traceBomb = function () { trace("z".repeat(40 * 1024 * 1024)); return "traced"; };',
-          'Client.prototype.alive = function () { return "yes"; };',
-        ].join('\n'),
-      );
-      server = await startServerProcess(apps);
+      const thrower = [
+        'Client.prototype.bomb = function () { throw "x".repeat(40 * 1024 * 1024); };',
+        'Client.prototype.errorBomb = function () { throw new Error("rtmp://" + "y".repeat(40 * 1024 * 1024)); };',
+        'Client.prototype.traceBomb = function () { trace("z".repeat(40 * 1024 * 1024)); return "traced"; };',
+        'Client.prototype.alive = function () { return "yes"; };',
+      ].join('\n');
+      server = await startServerProcess(appsFolder({ thrower, live: null }));
     });
     after(async () => server?.stop('SIGKILL'));
 
