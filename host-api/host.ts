@@ -23,7 +23,7 @@ export function bindHost(fn: HostFunction, trace: TraceFunction): void {
  * trace goes as a synchronous call — it returns once the host has handled all queued before it — so
  * a script tracing in a loop cannot queue unbounded host memory.
  */
-const UNCONFIRMED_TRACE_MAX_CHARS = 1024 * 1024;
+const UNCONFIRMED_TRACE_MAX_CHARS = 256 * 1024;
 let unconfirmedTraceChars = 0;
 
 export function traceToHost(text: string): void {
