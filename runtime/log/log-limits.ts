@@ -30,15 +30,18 @@ function marker(dropped: number): string {
 
 const MARKER_TAIL = /^…\[truncated \d{1,16} chars\]$/;
 
+/** A prefix the host may put before text cut in the isolate ("Error: ", "uncaught exception: "). */
+const MAX_PREFIX_CHARS = 64;
+
 /**
  * Where the marker of an earlier cut at the same length starts, or -1. Text cut where it left the
- * isolate arrives here already cut: cutting it again would replace the true count with a count of
- * the marker's own characters.
+ * isolate arrives here already cut (perhaps behind a short prefix): cutting it again would replace
+ * the true count with a count of the marker's own characters.
  */
 function earlierCut(text: string, max: number): number {
-  if (text.length > max + 40) return -1;
+  if (text.length > max + MAX_PREFIX_CHARS + 40) return -1;
   const at = text.indexOf(TRUNCATION_MARKER, max - 1);
-  return at >= 0 && at <= max && MARKER_TAIL.test(text.slice(at)) ? at : -1;
+  return at >= 0 && at <= max + MAX_PREFIX_CHARS && MARKER_TAIL.test(text.slice(at)) ? at : -1;
 }
 
 /** `text` cut to `max` characters plus the marker. */

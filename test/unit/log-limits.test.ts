@@ -51,11 +51,12 @@ describe('log limits: linear credential stripping, bounded text and fields', () 
     const runs = ['a'.repeat(1_000_000), `${'a1'.repeat(300_000)}://${'b'.repeat(300_000)}`, 'x://'.repeat(250_000), '?&'.repeat(500_000)];
     const smallMs = timeMs(() => stripCredentials(`${small}://x`));
     const largeMs = timeMs(() => stripCredentials(`${large}://x`));
-    assert.ok(largeMs < 200, `1 MB took ${largeMs.toFixed(1)} ms`);
-    assert.ok(largeMs < Math.max(20, smallMs * 30), `1 MB ${largeMs.toFixed(1)} ms vs 100 KB ${smallMs.toFixed(1)} ms`);
+    // Quadratic, 1 MB would take ~1,000 s: the bounds leave room for a loaded machine and still catch it.
+    assert.ok(largeMs < 1000, `1 MB took ${largeMs.toFixed(1)} ms`);
+    assert.ok(largeMs < Math.max(50, smallMs * 30), `1 MB ${largeMs.toFixed(1)} ms vs 100 KB ${smallMs.toFixed(1)} ms`);
     for (const text of runs) {
       const ms = timeMs(() => stripCredentials(text));
-      assert.ok(ms < 300, `${text.slice(0, 12)}… (${text.length} chars) took ${ms.toFixed(1)} ms`);
+      assert.ok(ms < 1000, `${text.slice(0, 12)}… (${text.length} chars) took ${ms.toFixed(1)} ms`);
     }
   });
 
@@ -66,6 +67,7 @@ describe('log limits: linear credential stripping, bounded text and fields', () 
     const once = cutText('x'.repeat(1000), 100);
     assert.equal(cutText(once, 100), once, 'text cut at the same length (by host-api) is not cut again');
     assert.equal(boundText(once, 100), once);
+    assert.equal(cutText(`Error: ${once}`, 100), `Error: ${once}`, 'nor behind a short prefix (a thrown Error)');
   });
 
   it('boundText strips what it keeps, and drops user info cut before its @', () => {
