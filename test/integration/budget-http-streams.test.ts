@@ -12,7 +12,9 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 import { appsFolder } from '../helpers/test-server.ts';
 
 const MB = 1024 * 1024;
-const FLOODS = 15;
+/** Calls of LINES traces of 2 KB: 15,000 records, 31 MB per subscriber, each call a burst below the SSE budget. */
+const FLOODS = 50;
+const LINES = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A server process (its RSS is the server's alone) with `apps` folders and a config file of `overrides`. */
@@ -61,10 +63,10 @@ describe('budget: back-pressure on every HTTP stream (finding 5)', function () {
   describe('live-log subscribers that stop reading (SSE)', () => {
     let ts: ServerProcess;
     before(async () => {
-      // 2 KB lines: a busy log. The budget is above one flood call's burst (1,000 records of 2 KB
-      // written in one turn), far below what 15 of them make.
+      // 2 KB lines: a busy log. The budget (1 MB) is above one flood call's burst (300 records of 2 KB
+      // written at once), far below what 50 of them make.
       const chatty = 'var line = new Array(2049).join("x");\nClient.prototype.flood = function (n) { for (var i = 0; i < n; i++) trace(i + " " + line); trace("flood done"); return n; };\n';
-      ts = await serverWith({ live: null, chatty }, { http: { liveLogMaxBufferedBytes: 4 * MB } });
+      ts = await serverWith({ live: null, chatty }, { http: { liveLogMaxBufferedBytes: 1 * MB } });
     });
     after(async () => ts?.stop());
 
@@ -75,10 +77,10 @@ describe('budget: back-pressure on every HTTP stream (finding 5)', function () {
       const nc = new NetConnection();
       await nc.connect(ts.url('chatty'));
       const stalled: net.Socket[] = [];
-      /** FLOODS calls of 1,000 traces of 2 KB (31 MB of records per subscriber); resolves when the reader has them all. */
+      /** FLOODS calls of LINES traces; resolves when the reader has them all. */
       const flood = async () => {
         const done = reader.events.filter((e) => e.data.includes('flood done')).length + FLOODS;
-        for (let i = 0; i < FLOODS; i++) await nc.call('flood', 1000);
+        for (let i = 0; i < FLOODS; i++) await nc.call('flood', LINES);
         for (let waited = 0; waited < 30_000 && reader.events.filter((e) => e.data.includes('flood done')).length < done; waited += 100) await sleep(100);
       };
       try {
@@ -92,9 +94,9 @@ describe('budget: back-pressure on every HTTP stream (finding 5)', function () {
         const grownMb = (ts.rss() - rssBefore) / MB;
         assertHealthy(await healthy.report(), 1500, 'a busy log with 10 stalled subscribers');
         const traced = reader.events.filter((e) => e.event === 'message' && JSON.parse(e.data).trace === true);
-        assert.equal(traced.length, 2 * FLOODS * 1001, 'the reading subscriber got every record');
+        assert.equal(traced.length, 2 * FLOODS * (LINES + 1), 'the reading subscriber got every record');
         assert.ok(!reader.events.some((e) => e.event === 'dropped'));
-        // Without the budget each stalled subscriber held what the kernel did not take (~25 MB each); with it, 4 MB.
+        // Without the budget each stalled subscriber held what the kernel did not take (~25 MB each); with it, 1 MB.
         assert.ok(grownMb < 100, `RSS grew ${grownMb.toFixed(0)} MB with 10 stalled subscribers`);
         // Asked of the live log: this test reads the server's stdout more slowly than 60 MB of traces fill it.
         const warned = (await fetch(`http://127.0.0.1:${port}/api/log?level=warn&q=live-log%20subscriber`).then((r) => r.json())) as { records: Record<string, unknown>[] };
