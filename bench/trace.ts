@@ -20,7 +20,8 @@ import { parseArgs } from 'node:util';
 import { NetConnection } from '../runtime/client/net-connection.ts';
 import { tempDir } from '../test/helpers/test-server.ts';
 import { cpuMs, median } from './lib/proc-stats.ts';
-import { NODE_FLAGS, REPO_ROOT, stopChild } from './lib/servers.ts';
+import { SOURCE_NODE_FLAGS } from '../bin/node-runtime.cjs';
+import { REPO_ROOT, stopChild } from './lib/servers.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -98,7 +99,7 @@ function configArgs(root: string, apps: string): string[] {
 }
 
 async function startServer(root: string, apps: string): Promise<{ child: ChildProcess; counter: LineCounter; port: number }> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, 'runtime/main.ts', '--apps', apps, '--rtmp-port', '0', '--http-port', '0', '--no-watch', ...configArgs(root, apps)], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, 'runtime/main.ts', '--apps', apps, '--rtmp-port', '0', '--http-port', '0', '--no-watch', ...configArgs(root, apps)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -31,7 +31,8 @@ export function trace(value?: unknown): void {
  * file runs at once, so its definitions are usable on the next line. See script-loader.ts.
  */
 export function load(name: unknown): void {
-  const reply = host('load', StringConstructor(name));
+  const stack = new ErrorConstructor().stack;
+  const reply = host('load', StringConstructor(name), typeof stack === 'string' ? stack : undefined);
   if (reply.kind === 'deferred') return;
   if (reply.kind === 'failed') {
     const { error } = reply;

@@ -22,6 +22,7 @@ export interface ClientRecord {
   ip: string;
   agent: string;
   protocol: string;
+  secure: boolean;
   referrer: string;
   pageUrl: string;
   uri: string;
@@ -114,7 +115,8 @@ export interface HostCalls {
   trace(text: string): void;
   /** A P2 member was used; the host logs "unsupported: <member>" (host-api sends each name once). */
   unsupported(member: string): void;
-  load(name: string): LoadReply;
+  /** `callerStack`: where load() was called (a stack trace), so a missing file is reported at that line. */
+  load(name: string, callerStack?: string): LoadReply;
   acceptConnection(clientId: string): void;
   rejectConnection(clientId: string, info: RejectRecord): void;
   disconnect(clientId: string): boolean;
@@ -125,16 +127,26 @@ export interface HostCalls {
   clientStats(clientId: string): Record<string, number>;
   /** client.ping(): sends an RTMP ping; false when the connection cannot send. */
   clientPing(clientId: string): boolean;
+  /** client.setBandwidthLimit(serverToClient, clientToServer), bytes/s; 0 leaves a direction as it is. */
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void;
+  /** client.getBandwidthLimit(direction): 0 client→server, 1 server→client. */
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number;
   applicationStats(): Record<string, number>;
   shutdown(): void;
   /** Starts a host timer; its ticks come back as `timer` events. Returns the timer id (> 0). */
   setTimer(ms: number, repeat: boolean): number;
   clearTimer(timerId: number): void;
   // Server-side NetConnection / NetStream / Stream (ids chosen by host-api; media stays on the host).
+  /** rtmp:// connects an RTMP connection; http(s):// makes a Flash Remoting connection (nothing opened, no status). */
   ncConnect(ncId: number, uri: string, args: unknown[]): boolean;
   /** responderId 0 = no result wanted; otherwise a `callResult` event comes back later. */
   ncCall(ncId: number, method: string, args: unknown[], responderId: number): boolean;
   ncClose(ncId: number): void;
+  /**
+   * nc.addHeader(name, mustUnderstand, value): an AMF header sent with every later Flash Remoting
+   * packet of this NetConnection; undefined removes it.
+   */
+  ncAddHeader(ncId: number, name: string, mustUnderstand: boolean, value: unknown): void;
   nsCreate(nsId: number, ncId: number): void;
   nsAttach(nsId: number, streamName: string | null): boolean;
   nsPublish(nsId: number, name: string | false, type: 'live' | 'record' | 'append'): boolean;
@@ -143,7 +155,8 @@ export interface HostCalls {
   nsTime(nsId: number): number;
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
-  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  /** s.record(mode[, maxDuration (s), maxSize (KB)]); null when the script omitted one. */
+  streamRecord(name: string, mode: 'record' | 'append' | false, maxDurationSec: number | null, maxSizeKb: number | null): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;

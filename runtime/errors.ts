@@ -20,6 +20,16 @@ export const ErrorCode = {
   ArgumentTooLarge: 'RTMP_ARGUMENT_TOO_LARGE',
   ConnectionLimit: 'CONNECTION_LIMIT',
   HttpPeerTooSlow: 'HTTP_PEER_TOO_SLOW',
+  // HTTP egress (HLS): the request or one stream's packaging is affected, nothing else
+  HlsBadRequest: 'HLS_BAD_REQUEST',
+  HlsBudget: 'HLS_BUDGET',
+  HlsCodecUnsupported: 'HLS_CODEC_UNSUPPORTED',
+  HlsPackagingFailed: 'HLS_PACKAGING_FAILED',
+  RtmpeRefused: 'RTMPE_REFUSED',
+  RtmpeInvalid: 'RTMPE_INVALID',
+  TlsHandshakeFailed: 'TLS_HANDSHAKE_FAILED',
+  RtmptRequestInvalid: 'RTMPT_REQUEST_INVALID',
+  RtmptSessionExpired: 'RTMPT_SESSION_EXPIRED',
   // script
   ScriptSyntax: 'SCRIPT_SYNTAX',
   ScriptThrown: 'SCRIPT_THROWN',
@@ -28,10 +38,12 @@ export const ErrorCode = {
   ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
+  ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
   // host / config
   InstanceLimit: 'INSTANCE_LIMIT',
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
+  TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

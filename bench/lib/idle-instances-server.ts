@@ -6,7 +6,7 @@
  *   → { type: 'gc' }     ← { type: 'gc' }   (needs --expose-gc: collects Node's own heap, so garbage
  *                                           from the connects is not counted as instance memory)
  *
- *   node --no-node-snapshot --expose-gc --import tsx bench/lib/idle-instances-server.ts --apps DIR
+ *   node <SOURCE_NODE_FLAGS> --expose-gc bench/lib/idle-instances-server.ts --apps DIR
  */
 import { parseArgs } from 'node:util';
 import { startInProcessServer } from './bench-apps.ts';

@@ -6,6 +6,8 @@ import type { AppInstance } from '../instances/app-instance.ts';
 import type { Logger } from '../log/logger.ts';
 import { streamCodecs } from '../media/codec-names.ts';
 import type { FlvEgressStats } from '../media/flv-egress.ts';
+import { HlsEgress, type HlsEgressStats } from '../media/hls/hls-egress.ts';
+import type { TransportName } from '../rtmp/transport.ts';
 
 /*
  * Admin API: JSON over the server's own HTTP port.
@@ -38,10 +40,17 @@ export interface AdminSource {
   rtmpPort(): number;
   httpPort(): number;
   rtmpConnections(): number;
+  /** Open inbound connections per transport (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte). */
+  connectionsByTransport(): Record<TransportName, number>;
+  /** Bound ports; 0 for a door that is closed (RTMPS/HTTPS without a certificate). */
+  ports(): { rtmp: number; http: number; rtmps: number; https: number };
+  /** Open RTMPT sessions (RTMPT and RTMPTS). */
+  rtmptSessions(): number;
   /** Application names in the catalog (applications folder). */
   apps(): string[];
   instances(): AppInstance[];
   httpFlv(): FlvEgressStats;
+  hls(): HlsEgressStats;
 }
 
 export interface AdminApiOptions {
@@ -263,7 +272,11 @@ export class AdminApi {
     return {
       rtmpPort: source.rtmpPort(),
       httpPort: source.httpPort(),
+      rtmpsPort: source.ports().rtmps,
+      httpsPort: source.ports().https,
       connections: source.rtmpConnections(),
+      connectionsByTransport: source.connectionsByTransport(),
+      rtmptSessions: source.rtmptSessions(),
       apps: source.apps(),
       instances: source.instances().map((i) => ({
         name: i.name,
@@ -274,6 +287,7 @@ export class AdminApi {
       startedAt: new Date(source.startedAt).toISOString(),
       uptimeSec: Math.round((Date.now() - source.startedAt) / 1000),
       httpFlv: source.httpFlv(),
+      hls: source.hls(),
     };
   }
 
@@ -328,7 +342,8 @@ export class AdminApi {
       cpu_Usage: Math.round(((cpu.user + cpu.system) / 1000 / uptimeMs) * 100),
       memory_Usage: Math.round((1 - os.freemem() / os.totalmem()) * 100),
       physical_Mem: process.memoryUsage().rss,
-      num_cores: 1,
+      // CPUs this process may run on (affinity and container limits included), what an operator sizes by.
+      num_cores: os.availableParallelism(),
       io: {
         connected: source.rtmpConnections(),
         bytes_in: sessions.reduce((n, s) => n + s.connection.bytesIn, 0),
@@ -366,6 +381,8 @@ function clientsOf(i: AppInstance) {
     ip: s.info.ip,
     agent: s.info.agent,
     protocol: s.info.protocol,
+    secure: s.info.secure,
+    transport: s.connection.transportName,
     referrer: s.info.referrer,
     pageUrl: s.info.pageUrl,
     connectedAt: new Date(s.connectedAt).toISOString(),
@@ -392,6 +409,8 @@ function streamsOf(i: AppInstance) {
     packetsIn: s.packetsIn,
     lastTimestamp: s.lastTimestamp,
     flvPath: `/${[i.def.name, i.instanceName, s.name].map(encodeURIComponent).join('/')}.flv`,
+    /** Live HLS/LL-HLS playlist (packaged from its first request); null when HLS is off for the app. */
+    hlsPath: i.def.settings?.hls.enabled === false ? null : HlsEgress.playlistPath(i.def.name, i.instanceName, s.name),
   }));
 }
 

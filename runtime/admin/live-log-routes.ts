@@ -56,7 +56,7 @@ export class LiveLogRoutes {
         res.write(text);
         return;
       }
-      if (dropped++ === 0) this.#options.budgetLog.warn('http.liveLogMaxBufferedBytes', { ip: res.socket?.remoteAddress, maxBufferedBytes }, 'live-log subscriber too slow; dropping records until it reads');
+      if (dropped++ === 0) this.#options.budgetLog.exceeded('http.liveLogMaxBufferedBytes', { ip: res.socket?.remoteAddress, maxBufferedBytes }, 'live-log subscriber too slow; dropping records until it reads');
     };
     res.on('drain', () => {
       if (dropped === 0) return;

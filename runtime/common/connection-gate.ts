@@ -1,4 +1,5 @@
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { ErrorCode } from '../errors.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 
 export interface ConnectionGateLimits {
@@ -31,6 +32,21 @@ export class ConnectionGate {
     return this.#open;
   }
 
+  /**
+   * Puts the gate in front of a server: the 'connection' event of a refused socket never reaches the
+   * server's own listeners (its TLS handshake, HTTP parser or RTMP connection), so nothing is
+   * allocated and nothing but the one rate-limited line is logged for it.
+   */
+  guard(server: Server): void {
+    const gate = this;
+    const emit = server.emit;
+    const guarded = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'connection' && !gate.admit(args[0] as Socket)) return false;
+      return (emit as (event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args);
+    };
+    server.emit = guarded as Server['emit'];
+  }
+
   /** True when the socket may stay; otherwise it is already destroyed. */
   admit(socket: Socket): boolean {
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
@@ -40,7 +56,7 @@ export class ConnectionGate {
     if (over) {
       socket.destroy();
       const key = `${this.#prefix}.${over}`;
-      this.#budgetLog.warn(key, { ip, open: this.#open, fromIp, limit: this.#limits[over] }, `${this.#prefix} connection refused: ${key} reached`);
+      this.#budgetLog.exceeded(key, { code: ErrorCode.ConnectionLimit, ip, open: this.#open, fromIp, limit: this.#limits[over] }, `${this.#prefix} connection refused: ${key} reached`);
       return false;
     }
     this.#open++;

@@ -7,6 +7,7 @@ import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
+import type { OutboundNetwork } from './outbound-connections.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
@@ -14,6 +15,9 @@ import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from './status-codes.ts';
+import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS } from './bandwidth-settings.ts';
+import type { RecordingLimits } from '../media/recorder.ts';
 
 export type { ScriptFactory } from './script-generation.ts';
 
@@ -21,14 +25,25 @@ type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSa
 const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 export interface AppInstanceOptions {
-  /** Root folder of persistent shared objects. */
-  sharedObjectsDir: string;
-  /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
-  ownRtmpPort: () => number;
+  /** The folder of an application's persistent shared objects (one sub-folder per instance). */
+  sharedObjectsDir: (app: AppDefinition) => string;
+  /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
+  network: OutboundNetwork;
   connectTimeoutMs: number;
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
+  /** A stream of this instance started publishing (HLS packaging "always"). */
+  onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
+  /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
+  packageHls?(instance: AppInstance, streamName: string, on: boolean): boolean;
+}
+
+/** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
+export function recordedFileOf(def: AppDefinition, instanceName: string, name: string): string | null {
+  const mapped = resolveVirtualStreamFile(def.settings?.streamDirs ?? [], name);
+  if (mapped !== undefined) return mapped;
+  return resolveStreamFile(path.join(def.dir, 'streams'), instanceName, name);
 }
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
@@ -79,9 +94,9 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#options = options;
     this.log = log.child({ app: this.name });
     this.#onClosed = onClosed;
-    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
+    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes, onPublish: (stream) => options.onStreamPublish?.(this, stream) });
     this.#createScript = createScript;
-    this.sharedObjects = new SharedObjectStore({ dataDir: options.sharedObjectsDir, app: def.name, instance: instanceName, log: this.log });
+    this.sharedObjects = new SharedObjectStore({ appDataDir: options.sharedObjectsDir(def), instance: instanceName, log: this.log });
     this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
     this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
     this.#generationHost = {
@@ -90,8 +105,10 @@ export class AppInstance implements SessionOwner, StreamHost {
       streams: this.streams,
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
+      packageHls: (name, on) => options.packageHls?.(this, name, on) ?? false,
+      recordingSettings: () => this.def.settings?.recording ?? NO_RECORDING_SETTINGS,
       streamLengthSec: (name) => this.streamLengthSec(name),
-      ownRtmpPort: options.ownRtmpPort,
+      network: options.network,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
       clientHooks: this.#hooks,
       reportScriptError: (error) => this.#reportScriptError(error),
@@ -114,13 +131,15 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
   recordedFile(name: string): string | null {
-    const mapped = resolveVirtualStreamFile(this.def.settings?.streamDirs ?? [], name);
-    if (mapped !== undefined) return mapped;
-    return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
+    return recordedFileOf(this.def, this.instanceName, name);
   }
 
   get playerMaxBufferedBytes(): number {
     return this.#options.playerMaxBufferedBytes;
+  }
+
+  publishRecordingLimits(): RecordingLimits {
+    return publishRecordingLimits(this.def.settings?.recording ?? NO_RECORDING_SETTINGS);
   }
 
   /** Resolves true once the script's top level and onAppStart ran, false if the start failed. */
@@ -152,6 +171,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     } catch (error) {
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
+      // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
+      for (const session of this.sessions) session.rejectWith(this.#startFailed());
       this.#close();
       return false;
     }
@@ -162,19 +183,30 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
+    this.#defaultBandwidth(session);
     session.attach(this, this.#options.connectTimeoutMs);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(status.connectRejected(`Application (${this.name}) failed to start.`));
+      session.rejectWith(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
     await this.#decideConnect(this.#gen, session);
   }
 
+  /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
+  #startFailed() {
+    return status.connectRejected(`Application (${this.name}) failed to start.`);
+  }
+
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
   #defaultAccess(session: ClientSession): void {
     Object.assign(session.info, this.#accessDefaults());
+  }
+
+  /** Application.xml Client/Bandwidth and BandwidthCap, before onConnect (a script may change them there). */
+  #defaultBandwidth(session: ClientSession): void {
+    session.setBandwidthDefaults(this.def.settings?.bandwidth ?? NO_BANDWIDTH_LIMITS);
   }
 
   #accessDefaults(): Record<AccessField, string> {
@@ -447,6 +479,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       };
     },
     clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
+    setBandwidthLimit: (clientId, serverToClient, clientToServer) => this.#sessions.get(clientId)?.setBandwidthLimit(serverToClient, clientToServer),
+    getBandwidthLimit: (clientId, direction) => this.#sessions.get(clientId)?.getBandwidthLimit(direction) ?? 0,
     applicationStats: () => {
       let bytesIn = 0;
       let bytesOut = 0;

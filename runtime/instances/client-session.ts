@@ -5,12 +5,15 @@ import { nameProblem, type ArgumentLimits } from './argument-budget.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
+import { fmsProtocol, isSecure } from '../rtmp/transport.ts';
 import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
 import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
 import type { SharedObjectSubscriber } from '../shared-objects/shared-object-state.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from './status-codes.ts';
 import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
+import { BandwidthLimiter } from '../media/bandwidth-limiter.ts';
+import { FMS_DEFAULT_BANDWIDTH_BYTES, type BandwidthSettings } from './bandwidth-settings.ts';
 import type { ConnectTarget } from './tc-url.ts';
 
 /** What a client session needs from the instance it joined. */
@@ -38,6 +41,13 @@ export interface SessionLimits {
   idleTimeoutMs: number;
   budgetLog: RateLimitedLog;
 }
+
+/**
+ * How a client that is done often hangs up: ffmpeg sends FCUnpublish and deleteStream and closes
+ * the socket while our answers are still on their way, so the next write fails with EPIPE or the
+ * read with ECONNRESET. With no stream left publishing or playing that is a normal end, not an error.
+ */
+const PEER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET']);
 
 let nextClientNumber = 1;
 /** FMS-style opaque client id: unique for the life of the process. */
@@ -72,7 +82,10 @@ export class ClientSession {
   #nextTxn = 1;
   #pendingCalls = new Map<number, (result: ClientCallResult) => void>();
   #connectTimer: NodeJS.Timeout | null = null;
-  bandwidthLimits = { serverToClient: 0, clientToServer: 0 };
+  /** Bytes/s limits in force (0 = none) and their caps (Application.xml Client/Bandwidth, BandwidthCap). */
+  #bandwidth: BandwidthSettings = { serverToClient: 0, clientToServer: 0, serverToClientCap: 0, clientToServerCap: 0 };
+  /** The token bucket every play of this client shares; null while no server→client limit is in force. */
+  #limiter: BandwidthLimiter | null = null;
 
   constructor(connection: RtmpConnection, connect: RtmpCommand, target: ConnectTarget, log: Logger, limits: SessionLimits) {
     this.connection = connection;
@@ -86,7 +99,8 @@ export class ClientSession {
       id: this.id,
       ip: connection.remoteAddress,
       agent: text(props['flashVer']),
-      protocol: 'rtmp',
+      protocol: fmsProtocol(connection.transport),
+      secure: isSecure(connection.transport),
       referrer: text(props['swfUrl']),
       pageUrl: text(props['pageUrl']),
       uri: text(props['tcUrl']).replace(/(:\/\/)[^/@]*@/, '$1'),
@@ -95,7 +109,7 @@ export class ClientSession {
       ...DEFAULT_ACCESS,
     };
     this.connectArgs = connect.args;
-    this.log = log.child({ client: this.id });
+    this.log = log.child({ client: this.id, transport: connection.transportName });
     connection.on('command', (command) => this.#onCommand(command));
     connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
     connection.on('media', (message) => this.#onMedia(message));
@@ -126,6 +140,8 @@ export class ClientSession {
     if (this.#state !== 'pending') return;
     this.#state = 'accepted';
     this.#clearConnectTimer();
+    // FMS tells the client its client→server allowance with Set Peer Bandwidth (Flash Player paces its upload to it).
+    if (this.#bandwidth.clientToServer > 0) this.connection.setPeerBandwidth(this.#bandwidth.clientToServer);
     this.connection.sendUserControl(UserControlEvent.StreamBegin, 0);
     const props = { fmsVer: FMS_VERSION, capabilities: CAPABILITIES, mode: MODE };
     const info = status.connectSuccess(this.info.objectEncoding);
@@ -138,7 +154,7 @@ export class ClientSession {
   #onIdle(): void {
     if (this.#state !== 'accepted') return;
     const seconds = Math.round(this.limits.idleTimeoutMs / 1000);
-    this.limits.budgetLog.warn('rtmp.idleTimeoutSec', { code: ErrorCode.IdleTimeout, ip: this.info.ip, client: this.id, app: this.#owner?.name }, 'idle client closed');
+    this.limits.budgetLog.exceeded('rtmp.idleTimeoutSec', { code: ErrorCode.IdleTimeout, ip: this.info.ip, client: this.id, app: this.#owner?.name }, 'idle client closed');
     this.connection.sendCommand(0, 'onStatus', 0, null, [status.connectIdleTimeout(seconds)]);
     this.connection.close('idle timeout', new ProtocolError(ErrorCode.IdleTimeout, `no traffic for ${seconds} s`));
   }
@@ -146,7 +162,7 @@ export class ClientSession {
   /** A name over its budget (rtmp.maxNameChars): refused before it is stored or logged; one rate-limited line. */
   nameRefused(what: 'Stream' | 'Method', name: string): string | null {
     const problem = nameProblem(what, name, this.limits.arguments);
-    if (problem) this.limits.budgetLog.warn('rtmp.maxNameChars', { code: ErrorCode.ArgumentTooLarge, ip: this.info.ip, client: this.id, chars: name.length }, `${what.toLowerCase()} name over budget refused`);
+    if (problem) this.limits.budgetLog.exceeded('rtmp.maxNameChars', { code: ErrorCode.ArgumentTooLarge, ip: this.info.ip, client: this.id, chars: name.length }, `${what.toLowerCase()} name over budget refused`);
     return problem;
   }
 
@@ -173,6 +189,51 @@ export class ClientSession {
     if (this.#state === 'closed') return;
     if (info && this.accepted) this.connection.sendCommand(0, 'onStatus', 0, null, [info]);
     this.connection.close(reason);
+  }
+
+  /**
+   * The instance's defaults (Application.xml Client/Bandwidth and BandwidthCap, bytes/s, 0 = none),
+   * before the script's onConnect sees the client.
+   */
+  setBandwidthDefaults(settings: BandwidthSettings): void {
+    this.#bandwidth = { ...settings };
+    this.#applyServerToClient();
+  }
+
+  /**
+   * client.setBandwidthLimit(serverToClient, clientToServer), bytes/s: 0 (or less) leaves that
+   * direction as it is; a value above the cap gets the cap. Server→client is enforced here (token
+   * bucket in every play's queue); client→server is announced to the client (Set Peer Bandwidth).
+   */
+  setBandwidthLimit(serverToClient: number, clientToServer: number): void {
+    const capped = (value: number, cap: number) => (cap > 0 ? Math.min(value, cap) : value);
+    if (serverToClient > 0) {
+      this.#bandwidth.serverToClient = capped(serverToClient, this.#bandwidth.serverToClientCap);
+      this.#applyServerToClient();
+    }
+    if (clientToServer > 0) {
+      this.#bandwidth.clientToServer = capped(clientToServer, this.#bandwidth.clientToServerCap);
+      if (this.accepted) this.connection.setPeerBandwidth(this.#bandwidth.clientToServer);
+    }
+  }
+
+  /** client.getBandwidthLimit(direction): 0 → client-to-server, 1 → server-to-client; FMS's default when none is in force. */
+  getBandwidthLimit(direction: 0 | 1): number {
+    const limit = direction === 1 ? this.#bandwidth.serverToClient : this.#bandwidth.clientToServer;
+    return limit > 0 ? limit : FMS_DEFAULT_BANDWIDTH_BYTES;
+  }
+
+  /** The limiter a new play's queue starts with. */
+  get bandwidthLimiter(): BandwidthLimiter | null {
+    return this.#limiter;
+  }
+
+  #applyServerToClient(): void {
+    const rate = this.#bandwidth.serverToClient;
+    if (rate <= 0) this.#limiter = null;
+    else if (this.#limiter) this.#limiter.bytesPerSec = rate;
+    else this.#limiter = new BandwidthLimiter(rate);
+    for (const stream of this.#streams.values()) if (stream.playing) stream.playing.queue.limiter = this.#limiter;
   }
 
   /** Invokes a method on the client's NetConnection; `onResult` gets its `_result`/`_error`. */
@@ -283,6 +344,9 @@ export class ClientSession {
 
   #onClose(reason: string, error: Error | undefined): void {
     const wasAccepted = this.#state === 'accepted';
+    const socketCode = (error as { code?: string } | undefined)?.code;
+    const hungUp = socketCode !== undefined && PEER_GONE_CODES.has(socketCode) && !this.streams.some((s) => s.active);
+    const endReason = hungUp ? 'peer closed' : reason;
     this.#state = 'closed';
     this.#clearConnectTimer();
     for (const stream of this.#streams.values()) stream.close();
@@ -291,10 +355,10 @@ export class ClientSession {
     this.#owner?.sharedObjects.releaseAll(this.#soSubscriber);
     for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
     this.#pendingCalls.clear();
-    const fields = { app: this.#owner?.name, reason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };
-    if (error) this.log.warn({ ...fields, err: { message: error.message, code: (error as { code?: string }).code } }, 'client closed');
-    else this.log.info(fields, 'client closed');
-    this.#owner?.sessionClosed(this, reason, wasAccepted);
+    const fields = { app: this.#owner?.name, reason: endReason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };
+    if (error && !hungUp) this.log.warn({ ...fields, err: { message: error.message, code: socketCode } }, 'client closed');
+    else this.log.info(hungUp ? { ...fields, socketCode } : fields, 'client closed');
+    this.#owner?.sessionClosed(this, endReason, wasAccepted);
   }
 
   #clearConnectTimer(): void {

@@ -123,7 +123,7 @@ export class InstanceManager {
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
       const full = this.#makeRoom(def.name);
       if (full) {
-        this.#budgets.budgetLog.warn(full, { code: ErrorCode.InstanceLimit, ip: connection.remoteAddress, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
+        this.#budgets.budgetLog.exceeded(full, { code: ErrorCode.InstanceLimit, ip: connection.remoteAddress, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
         session.rejectWith(status.connectRejected(`Resource limit reached: no more instances of application ${def.name} can be loaded.`));
         return;
       }
@@ -135,7 +135,7 @@ export class InstanceManager {
 
   /** A connect over an argument budget: NetConnection.Connect.Rejected, then the close (FMS answers a refused connect so). */
   #refuseConnect(connection: RtmpConnection, transactionId: number, budget: string, description: string): void {
-    this.#budgets.budgetLog.warn(budget, { code: ErrorCode.ArgumentTooLarge, ip: connection.remoteAddress }, 'connect over budget rejected');
+    this.#budgets.budgetLog.exceeded(budget, { code: ErrorCode.ArgumentTooLarge, ip: connection.remoteAddress }, 'connect over budget rejected');
     connection.sendCommand(0, '_error', transactionId, null, [status.connectRejected(description)]);
     connection.close(`rejected: ${budget}`);
   }

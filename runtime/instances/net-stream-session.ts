@@ -6,7 +6,7 @@ import type { MediaPacket } from '../media/media-packet.ts';
 import { SubscriberQueue, type PacketSink } from '../media/subscriber-queue.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import { existsSync } from 'node:fs';
-import { Recorder } from '../media/recorder.ts';
+import { Recorder, type RecordingLimit, type RecordingLimits } from '../media/recorder.ts';
 import { VodPlayer } from '../media/vod-player.ts';
 import { hasAccess } from '../common/access-list.ts';
 import type { ClientSession } from './client-session.ts';
@@ -19,6 +19,8 @@ export interface StreamHost {
   /** The FLV file behind a recorded stream name, or null when the name may not have one. */
   recordedFile(name: string): string | null;
   readonly playerMaxBufferedBytes: number;
+  /** Limits of a recording a client starts with publish("record"/"append") (Application.xml Recording). */
+  publishRecordingLimits(): RecordingLimits;
   publishStarted(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
   publishStopped(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
 }
@@ -49,6 +51,11 @@ export class NetStreamSession implements LiveSubscriber {
     this.session = session;
     this.id = id;
     this.#host = host;
+  }
+
+  /** Publishing, playing live or playing a file: media would be cut off if the client vanished now. */
+  get active(): boolean {
+    return this.publishing !== null || this.playing !== null || this.vod !== null;
   }
 
   /** Media messages the bounded queue dropped for this stream id because its player read too slowly. */
@@ -121,9 +128,10 @@ export class NetStreamSession implements LiveSubscriber {
     this.#status(status.publishStart(name, this.#clientId));
     if (file) {
       try {
-        this.#recorder = new Recorder(file, mode as 'record' | 'append');
-        this.#recorder.start(stream);
-        this.#status(status.recordStart(name, this.#clientId));
+        const recorder = new Recorder(file, mode as 'record' | 'append', this.#host.publishRecordingLimits(), (limit) => this.#recordingLimited(name, limit));
+        this.#recorder = recorder;
+        this.#status(status.recordStart(name, this.#clientId)); // before start(): a tiny limit may end it at once
+        recorder.start(stream);
       } catch (error) {
         this.session.log.error({ stream: name, err: (error as Error).message }, 'recording failed to start');
         this.#status(status.recordFailed(name, this.#clientId));
@@ -131,6 +139,14 @@ export class NetStreamSession implements LiveSubscriber {
     }
     this.session.log.info({ stream: name, type: mode }, 'publish started');
     this.#host.publishStarted(this.session, stream, info);
+  }
+
+  /** The recording reached Application.xml's MaxDuration/MaxSize: it stops, publishing goes on (FMS). */
+  #recordingLimited(name: string, limit: RecordingLimit): void {
+    this.#recorder = null;
+    this.session.log.info({ stream: name, limit }, 'recording limit reached; recording stopped');
+    if (limit === 'size') this.#status(status.recordDiskQuotaExceeded(name, this.#clientId));
+    this.#status(status.recordStop(name, this.#clientId));
   }
 
   #play(rawName: unknown, start: unknown, length: unknown, reset: unknown): void {
@@ -156,6 +172,7 @@ export class NetStreamSession implements LiveSubscriber {
     }
     const stream = this.#host.streams.getOrCreate(name);
     const queue = new SubscriberQueue(this.#sink, { maxBufferedBytes: this.#host.playerMaxBufferedBytes });
+    queue.limiter = this.session.bandwidthLimiter; // the client's bandwidth limit, if one is in force
     this.playing = { stream, queue, name };
     this.#needKeyframe = false;
     const connection = this.session.connection;

@@ -1,3 +1,5 @@
+import type { SecureContext } from 'node:tls';
+import { DEFAULT_PORTS, schemeOf, type RtmpScheme } from '../client/client-transport.ts';
 import { CallError, ConnectError, NetConnection, type InfoObject } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
@@ -17,9 +19,16 @@ export interface OutboundEvents {
   nsStatus(nsId: number, info: InfoObject): void;
 }
 
+/** What server-side NetConnections need from the server around them. */
+export interface OutboundNetwork {
+  /** This server's own port for a scheme (0: that door is closed): loopback URIs without a port go there. */
+  ownPort(scheme: RtmpScheme): number;
+  /** TLS trust for rtmps:// and rtmpts:// (config outbound.caFiles); undefined = Node's and the system's CAs. */
+  secureContext(): SecureContext | undefined;
+}
+
 export interface OutboundOptions {
-  /** This server's own RTMP port: the default for loopback URIs without a port. */
-  ownRtmpPort: () => number;
+  network: OutboundNetwork;
   relayMaxBufferedBytes: number;
   agent: string;
 }
@@ -66,7 +75,10 @@ export class OutboundConnections {
     this.#log = log;
   }
 
-  /** Resolves the port of a URI: explicit port; else our own port for loopback hosts; else 1935. */
+  /**
+   * Resolves the port of a URI (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte): explicit port; else, for
+   * loopback hosts, our own port for that scheme when that door is open; else the scheme's default.
+   */
   resolveUri(uri: string): { url: string; port: number } | null {
     let parsed: URL;
     try {
@@ -74,9 +86,11 @@ export class OutboundConnections {
     } catch {
       return null; // not a URI at all: connect() reports Call.BadVersion/Failed
     }
-    if (parsed.protocol !== 'rtmp:') return null;
+    const scheme = schemeOf(parsed);
+    if (!scheme) return null;
     const loopback = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(parsed.hostname) || parsed.hostname.startsWith('127.');
-    const port = parsed.port ? Number(parsed.port) : loopback ? this.#options.ownRtmpPort() : 1935;
+    const own = loopback ? this.#options.network.ownPort(scheme) : 0;
+    const port = parsed.port ? Number(parsed.port) : own > 0 ? own : DEFAULT_PORTS[scheme];
     parsed.port = String(port);
     return { url: parsed.toString(), port };
   }
@@ -91,7 +105,8 @@ export class OutboundConnections {
       queueMicrotask(() => this.#events.ncStatus(ncId, status.callBadVersion(`Unsupported URI: ${stripCredentials(uri)}`)));
       return false;
     }
-    const client = new NetConnection({ flashVer: this.#options.agent });
+    const secureContext = this.#options.network.secureContext();
+    const client = new NetConnection({ flashVer: this.#options.agent, ...(secureContext ? { secureContext } : {}) });
     nc.client = client;
     client.client = new Proxy({}, {
       get: (_t, method) => typeof method === 'string'

@@ -13,7 +13,10 @@ export interface ClientInfo {
   ip: string;
   /** connect flashVer, e.g. "FMLE/3.0 (compatible; FMSc/1.0)" or "LNX 9,0,124,2". */
   agent: string;
-  protocol: 'rtmp';
+  /** FMS's value: "rtmp", "rtmps" (TLS, or RTMPT over HTTPS), "rtmpt", "rtmpe" or "rtmpte". */
+  protocol: 'rtmp' | 'rtmps' | 'rtmpt' | 'rtmpe' | 'rtmpte';
+  /** True over TLS (RTMPS, RTMPTS); RTMPE is not. */
+  secure: boolean;
   /** swfUrl of the connect command. */
   referrer: string;
   pageUrl: string;
@@ -71,7 +74,8 @@ export interface MediaHooks {
   /** Normalised stream name for Stream.get, or null when the name is not valid. */
   streamGet(name: string): string | null;
   streamPlay(name: string, source: string | false, startSec: number, lengthSec: number, reset: number | boolean, ncId: number | null): boolean;
-  streamRecord(name: string, mode: 'record' | 'append' | false): boolean;
+  /** maxDurationSec / maxSizeKb as Stream.record passes them (undefined when omitted); see recording-limits.ts. */
+  streamRecord(name: string, mode: 'record' | 'append' | false, maxDurationSec?: number, maxSizeKb?: number): boolean;
   streamSend(name: string, handler: string, args: unknown[]): boolean;
   streamDestroy(name: string): boolean;
   streamLength(name: string): number;
@@ -132,6 +136,10 @@ export interface InstanceHooks {
   clientStats(clientId: string): Record<string, number>;
   /** client.ping(): an RTMP PingRequest; the round trip shows in clientStats' ping_rtt when answered. */
   clientPing(clientId: string): boolean;
+  /** client.setBandwidthLimit(serverToClient, clientToServer), bytes/s; 0 leaves a direction as it is; capped by Application.xml. */
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void;
+  /** client.getBandwidthLimit(direction): 0 client→server, 1 server→client, bytes/s. */
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number;
   applicationStats(): Record<string, number>;
   /** application.shutdown(): asynchronous unload with Application.Shutdown. */
   shutdown(): void;

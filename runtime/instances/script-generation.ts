@@ -3,11 +3,12 @@ import type { RelayStats } from '../media/relay.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
-import { OutboundConnections } from './outbound-connections.ts';
+import { OutboundConnections, type OutboundNetwork } from './outbound-connections.ts';
 import { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.ts';
 import type { ApplicationScript, InstanceHooks, MediaEvent, MediaHooks } from './script-contract.ts';
 import { ScriptSharedObjects } from './script-shared-objects.ts';
 import { ServerStreams } from './server-streams.ts';
+import type { RecordingSettings } from './recording-limits.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 
 export type ScriptFactory = (
@@ -25,8 +26,11 @@ export interface GenerationHost {
   streams: StreamRegistry;
   sharedObjects: () => SharedObjectStore;
   recordedFile(name: string): string | null;
+  packageHls(name: string, on: boolean): boolean;
+  /** Application.xml Recording: limits and caps of script recordings (Stream.record). */
+  recordingSettings(): RecordingSettings;
   streamLengthSec(name: string): number;
-  ownRtmpPort: () => number;
+  network: OutboundNetwork;
   relayMaxBufferedBytes: number;
   /** The hooks that act on the instance's clients (accept, call, trace…), the same for every generation. */
   clientHooks: Omit<InstanceHooks, 'media' | 'sharedObjects'>;
@@ -65,15 +69,17 @@ export class ScriptGeneration {
           return outcome.ok ? outcome : { ok: false, description: outcome.description };
         },
       },
-      { ownRtmpPort: host.ownRtmpPort, relayMaxBufferedBytes: host.relayMaxBufferedBytes, agent: `FMS/3,5,7,7009 (fms-runtime; ${host.name})` },
+      { network: host.network, relayMaxBufferedBytes: host.relayMaxBufferedBytes, agent: `FMS/3,5,7,7009 (fms-runtime; ${host.name})` },
       host.log,
     );
     this.#serverStreams = new ServerStreams(
       {
         streams: host.streams,
         recordedFile: (name) => host.recordedFile(name),
+        recordingSettings: () => host.recordingSettings(),
         remoteConnection: (ncId) => this.#outbound.netConnection(ncId),
         streamStatus: (name, info) => this.mediaEvent({ kind: 'streamStatus', name, info }),
+        packageHls: (name, on) => host.packageHls(name, on),
       },
       host.log,
     );
@@ -130,7 +136,7 @@ export class ScriptGeneration {
       nsTime: (nsId) => outbound.timeSec(nsId),
       streamGet: (name) => streams.get(name),
       streamPlay: (name, source, startSec, lengthSec, reset, ncId) => streams.play(name, source, startSec, lengthSec, reset, ncId),
-      streamRecord: (name, mode) => streams.record(name, mode),
+      streamRecord: (name, mode, maxDurationSec, maxSizeKb) => streams.record(name, mode, maxDurationSec, maxSizeKb),
       streamSend: (name, handler, args) => streams.send(name, handler, args),
       streamDestroy: (name) => streams.destroy(name),
       streamLength: (name) => this.#host.streamLengthSec(name),

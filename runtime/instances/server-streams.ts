@@ -3,7 +3,8 @@ import type { NetConnection } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
-import { Recorder } from '../media/recorder.ts';
+import { Recorder, type RecordingLimit } from '../media/recorder.ts';
+import { scriptRecordingLimits, type RecordingSettings } from './recording-limits.ts';
 import { Relay } from '../media/relay.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
@@ -16,9 +17,13 @@ import { status, type InfoObject } from './status-codes.ts';
 export interface ServerStreamHost {
   readonly streams: StreamRegistry;
   recordedFile(name: string): string | null;
+  /** Application.xml Recording (limits and caps for Stream.record). */
+  recordingSettings(): RecordingSettings;
   /** The client NetConnection behind a script's server-side NetConnection id (for remote pulls). */
   remoteConnection(ncId: number): NetConnection | null;
   streamStatus(name: string, info: InfoObject): void;
+  /** Starts/stops HLS packaging of a stream whatever its requests (Adobe livepkgr's f4f: recording); false if refused. */
+  packageHls(name: string, on: boolean): boolean;
 }
 
 type Source =
@@ -44,6 +49,8 @@ export class ServerStreams {
   readonly #log: Logger;
   readonly #owned = new Map<string, { stream: LiveStream; source: Source | null; playlist: PlaylistItem[] }>();
   readonly #recorders = new Map<string, Recorder>();
+  /** f4f: streams whose record() started HLS packaging. */
+  readonly #hlsRecordings = new Set<string>();
 
   constructor(host: ServerStreamHost, log: Logger) {
     this.#host = host;
@@ -224,10 +231,15 @@ export class ServerStreams {
     return true;
   }
 
-  /** s.record("record"|"append"|false). Works on client-published and server-owned streams. */
-  record(name: string, mode: 'record' | 'append' | false): boolean {
+  /**
+   * s.record("record"|"append"|false[, maxDuration, maxSize]). Works on client-published and
+   * server-owned streams. Limits follow recording-limits.ts; reaching one stops the recording with
+   * NetStream.Record.Stop (after NetStream.Record.DiskQuotaExceeded for the size).
+   */
+  record(name: string, mode: 'record' | 'append' | false, maxDurationSec?: number, maxSizeKb?: number): boolean {
     const existing = this.#recorders.get(name);
     const stream = this.#host.streams.getOrCreate(name);
+    if (name.startsWith('f4f:')) return this.#recordHls(name, mode !== false);
     if (mode === false) {
       if (!existing) return false;
       existing.stop(stream);
@@ -242,16 +254,48 @@ export class ServerStreams {
     }
     existing?.stop(stream);
     try {
-      const recorder = new Recorder(file, mode);
-      recorder.start(stream);
+      const limits = scriptRecordingLimits(this.#host.recordingSettings(), maxDurationSec, maxSizeKb);
+      const recorder = new Recorder(file, mode, limits, (limit) => this.#recordingLimited(name, recorder, limit));
       this.#recorders.set(name, recorder);
-      this.#status(name, status.recordStart(name, ''));
+      this.#status(name, status.recordStart(name, '')); // before start(): a tiny limit may end it at once
+      recorder.start(stream);
       return true;
     } catch (error) {
+      this.#recorders.delete(name);
       this.#log.error({ stream: name, err: (error as Error).message }, 'recording failed');
       this.#status(name, status.recordFailed(name, ''));
       return false;
     }
+  }
+
+  /**
+   * Adobe's livepkgr pattern: record() on "f4f:<name>" packaged the stream as HDS fragments (and HLS
+   * next to them). HDS is gone from every player; here it starts HLS packaging of that stream instead
+   * (served at /<app>/<instance>/f4f:<name>/index.m3u8), record(false) returns it to on-request.
+   */
+  #recordHls(name: string, on: boolean): boolean {
+    if (!on) {
+      if (!this.#hlsRecordings.delete(name)) return false;
+      this.#host.packageHls(name, false);
+      this.#status(name, status.recordStop(name, ''));
+      return true;
+    }
+    if (this.#hlsRecordings.has(name)) return true;
+    if (!this.#host.packageHls(name, true)) {
+      this.#log.warn({ stream: name }, 'HLS packaging of an f4f: recording refused (HLS off for this application, or hls.maxPackagedStreams reached)');
+      this.#status(name, status.recordFailed(name, ''));
+      return false;
+    }
+    this.#hlsRecordings.add(name);
+    this.#status(name, status.recordStart(name, ''));
+    return true;
+  }
+
+  #recordingLimited(name: string, recorder: Recorder, limit: RecordingLimit): void {
+    if (this.#recorders.get(name) === recorder) this.#recorders.delete(name);
+    this.#log.info({ stream: name, limit }, 'recording limit reached; recording stopped');
+    if (limit === 'size') this.#status(name, status.recordDiskQuotaExceeded(name, ''));
+    this.#status(name, status.recordStop(name, ''));
   }
 
   /** s.send(handler, ...args): a data message to every subscriber (recorded too). */
@@ -281,5 +325,7 @@ export class ServerStreams {
     for (const name of [...this.#owned.keys()]) this.destroy(name);
     for (const [name, recorder] of this.#recorders) recorder.stop(this.#host.streams.get(name));
     this.#recorders.clear();
+    for (const name of this.#hlsRecordings) this.#host.packageHls(name, false);
+    this.#hlsRecordings.clear();
   }
 }

@@ -40,8 +40,8 @@ export const status = {
     info('status', 'NetConnection.Connect.IdleTimeout', `Connection idle for more than ${seconds} seconds; closing.`),
   connectAppShutdown: (app: string) =>
     info('error', 'NetConnection.Connect.AppShutdown', `Application (${app}) is shutting down.`),
-  callFailed: (description: string) => info('error', 'NetConnection.Call.Failed', description),
-  callBadVersion: (description = 'Bad version.') => info('error', 'NetConnection.Call.BadVersion', description),
+  callFailed: (description: string, extra?: Record<string, unknown>) => info('error', 'NetConnection.Call.Failed', description, extra),
+  callBadVersion: (description = 'Bad version.', extra?: Record<string, unknown>) => info('error', 'NetConnection.Call.BadVersion', description, extra),
 
   publishStart: (name: string, clientid: string) =>
     info('status', 'NetStream.Publish.Start', `${name} is now published.`, { details: name, clientid }),
@@ -55,6 +55,9 @@ export const status = {
     info('status', 'NetStream.Record.Stop', `Stopped recording ${name}.`, { details: name, clientid }),
   recordNoAccess: (name: string, clientid: string) =>
     info('error', 'NetStream.Record.NoAccess', `No access to record ${name}.`, { details: name, clientid }),
+  /** A recording reached its size limit (Application.xml Recording/MaxSize, Stream.record's maxSize); Record.Stop follows. */
+  recordDiskQuotaExceeded: (name: string, clientid: string) =>
+    info('error', 'NetStream.Record.DiskQuotaExceeded', `Recording ${name} reached its size limit.`, { details: name, clientid }),
   recordFailed: (name: string, clientid: string) =>
     info('error', 'NetStream.Record.Failed', `Recording ${name} failed.`, { details: name, clientid }),
   clearSuccess: (name: string) => info('status', 'NetStream.Clear.Success', `Deleted the recorded file of ${name}.`, { details: name }),

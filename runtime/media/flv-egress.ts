@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { decodeAmf0 } from '../rtmp/amf0.ts';
@@ -382,7 +383,7 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
     this.bytesSent += buffer.length;
     const unsent = this.#output.bufferedBytes;
     if (unsent > this.#limits.maxOutputBytes) {
-      this.#limits.budgetLog.warn('http.playerMaxOutputBytes', { kind: this.#output.kind, unsent }, 'FLV player does not read; cut off');
+      this.#limits.budgetLog.exceeded('http.playerMaxOutputBytes', { code: ErrorCode.HttpPeerTooSlow, kind: this.#output.kind, unsent }, 'FLV player does not read; cut off');
       this.#output.abort();
       this.close('player too slow');
     }

@@ -59,7 +59,7 @@ export class AssemblyBudget {
   }
 
   #refused(key: string, wanted: number): void {
-    this.#budgetLog?.warn(key, { code: ErrorCode.AssemblyBudget, wanted, totalBytes: this.#total }, 'message reassembly over budget: a connection is closed');
+    this.#budgetLog?.exceeded(key, { code: ErrorCode.AssemblyBudget, wanted, totalBytes: this.#total }, 'message reassembly over budget: a connection is closed');
   }
 
   /** @internal AssemblyAccount only. */

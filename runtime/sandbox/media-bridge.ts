@@ -57,9 +57,11 @@ export function createMediaHostCalls(
         typeof reset === 'boolean' ? reset : count(reset, 'reset'),
         optionalId(ncId, 'remoteConnection'),
       ),
-    streamRecord: (name, mode) => {
+    streamRecord: (name, mode, maxDurationSec, maxSizeKb) => {
       if (mode !== false && mode !== 'record' && mode !== 'append') throw new BridgeArgumentError('mode must be record, append or false');
-      return media.streamRecord(text(name, 'name'), mode);
+      const duration = optionalId(maxDurationSec, 'maxDuration');
+      const size = optionalId(maxSizeKb, 'maxSize');
+      return media.streamRecord(text(name, 'name'), mode, duration ?? undefined, size ?? undefined);
     },
     streamSend: (name, handler, args) => media.streamSend(text(name, 'name'), text(handler, 'handler'), list(args, 'args')),
     streamDestroy: (name) => media.streamDestroy(text(name, 'name')),

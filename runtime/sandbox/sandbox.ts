@@ -44,15 +44,19 @@ import type {
   SandboxEvents,
   ThrownRecord,
 } from '../../host-api/protocol.ts';
-import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
 import { DEFAULT_LOG_LIMITS } from '../log/logger.ts';
-import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
+import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, type FailureContext, type ScriptWhere } from './isolate-errors.ts';
+import { hostApiBundle } from './host-api-bundle.ts';
+import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
 import { createIoHostCalls } from './io-bridge.ts';
 import { AmfClassTags } from './amf-class-tags.ts';
 import { ScriptFiles } from './script-files.ts';
 import { ScriptHttp } from './script-http.ts';
+import { ScriptRemoting, type RemotingBudgets } from './script-remoting.ts';
+import { createNcHostCalls } from './remoting-bridge.ts';
+import { DEFAULT_CONFIG } from '../config.ts';
 
 /** Installing host-api is our own code; it gets a fixed allowance, not the script's. */
 const BOOT_TIMEOUT_MS = 5000;
@@ -95,6 +99,7 @@ function rejectInfo(value: unknown): RejectInfo {
 }
 
 export interface SandboxLogger {
+  debug?(fields: object, message?: string): void;
   info(fields: object, message?: string): void;
   warn(fields: object, message?: string): void;
   error(fields: object, message?: string): void;
@@ -120,6 +125,8 @@ export interface SandboxOptions {
   fileVirtualDirectories?: readonly string[];
   /** LoadVars / XML limits (config scripts.http); default: loopback only, 10 s, 1 MiB. */
   http?: { allowHosts: readonly string[]; timeoutMs: number; maxBytes: number };
+  /** Flash Remoting budgets (config scripts.remoting); the HTTP rules are `http`'s. */
+  remoting?: RemotingBudgets;
   /** This server's HTTP port(s): refused to scripts even on loopback (the admin API trusts loopback). */
   refusedHttpPorts?: () => readonly number[];
   /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
@@ -143,7 +150,8 @@ export class Sandbox implements ApplicationScript {
   private dispatchRef: ivm.Reference<DispatchFunction> | undefined;
   /** 'loading' while main.asc's top level and queued load()s run: load() only queues then. */
   private phase: 'idle' | 'loading' | 'running' = 'idle';
-  private readonly deferredLoads: string[] = [];
+  /** load()s queued during the top level, with where each was called (a missing file is reported there). */
+  private readonly deferredLoads: { name: string; where: ScriptWhere }[] = [];
   private dead: ScriptError | undefined;
   private disposed = false;
   /** start() resolved: from now on fatal errors go to onFatal instead of start()'s rejection. */
@@ -167,6 +175,8 @@ export class Sandbox implements ApplicationScript {
   /** The script's open files and HTTP requests: closed / aborted when the isolate goes. */
   private readonly files: ScriptFiles;
   private readonly http: ScriptHttp;
+  /** Server-side NetConnections to http(s):// gateways; a turn's calls leave when the turn ends. */
+  private readonly remoting: ScriptRemoting;
 
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
@@ -189,6 +199,12 @@ export class Sandbox implements ApplicationScript {
       ...(options.http ?? { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
       ...(options.refusedHttpPorts ? { refusedLoopbackPorts: options.refusedHttpPorts } : {}),
       onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
+    });
+    this.remoting = new ScriptRemoting(this.http, options.remoting ?? DEFAULT_CONFIG.scripts.remoting, {
+      result: (responderId, result) => this.background(this.event('callResult', { responderId, result }, null)),
+      status: (ncId, info) => this.background(this.event('ncStatus', { ncId, info }, null)),
+      problem: (fields, message) => this.log('warn', fields, message),
+      exchanged: (fields) => this.options.logger?.debug?.({ app: this.name, ...fields }, 'remoting exchange'),
     });
     this.hostCalls = this.createHostCalls();
   }
@@ -287,9 +303,10 @@ export class Sandbox implements ApplicationScript {
       this.phase = 'loading';
       await this.runFile(main);
       // The queue grows while it runs: a queued file may load() more.
-      for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loader.loadFile(this.deferredLoads[i] as string));
+      for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loadQueued(this.deferredLoads[i]!));
       this.deferredLoads.length = 0;
       this.phase = 'running';
+      this.remoting.flush(); // remoting calls of the top level leave together
     } catch (error) {
       throw this.startFailed(error);
     }
@@ -397,6 +414,7 @@ export class Sandbox implements ApplicationScript {
       throw this.failed(error);
     } finally {
       this.options.onDispatch?.(event, (performance.now() - startedAt) / 1000);
+      this.remoting.flush(); // the handler's turn is over: its remoting calls leave in one packet per connection
     }
     // A call's _result (or any reply value) holding registered-class instances goes out typed.
     if (this.amfClasses.active) this.amfClasses.fromIsolate(reply.value);
@@ -463,6 +481,7 @@ export class Sandbox implements ApplicationScript {
     this.timers.clear();
     this.ticking.clear();
     this.files.closeAll();
+    this.remoting.close();
     this.http.abortAll();
     if (this.counted) {
       this.counted = false;
@@ -529,7 +548,7 @@ export class Sandbox implements ApplicationScript {
     return {
       trace: (message) => hooks.trace(text(message, 'text')),
       unsupported: (member) => this.log('warn', { member }, `unsupported: ${text(member, 'member')}`),
-      load: (name) => this.loadFile(text(name, 'name')),
+      load: (name, callerStack) => this.loadFile(text(name, 'name'), locateStack(typeof callerStack === 'string' ? callerStack.slice(0, 4096) : undefined, this.loader)),
       acceptConnection: (clientId) => hooks.acceptConnection(text(clientId, 'clientId')),
       rejectConnection: (clientId, info) => hooks.rejectConnection(text(clientId, 'clientId'), rejectInfo(info)),
       disconnect: (clientId) => hooks.disconnect(text(clientId, 'clientId')) === true,
@@ -546,20 +565,30 @@ export class Sandbox implements ApplicationScript {
       },
       clientStats: (clientId) => hooks.clientStats(text(clientId, 'clientId')),
       clientPing: (clientId) => hooks.clientPing(text(clientId, 'clientId')),
+      setBandwidthLimit: (clientId, serverToClient, clientToServer) =>
+        hooks.setBandwidthLimit(text(clientId, 'clientId'), count(serverToClient, 'serverToClient'), count(clientToServer, 'clientToServer')),
+      getBandwidthLimit: (clientId, direction) => hooks.getBandwidthLimit(text(clientId, 'clientId'), direction === 1 ? 1 : 0),
       applicationStats: () => hooks.applicationStats(),
       shutdown: () => hooks.shutdown(),
       setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
       clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
       registerClass: (alias, registered) => this.amfClasses.register(text(alias, 'alias'), registered === true),
-      ...createMediaHostCalls(hooks.media, hooks.sharedObjects, (responderId, result) => this.background(this.event('callResult', { responderId, result }, null))),
+      ...this.mediaHostCalls(),
       ...createIoHostCalls(this.files, this.http, (requestId, result) => this.background(this.event('httpResult', { requestId, result }, null))),
     };
   }
 
-  /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. */
-  private loadFile(name: string): LoadReply {
+  /** Media, shared objects and server-side NetConnections (RTMP or, for http(s):// URLs, Flash Remoting). */
+  private mediaHostCalls(): ReturnType<typeof createMediaHostCalls> & Pick<HostCalls, 'ncAddHeader'> {
+    const deliver = (responderId: number, result: ClientCallResult) => this.background(this.event('callResult', { responderId, result }, null));
+    const media = createMediaHostCalls(this.options.hooks.media, this.options.hooks.sharedObjects, deliver);
+    return { ...media, ...createNcHostCalls(this.remoting, media) };
+  }
+
+  /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. `where` is the load() call. */
+  private loadFile(name: string, where: ScriptWhere): LoadReply {
     if (this.phase === 'loading') {
-      this.deferredLoads.push(name);
+      this.deferredLoads.push({ name, where });
       return { kind: 'deferred' };
     }
     let file: ScriptSource;
@@ -567,11 +596,21 @@ export class Sandbox implements ApplicationScript {
       file = this.loader.loadFile(name);
     } catch (error) {
       if (!(error instanceof ScriptError)) throw error;
-      return { kind: 'failed', error: { name: 'Error', message: error.message, load: true } };
+      return { kind: 'failed', error: { name: 'Error', message: error.message, load: true, ...where } };
     }
     if (file.encoding !== 'utf-8') this.log('warn', { file: file.filename, encoding: file.encoding }, 'script is not valid UTF-8');
     const syntax = this.loader.checkSyntax(file);
     return syntax === undefined ? { kind: 'run', filename: file.filename, source: file.source } : { kind: 'failed', error: syntax };
+  }
+
+  /** A load() queued by the top level: a file that cannot be read fails the start at the load() call's line. */
+  private loadQueued(queued: { name: string; where: ScriptWhere }): ScriptSource {
+    try {
+      return this.loader.loadFile(queued.name);
+    } catch (error) {
+      if (!(error instanceof ScriptError)) throw error;
+      throw new ScriptError(error.code, error.message, queued.where, { cause: error });
+    }
   }
 
   /** Timers live here, not in the isolate: disposing the instance clears them all. */

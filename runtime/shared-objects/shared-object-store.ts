@@ -36,9 +36,11 @@ export const SoStatusCode = {
 } as const;
 
 export interface SharedObjectStoreOptions {
-  /** Root of persistent SOs; files go to <dataDir>/<app>/<instance>/. */
-  dataDir: string;
-  app: string;
+  /**
+   * This application's folder of persistent SOs; files go to <appDataDir>/<instance>/ (the server
+   * picks it: <app folder>/sharedobjects, FMS's layout, or <dataDir>/sharedobjects/<app>).
+   */
+  appDataDir: string;
   instance: string;
   log: Logger;
   /** Longest a change waits before it is written. Default 100. */
@@ -65,11 +67,9 @@ export class SharedObjectStore implements SharedObjectOwner {
   #closing: Promise<void> | null = null;
 
   constructor(options: SharedObjectStoreOptions) {
-    for (const part of [options.app, options.instance]) {
-      const problem = sharedObjectNameProblem(part);
-      if (problem) throw new Error(`invalid app/instance path for shared objects (${problem}): ${JSON.stringify(part)}`);
-    }
-    this.dir = path.resolve(options.dataDir, options.app, options.instance);
+    const problem = sharedObjectNameProblem(options.instance);
+    if (problem) throw new Error(`invalid instance path for shared objects (${problem}): ${JSON.stringify(options.instance)}`);
+    this.dir = path.resolve(options.appDataDir, options.instance);
     this.#log = options.log;
     this.#files = new SharedObjectFiles({
       dir: this.dir,

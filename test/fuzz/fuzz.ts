@@ -45,7 +45,7 @@ function printReport(seed: number, seconds: number, inProcess: InProcessStats, l
     '',
     `fuzz report (seed ${seed}, ${seconds.toFixed(1)} s)`,
     '  in-process inputs tried (rejected with ProtocolError):',
-    ...TARGET_NAMES.map((t) => `    ${t.padEnd(14)} ${String(inProcess.tried[t] ?? 0).padStart(9)}  (${inProcess.rejected[t] ?? 0})`),
+    ...TARGET_NAMES.map((t) => `    ${t.padEnd(16)} ${String(inProcess.tried[t] ?? 0).padStart(9)}  (${inProcess.rejected[t] ?? 0})`),
     `    worker restarts after a hang: ${inProcess.restarts}`,
     `  live server: ${live.connections} connections (${live.rawHandshakes} with mutated handshakes) in ${live.batches} batches`,
     `    closed by the server: ${live.closedByServer}, still open at linger end: ${live.leftOpen}, handshake timeouts: ${live.handshakeTimeouts}`,

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { encodeAmf0 } from '../../runtime/rtmp/amf0.ts';
 import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
 import { DEFAULT_CONNECTION_OPTIONS, RtmpConnection } from '../../runtime/rtmp/connection.ts';
+import { SocketTransport } from '../../runtime/rtmp/transport.ts';
 import { ClientHandshake } from '../../runtime/rtmp/handshake.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 
@@ -93,7 +94,7 @@ export function connectCommand(props: Record<string, unknown>): Buffer {
  */
 export async function rawConnect(port: number, props: Record<string, unknown>, args: unknown[] = [], localAddress?: string): Promise<{ name: string; info: Record<string, unknown> } | 'closed'> {
   const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
-  const connection = new RtmpConnection(socket, { ...DEFAULT_CONNECTION_OPTIONS, role: 'client' });
+  const connection = new RtmpConnection(new SocketTransport(socket, 'tcp'), { ...DEFAULT_CONNECTION_OPTIONS, role: 'client' });
   try {
     return await new Promise((resolve) => {
       connection.once('ready', () => connection.sendCommand(0, 'connect', 1, props, args));

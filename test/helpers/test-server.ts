@@ -57,7 +57,7 @@ export interface TestServer {
 export async function startTestServer(appsDir: string, overrides: Record<string, unknown> = {}): Promise<TestServer> {
   const problems: string[] = [];
   const base: Config = mergeConfig(
-    { rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, logLevel: 'debug', sharedObjects: { dataDir: tempDir('so') } },
+    { rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, logLevel: 'debug', dataDir: tempDir('data') },
     problems,
     DEFAULT_CONFIG,
   );

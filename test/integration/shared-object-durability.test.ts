@@ -18,7 +18,7 @@ describe('persistent shared objects survive kill -9 (separate server process)', 
     mkdirSync(path.join(apps, 'chat'));
     const dataDir = tempDir('so');
     const config = path.join(apps, '..', `so-config-${path.basename(apps)}.json`);
-    writeFileSync(config, JSON.stringify({ sharedObjects: { dataDir } }));
+    writeFileSync(config, JSON.stringify({ dataDir }));
     const first = await startServerProcess(apps, ['--config', config]);
     servers.push(first);
     const nc = new NetConnection();
@@ -28,7 +28,7 @@ describe('persistent shared objects survive kill -9 (separate server process)', 
     const done = new Promise((resolve) => so.once('sync', resolve));
     so.setProperty('n', 7);
     await done;
-    const file = path.join(dataDir, 'chat', 'room', 'counter.fso.json');
+    const file = path.join(dataDir, 'sharedobjects', 'chat', 'room', 'counter.fso.json');
     for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 20)); // flushed within ~100 ms
     assert.ok(existsSync(file), 'flushed to disk');
     await first.stop('SIGKILL');

@@ -136,5 +136,6 @@ Client.prototype.__resolve = function (name) {
     ]);
     assert.deepEqual(await sandbox.call('c1', 'stats', []), { ok: true, value: '2,3' });
     assert.deepEqual(await sandbox.call('c1', 'limits', []), { ok: true, value: '1250000,1000' });
+    assert.deepEqual(hooks.bandwidth, [{ clientId: 'c1', serverToClient: 1000, clientToServer: 0 }], 'the limit went to the host');
   });
 });

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import { ErrorCode } from '../../runtime/errors.ts';
 import { cleanupApps, clientInfo, createInstance, disposeAll, startNeighbour, whileRunning, STALL_LIMIT_MS } from './helpers.ts';
 
@@ -23,7 +24,7 @@ console.log('REPORT ' + JSON.stringify({ code: error.code, fatals: broken.fatals
 /** Runs ESM code in a fresh node (same flags as mocha), returns its REPORT line, then SIGKILLs it. */
 async function runInChild(code: string): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fms-child-'));
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', '--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, '--input-type=module', '-e', code], {
     env: { ...process.env, TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'ignore'],
   });

@@ -106,6 +106,15 @@ export class RecordingHooks implements InstanceHooks {
     this.pings.push(clientId);
     return true;
   }
+  /** client.setBandwidthLimit calls; getBandwidthLimit answers from them (1,250,000 — FMS's default — before any). */
+  readonly bandwidth: { clientId: string; serverToClient: number; clientToServer: number }[] = [];
+  setBandwidthLimit(clientId: string, serverToClient: number, clientToServer: number): void {
+    this.bandwidth.push({ clientId, serverToClient, clientToServer });
+  }
+  getBandwidthLimit(clientId: string, direction: 0 | 1): number {
+    const set = this.bandwidth.filter((b) => b.clientId === clientId).map((b) => (direction === 1 ? b.serverToClient : b.clientToServer)).filter((v) => v > 0);
+    return set.at(-1) ?? 1_250_000;
+  }
   applicationStats(): Record<string, number> {
     return { total_connects: 3, total_disconnects: 1 };
   }
@@ -226,6 +235,7 @@ export function clientInfo(id: string, overrides: Partial<ClientInfo> = {}): Cli
     ip: '127.0.0.1',
     agent: 'WIN 9,0,124,2',
     protocol: 'rtmp',
+    secure: false,
     referrer: 'http://example.com/app.swf',
     pageUrl: 'http://example.com/index.html',
     uri: 'rtmp://localhost/testapp',

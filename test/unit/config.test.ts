@@ -105,6 +105,57 @@ describe('CLI and config', () => {
     }
   });
 
+  it('paths: flags resolve against the current folder, a config file\'s against its own folder; no data dir by default', () => {
+    assert.equal(parseCli([], '/r').config.dataDir, '', 'default: FMS layout inside each application folder');
+    const flags = parseCli(['--apps', 'apps', '--data', 'state'], '/srv/fms').config;
+    assert.equal(flags.appsDir, '/srv/fms/apps');
+    assert.equal(flags.dataDir, '/srv/fms/state');
+    const dir = tempDir('cfg');
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ appsDir: 'apps', dataDir: 'state', scripts: { libPaths: ['lib', '/abs/lib'] } }));
+    const fromElsewhere = parseCli(['--config', path.join(dir, 'c.json')], '/somewhere/else').config;
+    assert.equal(fromElsewhere.appsDir, path.join(dir, 'apps'));
+    assert.equal(fromElsewhere.dataDir, path.join(dir, 'state'));
+    assert.deepEqual(fromElsewhere.scripts.libPaths, [path.join(dir, 'lib'), '/abs/lib']);
+    const flagsWin = parseCli(['--config', path.join(dir, 'c.json'), '--data', 'd', '--apps', 'a'], '/cwd').config;
+    assert.equal(flagsWin.dataDir, '/cwd/d');
+    assert.equal(flagsWin.appsDir, '/cwd/a');
+  });
+
+  it('transports: RTMPS off without a certificate, RTMPT and RTMPE on, TLS 1.2 at most; --rtmps-port, --https-port', () => {
+    const { config } = parseCli([], '/repo');
+    assert.deepEqual(config.rtmps, { host: '0.0.0.0', port: 443, cert: '', key: '' });
+    assert.equal(config.https.enabled, false);
+    assert.equal(config.rtmpt.enabled, true);
+    assert.equal(config.rtmpe.enabled, true);
+    assert.equal(config.tls.maxVersion, 'TLSv1.2');
+    assert.deepEqual(config.outbound.caFiles, []);
+    const dir = tempDir('cfg');
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ rtmps: { cert: 'tls/c.pem', key: 'tls/k.pem' }, outbound: { caFiles: ['ca.pem'] } }));
+    const flagged = parseCli(['--config', file, '--rtmps-port', '1443', '--https-port=8443'], '/srv').config;
+    assert.equal(flagged.rtmps.port, 1443);
+    assert.equal(flagged.rtmps.cert, path.join(dir, 'tls/c.pem'), 'relative to the config file, like every path in it');
+    assert.deepEqual(flagged.outbound.caFiles, [path.join(dir, 'ca.pem')]);
+    assert.deepEqual([flagged.https.enabled, flagged.https.port], [true, 8443]);
+  });
+
+  it('transport settings are checked: half a certificate, HTTPS without one, bad TLS version, non-positive budgets', () => {
+    const dir = tempDir('cfg');
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ rtmps: { key: 'k.pem' }, https: { enabled: true }, tls: { maxVersion: 'SSLv3' }, rtmpt: { maxSessions: 0, pollHoldMs: -1 }, rtmpe: { maxHandshakesPerSec: 0 } }));
+    try {
+      parseCli(['--config', file], dir);
+      assert.fail('expected ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const needle of ['rtmps.cert and rtmps.key', 'https.enabled: needs a certificate', 'tls.maxVersion', 'rtmpt.maxSessions', 'rtmpt.pollHoldMs', 'rtmpe.maxHandshakesPerSec']) {
+        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
+      }
+    }
+    assert.throws(() => parseCli(['--https-port', '8443'], dir), (e: unknown) => e instanceof ConfigError && /--https-port: needs a certificate/.test(e.message));
+  });
+
   it('defaults are not mutated by parsing', () => {
     parseCli(['--rtmp-port', '5'], '/r');
     assert.equal(DEFAULT_CONFIG.rtmp.port, 1935);

@@ -43,7 +43,7 @@ describe('SharedObjectStore', () => {
 
   function newStore(flushDelayMs = 100): SharedObjectStore {
     const log = pino({ base: null, level: 'debug' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-    const store = new SharedObjectStore({ dataDir, app: 'chatapp', instance: 'room1', log, flushDelayMs });
+    const store = new SharedObjectStore({ appDataDir: path.join(dataDir, 'chatapp'), instance: 'room1', log, flushDelayMs });
     stores.push(store);
     return store;
   }
@@ -540,10 +540,10 @@ describe('SharedObjectStore', () => {
       });
     }
 
-    it('refuses app or instance names that would leave the data dir', () => {
+    it('refuses instance names that would leave the data dir', () => {
       const log = pino({ level: 'silent' });
-      assert.throws(() => new SharedObjectStore({ dataDir, app: '..', instance: 'x', log }));
-      assert.throws(() => new SharedObjectStore({ dataDir, app: 'a', instance: '../../etc', log }));
+      assert.throws(() => new SharedObjectStore({ appDataDir: dataDir, instance: '..', log }));
+      assert.throws(() => new SharedObjectStore({ appDataDir: dataDir, instance: '../../etc', log }));
     });
   });
 });
