@@ -3,7 +3,7 @@ import { DEFAULT_PORTS, schemeOf, type RtmpScheme } from '../client/client-trans
 import { CallError, ConnectError, NetConnection, type InfoObject } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
-import { stripCredentials } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
 import { Relay, type RelayStats } from '../media/relay.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
