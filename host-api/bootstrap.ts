@@ -1,6 +1,6 @@
 /**
  * Entry of the host-api bundle. The host evaluates the bundle inside a function (so its own
- * top-level names are locals, never globals), calls `install(host, hostWait, options)` once and keeps only
+ * top-level names are locals, never globals), calls `install(host, options, trace, hostWait)` once and keeps only
  * the returned `dispatch` (as an isolated-vm Reference, on the host side).
  *
  * What a script can reach afterwards: the standard built-ins minus the ones removed below, and the
@@ -21,7 +21,7 @@ import {
 } from './application.ts';
 import { Client, callMethod, onCallResult } from './client.ts';
 import { clearInterval, clearTimeout, load, onTimerEvent, setInterval, setTimeout, trace } from './globals.ts';
-import { bindHost, defineProperty, globalObject } from './host.ts';
+import { bindHost, defineProperty, globalObject, setMaxTextChars } from './host.ts';
 import type {
   BootOptions,
   CallReply,
@@ -29,6 +29,7 @@ import type {
   DispatchReply,
   HostFunction,
   HostWaitReference,
+  TraceFunction,
   SandboxEventName,
   SandboxEvents,
 } from './protocol.ts';
@@ -160,8 +161,9 @@ const dispatch: DispatchFunction = (event, payload) => {
   return reply as ReturnType<DispatchFunction>;
 };
 
-export function install(hostFunction: HostFunction, hostWait: HostWaitReference, options: BootOptions): DispatchFunction {
-  bindHost(hostFunction, hostWait);
+export function install(hostFunction: HostFunction, options: BootOptions, traceFunction: TraceFunction, hostWait: HostWaitReference): DispatchFunction {
+  bindHost(hostFunction, traceFunction, hostWait);
+  setMaxTextChars(options.maxTextChars);
   setAmfClassKey(options.amfClassKey);
   defineGlobal('application', createApplication(options));
   defineGlobal('Client', Client);

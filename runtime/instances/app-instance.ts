@@ -92,6 +92,7 @@ export class AppInstance implements SessionOwner, StreamHost {
   #idleTimer: NodeJS.Timeout | null = null;
   /** scripts.hostMemoryMb: over it the instance is shut down like an isolate out of memory. */
   readonly #hostMemory: HostMemoryBudget;
+  #idleSinceMs = 0;
   /** onDisconnect handlers queued but not yet run (unload waits for them). */
   readonly #disconnecting = new Set<Promise<void>>();
   stats = { totalConnects: 0, totalDisconnects: 0, scriptErrors: 0 };
@@ -180,6 +181,11 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   get sessions(): ClientSession[] {
     return [...this.#sessions.values()];
+  }
+
+  /** Since when this running instance has had no client (its idle unload is pending), else null. */
+  get idleSince(): number | null {
+    return this.#idleTimer === null || this.#state !== 'running' ? null : this.#idleSinceMs;
   }
 
   async #start(): Promise<boolean> {
@@ -371,6 +377,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (this.#state !== 'running') return;
     this.#cancelIdle();
     const idleUnloadSec = this.def.settings?.idleUnloadSec ?? this.#options.idleUnloadSec; // Application.xml MaxAppIdleTime
+    this.#idleSinceMs = Date.now();
     this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), idleUnloadSec * 1000);
     this.#idleTimer.unref();
   }

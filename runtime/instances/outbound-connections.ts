@@ -4,7 +4,7 @@ import { CallError, ConnectError, NetConnection, type InfoObject } from '../clie
 import type { NetStream } from '../client/net-stream.ts';
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { stripCredentials } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { Relay, type RelayStats } from '../media/relay.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';

@@ -46,6 +46,7 @@ import type {
   SandboxEvents,
   ThrownRecord,
 } from '../../host-api/protocol.ts';
+import { DEFAULT_LOG_LIMITS } from '../log/logger.ts';
 import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, type FailureContext, type ScriptWhere } from './isolate-errors.ts';
 import { hostApiBundle } from './host-api-bundle.ts';
 import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
@@ -152,6 +153,11 @@ export interface SandboxOptions {
    * work done off the event loop, script file size, File I/O per call, File.list entries.
    */
   budgets?: { ioWaitMs: number; maxScriptBytes: number; fileMaxIoBytes: number; fileMaxListEntries: number };
+  /**
+   * trace() text and script error messages are cut to this many characters where they leave the
+   * isolate (config log.maxMessageChars), so a 40 MB string is never copied to the host. Default 8192.
+   */
+  maxTextChars?: number;
 }
 
 const DEFAULT_BUDGETS: NonNullable<SandboxOptions['budgets']> = { ioWaitMs: 3000, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000 };
@@ -206,7 +212,12 @@ export class Sandbox implements ApplicationScript {
     // RateLimitedLog calls only warn/error(fields, message), which every SandboxLogger has.
     this.problems = options.logger ? new RateLimitedLog(options.logger as unknown as Logger) : null;
     this.loader = new ScriptLoader({ ...options, maxScriptBytes: this.budgets.maxScriptBytes });
-    this.failure = { sources: this.loader, handlerTimeoutMs: options.handlerTimeoutMs, memoryLimitMb: options.memoryLimitMb };
+    this.failure = {
+      sources: this.loader,
+      handlerTimeoutMs: options.handlerTimeoutMs,
+      memoryLimitMb: options.memoryLimitMb,
+      maxTextChars: options.maxTextChars ?? DEFAULT_LOG_LIMITS.maxMessageChars,
+    };
     this.fatal = new Promise<never>((_, reject) => {
       this.rejectFatal = reject;
     });
@@ -376,11 +387,14 @@ export class Sandbox implements ApplicationScript {
       exposeJson: this.options.exposeJson === true,
       exposeSetTimeout: this.options.exposeSetTimeout === true,
       amfClassKey: this.amfClasses.key,
+      maxTextChars: this.failure.maxTextChars,
     };
     const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
+    // trace() does not wait for Node's thread (protocol.ts TraceFunction); runs in call order with the rest.
+    const trace = new ivm.Callback((text: unknown) => this.onTrace(text), { ignored: true });
     const hostWait = new ivm.Reference((op: unknown, args: unknown) => this.onHostWait(op, args));
     try {
-      return (await install.apply(undefined, [host, hostWait, new ivm.ExternalCopy(boot).copyInto()], {
+      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto(), trace, hostWait], {
         result: { reference: true },
         timeout: BOOT_TIMEOUT_MS,
       })) as ivm.Reference<DispatchFunction>;
@@ -544,6 +558,16 @@ export class Sandbox implements ApplicationScript {
   }
 
   // ---- the bridge: isolate -> host --------------------------------------------------------
+
+  /** trace() text sent without waiting (host-api cut it already; the logger bounds it again). */
+  private onTrace(text: unknown): void {
+    if (!this.isLive() || typeof text !== 'string') return;
+    try {
+      this.options.hooks.trace(text);
+    } catch (error) {
+      this.log('error', { err: error }, 'trace hook failed');
+    }
+  }
 
   /** The one synchronous callback the isolate has. Every argument is checked: it is script data. */
   private onHostCall(op: unknown, args: unknown): HostReply<unknown> {
