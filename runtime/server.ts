@@ -35,6 +35,7 @@ import { VodHls } from './media/hls/vod-hls.ts';
 import { parseStreamName } from './media/stream-registry.ts';
 import { recordedFileOf } from './instances/app-instance.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
+import { checkSharedObjectFolders } from './shared-objects/data-dir-check.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
 
 export interface ServerOptions {
@@ -112,6 +113,9 @@ export class Server {
         idleUnloadSec: scripts.idleUnloadSec,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
+        sharedObjectLimits: this.config.sharedObjects,
+        hostMemoryBytes: scripts.hostMemoryMb * 1024 * 1024,
+        maxOutboundConnections: scripts.maxOutboundConnections,
         onStreamPublish: (instance, stream) => this.#hls.streamPublished({ app: instance.def.name, instance: instance.instanceName, stream: stream.name }),
         packageHls: (instance, name, on) => this.#hls.pin({ app: instance.def.name, instance: instance.instanceName, stream: name }, on),
       },
@@ -248,6 +252,7 @@ export class Server {
       http: scripts.http,
       remoting: scripts.remoting,
       refusedHttpPorts: () => [this.httpPort],
+      budgets: { ioWaitMs: scripts.ioWaitMs, maxScriptBytes: scripts.maxScriptBytes, fileMaxIoBytes: scripts.fileMaxIoBytes, fileMaxListEntries: scripts.fileMaxListEntries },
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
@@ -259,6 +264,9 @@ export class Server {
   async start(): Promise<void> {
     // Certificates and CA files first: a bad one is a start-up error listing every problem, before any port is bound.
     const { rtmpsCert, httpsCert } = this.#loadCertificates();
+    // Where persistent shared objects go: one folder with --data, else each app's own (FMS layout).
+    const soFolders = this.config.dataDir ? [path.join(this.config.dataDir, 'sharedobjects')] : this.catalog.list().map((app) => path.join(this.catalog.appsDir, app, 'sharedobjects'));
+    checkSharedObjectFolders(soFolders, this.log);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
     if (rtmpsCert) this.rtmpsPort = await this.#startRtmps(rtmpsCert);
     this.httpPort = await listenHttp(this.#http, this.config.http.port, this.config.http.host, 'HTTP');
