@@ -117,11 +117,22 @@ async function started(child: ChildProcess, stderr: () => string, port: number, 
   });
 }
 
+/** A config file next to the apps folder lifting the per-IP connection budgets (the bench is one IP). */
+function liftedBudgetsConfig(appsDir: string): string {
+  const file = path.join(path.dirname(appsDir), `bench-config-${path.basename(appsDir)}.json`);
+  writeFileSync(file, JSON.stringify({ rtmp: { maxConnectionsPerIp: 100_000 }, http: { maxConnectionsPerIp: 100_000 } }));
+  return file;
+}
+
 /** Our server on free ports with `appsDir`; the compiled `fms-runtime` command unless `probe`. */
 export async function startOurs(appsDir: string, options: StartOptions = {}): Promise<ServerProcess & { child: ChildProcess }> {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
-  const serverArgs = ['--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', options.logLevel ?? 'warn', '--no-watch', ...(options.extraArgs ?? [])];
+  const extraArgs = options.extraArgs ?? [];
+  // Every player, publisher and relay of a bench comes from 127.0.0.1: the per-IP connection
+  // budgets are lifted (a caller with a --config of its own lifts them there: only one is read).
+  const config = extraArgs.includes('--config') ? [] : ['--config', liftedBudgetsConfig(appsDir)];
+  const serverArgs = ['--apps', appsDir, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', options.logLevel ?? 'warn', '--no-watch', ...config, ...extraArgs];
   const nodeArgs = [...(options.nodeArgs ?? []), ...oursNodeArgs()];
   const args = options.probe ? [...SOURCE_NODE_FLAGS, ...nodeArgs, 'bench/lib/our-server-probe.ts', ...serverArgs] : [...NODE_FLAGS, ...nodeArgs, oursEntry(), ...serverArgs];
   const { child, stderr } = spawnServer(options.pinning, process.execPath, args, options.probe === true);

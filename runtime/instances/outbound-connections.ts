@@ -2,8 +2,10 @@ import type { SecureContext } from 'node:tls';
 import { DEFAULT_PORTS, schemeOf, type RtmpScheme } from '../client/client-transport.ts';
 import { CallError, ConnectError, NetConnection, type InfoObject } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { stripCredentials } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { Relay, type RelayStats } from '../media/relay.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
@@ -31,6 +33,8 @@ export interface OutboundOptions {
   network: OutboundNetwork;
   relayMaxBufferedBytes: number;
   agent: string;
+  /** scripts.maxOutboundConnections: connecting or connected at once; beyond it connect() fails. */
+  maxConnections: number;
 }
 
 interface OutboundNc {
@@ -66,6 +70,7 @@ export class OutboundConnections {
   readonly #events: OutboundEvents;
   readonly #options: OutboundOptions;
   readonly #log: Logger;
+  readonly #refusals: RateLimitedLog;
   #closed = false;
 
   constructor(streams: StreamRegistry, events: OutboundEvents, options: OutboundOptions, log: Logger) {
@@ -73,6 +78,21 @@ export class OutboundConnections {
     this.#events = events;
     this.#options = options;
     this.#log = log;
+    this.#refusals = new RateLimitedLog(log);
+  }
+
+  /** Connections connecting or connected now (what scripts.maxOutboundConnections bounds). */
+  get openCount(): number {
+    let open = 0;
+    for (const nc of this.#ncs.values()) if (nc.client !== null) open++;
+    return open;
+  }
+
+  /** Bytes waiting in the outbound connections' send queues: host memory the script causes. */
+  get bufferedBytes(): number {
+    let bytes = 0;
+    for (const nc of this.#ncs.values()) bytes += nc.client?.connection?.bufferedBytes ?? 0;
+    return bytes;
   }
 
   /**
@@ -103,6 +123,14 @@ export class OutboundConnections {
     this.#ncs.set(ncId, nc);
     if (!resolved) {
       queueMicrotask(() => this.#events.ncStatus(ncId, status.callBadVersion(`Unsupported URI: ${stripCredentials(uri)}`)));
+      return false;
+    }
+    // Over the budget: what FMS answers when a connection cannot be made — connect() false and
+    // NetConnection.Connect.Failed in onStatus (a script that reconnects on Failed keeps trying).
+    if (this.openCount >= this.#options.maxConnections) {
+      const description = `Too many server-side connections (scripts.maxOutboundConnections = ${this.#options.maxConnections}).`;
+      this.#refusals.exceeded('scripts.maxOutboundConnections', { code: ErrorCode.ScriptOutboundLimit, nc: ncId, open: this.openCount, uri: stripCredentials(resolved.url) }, 'server-side NetConnection refused: too many open');
+      queueMicrotask(() => this.#events.ncStatus(ncId, status.connectFailed(description)));
       return false;
     }
     const secureContext = this.#options.network.secureContext();
@@ -148,6 +176,8 @@ export class OutboundConnections {
 
   #fail(nc: OutboundNc, info: InfoObject): void {
     nc.waiting = [];
+    nc.client?.close();
+    nc.client = null; // no longer open: it does not count against scripts.maxOutboundConnections
     for (const ns of this.#nss.values()) {
       if (ns.ncId !== nc.id) continue;
       ns.remote = null;
@@ -239,15 +269,16 @@ export class OutboundConnections {
   }
 
   async #startPublish(ns: OutboundNs, nc: OutboundNc, name: string, type: string): Promise<void> {
+    const client = nc.client!; // connected now; #fail may drop it from `nc` while this waits
     try {
-      const remote = await nc.client!.createStream();
+      const remote = await client.createStream();
       remote.on('status', (info) => {
         if (this.#nss.get(ns.id) === ns) this.#events.nsStatus(ns.id, info);
       });
       await remote.publish(name, type === 'record' || type === 'append' ? type : 'live');
       if (this.#nss.get(ns.id) !== ns || ns.publishName !== name) return remote.close();
       ns.remote = remote;
-      ns.relay.setTarget(this.#sinkFor(nc.client!, remote), name);
+      ns.relay.setTarget(this.#sinkFor(client, remote), name);
       ns.relay.setState('publishing');
     } catch (error) {
       const info = (error as { info?: InfoObject }).info;
