@@ -211,7 +211,7 @@ function print(opts: Options, results: Map<RelayKind, Results>, messagesPerStrea
   process.stdout.write(
     [
       '',
-      `relay A → B, medians of ${opts.repeats} run(s); window ${opts.windowMs / 1000} s after ${opts.warmupMs / 1000} s warm-up (${opts.primeMs / 1000} s at the largest, first, step)`,
+      `relay A → B, medians of ${opts.repeats} run(s); window ${opts.windowMs / 1000} s after ${opts.warmupMs / 1000} s warm-up (${opts.primeMs / 1000} s at the first step); streams added step by step`,
       '  A CPU% = server A process CPU (100 = one core): ingest, relay to B, and a player on the probed streams;',
       '  %/stream = A CPU% per relayed stream; ours/ref = ours %/stream ÷ the reference\'s; excl. idle = the same',
       '  after subtracting each A\'s CPU with no stream; RSS = ours A RSS ÷ the reference\'s; wr/s = A write',
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
       const entry = results.get(kind)!;
       entry.baselines.push(baselineCores);
       for (const p of points) entry.points.set(p.streams, [...(entry.points.get(p.streams) ?? []), p]);
-      const summary = [...points].reverse().map((p) => `${p.streams}:${fmt(p.aCores * 100, 1)}% lost ${p.framesAtA - p.framesMatched} p99 ${fmt(p.latency.p99)}ms`).join('  ');
+      const summary = points.map((p) => `${p.streams}:${fmt(p.aCores * 100, 1)}% lost ${p.framesAtA - p.framesMatched} p99 ${fmt(p.latency.p99)}ms`).join('  ');
       process.stdout.write(`  run ${r + 1}/${opts.repeats} ${kind}: idle ${fmt(baselineCores * 100, 2)}%  ${summary}  (${loadLine()})\n`);
     }
   }

@@ -4,7 +4,8 @@
  * streams' clocks staggered evenly over one frame interval so the server sees them as independent
  * sources rather than one burst of N frames. A hundred ffmpeg processes would cost the tools' CPU a
  * full core by themselves. Driven over IPC by publishers.ts:
- *   start {file, targets:[{url, name}]} → {started, failed}   trim {count} → {}   stats → {maxLateMs}
+ *   start {file, targets:[{url, name}], spread} → {started, failed}   trim {count} → {}   stats → {maxLateMs}
+ * (start again adds streams: stream i's clock is offset by i/spread of a frame, i counted over all streams)
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +34,7 @@ let tags: MediaPacket[] = [];
 let metadata: Buffer | null = null;
 let roundMs = 0;
 const streams: Stream[] = [];
-let startedAt = 0;
+let startedAt = -1;
 let timer: NodeJS.Timeout | null = null;
 let maxLateMs = 0;
 
@@ -71,14 +72,17 @@ function pump(): void {
   if (Number.isFinite(earliest)) timer = setTimeout(pump, Math.max(0, earliest - (performance.now() - startedAt)));
 }
 
-async function start(file: string, targets: { url: string; name: string }[]): Promise<PoolReply> {
-  const all = readFlvTags(readFileSync(file));
-  tags = all.filter((t) => t.type === MessageType.Audio || t.type === MessageType.Video);
-  const meta = all.find((t) => t.type === MessageType.DataAmf0);
-  metadata = meta ? Buffer.concat([SET_DATA_FRAME, meta.payload]) : null;
-  roundMs = tags.at(-1)!.timestamp + FRAME_MS;
-  // Stream i starts i/N of a frame later than stream 0, and its clock starts 1 s ahead of now so
-  // every stream is connected before its first tag is due.
+async function start(file: string, targets: { url: string; name: string }[], spread: number): Promise<PoolReply> {
+  if (tags.length === 0) {
+    const all = readFlvTags(readFileSync(file));
+    tags = all.filter((t) => t.type === MessageType.Audio || t.type === MessageType.Video);
+    const meta = all.find((t) => t.type === MessageType.DataAmf0);
+    metadata = meta ? Buffer.concat([SET_DATA_FRAME, meta.payload]) : null;
+    roundMs = tags.at(-1)!.timestamp + FRAME_MS;
+  }
+  // Stream i's clock runs i/spread of a frame behind stream 0's; a stream added later starts at
+  // the current position of the shared clock (at its next tag due), so it does not send a burst.
+  const first = streams.length;
   let failed = 0;
   let next = 0;
   const opened: (Stream | null)[] = new Array(targets.length).fill(null);
@@ -86,24 +90,37 @@ async function start(file: string, targets: { url: string; name: string }[]): Pr
     while (next < targets.length) {
       const i = next++;
       try {
-        opened[i] = await open(targets[i]!.url, targets[i]!.name, (i * FRAME_MS) / targets.length);
+        opened[i] = await open(targets[i]!.url, targets[i]!.name, (((first + i) % spread) * FRAME_MS) / spread);
       } catch {
         failed++;
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, targets.length) }, worker));
-  for (const s of opened) if (s) streams.push(s);
-  startedAt = performance.now();
+  const now = startedAt < 0 ? 0 : performance.now() - startedAt;
+  for (const s of opened) {
+    if (!s) continue;
+    // Skip to the first tag due from now on (a looped file: whole rounds, then tags).
+    s.round = Math.max(0, Math.floor((now - s.offsetMs) / roundMs));
+    while (s.offsetMs + tags[s.next]!.timestamp + s.round * roundMs < now) {
+      if (++s.next === tags.length) {
+        s.next = 0;
+        s.round++;
+      }
+    }
+    streams.push(s);
+  }
+  if (startedAt < 0) startedAt = performance.now();
   maxLateMs = 0;
+  if (timer) clearTimeout(timer);
   pump();
-  return { type: 'started', started: streams.length, failed };
+  return { type: 'started', started: streams.length - first, failed };
 }
 
 async function handle(request: PoolRequest): Promise<PoolReply> {
   switch (request.cmd) {
     case 'start':
-      return start(request.file, request.targets);
+      return start(request.file, request.targets, request.spread ?? request.targets.length);
     case 'trim':
       for (const s of streams.splice(request.count)) {
         s.ns.close();

@@ -4,7 +4,8 @@ import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import { REPO_ROOT, stopChild, type Publisher } from './servers.ts';
 
 export type PoolRequest =
-  | { cmd: 'start'; file: string; targets: { url: string; name: string }[] }
+  /** Publishes more streams (the first call starts the clock); `spread`: streams whose clocks share a frame interval (default: these). */
+  | { cmd: 'start'; file: string; targets: { url: string; name: string }[]; spread?: number }
   /** Keep the first `count` streams, unpublish the rest. */
   | { cmd: 'trim'; count: number }
   /** Largest lateness of a send since the last stats, and the streams still connected. */

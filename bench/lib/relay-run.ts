@@ -181,7 +181,7 @@ export interface RelayRunOptions {
   probes: number;
   warmupMs: number;
   /**
-   * Warm-up before the first (largest) step instead: a fresh Node server spends its first ten-odd
+   * Warm-up before the first step instead: a fresh Node server spends its first ten-odd
    * seconds of media compiling and growing its heap (TurboFan and GC threads count in /proc),
    * several times its steady-state CPU; nginx-rtmp gets the same schedule.
    */
@@ -199,22 +199,22 @@ export interface RelayRun {
   points: RelayPoint[];
 }
 
-/** Opens players for `count` streams, `concurrency` at a time; the first `probes` get an A player too. */
-async function openLegs(pair: RelayPair, count: number, probes: number): Promise<Leg[]> {
-  const legs: (Leg | null)[] = new Array(count).fill(null);
-  let next = 0;
+/** Opens players for streams `from`..`to`-1, PLAYER_CONCURRENCY at a time; the first `probes` streams get an A player too. */
+async function openLegs(pair: RelayPair, from: number, to: number, probes: number): Promise<Leg[]> {
+  const legs: (Leg | null)[] = new Array(to - from).fill(null);
+  let next = from;
   let failure: unknown = null;
   const worker = async () => {
-    while (next < count && failure === null) {
+    while (next < to && failure === null) {
       const i = next++;
       try {
-        legs[i] = await addLeg(pair, `s${i}`, i < probes);
+        legs[i - from] = await addLeg(pair, `s${i}`, i < probes);
       } catch (error) {
         failure ??= error;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PLAYER_CONCURRENCY, count) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PLAYER_CONCURRENCY, to - from) }, worker));
   const opened = legs.filter((l): l is Leg => l !== null);
   if (failure !== null) {
     for (const leg of opened) closeLeg(leg);
@@ -229,31 +229,31 @@ function closeLeg(leg: Leg): void {
 }
 
 /**
- * All streams start at once at the largest step, then are removed step by step (100 → 50 → 10), so
- * every step is measured on a process that has already warmed up under the heaviest load (adding
- * streams step by step charged each step with a fresh burst of warm-up).
+ * Steps ascend (10 → 50 → 100) on one server pair: streams are added for each step, so A's RSS at
+ * a step is what that many streams need (a process that ran 100 streams first keeps much of its
+ * malloc'd peak at 50). The first step warms up for --prime seconds (JIT, heap growth), the later
+ * ones for --warmup seconds after their streams were added.
  */
 export async function runRelay(kind: RelayKind, file: string, opts: RelayRunOptions): Promise<RelayRun> {
-  const steps = [...opts.steps].sort((a, b) => b - a);
+  const steps = [...opts.steps].sort((a, b) => a - b);
   const gc = opts.gc === true && kind === 'ours';
   const aNodeArgs = [...(opts.pair?.aNodeArgs ?? []), ...(gc ? ['--import', GC_COUNTER] : [])];
   const pair = await startRelayPair(kind, { ...opts.pair, aNodeArgs, pinning: opts.pinning });
   const pool = new PublisherPool();
-  let legs: Leg[] = [];
+  const legs: Leg[] = [];
   const points: RelayPoint[] = [];
   try {
     await sleep(BASELINE_SETTLE_MS);
     const idle = new TaskCpuWindow(pair.aPid);
     await sleep(BASELINE_MS);
     const baselineCores = idle.end().cores;
-    const largest = steps[0] ?? 0;
-    const targets = Array.from({ length: largest }, (_, i) => pair.publishTarget(`s${i}`));
-    const started = await pool.request({ cmd: 'start', file, targets }, 'started');
-    if (started.failed > 0) throw new Error(`${kind}: ${started.failed} of ${largest} publishers could not publish`);
-    legs = await openLegs(pair, largest, opts.probes);
+    const largest = steps.at(-1) ?? 0;
     for (const [step, n] of steps.entries()) {
-      await pool.request({ cmd: 'trim', count: n }, 'trimmed');
-      for (const leg of legs.splice(n)) closeLeg(leg);
+      const from = legs.length;
+      const targets = Array.from({ length: n - from }, (_, i) => pair.publishTarget(`s${from + i}`));
+      const started = await pool.request({ cmd: 'start', file, targets, spread: largest }, 'started');
+      if (started.failed > 0) throw new Error(`${kind}: ${started.failed} of ${targets.length} publishers could not publish`);
+      legs.push(...(await openLegs(pair, from, n, opts.probes)));
       await sleep(step === 0 ? opts.primeMs : opts.warmupMs);
       points.push(await measure(pair, pool, legs, opts.windowMs, opts.pinning, gc));
     }
