@@ -3,10 +3,16 @@ import { parseCli, USAGE } from './config.ts';
 import { ConfigError, FmsRuntimeError } from './errors.ts';
 import { lostIsolateThreadCount } from './sandbox/sandbox.ts';
 import { Server } from './server.ts';
+import { WORKER_COMMAND } from './cluster/messages.ts';
 
 /** CLI entry: `fms-runtime --apps <dir> --rtmp-port <n> --http-port <n> [--data d] [--config f] [--log-level l]` (or `npm start -- …`). */
 async function main(): Promise<number> {
   // `check <app folder>...`: static compatibility report, no server (runtime/check/, loaded only here).
+  // A worker process of process distribution (distribute.processes > 1): started by the server, never by hand.
+  if (process.argv[2] === WORKER_COMMAND) {
+    const { runWorker } = await import('./cluster/worker-main.ts');
+    return runWorker();
+  }
   if (process.argv[2] === 'check') {
     const { runCheck } = await import('./check/check-command.ts');
     return runCheck(process.argv.slice(3), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { RtmpScheme } from './client/client-transport.ts';
@@ -12,7 +13,7 @@ import { ConnectionGate } from './common/connection-gate.ts';
 import { LiveLog } from './log/live-log.ts';
 import { RateLimitedLog } from './log/rate-limited-log.ts';
 import { AssemblyBudget } from './rtmp/assembly-budget.ts';
-import { createRootLogger, type Logger } from './log/logger.ts';
+import { createRootLogger, type LineSink, type Logger } from './log/logger.ts';
 import { createStdoutSink } from './log/stdout-sink.ts';
 import { AppCatalog } from './instances/app-catalog.ts';
 import { AppSettingsReader } from './instances/application-xml.ts';
@@ -25,7 +26,7 @@ import { RtmptGateway } from './rtmp/rtmpt-gateway.ts';
 import { SocketTransport } from './rtmp/transport.ts';
 import { AppWatcher } from './reload/app-watcher.ts';
 import { LiveLogRoutes } from './admin/live-log-routes.ts';
-import { AdminApi, type AdminSource } from './admin/admin-api.ts';
+import { AdminApi, admitAdminRequest, type AdminSource } from './admin/admin-api.ts';
 import { Metrics } from './admin/metrics.ts';
 import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
@@ -37,11 +38,21 @@ import { recordedFileOf } from './instances/app-instance.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
 import { checkSharedObjectFolders } from './shared-objects/data-dir-check.ts';
 import { Sandbox } from './sandbox/sandbox.ts';
+import { ClusterPrimary, type PrimaryHost } from './cluster/cluster-primary.ts';
+import { HandedTransport } from './cluster/handed-transport.ts';
+import { clientAddressFromPrimary } from './cluster/http-proxy.ts';
+import type { ConnectionMessage, WorkerSettings } from './cluster/messages.ts';
+import { HANDED_OVER, type RtmpConnection } from './rtmp/connection.ts';
 
 export interface ServerOptions {
   config: Config;
   /** Where log lines go (default stdout); tests pass a stream they parse. */
   logDestination?: NodeJS.WritableStream;
+  /**
+   * Process distribution: this server is a worker (runtime/cluster/worker-main.ts). It opens no
+   * port; the primary hands it connections and HTTP egress requests, and watches the files.
+   */
+  worker?: WorkerSettings;
 }
 
 /**
@@ -82,15 +93,23 @@ export class Server {
   rtmpsPort = 0;
   httpsPort = 0;
   #closing: Promise<void> | null = null;
+  /** Process distribution, the primary's side (config distribute.processes > 1); null in one process or a worker. */
+  readonly #cluster: ClusterPrimary | null;
+  readonly #worker: WorkerSettings | null;
+  /** Where this process's log lines go (a primary writes its workers' there too). */
+  readonly #logSink: LineSink;
 
   constructor(options: ServerOptions) {
     this.config = options.config;
+    this.#worker = options.worker ?? null;
     const limits = this.config.log;
     this.liveLog = new LiveLog(
       { ringBytes: limits.liveRingBytes, sharedRingBytes: limits.liveSharedRingBytes, recordMaxBytes: limits.liveRecordMaxBytes },
-      (name) => this.instances?.has(name) ?? false, // records of names that are no loaded instance share one ring
+      // Records of names that are no loaded instance share one ring (a primary's instances live in its workers).
+      (name) => (this.#cluster ? this.#cluster.hasInstance(name) : (this.instances?.has(name) ?? false)),
     );
-    this.log = createRootLogger(this.config.logLevel, options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes), this.liveLog, limits);
+    this.#logSink = options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes);
+    this.log = createRootLogger(this.config.logLevel, this.#logSink, this.liveLog, limits);
     this.budgetLog = new RateLimitedLog(this.log);
     // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
     const hlsDefaults = hlsSettingsOf(this.config.hls);
@@ -131,13 +150,23 @@ export class Server {
     );
     const adopted = new WeakSet<object>();
     const assemblyBudget = new AssemblyBudget({ maxPerConnection: rtmp.maxAssemblyBytesPerConnection, maxTotal: rtmp.maxAssemblyBytesTotal }, this.budgetLog);
+    this.#cluster = this.config.distribute.processes > 1 && !this.#worker ? new ClusterPrimary(this.#primaryHost()) : null;
     this.#rtmp = new RtmpListener(
-      { ...rtmp, assemblyBudget, ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}) },
+      {
+        ...rtmp,
+        assemblyBudget,
+        ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}),
+        // A primary hands each connection to a worker with what it read after the handshake: the
+        // connect command (budget rtmp.maxConnectBytes) and the few protocol messages around it.
+        ...(this.#cluster ? { keepInputForHandOffBytes: rtmp.maxConnectBytes + 64 * 1024 } : {}),
+      },
       (connection) => {
         adopted.add(connection);
-        this.instances.adopt(connection, rtmp.connectTimeoutMs);
+        if (this.#cluster) this.#cluster.adopt(connection);
+        else this.instances.adopt(connection, rtmp.connectTimeoutMs);
       },
       (connection, reason, error) => {
+        if (reason === HANDED_OVER) return; // a worker goes on with it (and counts its bytes)
         this.#metrics.connectionClosed(connection.bytesIn, connection.bytesOut); // byte counters never go down
         // Sessions log their own end; this covers connections that failed during the handshake.
         if (!adopted.has(connection)) {
@@ -148,10 +177,14 @@ export class Server {
       new ConnectionGate('rtmp', rtmp, this.budgetLog),
     );
     this.#rtmpt = new RtmptGateway(this.config.rtmpt, (transport) => this.#rtmp.accept(transport), this.log.child({ component: 'rtmpt' }));
-    this.#http = http.createServer((req, res) => this.#onHttp(req, res, 'http'));
+    this.#http = http.createServer((req, res) => {
+      if (this.#worker) clientAddressFromPrimary(req);
+      this.#onHttp(req, res, 'http');
+    });
     // One HTTP connection budget for the HTTP and HTTPS ports (players, RTMPT sessions, console, API).
     this.#httpGate = new ConnectionGate('http', httpConfig, this.budgetLog);
-    this.#httpGate.guard(this.#http);
+    // A worker's HTTP server takes only what its primary passes on (one local peer; the primary's gate counted the clients).
+    if (!this.#worker) this.#httpGate.guard(this.#http);
     this.#http.on('upgrade', this.#onUpgrade);
     // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
     this.#flv = new FlvEgress({
@@ -205,18 +238,25 @@ export class Server {
     this.#admin = new AdminApi(adminSource, {
       token: adminToken,
       log: adminLog,
-      reload: (app, instanceName) => this.instances.reloadApp(app, this.config.reload.mode, instanceName),
+      // A primary has no instances: its cluster sends reloads to the workers (and merges their answers).
+      ...(this.#cluster ? {} : { reload: (app: string, instanceName?: string) => this.instances.reloadApp(app, this.config.reload.mode, instanceName) }),
     });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
     this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
     this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, maxBufferedBytes: httpConfig.liveLogMaxBufferedBytes, budgetLog: this.budgetLog });
     // --- end HTTP egress and admin ---
-    this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
+    // Workers watch nothing: their primary watches and tells them.
+    this.#watcher = this.config.reload.watch && !this.#worker ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
     this.#watcher?.on('changed', (appName) => {
       this.log.info({ appName }, 'application scripts changed; reloading');
       this.#watchedReload(appName);
     });
     this.#watcher?.on('libraryChanged', (file) => {
+      if (this.#cluster) {
+        this.log.info({ file }, 'script library changed; reloading the apps that use it in every worker');
+        this.#cluster.reloadLibrary(file, this.config.reload.mode).catch((error: unknown) => this.log.error({ file, err: (error as Error)?.message }, 'hot reload failed unexpectedly'));
+        return;
+      }
       for (const appName of this.instances.appsUsing(file)) {
         this.log.info({ appName, file }, 'script library changed; reloading');
         this.#watchedReload(appName);
@@ -227,9 +267,46 @@ export class Server {
 
   /** A reload the watcher started: nobody awaits it, so a host bug in it is logged, never unhandled. */
   #watchedReload(appName: string): void {
-    this.instances.reloadApp(appName, this.config.reload.mode).catch((error: unknown) => {
+    const mode = this.config.reload.mode;
+    (this.#cluster ? this.#cluster.reload(appName, mode) : this.instances.reloadApp(appName, mode)).catch((error: unknown) => {
       this.log.error({ appName, err: (error as Error)?.message }, 'hot reload failed unexpectedly');
     });
+  }
+
+  /** What the cluster primary needs from this server (it runs inside it). */
+  #primaryHost(): PrimaryHost {
+    return {
+      config: this.config,
+      log: this.log,
+      writeLogLine: (line) => {
+        const text = `${line}\n`;
+        this.#logSink.write(text);
+        this.liveLog.write(text);
+      },
+      localAdmin: (method, path) => this.#admin.reply(method, path),
+      localMetrics: () => this.#metrics.json(),
+      admit: (req, res) => admitAdminRequest(req, res, this.config.http.adminToken || null, this.log.child({ component: 'admin' })),
+      ports: () => ({ rtmp: this.rtmpPort, http: this.httpPort, rtmps: this.rtmpsPort, https: this.httpsPort }),
+      loadOnStartupApps: () => this.catalog.list().filter((app) => this.catalog.lookup(app)?.settings?.loadOnStartup),
+    };
+  }
+
+  /** A worker: the answer of this process's admin API to one route (the primary merges them). */
+  adminReply(method: string, path: string): Promise<{ status: number; body: unknown }> {
+    return this.#admin.reply(method, path);
+  }
+
+  /** A worker: this process's metrics as prom-client JSON (the primary aggregates them). */
+  metricsJson(): Promise<unknown> {
+    return this.#metrics.json();
+  }
+
+  /**
+   * A worker: a client the primary handed over after its connect (its socket, or the worker's end
+   * of a local pair for a session the primary terminates), with the bytes the primary read.
+   */
+  adoptHanded(socket: Socket, message: ConnectionMessage): RtmpConnection {
+    return this.#rtmp.resume(new HandedTransport(socket, message.client), message, message.replay);
   }
 
   readonly #scriptFactory: ScriptFactory = (def, instanceName, hooks, onFatal) => {
@@ -266,7 +343,8 @@ export class Server {
     const { rtmpsCert, httpsCert } = this.#loadCertificates();
     // Where persistent shared objects go: one folder with --data, else each app's own (FMS layout).
     const soFolders = this.config.dataDir ? [path.join(this.config.dataDir, 'sharedobjects')] : this.catalog.list().map((app) => path.join(this.catalog.appsDir, app, 'sharedobjects'));
-    checkSharedObjectFolders(soFolders, this.log);
+    if (!this.#worker) checkSharedObjectFolders(soFolders, this.log); // the primary checked them
+    if (this.#worker) return this.#startWorker(this.#worker);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
     if (rtmpsCert) this.rtmpsPort = await this.#startRtmps(rtmpsCert);
     this.httpPort = await listenHttp(this.#http, this.config.http.port, this.config.http.host, 'HTTP');
@@ -280,8 +358,11 @@ export class Server {
       this.httpsPort = await listenHttp(server, this.config.https.port, this.config.https.host, 'HTTPS');
     }
     await this.#watcher?.start();
-    for (const appName of this.catalog.list()) {
-      if (this.catalog.lookup(appName)?.settings?.loadOnStartup) void this.instances.loadOnStartup(appName);
+    if (this.#cluster) await this.#cluster.start(); // the workers start LoadOnStartup instances
+    else {
+      for (const appName of this.catalog.list()) {
+        if (this.catalog.lookup(appName)?.settings?.loadOnStartup) void this.instances.loadOnStartup(appName);
+      }
     }
     this.log.info(
       {
@@ -291,11 +372,29 @@ export class Server {
         ...(this.httpsPort ? { httpsPort: this.httpsPort } : {}),
         rtmpt: this.config.rtmpt.enabled,
         rtmpe: this.config.rtmpe.enabled,
+        ...(this.#cluster ? { processes: this.config.distribute.processes, scope: this.config.distribute.scope } : {}),
         apps: this.catalog.list(),
         appsDir: this.catalog.appsDir,
       },
       'server listening',
     );
+  }
+
+  /**
+   * A worker opens no port: it knows the primary's (loopback NetConnection URIs without a port go
+   * there) and serves the egress requests the primary passes on over a Unix socket of its own.
+   */
+  async #startWorker(settings: WorkerSettings): Promise<void> {
+    this.rtmpPort = settings.ports.rtmp;
+    this.httpPort = settings.ports.http;
+    this.rtmpsPort = settings.ports.rtmps;
+    this.httpsPort = settings.ports.https;
+    rmSync(settings.httpSocketPath, { force: true }); // left by this slot's previous worker if it died
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', (error) => reject(new FmsRuntimeError(ErrorCode.ListenFailed, `worker HTTP socket ${settings.httpSocketPath}: ${error.message}`, { cause: error })));
+      this.#http.listen(settings.httpSocketPath, () => resolve());
+    });
+    this.log.info({ worker: settings.index }, 'worker started');
   }
 
   /** Reads rtmps/https certificates and outbound CA files; throws listing every problem. */
@@ -376,10 +475,12 @@ export class Server {
   /** WS-FLV playback is the only WebSocket route; any other upgrade is refused. */
   readonly #onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
+    if (this.#worker) clientAddressFromPrimary(req);
     if (!this.#validTarget(req)) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
+    if (this.#cluster?.handleUpgrade(req, socket, head)) return;
     if (!this.#flv.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
   };
 
@@ -392,6 +493,9 @@ export class Server {
     // RTMPT (POST /open|send|idle|close|fcs), HTTP-FLV and HLS playback, then admin JSON (/api/*,
     // /admin/*, incl. /api/server), then /metrics, then the console page (and / → /console).
     if (this.#rtmpt.handle(req, res, kind)) return;
+    // A primary answers the admin API and metrics for every process, and passes egress on to workers
+    // (the live log it serves itself: the workers' records come to it).
+    if (this.#cluster && (this.#logRoutes.handle(req, res) || this.#cluster.handleHttp(req, res))) return;
     if (this.#flv.handle(req, res) || this.#hls.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
@@ -418,6 +522,7 @@ export class Server {
       this.log.info('server closing');
       await this.#watcher?.close();
       await this.instances.closeAll();
+      await this.#cluster?.close(); // workers shut their instances down (onAppStop) and close their clients
       for (const files of this.#certificates) files.close();
       await this.#rtmp.close(); // the RTMPS server too
       this.#rtmpt.close();

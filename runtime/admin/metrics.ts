@@ -164,6 +164,16 @@ export class Metrics {
     return true;
   }
 
+  /**
+   * This process's metrics as prom-client JSON (process distribution: the primary aggregates every
+   * worker's with its own, runtime/cluster/cluster-metrics.ts).
+   */
+  async json(): Promise<import('prom-client').MetricObjectWithValues<import('prom-client').MetricValue<string>>[]> {
+    const { registry } = this.#prom();
+    this.#pruneDispatch();
+    return loadPromClient().Registry.merge([registry, processMetrics()]).getMetricsAsJSON();
+  }
+
   /** The exposition text (this server's metrics, then the process defaults). */
   async text(): Promise<string> {
     const { registry } = this.#prom();

@@ -69,6 +69,30 @@ export interface RtmpConnectionOptions {
   rtmpe?: RtmpeGate;
   /** Client role: handshake flavour (complex digest, RTMPE). */
   clientHandshake?: ClientHandshakeOptions;
+  /**
+   * Server role, process distribution (runtime/cluster/): the primary that reads a client's
+   * handshake and connect keeps every byte that follows the handshake, up to this many (more closes
+   * the connection), so handOff() can pass them to the worker that serves the client.
+   */
+  keepInputForHandOffBytes?: number;
+  /**
+   * Server role, process distribution: a connection another process took through its handshake and
+   * protocol setup (its byte counts so far). No handshake is expected and no setup is sent; the bytes
+   * that process read after the handshake arrive through receive().
+   */
+  resumed?: { bytesIn: number; bytesOut: number };
+}
+
+/** The close reason of a connection given to another process (handOff): nothing ended. */
+export const HANDED_OVER = 'handed over';
+
+/** What a connection hands over (handOff): its transport, counts, and every byte read after its handshake. */
+export interface HandOff {
+  transport: RtmpTransport;
+  bytesIn: number;
+  bytesOut: number;
+  /** Plain RTMP chunk stream (after the RTMPE cipher), from the end of the handshake on. */
+  replay: Buffer;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Omit<RtmpConnectionOptions, 'role'> = {
@@ -129,11 +153,15 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
    * sets it (the connect budget until the connect is handled); no limit by default.
    */
   commandByteLimit = Number.POSITIVE_INFINITY;
+  /** Bytes read after the handshake, kept for handOff() (keepInputForHandOffBytes); null when not kept. */
+  #kept: Buffer[] | null = null;
+  #keptBytes = 0;
 
   constructor(transport: RtmpTransport, options: RtmpConnectionOptions) {
     super();
     this.#transport = transport;
     this.options = options;
+    if (options.keepInputForHandOffBytes !== undefined) this.#kept = [];
     this.#assembly = options.assemblyBudget?.open((error) => this.close(error.message, error));
     this.#decoder = new ChunkDecoder({
       maxMessageBytes: options.maxMessageBytes,
@@ -143,6 +171,16 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     // A listener that throws (e.g. a malformed shared-object message decoded by the session) must
     // cost this connection only, never the process: close it with the error, which gets logged.
     this.listenerError = (error) => this.close(error instanceof ProtocolError ? error.message : 'internal error', error as Error);
+    if (options.resumed) {
+      // Handed over after the handshake: the other process sent the setup, chunk size included.
+      this.#handshake = null;
+      this.#handshakeTimer = null;
+      this.bytesIn = options.resumed.bytesIn;
+      this.bytesOut = options.resumed.bytesOut;
+      this.#encoder.setChunkSize(OUTPUT_CHUNK_SIZE_BYTES);
+      transport.bind(this.#sink);
+      return;
+    }
     if (options.role === 'server') {
       this.#handshake = new ServerHandshake(options.rtmpe ?? null);
     } else {
@@ -155,6 +193,38 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
       options.handshakeTimeoutMs,
     );
     transport.bind(this.#sink);
+  }
+
+  /** Bytes the process that handed this connection over read after the handshake (options.resumed). */
+  receive(data: Buffer): void {
+    this.#onData(data);
+  }
+
+  /**
+   * Gives this connection to another process (runtime/cluster/): what is queued is written, timers
+   * stop, and the connection closes with reason HANDED_OVER WITHOUT ending its transport, which the
+   * caller now owns (still bound to this connection, which ignores it from now on: rebind or release it).
+   */
+  handOff(): HandOff {
+    if (this.#closed || this.#kept === null) throw new Error('handOff() needs an open connection made with keepInputForHandOffBytes');
+    this.#flush();
+    const handOff: HandOff = { transport: this.#transport, bytesIn: this.bytesIn, bytesOut: this.bytesOut, replay: Buffer.concat(this.#kept) };
+    this.#kept = null;
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    this.#assembly?.close();
+    this.#closed = true;
+    this.emit('close', HANDED_OVER, undefined);
+    return handOff;
+  }
+
+  /** Keeps post-handshake input for handOff(), within its budget. */
+  #keep(data: Buffer): void {
+    this.#keptBytes += data.length;
+    if (this.#keptBytes > this.options.keepInputForHandOffBytes!) {
+      throw new ProtocolError(ErrorCode.MessageTooLarge, `more than ${this.options.keepInputForHandOffBytes} bytes before the connect command`);
+    }
+    this.#kept!.push(data);
   }
 
   /** The one receiver of the transport's events (kept when the RTMPE cipher goes on top). */
@@ -222,6 +292,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         if (!rest || rest.length === 0 || this.#closed) return;
         data = rest;
       }
+      if (this.#kept !== null) this.#keep(data);
       this.#decoder.push(data, this.#onMessageNow);
       this.#maybeAcknowledge();
     } catch (error) {

@@ -103,11 +103,43 @@ export class SocketTransport implements RtmpTransport {
     this.#sink = sink;
     if (!first) return;
     const socket = this.socket;
-    socket.on('data', (data: Buffer) => this.#sink!.data(data));
-    socket.on('drain', () => this.#sink!.drain());
-    socket.on('error', (error) => this.#sink!.closed('socket error', error));
-    socket.on('close', () => this.#sink!.closed('peer closed'));
-    socket.on('end', () => this.#sink!.closed('peer closed'));
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('end', this.#onClose);
+  }
+
+  readonly #onData = (data: Buffer): void => this.#sink!.data(data);
+  readonly #onDrain = (): void => this.#sink!.drain();
+  readonly #onError = (error: Error): void => this.#sink!.closed('socket error', error);
+  readonly #onClose = (): void => this.#sink!.closed('peer closed');
+
+  /**
+   * Gives the socket up with none of this transport's listeners (process distribution hands it to
+   * another process): what the peer sends next stays in the kernel for the new owner. Returns
+   * whether this process has stopped reading it; false = the socket must not be kept open here.
+   */
+  release(): { socket: Socket; stoppedReading: boolean } {
+    const socket = this.socket;
+    socket.off('data', this.#onData);
+    socket.off('drain', this.#onDrain);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.off('end', this.#onClose);
+    this.#sink = null;
+    socket.pause();
+    // Upstream limitation: net.Socket.pause() only stops *emitting*; its handle keeps reading from
+    // the kernel into the stream's buffer (and Readable's read-ahead calls _read(), which restarts
+    // the handle's reading), which would steal the client's next bytes from the process the socket
+    // was handed to. Only the handle's own readStop() (which Node's pause() calls for `onread`
+    // sockets alone) stops the reads, and a no-op _read keeps Readable from restarting them. Where a
+    // Node version lacks readStop, the caller must not keep the socket open (it closes its copy).
+    const handle = (socket as unknown as { _handle?: { readStop?: () => number; reading?: boolean } })._handle;
+    if (typeof handle?.readStop !== 'function') return { socket, stoppedReading: false };
+    socket._read = () => {};
+    handle.reading = false;
+    return { socket, stoppedReading: handle.readStop() === 0 };
   }
 
   write(pieces: readonly Buffer[], count = pieces.length): void {
