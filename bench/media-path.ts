@@ -116,9 +116,9 @@ async function run(pair: RelayPair, opts: ReturnType<typeof options>): Promise<R
   await ns.publish(target.name);
   const source = new TagSource();
   const aPlayers = Array.from({ length: opts.players }, () => new CountingPlayer());
-  await Promise.all(aPlayers.map((p) => p.start(pair.aPlayUrl)));
+  await Promise.all(aPlayers.map((p) => p.start(pair.aPlayUrl(STREAM))));
   const bPlayer = new CountingPlayer();
-  await bPlayer.start(pair.bPlayUrl);
+  await bPlayer.start(pair.bPlayUrl(STREAM));
   const connection = publisherNc.connection!;
 
   /** Sends n messages in lockstep batches; every player must receive each batch before the next. */

@@ -13,7 +13,7 @@ import { coresIn, CoreCpuWindow, type Pinning } from './pinning.ts';
 import { memory, syscallCounts } from './proc-stats.ts';
 import { PublisherPool } from './publishers.ts';
 import { startRelayPair, type PairOptions, type RelayKind, type RelayPair } from './relay-servers.ts';
-import { TaskCpuWindow } from './task-cpu.ts';
+import { processTree, TaskCpuWindow } from './task-cpu.ts';
 import { TimedPlayer, type VideoArrival } from './timed-player.ts';
 
 /** Idle CPU of A (no streams) is measured over this long, after the same settling pause. */
@@ -65,12 +65,20 @@ interface Leg {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+function memoryOrZero(pid: number): { rss: number } {
+  try {
+    return memory(pid);
+  } catch {
+    return { rss: 0 }; // gone meanwhile
+  }
+}
+
 async function addLeg(pair: RelayPair, name: string, probe: boolean): Promise<Leg> {
   const a = probe ? new TimedPlayer({ digest: true, timeoutMs: 20_000 }) : null;
   const b = new TimedPlayer({ digest: probe, timeoutMs: 20_000 });
   try {
-    await a?.start(pair.aPlayUrl, name); // the stream is live on A …
-    await b.start(pair.bPlayUrl, name); // … and has been relayed to B
+    await a?.start(pair.aPlayUrl(name), name); // the stream is live on A …
+    await b.start(pair.bPlayUrl(name), name); // … and has been relayed to B
   } catch (error) {
     a?.close();
     b.close();
@@ -118,7 +126,8 @@ async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], window
   for (const leg of legs) if (leg.a) leg.a.recording = true;
   const bCounts = legs.map((leg) => leg.b.videoCount);
   const gc0 = gc ? await gcCounts(pair.aPid) : null;
-  const aCpu = new TaskCpuWindow(pair.aPid);
+  const aTree = processTree(pair.aPid); // a distributed A: its primary and workers
+  const aCpu = new TaskCpuWindow(aTree);
   const bCpu = new TaskCpuWindow(pair.bPid);
   const poolCpu = new TaskCpuWindow(pool.pid);
   const cores = new CoreCpuWindow();
@@ -155,7 +164,7 @@ async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], window
     streams: legs.length,
     aCores,
     bCores,
-    aRssMib: memory(pair.aPid).rss / MIB,
+    aRssMib: aTree.reduce((sum, pid) => sum + memoryOrZero(pid).rss, 0) / MIB,
     bRssMib: memory(pair.bPid).rss / MIB,
     aReadsPerSec: (calls1.reads - calls0.reads) / elapsedSec,
     aWritesPerSec: (calls1.writes - calls0.writes) / elapsedSec,

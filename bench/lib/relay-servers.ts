@@ -21,9 +21,9 @@ export interface RelayPair {
   bPid: number;
   /** Where the publisher of `stream` connects (on A), and the name it publishes. */
   publishTarget(stream: string): { url: string; name: string };
-  /** NetConnection URLs of the application a player of A / of B connects to (then plays the stream name). */
-  aPlayUrl: string;
-  bPlayUrl: string;
+  /** NetConnection URLs a player of `stream` on A / on B connects to (then plays the stream name). */
+  aPlayUrl(stream: string): string;
+  bPlayUrl(stream: string): string;
   stop(): Promise<void>;
 }
 
@@ -32,6 +32,13 @@ export interface PairOptions {
   /** ours only: node flags for server A (e.g. --cpu-prof), and more server arguments for A. */
   aNodeArgs?: string[];
   aArgs?: string[];
+  /**
+   * ours only: every stream in an application instance of its own on A (relayer/<stream>), so that
+   * process distribution (A with --processes n) spreads them over its workers.
+   */
+  instancePerStream?: boolean;
+  /** ours only: B is nginx-rtmp (a destination that is never the bottleneck) instead of our server. */
+  nginxB?: boolean;
 }
 
 /** Both or neither: a half-started pair would outlive the bench (process.exit does not end children). */
@@ -51,18 +58,21 @@ async function startOursPair(dir: string, options: PairOptions): Promise<RelayPa
   cpSync(path.join(REPO_ROOT, 'test/fixtures/apps/relayer'), path.join(appsA, 'relayer'), { recursive: true });
   mkdirSync(path.join(appsB, 'live'), { recursive: true }); // no main.asc: accepts everyone
   const common: StartOptions = { logLevel: 'info', ...(options.pinning ? { pinning: options.pinning } : {}) };
-  const [a, b] = await both(
-    startOurs(appsA, { ...common, nodeArgs: options.aNodeArgs ?? [], extraArgs: options.aArgs ?? [] }),
-    startOurs(appsB, common),
-  );
+  const startB = async () => {
+    if (!options.nginxB) return startOurs(appsB, common);
+    const nginx = await startNginx(dir, [], options.pinning);
+    return { pid: nginx.pid, rtmpPort: nginx.port, stop: nginx.stop };
+  };
+  const [a, b] = await both(startOurs(appsA, { ...common, nodeArgs: options.aNodeArgs ?? [], extraArgs: options.aArgs ?? [] }), startB());
   const destination = encodeURIComponent(`rtmp://127.0.0.1:${b.rtmpPort}/live`);
+  const aApp = (stream: string) => `rtmp://127.0.0.1:${a.rtmpPort}/relayer${options.instancePerStream ? `/${stream}` : ''}`;
   return {
     kind: 'ours',
     aPid: a.pid,
     bPid: b.pid,
-    publishTarget: (stream) => ({ url: `rtmp://127.0.0.1:${a.rtmpPort}/relayer`, name: `${stream}?to=${destination}` }),
-    aPlayUrl: `rtmp://127.0.0.1:${a.rtmpPort}/relayer`,
-    bPlayUrl: `rtmp://127.0.0.1:${b.rtmpPort}/live`,
+    publishTarget: (stream) => ({ url: aApp(stream), name: `${stream}?to=${destination}` }),
+    aPlayUrl: aApp,
+    bPlayUrl: () => `rtmp://127.0.0.1:${b.rtmpPort}/live`,
     stop: async () => {
       await Promise.all([a.stop(), b.stop()]);
     },
@@ -80,8 +90,8 @@ async function startNginxPair(dir: string, options: PairOptions): Promise<RelayP
     aPid: a.pid,
     bPid: b.pid,
     publishTarget: (stream) => ({ url: `rtmp://127.0.0.1:${a.port}/live`, name: stream }),
-    aPlayUrl: `rtmp://127.0.0.1:${a.port}/live`,
-    bPlayUrl: `rtmp://127.0.0.1:${b.port}/live`,
+    aPlayUrl: () => `rtmp://127.0.0.1:${a.port}/live`,
+    bPlayUrl: () => `rtmp://127.0.0.1:${b.port}/live`,
     stop: async () => {
       await Promise.all([a.stop(), b.stop()]);
     },
@@ -102,8 +112,8 @@ async function startNmsPair(dir: string, options: PairOptions): Promise<RelayPai
     aPid: a.pid,
     bPid: b.pid,
     publishTarget: (stream) => ({ url: `rtmp://127.0.0.1:${a.rtmpPort}/live`, name: stream }),
-    aPlayUrl: `rtmp://127.0.0.1:${a.rtmpPort}/live`,
-    bPlayUrl: `rtmp://127.0.0.1:${b.rtmpPort}/live`,
+    aPlayUrl: () => `rtmp://127.0.0.1:${a.rtmpPort}/live`,
+    bPlayUrl: () => `rtmp://127.0.0.1:${b.rtmpPort}/live`,
     stop: async () => {
       await Promise.all([a.stop(), b.stop()]);
     },
