@@ -55,13 +55,16 @@ export class InstanceRouter {
 
   /**
    * A worker's report of what it has loaded, after it processed every connection handed to it up
-   * to `lastSeq`: its keys with nothing loaded and no connection sent after that are freed.
+   * to `lastSeq`: its keys with nothing loaded and no connection sent after that are freed; a key it
+   * loaded that nobody owns (started without a routed connection) becomes its own, so later
+   * connections to that instance follow it there.
    */
   report(worker: number, instanceNames: readonly string[], lastSeq: number): void {
     const loaded = new Set(instanceNames.map((name) => (this.#scope === 'app' ? name.slice(0, name.indexOf('/')) : name)));
     for (const [key, owner] of this.#owners) {
       if (owner.worker === worker && !loaded.has(key) && owner.lastSeq <= lastSeq) this.#owners.delete(key);
     }
+    for (const key of loaded) if (!this.#owners.has(key)) this.#owners.set(key, { worker, lastSeq });
   }
 
   /** A worker died: its instances went with it. */
