@@ -3,6 +3,7 @@ import type { RtmpCommand } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
 import type { LiveStream, LiveSubscriber } from '../media/live-stream.ts';
 import type { MediaPacket } from '../media/media-packet.ts';
+import { KeyframeGate } from '../media/keyframe-gate.ts';
 import { SubscriberQueue, type PacketSink } from '../media/subscriber-queue.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import { existsSync } from 'node:fs';
@@ -43,7 +44,8 @@ export class NetStreamSession implements LiveSubscriber {
   #receiveAudio = true;
   #receiveVideo = true;
   #paused = false;
-  #needKeyframe = false;
+  /** After unpause or receiveVideo(true), video resumes at a keyframe. */
+  #videoGate = new KeyframeGate();
   /** Drops of this stream id's earlier plays: each play gets a new queue, msg_dropped counts them all. */
   #droppedBefore = 0;
 
@@ -85,7 +87,7 @@ export class NetStreamSession implements LiveSubscriber {
         return;
       case 'receiveVideo':
         this.#receiveVideo = arg[0] !== false;
-        if (this.#receiveVideo) this.#needKeyframe = true;
+        if (this.#receiveVideo) this.#videoGate.cut();
         return;
       case 'seek':
         return this.#status(this.playing ? status.seekFailed(this.playing.name, this.#clientId) : status.streamFailed('Not playing.'));
@@ -170,7 +172,7 @@ export class NetStreamSession implements LiveSubscriber {
     const queue = new SubscriberQueue(this.#sink, { maxBufferedBytes: this.#host.playerMaxBufferedBytes });
     queue.limiter = this.session.bandwidthLimiter; // the client's bandwidth limit, if one is in force
     this.playing = { stream, queue, name };
-    this.#needKeyframe = false;
+    this.#videoGate = new KeyframeGate();
     const connection = this.session.connection;
     connection.sendUserControl(UserControlEvent.StreamBegin, this.id);
     if (reset !== false && reset !== 0) this.#status(status.playReset(name, this.#clientId));
@@ -241,7 +243,7 @@ export class NetStreamSession implements LiveSubscriber {
     }
     if (!this.playing) return;
     this.#paused = pause;
-    if (!pause) this.#needKeyframe = true;
+    if (!pause) this.#videoGate.cut();
     this.#status(pause ? status.pauseNotify(this.playing.name, this.#clientId) : status.unpauseNotify(this.playing.name, this.#clientId));
   }
 
@@ -249,13 +251,7 @@ export class NetStreamSession implements LiveSubscriber {
   packet(packet: MediaPacket): void {
     if (!this.playing || this.#paused) return;
     if (packet.type === MessageType.Audio && !this.#receiveAudio) return;
-    if (packet.type === MessageType.Video) {
-      if (!this.#receiveVideo) return;
-      if (this.#needKeyframe) {
-        if (((packet.payload[0] ?? 0) >> 4 & 7) !== 1) return;
-        this.#needKeyframe = false;
-      }
-    }
+    if (packet.type === MessageType.Video && (!this.#receiveVideo || !this.#videoGate.admit(packet))) return;
     this.playing.queue.push(packet);
   }
 

@@ -4,10 +4,10 @@ import { CallError, ConnectError, NetConnection, type InfoObject } from '../clie
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
 import { stripCredentials } from '../log/logger.ts';
+import { isMetadata } from '../media/media-packet.ts';
 import { Relay, type RelayStats } from '../media/relay.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
-import { MessageType } from '../rtmp/message.ts';
 import type { ClientCallResult } from './script-contract.ts';
 import { status } from './status-codes.ts';
 
@@ -264,9 +264,7 @@ export class OutboundConnections {
       },
       write: (packet) => {
         // onMetaData goes out as @setDataFrame so the remote keeps it for its own late joiners.
-        const payload = packet.type === MessageType.DataAmf0 && packet.payload.subarray(3, 13).toString('latin1') === 'onMetaData'
-          ? Buffer.concat([AT_SET_DATA_FRAME, packet.payload])
-          : packet.payload;
+        const payload = isMetadata(packet) ? Buffer.concat([AT_SET_DATA_FRAME, packet.payload]) : packet.payload;
         connection.sendMessage({ type: packet.type, streamId: remote.id, timestamp: packet.timestamp, payload });
       },
     };

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
 import { Recorder, type RecordingLimit } from '../media/recorder.ts';
 import { scriptRecordingLimits, type RecordingSettings } from './recording-limits.ts';
+import { isMetadata } from '../media/media-packet.ts';
 import { Relay } from '../media/relay.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
@@ -117,7 +118,7 @@ export class ServerStreams {
     const relay = new Relay(`stream-${name}`, `local:${item.name}`, Number.MAX_SAFE_INTEGER);
     const sink: PacketSink = {
       bufferedBytes: 0, // in-process: the target's own subscribers have their own bounded queues
-      write: (p) => (p.type === MessageType.DataAmf0 && p.payload.subarray(3, 13).toString('latin1') === 'onMetaData' ? target.setMetadata(p) : target.write(p)),
+      write: (p) => (isMetadata(p) ? target.setMetadata(p) : target.write(p)),
     };
     relay.setTarget(sink, name);
     relay.attach(this.#host.streams.getOrCreate(item.name));

@@ -1,7 +1,7 @@
-import { MessageType } from '../rtmp/message.ts';
 import { TypedEmitter } from '../common/typed-emitter.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
-import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from './media-packet.ts';
+import type { MediaPacket } from './media-packet.ts';
+import { KeyframeGate } from './keyframe-gate.ts';
 import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';
 import { Timeline } from './timeline.ts';
 
@@ -47,7 +47,8 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   #startedAt = Date.now();
   readonly #maxBufferedBytes: number;
   readonly #timeline = new Timeline();
-  #needKeyframe = true;
+  /** The destination starts at a keyframe (after every new destination, source or publish). */
+  readonly #gate = new KeyframeGate(true);
   #bitrateBytesPerSec = 0;
   #rateWindowStart = Date.now();
   #rateWindowBytes = 0;
@@ -145,7 +146,7 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   /** New timeline segment: the next media packet maps to just after the last one sent. */
   #rebase(): void {
     this.#timeline.rebase();
-    this.#needKeyframe = true;
+    this.#gate.cut();
   }
 
   #sendStartup(source: LiveStream): void {
@@ -155,11 +156,7 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   // LiveSubscriber
   packet(packet: MediaPacket): void {
     if (!this.#queue) return;
-    if (this.#needKeyframe && packet.type === MessageType.Video && !isVideoConfig(packet)) {
-      if (!isVideoKeyframe(packet)) return; // the destination starts at a keyframe
-      this.#needKeyframe = false;
-    }
-    if (this.#needKeyframe && packet.type === MessageType.Audio && !isAudioConfig(packet) && this.#source?.videoConfig) return;
+    if (!this.#gate.admit(packet, Boolean(this.#source?.videoConfig))) return;
     this.#queue.push({ type: packet.type, timestamp: this.#timeline.map(packet), payload: packet.payload });
   }
 
