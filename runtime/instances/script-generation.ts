@@ -107,8 +107,9 @@ export class ScriptGeneration {
     void this.script.mediaEvent(event).catch((error: unknown) => this.#host.reportScriptError(error));
   }
 
+  /** Every relay this generation started: NetStream republishes and Stream.play pulls. */
   relays(): RelayStats[] {
-    return this.#outbound.relays();
+    return [...this.#outbound.relays(), ...this.#serverStreams.relays()];
   }
 
   /** Closes what this generation started (relays, streams, SO locks) and frees its script. Idempotent. */
