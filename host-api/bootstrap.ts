@@ -20,13 +20,14 @@ import {
 } from './application.ts';
 import { Client, callMethod, onCallResult } from './client.ts';
 import { clearInterval, clearTimeout, load, onTimerEvent, setInterval, setTimeout, trace } from './globals.ts';
-import { bindHost, defineProperty, globalObject } from './host.ts';
+import { bindHost, defineProperty, globalObject, setMaxTextChars } from './host.ts';
 import type {
   BootOptions,
   CallReply,
   DispatchFunction,
   DispatchReply,
   HostFunction,
+  TraceFunction,
   SandboxEventName,
   SandboxEvents,
 } from './protocol.ts';
@@ -158,8 +159,9 @@ const dispatch: DispatchFunction = (event, payload) => {
   return reply as ReturnType<DispatchFunction>;
 };
 
-export function install(hostFunction: HostFunction, options: BootOptions): DispatchFunction {
-  bindHost(hostFunction);
+export function install(hostFunction: HostFunction, options: BootOptions, traceFunction: TraceFunction): DispatchFunction {
+  bindHost(hostFunction, traceFunction);
+  setMaxTextChars(options.maxTextChars);
   setAmfClassKey(options.amfClassKey);
   defineGlobal('application', createApplication(options));
   defineGlobal('Client', Client);

@@ -7,6 +7,8 @@ import {
   NumberConstructor,
   StringConstructor,
   SyntaxErrorConstructor,
+  cutText,
+  traceToHost,
   ErrorConstructor,
   TypeErrorConstructor,
   emptyMap,
@@ -20,7 +22,7 @@ import { invoke, tagError } from './values.ts';
 const indirectEval = eval;
 
 export function trace(value?: unknown): void {
-  host('trace', StringConstructor(value));
+  traceToHost(cutText(StringConstructor(value)));
 }
 
 /**

@@ -8,12 +8,32 @@
  * Function.prototype.call/apply/bind; going through them would hand the host function to script
  * code as `this`. It lives in this module's closure only and is never stored on any object.
  */
-import type { HostCalls, HostFunction, HostOp } from './protocol.ts';
+import type { HostCalls, HostFunction, HostOp, TraceFunction } from './protocol.ts';
 
 let hostFn: HostFunction | undefined;
+let traceFn: TraceFunction | undefined;
 
-export function bindHost(fn: HostFunction): void {
+export function bindHost(fn: HostFunction, trace: TraceFunction): void {
   hostFn = fn;
+  traceFn = trace;
+}
+
+/**
+ * Characters of trace text sent without waiting that the host may not have taken yet. Past this, one
+ * trace goes as a synchronous call — it returns once the host has handled all queued before it — so
+ * a script tracing in a loop cannot queue unbounded host memory.
+ */
+const UNCONFIRMED_TRACE_MAX_CHARS = 256 * 1024;
+let unconfirmedTraceChars = 0;
+
+export function traceToHost(text: string): void {
+  unconfirmedTraceChars += text.length;
+  if (traceFn === undefined || unconfirmedTraceChars > UNCONFIRMED_TRACE_MAX_CHARS) {
+    unconfirmedTraceChars = 0;
+    host('trace', text);
+    return;
+  }
+  traceFn(text);
 }
 
 export const reflectApply = Reflect.apply;
@@ -28,6 +48,8 @@ export const ErrorConstructor = Error;
 export const TypeErrorConstructor = TypeError;
 export const SyntaxErrorConstructor = SyntaxError;
 export const StringConstructor = String;
+const stringSlice = String.prototype.slice;
+const stringCharCodeAt = String.prototype.charCodeAt;
 export const NumberConstructor = Number;
 export const globalObject: Record<string, unknown> = globalThis as unknown as Record<string, unknown>;
 const hasOwnProperty = Object.prototype.hasOwnProperty;
@@ -58,6 +80,23 @@ export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>)
   const reply = fn(op, args);
   if (reply[0] === true) return reply[1];
   throw new TypeErrorConstructor(reply[1]);
+}
+
+let maxTextChars = 8192;
+
+export function setMaxTextChars(max: number): void {
+  maxTextChars = max;
+}
+
+/**
+ * Text that leaves the isolate (trace, error reports) cut to the host's log length, with the marker
+ * runtime/log/log-limits.ts appends (the host cuts again; this spares copying a 40 MB string out).
+ */
+export function cutText(text: string): string {
+  if (text.length <= maxTextChars) return text;
+  const last = reflectApply(stringCharCodeAt, text, [maxTextChars - 1]) as number;
+  const end = last >= 0xd800 && last <= 0xdbff ? maxTextChars - 1 : maxTextChars;
+  return `${reflectApply(stringSlice, text, [0, end]) as string}…[truncated ${text.length - end} chars]`;
 }
 
 const reportedUnsupported = emptyMap<true>();

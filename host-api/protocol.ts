@@ -248,7 +248,20 @@ export interface BootOptions {
    * (application.registerClass; host-api/amf-classes.ts). Random per instance: not forgeable by clients.
    */
   amfClassKey: string;
+  /**
+   * trace() text and the message/stack of a thrown error are cut to this many characters before they
+   * cross to the host (the host's log cuts at the same length, with the same marker).
+   */
+  maxTextChars: number;
 }
 
 /** The bundle's entry: `install(host, options)` returns the dispatch function. */
-export type InstallFunction = (host: HostFunction, options: BootOptions) => DispatchFunction;
+/**
+ * trace() text to the host without waiting for it (an isolated-vm "ignored" callback): a synchronous
+ * host call is a round trip between the isolate's thread and Node's (~25 µs), five times the cost of
+ * the rest of a trace. Isolated-vm runs these and the synchronous calls in the order they were
+ * made, so trace records keep their place among everything else the script does.
+ */
+export type TraceFunction = (text: string) => void;
+
+export type InstallFunction = (host: HostFunction, options: BootOptions, trace: TraceFunction) => DispatchFunction;

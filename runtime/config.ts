@@ -26,6 +26,20 @@ export interface Config {
     maxChunkStreams: number;
     windowAckSizeBytes: number;
     maxOutputBufferBytes: number;
+    /** Open accepted connections in total, and from one IP address (over: the socket is closed at once). */
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    /** A connected client that sends nothing this long, even after a ping, gets NetConnection.Connect.IdleTimeout. */
+    idleTimeoutSec: number;
+    /** Bytes of partly received messages held for one connection, and for all of them. */
+    maxAssemblyBytesPerConnection: number;
+    maxAssemblyBytesTotal: number;
+    /** App, instance, stream and method names (with their query strings). */
+    maxNameChars: number;
+    /** tcUrl, swfUrl, pageUrl and every other string of the connect object. */
+    maxUrlChars: number;
+    /** The whole connect command (object and extra arguments), checked before it is decoded. */
+    maxConnectBytes: number;
   };
   /** RTMPS: RTMP inside TLS on its own port; off until `cert` and `key` name PEM files. */
   rtmps: {
@@ -53,6 +67,30 @@ export interface Config {
     port: number;
     /** Bearer token for the admin API, live log and /metrics; '' = loopback clients only. */
     adminToken: string;
+    /** Open connections in total, and from one IP address (over: the socket is closed at once). */
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    /** An HTTP-FLV / WS-FLV player with more than this unsent is cut off. */
+    playerMaxOutputBytes: number;
+    /** A live-log (SSE) subscriber with more than this unsent gets records dropped, then a `dropped` event. */
+    liveLogMaxBufferedBytes: number;
+  };
+  instances: {
+    /** Loaded instances of one application, and of all; a connect beyond it is rejected (idle ones are unloaded first). */
+    maxPerApp: number;
+    maxTotal: number;
+  };
+  log: {
+    /** Every log message (trace() text, script errors) is cut here, with a "…[truncated N chars]" marker. */
+    maxMessageChars: number;
+    /** Every string field of a log record, likewise. */
+    maxFieldChars: number;
+    /** Live-log memory: JSON bytes kept per loaded instance, for all other records, and per record. */
+    liveRingBytes: number;
+    liveSharedRingBytes: number;
+    liveRecordMaxBytes: number;
+    /** Log bytes a pipe/socket stdout (a log collector) may fall behind before lines are dropped and counted. */
+    stdoutMaxBufferedBytes: number;
   };
   /** The HTTP routes (egress, RTMPTS, admin) over TLS on a second port; needs a certificate. */
   https: {
@@ -161,10 +199,35 @@ export const DEFAULT_CONFIG: Config = {
     maxChunkStreams: 64,
     windowAckSizeBytes: 2_500_000,
     maxOutputBufferBytes: 16 * 1024 * 1024,
+    maxConnections: 10_000,
+    maxConnectionsPerIp: 200,
+    idleTimeoutSec: 600,
+    maxAssemblyBytesPerConnection: 16 * 1024 * 1024,
+    maxAssemblyBytesTotal: 256 * 1024 * 1024,
+    maxNameChars: 1024,
+    maxUrlChars: 4096,
+    maxConnectBytes: 64 * 1024,
+  },
+  http: {
+    host: '127.0.0.1',
+    port: 8000,
+    adminToken: '',
+    maxConnections: 2000,
+    maxConnectionsPerIp: 200,
+    playerMaxOutputBytes: 16 * 1024 * 1024,
+    liveLogMaxBufferedBytes: 1024 * 1024,
+  },
+  instances: { maxPerApp: 250, maxTotal: 500 },
+  log: {
+    maxMessageChars: 8192,
+    maxFieldChars: 2048,
+    liveRingBytes: 256 * 1024,
+    liveSharedRingBytes: 1024 * 1024,
+    liveRecordMaxBytes: 16 * 1024,
+    stdoutMaxBufferedBytes: 16 * 1024 * 1024,
   },
   rtmps: { host: '0.0.0.0', port: 443, cert: '', key: '' },
   tls: { handshakeTimeoutMs: 10_000, maxVersion: 'TLSv1.2' },
-  http: { host: '127.0.0.1', port: 8000, adminToken: '' },
   https: { enabled: false, host: '127.0.0.1', port: 8443, cert: '', key: '' },
   rtmpt: { enabled: true, maxSessions: 1000, idleTimeoutMs: 30_000, pollHoldMs: 100, maxRequestBytes: 4 * 1024 * 1024 },
   rtmpe: { enabled: true, maxHandshakesPerSec: 200 },
@@ -258,7 +321,27 @@ function validate(config: Config, problems: string[]): void {
   for (const [key, value] of Object.entries(config.rtmpt)) if (typeof value === 'number') positive(`rtmpt.${key}`, value);
   positive('rtmpe.maxHandshakesPerSec', config.rtmpe.maxHandshakesPerSec);
   if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`logLevel: "${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const wholePositive = (where: string, value: number) => {
+    if (!Number.isInteger(value) || value <= 0) problems.push(`${where}: must be a positive whole number, got ${value}`);
+  };
   for (const [key, value] of Object.entries(config.rtmp)) if (typeof value === 'number' && key !== 'port') positive(`rtmp.${key}`, value);
+  for (const [key, value] of Object.entries(config.http)) if (typeof value === 'number' && key !== 'port') wholePositive(`http.${key}`, value);
+  for (const [key, value] of Object.entries(config.instances)) wholePositive(`instances.${key}`, value);
+  for (const [key, value] of Object.entries(config.log)) wholePositive(`log.${key}`, value);
+  for (const key of ['maxConnections', 'maxConnectionsPerIp', 'maxNameChars', 'maxUrlChars', 'maxConnectBytes'] as const) {
+    if (Number.isFinite(config.rtmp[key]) && !Number.isInteger(config.rtmp[key])) problems.push(`rtmp.${key}: must be a whole number, got ${config.rtmp[key]}`);
+  }
+  // Budgets that only make sense in order: a message of the largest allowed size must fit a
+  // connection's reassembly budget, which must fit the total; a record must fit a live-log ring.
+  if (config.rtmp.maxAssemblyBytesPerConnection < config.rtmp.maxMessageBytes) {
+    problems.push(`rtmp.maxAssemblyBytesPerConnection: ${config.rtmp.maxAssemblyBytesPerConnection} is below rtmp.maxMessageBytes (${config.rtmp.maxMessageBytes})`);
+  }
+  if (config.rtmp.maxAssemblyBytesTotal < config.rtmp.maxAssemblyBytesPerConnection) {
+    problems.push(`rtmp.maxAssemblyBytesTotal: ${config.rtmp.maxAssemblyBytesTotal} is below rtmp.maxAssemblyBytesPerConnection (${config.rtmp.maxAssemblyBytesPerConnection})`);
+  }
+  if (config.log.liveRecordMaxBytes > Math.min(config.log.liveRingBytes, config.log.liveSharedRingBytes)) {
+    problems.push(`log.liveRecordMaxBytes: ${config.log.liveRecordMaxBytes} is above log.liveRingBytes or log.liveSharedRingBytes`);
+  }
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
   for (const [key, value] of Object.entries(config.hls)) if (typeof value === 'number') positive(`hls.${key}`, value);
   if (!PACKAGING_MODES.includes(config.hls.packaging)) problems.push(`hls.packaging: "${config.hls.packaging}" is not one of ${PACKAGING_MODES.join(', ')}`);

@@ -15,6 +15,11 @@ export const ErrorCode = {
   CommandInvalid: 'RTMP_COMMAND_INVALID',
   PeerTooSlow: 'RTMP_PEER_TOO_SLOW',
   ConnectTimeout: 'RTMP_CONNECT_TIMEOUT',
+  IdleTimeout: 'RTMP_IDLE_TIMEOUT',
+  AssemblyBudget: 'RTMP_ASSEMBLY_BUDGET',
+  ArgumentTooLarge: 'RTMP_ARGUMENT_TOO_LARGE',
+  ConnectionLimit: 'CONNECTION_LIMIT',
+  HttpPeerTooSlow: 'HTTP_PEER_TOO_SLOW',
   // HTTP egress (HLS): the request or one stream's packaging is affected, nothing else
   HlsBadRequest: 'HLS_BAD_REQUEST',
   HlsBudget: 'HLS_BUDGET',
@@ -35,6 +40,7 @@ export const ErrorCode = {
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
   ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
   // host / config
+  InstanceLimit: 'INSTANCE_LIMIT',
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
   TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',

@@ -8,14 +8,17 @@ import { readCaFiles, trustedContext } from './client/tls-trust.ts';
 import { CertificateFiles, type CertificatePair } from './common/certificate-files.ts';
 import type { Config } from './config.ts';
 import { ErrorCode, FmsRuntimeError } from './errors.ts';
+import { ConnectionGate } from './common/connection-gate.ts';
 import { LiveLog } from './log/live-log.ts';
+import { RateLimitedLog } from './log/rate-limited-log.ts';
+import { AssemblyBudget } from './rtmp/assembly-budget.ts';
 import { createRootLogger, type Logger } from './log/logger.ts';
+import { createStdoutSink } from './log/stdout-sink.ts';
 import { AppCatalog } from './instances/app-catalog.ts';
 import { AppSettingsReader } from './instances/application-xml.ts';
 import type { ScriptFactory } from './instances/app-instance.ts';
 import { InstanceManager } from './instances/instance-manager.ts';
 import { NoScript } from './instances/no-script.ts';
-import { LogThrottle } from './log/log-throttle.ts';
 import { RtmpListener } from './rtmp/listener.ts';
 import { RtmpeGate } from './rtmp/rtmpe.ts';
 import { RtmptGateway } from './rtmp/rtmpt-gateway.ts';
@@ -47,21 +50,23 @@ export interface ServerOptions {
 export class Server {
   readonly config: Config;
   readonly log: Logger;
-  /** Every log record, in a bounded ring per instance, for the live-log endpoints. */
-  readonly liveLog = new LiveLog();
+  /** Every log record, in byte-bounded rings (one per loaded instance, one shared), for the live-log endpoints. */
+  readonly liveLog: LiveLog;
+  /** The one rate-limited log of budgets hit (CONVENTIONS "Budgets"): one line per budget per interval. */
+  readonly budgetLog: RateLimitedLog;
   readonly catalog: AppCatalog;
   readonly instances: InstanceManager;
   readonly #rtmp: RtmpListener;
   /** RTMPT on the HTTP port, RTMPTS on the HTTPS port. */
   readonly #rtmpt: RtmptGateway;
   readonly #http: http.Server;
+  /** Connections of the HTTP and HTTPS ports together (http.maxConnections, http.maxConnectionsPerIp). */
+  readonly #httpGate: ConnectionGate;
   /** HTTPS, when configured (start()); the RTMPS server belongs to the RTMP listener. */
   #https: https.Server | null = null;
   readonly #certificates: CertificateFiles[] = [];
   /** Trust for server-side rtmps:// and rtmpts:// NetConnections (outbound.caFiles), set in start(). */
   #outboundTrust: tls.SecureContext | undefined;
-  /** Failed TLS handshakes are logged at most once per 10 s per port (scanners send plenty). */
-  readonly #tlsFailures = new LogThrottle();
   readonly #watcher: AppWatcher | null;
   readonly #logRoutes: LiveLogRoutes;
   // HTTP routes besides /api/server's old home: browser egress, admin API, Prometheus metrics.
@@ -79,14 +84,20 @@ export class Server {
 
   constructor(options: ServerOptions) {
     this.config = options.config;
-    this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
+    const limits = this.config.log;
+    this.liveLog = new LiveLog(
+      { ringBytes: limits.liveRingBytes, sharedRingBytes: limits.liveSharedRingBytes, recordMaxBytes: limits.liveRecordMaxBytes },
+      (name) => this.instances?.has(name) ?? false, // records of names that are no loaded instance share one ring
+    );
+    this.log = createRootLogger(this.config.logLevel, options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes), this.liveLog, limits);
+    this.budgetLog = new RateLimitedLog(this.log);
     // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
     const hlsDefaults = hlsSettingsOf(this.config.hls);
     const settings = new AppSettingsReader(this.config.appsDir, { ...this.config.scripts, hls: hlsDefaults }, (issue) =>
       this.log.warn({ file: issue.file, element: issue.element }, `Application.xml: ${issue.reason}`),
     );
     this.catalog = new AppCatalog(this.config.appsDir, findAppScript, (dir) => settings.read(dir));
-    const { rtmp, media, scripts } = this.config;
+    const { rtmp, media, scripts, http: httpConfig, instances: instanceCaps } = this.config;
     this.instances = new InstanceManager(
       this.catalog,
       {
@@ -104,12 +115,20 @@ export class Server {
         onStreamPublish: (instance, stream) => this.#hls.streamPublished({ app: instance.def.name, instance: instance.instanceName, stream: stream.name }),
         packageHls: (instance, name, on) => this.#hls.pin({ app: instance.def.name, instance: instance.instanceName, stream: name }, on),
       },
+      {
+        arguments: { maxNameChars: rtmp.maxNameChars, maxUrlChars: rtmp.maxUrlChars, maxConnectBytes: rtmp.maxConnectBytes },
+        idleTimeoutMs: rtmp.idleTimeoutSec * 1000,
+        maxInstancesPerApp: instanceCaps.maxPerApp,
+        maxInstancesTotal: instanceCaps.maxTotal,
+        budgetLog: this.budgetLog,
+      },
       this.#scriptFactory,
       this.log,
     );
     const adopted = new WeakSet<object>();
+    const assemblyBudget = new AssemblyBudget({ maxPerConnection: rtmp.maxAssemblyBytesPerConnection, maxTotal: rtmp.maxAssemblyBytesTotal }, this.budgetLog);
     this.#rtmp = new RtmpListener(
-      { ...rtmp, ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}) },
+      { ...rtmp, assemblyBudget, ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}) },
       (connection) => {
         adopted.add(connection);
         this.instances.adopt(connection, rtmp.connectTimeoutMs);
@@ -122,13 +141,19 @@ export class Server {
           this.log.warn({ ip: connection.remoteAddress, transport: connection.transportName, reason, code, err: error?.message }, 'connection closed during handshake');
         }
       },
+      new ConnectionGate('rtmp', rtmp, this.budgetLog),
     );
     this.#rtmpt = new RtmptGateway(this.config.rtmpt, (transport) => this.#rtmp.accept(transport), this.log.child({ component: 'rtmpt' }));
     this.#http = http.createServer((req, res) => this.#onHttp(req, res, 'http'));
+    // One HTTP connection budget for the HTTP and HTTPS ports (players, RTMPT sessions, console, API).
+    this.#httpGate = new ConnectionGate('http', httpConfig, this.budgetLog);
+    this.#httpGate.guard(this.#http);
     this.#http.on('upgrade', this.#onUpgrade);
     // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
     this.#flv = new FlvEgress({
       maxBufferedBytes: media.playerMaxBufferedBytes,
+      maxOutputBytes: httpConfig.playerMaxOutputBytes,
+      budgetLog: this.budgetLog,
       log: this.log.child({ component: 'http-flv' }),
       lookup: (app, instanceName, streamName) => {
         const instance = this.instances.instances.find((i) => i.name === `${app}/${instanceName}`);
@@ -180,7 +205,7 @@ export class Server {
     });
     this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
     this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
-    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog });
+    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog, maxBufferedBytes: httpConfig.liveLogMaxBufferedBytes, budgetLog: this.budgetLog });
     // --- end HTTP egress and admin ---
     this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
     this.#watcher?.on('changed', (appName) => {
@@ -226,6 +251,7 @@ export class Server {
       hooks,
       onFatal,
       logger: this.log.child({ app: `${def.name}/${instanceName}` }),
+      maxTextChars: this.config.log.maxMessageChars,
       onDispatch: (event, seconds) => this.#metrics.observeDispatch(`${def.name}/${instanceName}`, event, seconds),
     });
   };
@@ -238,6 +264,7 @@ export class Server {
     this.httpPort = await listenHttp(this.#http, this.config.http.port, this.config.http.host, 'HTTP');
     if (httpsCert) {
       const server = https.createServer({ ...this.#tlsOptions(httpsCert.pair) }, (req, res) => this.#onHttp(req, res, 'https'));
+      this.#httpGate.guard(server); // one budget for both HTTP ports
       server.on('upgrade', this.#onUpgrade);
       server.on('tlsClientError', (error, socket) => this.#tlsFailed('https', error, socket));
       this.#followCertificate(httpsCert, server, 'https');
@@ -316,9 +343,8 @@ export class Server {
   #tlsFailed(door: 'rtmps' | 'https', error: Error, socket: tls.TLSSocket): void {
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     socket.destroy();
-    const suppressed = this.#tlsFailures.admit(door);
-    if (suppressed === null) return;
-    this.log.warn({ door, ip, code: ErrorCode.TlsHandshakeFailed, err: (error as { code?: string }).code ?? error.message, suppressed }, 'TLS handshake failed');
+    // At most once per 10 s per port: scanners send plenty.
+    this.budgetLog.warn(`tls.${door}`, { door, ip, code: ErrorCode.TlsHandshakeFailed, err: (error as { code?: string }).code ?? error.message }, 'TLS handshake failed');
   }
 
   /** This server's port for a scheme (loopback NetConnection URIs without a port); 0 = not served. */

@@ -16,8 +16,9 @@ export type IdleServerReply = { type: 'ready'; rtmpPort: number } | { type: 'sta
 
 const { values } = parseArgs({ options: { apps: { type: 'string' } } });
 if (!values.apps) throw new Error('--apps is required');
-// Default config: scripts.idleUnloadSec is 1200 s, so every instance stays loaded while we measure.
-const srv = await startInProcessServer(values.apps);
+// scripts.idleUnloadSec is 1200 s by default, so every instance stays loaded while we measure; the
+// instance caps (and the early unload of idle instances at a cap) are lifted for the same reason.
+const srv = await startInProcessServer(values.apps, { instances: { maxPerApp: 1_000_000, maxTotal: 1_000_000 } });
 const reply = (message: IdleServerReply) => process.send?.(message);
 
 process.on('message', (request: IdleServerRequest) => {

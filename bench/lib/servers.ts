@@ -3,7 +3,7 @@
  * attributes CPU and memory to exactly one of them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,7 +65,11 @@ export async function startServer(kind: ServerKind, probe = false, extraArgs: st
     mkdirSync(path.join(apps, APP)); // a folder without main.asc: an app that accepts everyone
     httpPort = await freePort();
     const script = probe ? 'bench/lib/our-server-probe.ts' : 'runtime/main.ts';
-    args = [script, '--apps', apps, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', 'warn', ...extraArgs];
+    // Every player of the load generator comes from 127.0.0.1: lift the per-IP connection budget
+    // (a caller with a config of its own lifts it there: the last --config wins).
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ rtmp: { maxConnectionsPerIp: 100_000 }, http: { maxConnectionsPerIp: 100_000 } }));
+    args = [script, '--apps', apps, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', 'warn', '--config', config, ...extraArgs];
   } else {
     args = ['bench/lib/nms-server.ts', '--rtmp-port', String(rtmpPort), '--data-path', dir];
   }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import { isIPv6 } from 'node:net';
 import os from 'node:os';
 import type { AppInstance } from '../instances/app-instance.ts';
 import type { Logger } from '../log/logger.ts';
@@ -102,14 +103,32 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
-function hostName(host: string): string {
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
-  return name.toLowerCase();
+/**
+ * A Host header read strictly (RFC 9110 7.2: uri-host [":" port]): a bracketed IPv6 literal or a
+ * name of letters, digits, dots and hyphens, then at most a port of 1-5 digits up to 65535. Anything
+ * else — text after "]" ("[::1]evil.com"), a second colon, "@", spaces, an empty port — is malformed
+ * (null), so no lenient reading can turn a foreign Host into a loopback one.
+ */
+export function parseHostHeader(host: string): { name: string; ipv6: boolean; port: number | null } | null {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::([0-9]{1,5}))?$/.exec(host);
+  if (match === null) return null;
+  const port = match[3] === undefined ? null : Number(match[3]);
+  if (port !== null && port > 65535) return null;
+  if (match[1] !== undefined) return isIPv6(match[1]) ? { name: match[1].toLowerCase(), ipv6: true, port } : null;
+  return { name: match[2]!.toLowerCase(), ipv6: false, port };
+}
+
+/** 127.0.0.0/8 in dotted-quad form only: four decimal parts 0-255 without leading zeros. */
+function isLoopbackIPv4(name: string): boolean {
+  const parts = name.split('.');
+  return parts.length === 4 && parts[0] === '127' && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
 }
 
 function isLoopbackHostHeader(host: string): boolean {
-  const name = hostName(host);
-  return name === 'localhost' || isLoopbackAddress(name);
+  const parsed = parseHostHeader(host);
+  if (parsed === null) return false;
+  if (parsed.ipv6) return isLoopbackAddress(parsed.name);
+  return parsed.name === 'localhost' || isLoopbackIPv4(parsed.name);
 }
 
 function sameOrigin(origin: string, host: string | undefined): boolean {

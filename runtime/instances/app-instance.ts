@@ -82,6 +82,7 @@ export class AppInstance implements SessionOwner, StreamHost {
   #state: InstanceState = 'starting';
   #started: Promise<boolean>;
   #idleTimer: NodeJS.Timeout | null = null;
+  #idleSinceMs = 0;
   /** onDisconnect handlers queued but not yet run (unload waits for them). */
   readonly #disconnecting = new Set<Promise<void>>();
   stats = { totalConnects: 0, totalDisconnects: 0, scriptErrors: 0 };
@@ -152,6 +153,11 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   get sessions(): ClientSession[] {
     return [...this.#sessions.values()];
+  }
+
+  /** Since when this running instance has had no client (its idle unload is pending), else null. */
+  get idleSince(): number | null {
+    return this.#idleTimer === null || this.#state !== 'running' ? null : this.#idleSinceMs;
   }
 
   async #start(): Promise<boolean> {
@@ -342,6 +348,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (this.#state !== 'running') return;
     this.#cancelIdle();
     const idleUnloadSec = this.def.settings?.idleUnloadSec ?? this.#options.idleUnloadSec; // Application.xml MaxAppIdleTime
+    this.#idleSinceMs = Date.now();
     this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), idleUnloadSec * 1000);
     this.#idleTimer.unref();
   }

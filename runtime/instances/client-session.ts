@@ -1,4 +1,7 @@
+import { ErrorCode, ProtocolError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { nameProblem, type ArgumentLimits } from './argument-budget.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
@@ -31,6 +34,14 @@ export const RESERVED_METHODS = new Set([
 
 type SessionState = 'pending' | 'accepted' | 'closed';
 
+/** The budgets a session enforces on what its client sends (config `rtmp.*`). */
+export interface SessionLimits {
+  arguments: ArgumentLimits;
+  /** rtmp.idleTimeoutSec, in ms: an accepted client silent this long (ping unanswered) is closed. */
+  idleTimeoutMs: number;
+  budgetLog: RateLimitedLog;
+}
+
 /**
  * How a client that is done often hangs up: ffmpeg sends FCUnpublish and deleteStream and closes
  * the socket while our answers are still on their way, so the next write fails with EPIPE or the
@@ -60,6 +71,7 @@ export class ClientSession {
   readonly connectArgs: unknown[];
   readonly connectedAt = Date.now();
   readonly log: Logger;
+  readonly limits: SessionLimits;
   #owner: SessionOwner | null = null;
   #state: SessionState = 'pending';
   #connectTxn: number;
@@ -75,8 +87,9 @@ export class ClientSession {
   /** The token bucket every play of this client shares; null while no server→client limit is in force. */
   #limiter: BandwidthLimiter | null = null;
 
-  constructor(connection: RtmpConnection, connect: RtmpCommand, target: ConnectTarget, log: Logger) {
+  constructor(connection: RtmpConnection, connect: RtmpCommand, target: ConnectTarget, log: Logger, limits: SessionLimits) {
     this.connection = connection;
+    this.limits = limits;
     this.target = target;
     this.#connectTxn = connect.transactionId;
     const props = (connect.commandObject ?? {}) as Record<string, unknown>;
@@ -102,6 +115,7 @@ export class ClientSession {
     connection.on('media', (message) => this.#onMedia(message));
     connection.on('sharedObject', (message) => this.#onSharedObject(message));
     connection.on('close', (reason, error) => this.#onClose(reason, error));
+    connection.on('idle', () => this.#onIdle());
   }
 
   get state(): SessionState {
@@ -133,6 +147,23 @@ export class ClientSession {
     const info = status.connectSuccess(this.info.objectEncoding);
     info['data'] = ecmaArray(info['data'] as Record<string, unknown>);
     this.connection.sendCommand(0, '_result', this.#connectTxn, props, [info]);
+    this.connection.watchIdle(this.limits.idleTimeoutMs);
+  }
+
+  /** FMS's idle-client reaper (AutoCloseIdleClients): IdleTimeout, then the close. */
+  #onIdle(): void {
+    if (this.#state !== 'accepted') return;
+    const seconds = Math.round(this.limits.idleTimeoutMs / 1000);
+    this.limits.budgetLog.exceeded('rtmp.idleTimeoutSec', { code: ErrorCode.IdleTimeout, ip: this.info.ip, client: this.id, app: this.#owner?.name }, 'idle client closed');
+    this.connection.sendCommand(0, 'onStatus', 0, null, [status.connectIdleTimeout(seconds)]);
+    this.connection.close('idle timeout', new ProtocolError(ErrorCode.IdleTimeout, `no traffic for ${seconds} s`));
+  }
+
+  /** A name over its budget (rtmp.maxNameChars): refused before it is stored or logged; one rate-limited line. */
+  nameRefused(what: 'Stream' | 'Method', name: string): string | null {
+    const problem = nameProblem(what, name, this.limits.arguments);
+    if (problem) this.limits.budgetLog.exceeded('rtmp.maxNameChars', { code: ErrorCode.ArgumentTooLarge, ip: this.info.ip, client: this.id, chars: name.length }, `${what.toLowerCase()} name over budget refused`);
+    return problem;
   }
 
   /** Reject (or redirect) the pending connect, then close as FMS does. */
@@ -256,6 +287,8 @@ export class ClientSession {
       if (command.transactionId === 0 || this.#state === 'closed') return;
       this.connection.sendCommand(0, ok ? '_result' : '_error', command.transactionId, null, [value]);
     };
+    const tooLong = this.nameRefused('Method', command.name);
+    if (tooLong) return respond(false, status.callFailed(tooLong));
     if (RESERVED_METHODS.has(command.name)) {
       return respond(false, status.callFailed(`Method not found (${command.name}).`));
     }

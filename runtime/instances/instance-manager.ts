@@ -1,33 +1,57 @@
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import type { AppCatalog, AppDefinition } from './app-catalog.ts';
 import { AppInstance, type AppInstanceOptions, type ScriptFactory } from './app-instance.ts';
-import { ClientSession } from './client-session.ts';
+import { connectObjectProblem, targetProblem, type ArgumentLimits } from './argument-budget.ts';
+import { ClientSession, type SessionLimits } from './client-session.ts';
 import { status } from './status-codes.ts';
 import { parseConnectTarget } from './tc-url.ts';
 
+/** What the manager enforces before routing a connect (config `rtmp.*`, `instances.*`). */
+export interface ConnectBudgets {
+  arguments: ArgumentLimits;
+  /** rtmp.idleTimeoutSec in ms. */
+  idleTimeoutMs: number;
+  /** Loaded (starting or running) instances of one app, and of all apps. */
+  maxInstancesPerApp: number;
+  maxInstancesTotal: number;
+  budgetLog: RateLimitedLog;
+}
+
 /**
  * Routes each new connection to its application instance, creating instances lazily on the first
- * connect (FMS semantics) and forgetting them when they close.
+ * connect (FMS semantics) and forgetting them when they close. Every connect is checked against the
+ * argument budgets first, and a new instance against the instance caps.
  */
 export class InstanceManager {
   readonly #catalog: AppCatalog;
   readonly #options: AppInstanceOptions;
+  readonly #budgets: ConnectBudgets;
+  readonly #sessionLimits: SessionLimits;
   readonly #createScript: ScriptFactory;
   readonly #log: Logger;
   readonly #instances = new Map<string, AppInstance>();
   /** The reload of each app now running (reloadApp), which the next reload of that app waits for. */
   readonly #reloads = new Map<string, Promise<void>>();
 
-  constructor(catalog: AppCatalog, options: AppInstanceOptions, createScript: ScriptFactory, log: Logger) {
+  constructor(catalog: AppCatalog, options: AppInstanceOptions, budgets: ConnectBudgets, createScript: ScriptFactory, log: Logger) {
     this.#catalog = catalog;
     this.#options = options;
+    this.#budgets = budgets;
+    this.#sessionLimits = { arguments: budgets.arguments, idleTimeoutMs: budgets.idleTimeoutMs, budgetLog: budgets.budgetLog };
     this.#createScript = createScript;
     this.#log = log;
   }
 
   get instances(): AppInstance[] {
     return [...this.#instances.values()];
+  }
+
+  /** Whether `name` ("app/instance") is a loaded instance (the live log keeps a ring only for those). */
+  has(name: string): boolean {
+    return this.#instances.has(name);
   }
 
   /** Handles a connection whose handshake completed: waits for its connect command. */
@@ -37,13 +61,30 @@ export class InstanceManager {
       connection.close('no connect command in time');
     }, connectTimeoutMs);
     let handled = false;
-    const onCommand = (command: RtmpCommand) => {
+    // The first command is the connect: larger than its budget, it is refused without being decoded.
+    connection.commandByteLimit = this.#budgets.arguments.maxConnectBytes;
+    const done = () => {
       handled = true;
       clearTimeout(timer);
       connection.off('command', onCommand);
+      connection.off('commandTooLarge', onTooLarge);
+      connection.commandByteLimit = Number.POSITIVE_INFINITY;
+    };
+    const onCommand = (command: RtmpCommand) => {
+      done();
       this.#onConnect(connection, command);
     };
+    const onTooLarge = (head: { name: string; transactionId: number }, bytes: number) => {
+      done();
+      if (head.name !== 'connect') {
+        connection.close('protocol: first command is not connect');
+        return;
+      }
+      const limit = this.#budgets.arguments.maxConnectBytes;
+      this.#refuseConnect(connection, head.transactionId, 'rtmp.maxConnectBytes', `Connect command is ${bytes} bytes; the limit is ${limit}.`);
+    };
     connection.on('command', onCommand);
+    connection.on('commandTooLarge', onTooLarge);
     connection.once('close', (reason, error) => {
       clearTimeout(timer);
       // After connect the session logs its own end; before it, this is the one line.
@@ -59,6 +100,8 @@ export class InstanceManager {
       return;
     }
     const props = command.commandObject as Record<string, unknown> | null;
+    const objectProblem = connectObjectProblem(props, this.#budgets.arguments);
+    if (objectProblem) return this.#refuseConnect(connection, command.transactionId, 'rtmp.maxUrlChars', objectProblem);
     const target = parseConnectTarget(props?.['tcUrl'], props?.['app']);
     if (!target) {
       log.warn('connect without tcUrl or app; closing');
@@ -66,7 +109,9 @@ export class InstanceManager {
       connection.close('connect without tcUrl');
       return;
     }
-    const session = new ClientSession(connection, command, target, log);
+    const nameProblem = targetProblem(target, this.#budgets.arguments);
+    if (nameProblem) return this.#refuseConnect(connection, command.transactionId, 'rtmp.maxNameChars', nameProblem);
+    const session = new ClientSession(connection, command, target, log, this.#sessionLimits);
     const def = this.#catalog.lookup(target.app);
     if (!def) {
       log.info({ app: target.app }, 'connect to unknown application rejected');
@@ -76,10 +121,54 @@ export class InstanceManager {
     const key = `${def.name}/${target.instance}`;
     let instance = this.#instances.get(key);
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
+      const full = this.#makeRoom(def.name);
+      if (full) {
+        this.#budgets.budgetLog.exceeded(full, { code: ErrorCode.InstanceLimit, ip: connection.remoteAddress, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
+        session.rejectWith(status.connectRejected(`Resource limit reached: no more instances of application ${def.name} can be loaded.`));
+        return;
+      }
       instance = this.#create(def, target.instance, key);
       this.#instances.set(key, instance);
     }
     void instance.connect(session);
+  }
+
+  /** A connect over an argument budget: NetConnection.Connect.Rejected, then the close (FMS answers a refused connect so). */
+  #refuseConnect(connection: RtmpConnection, transactionId: number, budget: string, description: string): void {
+    this.#budgets.budgetLog.exceeded(budget, { code: ErrorCode.ArgumentTooLarge, ip: connection.remoteAddress }, 'connect over budget rejected');
+    connection.sendCommand(0, '_error', transactionId, null, [status.connectRejected(description)]);
+    connection.close(`rejected: ${budget}`);
+  }
+
+  #loadedCount(appName?: string): number {
+    let count = 0;
+    for (const instance of this.#instances.values()) {
+      if ((instance.state === 'starting' || instance.state === 'running') && (appName === undefined || instance.def.name === appName)) count++;
+    }
+    return count;
+  }
+
+  /**
+   * Room for one more instance of `appName` under instances.maxPerApp and instances.maxTotal. At a
+   * cap, the instance idle the longest (no clients, waiting for its idle unload) in the cap's scope
+   * is unloaded now with Application.GC, as its idle time would later — so instances someone left
+   * cannot keep out the clients of new ones. Returns null when there is room, else the cap's key.
+   */
+  #makeRoom(appName: string): string | null {
+    for (;;) {
+      const full =
+        this.#loadedCount(appName) >= this.#budgets.maxInstancesPerApp ? 'instances.maxPerApp' : this.#loadedCount() >= this.#budgets.maxInstancesTotal ? 'instances.maxTotal' : null;
+      if (!full) return null;
+      let victim: AppInstance | null = null;
+      for (const instance of this.#instances.values()) {
+        if (instance.idleSince === null || (full === 'instances.maxPerApp' && instance.def.name !== appName)) continue;
+        if (victim === null || instance.idleSince < victim.idleSince!) victim = instance;
+      }
+      if (!victim) return full;
+      victim.log.info('unloaded early to make room for a new instance');
+      void victim.unload('Application.GC'); // stopping at once: no longer counted
+      if (victim.state === 'running') return full; // cannot happen (unload marks it stopping first); never loop on it
+    }
   }
 
   /**

@@ -105,6 +105,8 @@ export class NetStreamSession implements LiveSubscriber {
     if (typeof rawName !== 'string' || rawName === '') {
       return this.#status(status.publishBadName(String(rawName), this.#clientId, 'Invalid stream name.'));
     }
+    const tooLong = this.session.nameRefused('Stream', rawName);
+    if (tooLong) return this.#status(status.publishBadName(rawName.slice(0, 64), this.#clientId, tooLong));
     const { name, query } = parseStreamName(rawName);
     if (this.publishing || this.playing) this.close();
     if (!hasAccess(this.session.info.writeAccess, name)) {
@@ -154,6 +156,8 @@ export class NetStreamSession implements LiveSubscriber {
     if (typeof rawName !== 'string' || rawName === '') {
       return this.#status(status.playFailed(String(rawName), this.#clientId, 'Invalid stream name.'));
     }
+    const tooLong = this.session.nameRefused('Stream', rawName);
+    if (tooLong) return this.#status(status.playFailed(rawName.slice(0, 64), this.#clientId, tooLong));
     const { name } = parseStreamName(rawName);
     if (this.publishing || this.playing || this.vod) this.close();
     if (!hasAccess(this.session.info.readAccess, name)) {

@@ -3,7 +3,7 @@ import { DEFAULT_PORTS, schemeOf, type RtmpScheme } from '../client/client-trans
 import { CallError, ConnectError, NetConnection, type InfoObject } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
-import { stripCredentials } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
 import { isMetadata } from '../media/media-packet.ts';
 import { Relay, type RelayLink, type RelayStats } from '../media/relay.ts';
 import type { LiveStream } from '../media/live-stream.ts';

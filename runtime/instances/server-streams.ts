@@ -2,7 +2,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { NetConnection } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
-import { stripCredentials } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
 import type { LiveStream } from '../media/live-stream.ts';
 import { Recorder, type RecordingLimit } from '../media/recorder.ts';
 import { scriptRecordingLimits, type RecordingSettings } from './recording-limits.ts';

@@ -36,6 +36,8 @@ export const status = {
     info('error', 'NetConnection.Connect.InvalidApp', `Application (${app}) is not defined.`),
   connectFailed: (description = 'Connection failed.') => info('error', 'NetConnection.Connect.Failed', description),
   connectClosed: () => info('status', 'NetConnection.Connect.Closed', 'Connection closed.'),
+  connectIdleTimeout: (seconds: number) =>
+    info('status', 'NetConnection.Connect.IdleTimeout', `Connection idle for more than ${seconds} seconds; closing.`),
   connectAppShutdown: (app: string) =>
     info('error', 'NetConnection.Connect.AppShutdown', `Application (${app}) is shutting down.`),
   callFailed: (description: string, extra?: Record<string, unknown>) => info('error', 'NetConnection.Call.Failed', description, extra),

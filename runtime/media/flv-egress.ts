@@ -1,7 +1,9 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { MessageType } from '../rtmp/message.ts';
 import { flvHeader, flvTag } from './flv-file.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
@@ -44,7 +46,13 @@ export interface FlvEgressOptions {
   lookup: EgressLookup;
   /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
   maxBufferedBytes: number;
+  /**
+   * A player with more than this unsent is cut off (http.playerMaxOutputBytes): what the queue never
+   * drops (codec configs, data messages) must not pile up without end for a player that stopped reading.
+   */
+  maxOutputBytes: number;
   log: Logger;
+  budgetLog: RateLimitedLog;
 }
 
 /** One `{app, instance, stream}` reading of a request path. */
@@ -94,6 +102,8 @@ interface FlvOutput {
   readonly writable: boolean;
   write(buffer: Buffer): void;
   end(reason: string): void;
+  /** Ends at once, dropping what is unsent (a player that does not read would never take it). */
+  abort(): void;
   /** Called once when the transport closes (by either side), with why. */
   onClosed(listener: (reason: string) => void): void;
 }
@@ -119,7 +129,11 @@ class HttpFlvOutput implements FlvOutput {
   }
 
   end(): void {
-    if (!this.#res.writableEnded) this.#res.end();
+    if (!this.#res.writableEnded && !this.#res.destroyed) this.#res.end();
+  }
+
+  abort(): void {
+    this.#res.destroy();
   }
 
   onClosed(listener: (reason: string) => void): void {
@@ -156,6 +170,10 @@ class WsFlvOutput implements FlvOutput {
   end(reason: string): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     this.#ws.close(reason === 'server closing' ? WS_GOING_AWAY : WS_NORMAL, reason.slice(0, 120));
+  }
+
+  abort(): void {
+    this.#ws.terminate();
   }
 
   onClosed(listener: (reason: string) => void): void {
@@ -278,7 +296,7 @@ export class FlvEgress {
     const app = `${route.app}/${route.instance}`;
     const transport = output.kind === 'ws' ? 'ws-flv' : 'http-flv';
     const log = this.#options.log.child({ app, stream: source.stream.name, player: `${output.kind}-${this.#nextId++}`, ip: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '') });
-    const player = new FlvPlayer(output, source, this.#options.maxBufferedBytes, (reason) => {
+    const player = new FlvPlayer(output, source, this.#options, (reason) => {
       this.#players.delete(player);
       this.#totals.bytesSent += player.bytesSent;
       this.#totals.packetsDropped += player.packetsDropped;
@@ -302,14 +320,16 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
   readonly #queue: SubscriberQueue;
   readonly #timeline = new Timeline(0);
   readonly #onClose: (reason: string) => void;
+  readonly #limits: Pick<FlvEgressOptions, 'maxOutputBytes' | 'budgetLog'>;
   #closed = false;
   bytesSent = 0;
 
-  constructor(output: FlvOutput, source: EgressSource, maxBufferedBytes: number, onClose: (reason: string) => void) {
+  constructor(output: FlvOutput, source: EgressSource, options: FlvEgressOptions, onClose: (reason: string) => void) {
     this.#output = output;
     this.#source = source;
     this.#onClose = onClose;
-    this.#queue = new SubscriberQueue(this, { maxBufferedBytes });
+    this.#limits = options;
+    this.#queue = new SubscriberQueue(this, { maxBufferedBytes: options.maxBufferedBytes });
     output.onClosed((reason) => this.close(reason));
   }
 
@@ -357,9 +377,15 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
   }
 
   #send(buffer: Buffer): void {
-    if (!this.#output.writable) return;
+    if (!this.#output.writable || this.#closed) return;
     this.#output.write(buffer);
     this.bytesSent += buffer.length;
+    const unsent = this.#output.bufferedBytes;
+    if (unsent > this.#limits.maxOutputBytes) {
+      this.#limits.budgetLog.exceeded('http.playerMaxOutputBytes', { code: ErrorCode.HttpPeerTooSlow, kind: this.#output.kind, unsent }, 'FLV player does not read; cut off');
+      this.#output.abort();
+      this.close('player too slow');
+    }
   }
 }
 

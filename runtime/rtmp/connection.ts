@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../errors.ts';
+import type { AssemblyAccount, AssemblyBudget } from './assembly-budget.ts';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
 import { splitAggregate } from './aggregate.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
@@ -35,6 +36,10 @@ export type RtmpConnectionEvents = {
   /** Handshake finished; messages may flow. */
   ready: [];
   command: [command: RtmpCommand];
+  /** A command over `commandByteLimit`, not decoded: only its name and transaction id were read. */
+  commandTooLarge: [head: { name: string; transactionId: number }, bytes: number];
+  /** No byte from the peer for the watchIdle time, even after a ping (see watchIdle). */
+  idle: [];
   /** Data message (types 18/15) decoded to AMF values; `message` keeps the raw payload for relaying. */
   data: [values: unknown[], message: RtmpMessage];
   /** Audio (8) or video (9); aggregates are already split into their sub-messages. */
@@ -57,6 +62,8 @@ export interface RtmpConnectionOptions {
   handshakeTimeoutMs: number;
   /** A peer that lets more than this pile up unread is closed (a client that never reads). */
   maxOutputBufferBytes: number;
+  /** Inbound connections: the listener's budget for messages in reassembly. */
+  assemblyBudget?: AssemblyBudget;
   /** Server role: admits RTMPE handshakes (C0 = 6, 8 or 9); absent = RTMPE refused. */
   rtmpe?: RtmpeGate;
   /** Client role: handshake flavour (complex digest, RTMPE). */
@@ -112,15 +119,24 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #peerWindowAckSize = 0;
   #lastAckSent = 0;
   #handshakeTimer: NodeJS.Timeout | null;
+  #idleTimer: NodeJS.Timeout | null = null;
   #pingSentAt = 0;
+  readonly #assembly: AssemblyAccount | undefined;
+  /**
+   * Commands with a larger payload are not decoded; `commandTooLarge` is emitted instead. The owner
+   * sets it (the connect budget until the connect is handled); no limit by default.
+   */
+  commandByteLimit = Number.POSITIVE_INFINITY;
 
   constructor(transport: RtmpTransport, options: RtmpConnectionOptions) {
     super();
     this.#transport = transport;
     this.options = options;
+    this.#assembly = options.assemblyBudget?.open((error) => this.close(error.message, error));
     this.#decoder = new ChunkDecoder({
       maxMessageBytes: options.maxMessageBytes,
       maxChunkStreams: options.maxChunkStreams,
+      ...(this.#assembly ? { assembly: this.#assembly } : {}),
     });
     // A listener that throws (e.g. a malformed shared-object message decoded by the session) must
     // cost this connection only, never the process: close it with the error, which gets logged.
@@ -273,6 +289,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         return this.emit('data', decodeAmf0(amfBody(message)), message);
       case MessageType.CommandAmf0:
       case MessageType.CommandAmf3:
+        if (payload.length > this.commandByteLimit) return this.emit('commandTooLarge', peekCommand(message), payload.length);
         return this.emit('command', decodeCommand(message));
       case MessageType.SharedObjectAmf0:
       case MessageType.SharedObjectAmf3:
@@ -299,6 +316,28 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
       this.#pingSentAt = 0;
     }
     this.emit('userControl', event, body);
+  }
+
+  /**
+   * Emits `idle` when the peer sent nothing for `timeoutMs` (checked every half of it): after the
+   * first quiet half a PingRequest goes out — Flash Player, ffmpeg and OBS answer it, so a client
+   * that is alive but silent shows it — and if nothing at all arrives by the next check, `idle`.
+   * A client is thus idle between `timeoutMs` and 1.5 × `timeoutMs` after its last byte.
+   */
+  watchIdle(timeoutMs: number): void {
+    if (this.#idleTimer || this.#closed) return;
+    let seen = this.bytesIn;
+    let pinged = false;
+    this.#idleTimer = setInterval(() => {
+      if (this.bytesIn !== seen) {
+        seen = this.bytesIn;
+        pinged = false;
+      } else if (!pinged) {
+        pinged = true;
+        this.ping();
+      } else this.emit('idle');
+    }, timeoutMs / 2);
+    this.#idleTimer.unref();
   }
 
   /** Sends a PingRequest; the RTT shows in lastPingRttMs when the response arrives. */
@@ -394,6 +433,8 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   close(reason: string, error?: Error): void {
     if (this.#closed) return;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    this.#assembly?.close();
     this.#flush();
     this.#closed = true;
     this.#transport.end();
@@ -405,6 +446,20 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 function amfBody(message: RtmpMessage): Buffer {
   const amf3 = message.type === MessageType.CommandAmf3 || message.type === MessageType.DataAmf3;
   return amf3 && message.payload.length > 0 && message.payload[0] === 0 ? message.payload.subarray(1) : message.payload;
+}
+
+/**
+ * The name and transaction id of a command without decoding the rest (the first two AMF0 values:
+ * a string, then a number). For commands too large to decode.
+ */
+function peekCommand(message: RtmpMessage): { name: string; transactionId: number } {
+  const body = amfBody(message);
+  if (body.length < 3 || body[0] !== 0x02) throw new ProtocolError(ErrorCode.CommandInvalid, 'command without a name');
+  const nameEnd = 3 + body.readUInt16BE(1);
+  if (body.length < nameEnd) throw new ProtocolError(ErrorCode.AmfInvalid, 'command name longer than the message');
+  const name = body.toString('utf8', 3, nameEnd);
+  const transactionId = body.length >= nameEnd + 9 && body[nameEnd] === 0x00 ? body.readDoubleBE(nameEnd + 1) : 0;
+  return { name, transactionId };
 }
 
 function decodeCommand(message: RtmpMessage): RtmpCommand {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { ConnectionGate } from '../common/connection-gate.ts';
 import { ErrorCode, FmsRuntimeError } from '../errors.ts';
 import { RtmpConnection, type RtmpConnectionOptions } from './connection.ts';
 import { END_GRACE_MS, SocketTransport, TRANSPORT_NAMES, type RtmpTransport, type TransportName } from './transport.ts';
@@ -9,21 +10,30 @@ import { END_GRACE_MS, SocketTransport, TRANSPORT_NAMES, type RtmpTransport, typ
  * (rtmpt-gateway.ts) all hand their transport to accept(). Each becomes a server-role
  * RtmpConnection, so per-connection budgets (handshake time, message sizes, output buffer) and
  * anything counted here apply to every transport alike. The owner gets the connection once its
- * handshake is done. Tracks connections so close() ends them all.
+ * handshake is done. Tracks connections so close() ends them all. The gate, when given, stands in
+ * front of every port served here (TCP and TLS): a socket over the connection budgets is closed
+ * before its TLS or RTMP handshake, with nothing allocated for it.
  */
 export class RtmpListener {
   readonly #options: Omit<RtmpConnectionOptions, 'role'>;
   readonly #onReady: (connection: RtmpConnection) => void;
   readonly #onClose: (connection: RtmpConnection, reason: string, error?: Error) => void;
+  readonly #gate: ConnectionGate | undefined;
   readonly #servers: net.Server[] = [];
   readonly #connections = new Set<RtmpConnection>();
   /** Every accepted socket, also those still in their TLS handshake (not yet a connection). */
   readonly #sockets = new Set<net.Socket>();
 
-  constructor(options: Omit<RtmpConnectionOptions, 'role'>, onReady: (connection: RtmpConnection) => void, onClose: (connection: RtmpConnection, reason: string, error?: Error) => void) {
+  constructor(
+    options: Omit<RtmpConnectionOptions, 'role'>,
+    onReady: (connection: RtmpConnection) => void,
+    onClose: (connection: RtmpConnection, reason: string, error?: Error) => void,
+    gate?: ConnectionGate,
+  ) {
     this.#options = options;
     this.#onReady = onReady;
     this.#onClose = onClose;
+    this.#gate = gate;
   }
 
   get connectionCount(): number {
@@ -58,6 +68,7 @@ export class RtmpListener {
   /** Binds a server whose connections end up in accept() (TCP here, TLS for RTMPS); closed with the listener. */
   serve(server: net.Server, port: number, host: string, what: string): Promise<number> {
     this.#servers.push(server);
+    this.#gate?.guard(server);
     server.on('connection', (socket: net.Socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));

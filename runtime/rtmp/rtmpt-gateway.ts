@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { LogThrottle } from '../log/log-throttle.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseRtmptTarget } from './rtmpt-request.ts';
 import { RtmptSession, type RtmptReply } from './rtmpt-session.ts';
@@ -29,15 +29,14 @@ const FCS_HEADERS = { 'Content-Type': 'application/x-fcs', 'Cache-Control': 'no-
 export class RtmptGateway {
   readonly #options: RtmptOptions;
   readonly #accept: (transport: RtmpTransport) => void;
-  readonly #log: Logger;
   readonly #sessions = new Map<string, RtmptSession>();
   /** Refusals (full, too large, bad path) are logged at most once per 10 s per kind. */
-  readonly #refusals = new LogThrottle();
+  readonly #refusals: RateLimitedLog;
 
   constructor(options: RtmptOptions, accept: (transport: RtmpTransport) => void, log: Logger) {
     this.#options = options;
     this.#accept = accept;
-    this.#log = log;
+    this.#refusals = new RateLimitedLog(log);
   }
 
   get sessionCount(): number {
@@ -128,10 +127,8 @@ export class RtmptGateway {
   }
 
   #refused(what: string, req: http.IncomingMessage, reason: string): void {
-    const suppressed = this.#refusals.admit(what);
-    if (suppressed === null) return;
     const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.#log.warn({ ip, target: (req.url ?? '').slice(0, 200), reason, suppressed }, 'RTMPT request refused');
+    this.#refusals.warn(what, { ip, target: (req.url ?? '').slice(0, 200), reason }, 'RTMPT request refused');
   }
 
   /** Server shutdown: the RTMP connections close through the listener; forget what is left. */

@@ -44,6 +44,7 @@ import type {
   SandboxEvents,
   ThrownRecord,
 } from '../../host-api/protocol.ts';
+import { DEFAULT_LOG_LIMITS } from '../log/logger.ts';
 import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, type FailureContext, type ScriptWhere } from './isolate-errors.ts';
 import { hostApiBundle } from './host-api-bundle.ts';
 import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
@@ -130,6 +131,11 @@ export interface SandboxOptions {
   refusedHttpPorts?: () => readonly number[];
   /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
   onDispatch?: (event: SandboxEventName, seconds: number) => void;
+  /**
+   * trace() text and script error messages are cut to this many characters where they leave the
+   * isolate (config log.maxMessageChars), so a 40 MB string is never copied to the host. Default 8192.
+   */
+  maxTextChars?: number;
 }
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
@@ -175,7 +181,12 @@ export class Sandbox implements ApplicationScript {
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
     this.loader = new ScriptLoader(options);
-    this.failure = { sources: this.loader, handlerTimeoutMs: options.handlerTimeoutMs, memoryLimitMb: options.memoryLimitMb };
+    this.failure = {
+      sources: this.loader,
+      handlerTimeoutMs: options.handlerTimeoutMs,
+      memoryLimitMb: options.memoryLimitMb,
+      maxTextChars: options.maxTextChars ?? DEFAULT_LOG_LIMITS.maxMessageChars,
+    };
     this.fatal = new Promise<never>((_, reject) => {
       this.rejectFatal = reject;
     });
@@ -328,10 +339,13 @@ export class Sandbox implements ApplicationScript {
       exposeJson: this.options.exposeJson === true,
       exposeSetTimeout: this.options.exposeSetTimeout === true,
       amfClassKey: this.amfClasses.key,
+      maxTextChars: this.failure.maxTextChars,
     };
     const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
+    // trace() does not wait for Node's thread (protocol.ts TraceFunction); runs in call order with the rest.
+    const trace = new ivm.Callback((text: unknown) => this.onTrace(text), { ignored: true });
     try {
-      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto()], {
+      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto(), trace], {
         result: { reference: true },
         timeout: BOOT_TIMEOUT_MS,
       })) as ivm.Reference<DispatchFunction>;
@@ -495,6 +509,16 @@ export class Sandbox implements ApplicationScript {
   }
 
   // ---- the bridge: isolate -> host --------------------------------------------------------
+
+  /** trace() text sent without waiting (host-api cut it already; the logger bounds it again). */
+  private onTrace(text: unknown): void {
+    if (!this.isLive() || typeof text !== 'string') return;
+    try {
+      this.options.hooks.trace(text);
+    } catch (error) {
+      this.log('error', { err: error }, 'trace hook failed');
+    }
+  }
 
   /** The one synchronous callback the isolate has. Every argument is checked: it is script data. */
   private onHostCall(op: unknown, args: unknown): HostReply<unknown> {

@@ -12,6 +12,8 @@ export interface ServerProcess {
   httpPort: number;
   logs: LogCapture;
   url(pathPart: string): string;
+  /** Resident set size of the server process now (VmRSS), in bytes. */
+  rss(): number;
   /** SIGTERM (clean) or SIGKILL; resolves when the process has exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function serverListening(child: ChildProcess, timeoutMs = 20_000): 
     httpPort: listening['httpPort'] as number,
     logs,
     url: (p) => `rtmp://127.0.0.1:${port}/${p}`,
+    rss: () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;

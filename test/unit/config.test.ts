@@ -5,6 +5,19 @@ import { DEFAULT_CONFIG, parseCli } from '../../runtime/config.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
+/** Every problem parseCli lists for a config file with this content, as one text. */
+function problemsOf(fileConfig: unknown): string {
+  const dir = tempDir('cfg');
+  writeFileSync(path.join(dir, 'c.json'), JSON.stringify(fileConfig));
+  try {
+    parseCli(['--config', 'c.json'], dir);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems.join('\n');
+  }
+  return assert.fail('expected ConfigError');
+}
+
 describe('CLI and config', () => {
   it('embedded defaults: RTMP 1935, HTTP 8000 on 127.0.0.1, bundled applications/', () => {
     const { config } = parseCli([], '/repo');
@@ -59,21 +72,36 @@ describe('CLI and config', () => {
     const { config } = parseCli([], '/repo');
     assert.deepEqual(config.scripts.http, { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 });
     assert.deepEqual(config.scripts.fileVirtualDirectories, []);
-    const dir = tempDir('cfg');
-    writeFileSync(
-      path.join(dir, 'c.json'),
-      JSON.stringify({ scripts: { fileVirtualDirectories: ['/logs;/var/log/app', 'videos;/srv', '/x;relative', '/'], http: { timeoutMs: 0, allowHosts: 'x' } } }),
-    );
-    try {
-      parseCli(['--config', 'c.json'], dir);
-      assert.fail('expected ConfigError');
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      const text = error.problems.join('\n');
-      for (const needle of ['"videos;/srv"', '"/x;relative"', '"/"', 'scripts.http.timeoutMs', 'scripts.http.allowHosts']) {
-        assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
-      }
-      assert.ok(!text.includes('/var/log/app'), 'a good entry is not a problem');
+    const text = problemsOf({ scripts: { fileVirtualDirectories: ['/logs;/var/log/app', 'videos;/srv', '/x;relative', '/'], http: { timeoutMs: 0, allowHosts: 'x' } } });
+    for (const needle of ['"videos;/srv"', '"/x;relative"', '"/"', 'scripts.http.timeoutMs', 'scripts.http.allowHosts']) {
+      assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
+    }
+    assert.ok(!text.includes('/var/log/app'), 'a good entry is not a problem');
+  });
+
+  it('budgets: documented defaults; zero, fractions and out-of-order budgets are problems', () => {
+    const { config } = parseCli([], '/repo');
+    assert.equal(config.rtmp.maxConnectionsPerIp, 200);
+    assert.equal(config.rtmp.maxNameChars, 1024);
+    assert.equal(config.http.liveLogMaxBufferedBytes, 1024 * 1024);
+    assert.deepEqual(config.instances, { maxPerApp: 250, maxTotal: 500 });
+    assert.equal(config.log.maxMessageChars, 8192);
+    const text = problemsOf({
+      rtmp: { maxConnections: 0, maxNameChars: 10.5, maxAssemblyBytesPerConnection: 1024 },
+      http: { maxConnectionsPerIp: -1 },
+      instances: { maxTotal: 0 },
+      log: { maxFieldChars: 1.5, liveRecordMaxBytes: 10 * 1024 * 1024 },
+    });
+    for (const needle of [
+      'rtmp.maxConnections:',
+      'rtmp.maxNameChars: must be a whole number',
+      'rtmp.maxAssemblyBytesPerConnection: 1024 is below rtmp.maxMessageBytes',
+      'http.maxConnectionsPerIp',
+      'instances.maxTotal',
+      'log.maxFieldChars',
+      'log.liveRecordMaxBytes',
+    ]) {
+      assert.ok(text.includes(needle), `missing problem about ${needle}:\n${text}`);
     }
   });
 

@@ -3,7 +3,7 @@ import { resolveStreamFile } from '../../runtime/media/stream-files.ts';
 import { parseStreamName } from '../../runtime/media/stream-registry.ts';
 import { hasAccess } from '../../runtime/common/access-list.ts';
 import { parseConnectTarget } from '../../runtime/instances/tc-url.ts';
-import { stripCredentials } from '../../runtime/log/logger.ts';
+import { stripCredentials } from '../../runtime/log/strip-credentials.ts';
 
 describe('names, paths and access lists', () => {
   it('tcUrl → app, instance (default _definst_), query; falls back to the app field', () => {
