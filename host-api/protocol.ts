@@ -16,17 +16,22 @@
 
 export type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess';
 
-/** What the isolate learns about a connecting client (script-contract ClientInfo). */
+/** What the isolate learns about a connecting client (Client class properties, fms-api.md §3.1). */
 export interface ClientRecord {
   id: string;
   ip: string;
+  /** connect flashVer, e.g. "FMLE/3.0 (compatible; FMSc/1.0)" or "LNX 9,0,124,2". */
   agent: string;
-  protocol: string;
+  /** FMS's value: "rtmp", "rtmps" (TLS, or RTMPT over HTTPS), "rtmpt", "rtmpe" or "rtmpte". */
+  protocol: 'rtmp' | 'rtmps' | 'rtmpt' | 'rtmpe' | 'rtmpte';
+  /** True over TLS (RTMPS, RTMPTS); RTMPE is not. */
   secure: boolean;
+  /** swfUrl of the connect command. */
   referrer: string;
   pageUrl: string;
+  /** tcUrl the client connected with (credentials stripped). */
   uri: string;
-  objectEncoding: number;
+  objectEncoding: 0 | 3;
   virtualKey: string;
   readAccess: string;
   writeAccess: string;
@@ -35,7 +40,9 @@ export interface ClientRecord {
 }
 
 export interface StreamRecord {
+  /** Stream name without query string (prefix like mp4: kept). */
   name: string;
+  /** The part after `?` given at publish, '' when none. */
   publishQueryString: string;
 }
 
@@ -47,14 +54,18 @@ export interface InfoRecord {
   [field: string]: unknown;
 }
 
+/** acceptConnection's counterpart: rejectConnection(client, errObj) or redirectConnection(client, uri, …). */
 export interface RejectRecord {
+  /** The errObj of rejectConnection; delivered as info.application. */
   application?: unknown;
+  /** For redirectConnection. */
   redirect?: string;
   description?: string;
 }
 
 export type CallReply = { ok: true; value: unknown } | { ok: false; code: 'NetConnection.Call.Failed'; description: string };
 
+/** Result of a server→client call (client.call, nc.call), delivered back to the script's responder. */
 export type CallResultRecord = { ok: true; value: unknown } | { ok: false; info: Record<string, unknown> };
 
 /** Answer of `load(name)`: run `source` now, or it was queued to run before onAppStart. */

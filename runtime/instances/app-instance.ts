@@ -8,15 +8,15 @@ import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-fil
 import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { OutboundNetwork } from './outbound-connections.ts';
-import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
-import type { StreamHost } from './net-stream-session.ts';
+import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from '../sessions/client-session.ts';
+import type { StreamHost } from '../sessions/net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
 import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
-import { status } from './status-codes.ts';
+import { status } from '../common/status-codes.ts';
 import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
-import { NO_BANDWIDTH_LIMITS } from './bandwidth-settings.ts';
+import { NO_BANDWIDTH_LIMITS } from '../sessions/bandwidth-settings.ts';
 import type { RecordingLimits } from '../media/recorder.ts';
 
 export type { ScriptFactory } from './script-generation.ts';

@@ -36,7 +36,7 @@ import path from 'node:path';
 import type { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PACKAGING_MODES, type HlsSettings } from '../media/hls/hls-settings.ts';
 import { NO_RECORDING_SETTINGS, type RecordingSettings } from './recording-limits.ts';
-import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from './bandwidth-settings.ts';
+import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from '../sessions/bandwidth-settings.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;

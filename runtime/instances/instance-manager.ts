@@ -4,10 +4,10 @@ import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import type { AppCatalog, AppDefinition } from './app-catalog.ts';
 import { AppInstance, type AppInstanceOptions, type ScriptFactory } from './app-instance.ts';
-import { connectObjectProblem, targetProblem, type ArgumentLimits } from './argument-budget.ts';
-import { ClientSession, type SessionLimits } from './client-session.ts';
-import { status } from './status-codes.ts';
-import { parseConnectTarget } from './tc-url.ts';
+import { connectObjectProblem, targetProblem, type ArgumentLimits } from '../sessions/argument-budget.ts';
+import { ClientSession, type SessionLimits } from '../sessions/client-session.ts';
+import { status } from '../common/status-codes.ts';
+import { parseConnectTarget } from '../sessions/connect-target.ts';
 
 /** What the manager enforces before routing a connect (config `rtmp.*`, `instances.*`). */
 export interface ConnectBudgets {

@@ -11,7 +11,7 @@ import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
 import { Timeline } from '../media/timeline.ts';
 import type { ClientCallResult } from './script-contract.ts';
-import { status } from './status-codes.ts';
+import { status } from '../common/status-codes.ts';
 
 /** What outbound connections report back to the script (server-side NetConnection/NetStream events). */
 export interface OutboundEvents {

@@ -6,36 +6,10 @@
  * `InstanceHooks` (given at construction) to act on the world. Only plain, JSON/AMF-safe data crosses:
  * ids, names, info objects and call arguments — never sockets or media.
  */
+import type { CallResultRecord, ClientRecord, RejectRecord, StreamRecord } from '../../host-api/protocol.ts';
 
-/** What a script may know about a client (Client class properties, fms-api.md §3.1). */
-export interface ClientInfo {
-  id: string;
-  ip: string;
-  /** connect flashVer, e.g. "FMLE/3.0 (compatible; FMSc/1.0)" or "LNX 9,0,124,2". */
-  agent: string;
-  /** FMS's value: "rtmp", "rtmps" (TLS, or RTMPT over HTTPS), "rtmpt", "rtmpe" or "rtmpte". */
-  protocol: 'rtmp' | 'rtmps' | 'rtmpt' | 'rtmpe' | 'rtmpte';
-  /** True over TLS (RTMPS, RTMPTS); RTMPE is not. */
-  secure: boolean;
-  /** swfUrl of the connect command. */
-  referrer: string;
-  pageUrl: string;
-  /** tcUrl the client connected with (credentials stripped). */
-  uri: string;
-  objectEncoding: 0 | 3;
-  virtualKey: string;
-  readAccess: string;
-  writeAccess: string;
-  audioSampleAccess: string;
-  videoSampleAccess: string;
-}
-
-export interface StreamInfo {
-  /** Stream name without query string (prefix like mp4: kept). */
-  name: string;
-  /** The part after `?` given at publish, '' when none. */
-  publishQueryString: string;
-}
+export type ClientInfo = ClientRecord;
+export type StreamInfo = StreamRecord;
 
 /** Outcome of the script's `onConnect`. 'pending' = the script will call accept/reject later. */
 export type ConnectOutcome = 'accept' | 'reject' | 'pending';
@@ -45,16 +19,8 @@ export type CallOutcome =
   | { ok: true; value: unknown }
   | { ok: false; code: 'NetConnection.Call.Failed'; description: string };
 
-export interface RejectInfo {
-  /** The errObj of rejectConnection; delivered as info.application. */
-  application?: unknown;
-  /** For redirectConnection. */
-  redirect?: string;
-  description?: string;
-}
-
-/** Result of a server→client call, delivered back to the script's responder. */
-export type ClientCallResult = { ok: true; value: unknown } | { ok: false; info: Record<string, unknown> };
+export type RejectInfo = RejectRecord;
+export type ClientCallResult = CallResultRecord;
 
 /**
  * Server-side NetConnection / NetStream / Stream operations (fms-api §4–§6). Ids are chosen by the

@@ -13,7 +13,7 @@ import type { PacketSink } from '../media/subscriber-queue.ts';
 import { VodPlayer } from '../media/vod-player.ts';
 import { encodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
-import { status, type InfoObject } from './status-codes.ts';
+import { status, type InfoObject } from '../common/status-codes.ts';
 
 export interface ServerStreamHost {
   readonly streams: StreamRegistry;

@@ -29,7 +29,7 @@ import type {
   RejectInfo,
   StreamInfo,
 } from '../instances/script-contract.ts';
-import { FMS_VERSION, status } from '../instances/status-codes.ts';
+import { FMS_VERSION, status } from '../common/status-codes.ts';
 import type {
   AccessField,
   BootOptions,

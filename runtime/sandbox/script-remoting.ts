@@ -20,7 +20,7 @@
 import { ErrorCode } from '../errors.ts';
 import { decodeAmfPacket, encodeAmfPacket, type AmfPacketHeader, type AmfPacketMessage } from '../rtmp/amf-packet.ts';
 import type { CallResultRecord, InfoRecord } from '../../host-api/protocol.ts';
-import { status } from '../instances/status-codes.ts';
+import { status } from '../common/status-codes.ts';
 import { loggableUrl, type HttpOutcome, type ScriptHttp } from './script-http.ts';
 
 export interface RemotingBudgets {

@@ -7,14 +7,14 @@ import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
 import { fmsProtocol, isSecure } from '../rtmp/transport.ts';
 import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
-import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
+import type { CallResultRecord, ClientRecord, RejectRecord } from '../../host-api/protocol.ts';
 import type { SharedObjectSubscriber } from '../shared-objects/shared-object-state.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
-import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from './status-codes.ts';
+import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from '../common/status-codes.ts';
 import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
 import { BandwidthLimiter } from '../media/bandwidth-limiter.ts';
 import { FMS_DEFAULT_BANDWIDTH_BYTES, type BandwidthSettings } from './bandwidth-settings.ts';
-import type { ConnectTarget } from './tc-url.ts';
+import type { ConnectTarget } from './connect-target.ts';
 
 /** What a client session needs from the instance it joined. */
 export interface SessionOwner {
@@ -66,7 +66,7 @@ export const DEFAULT_ACCESS = { readAccess: '/', writeAccess: '/', audioSampleAc
 export class ClientSession {
   readonly id = newClientId();
   readonly connection: RtmpConnection;
-  readonly info: ClientInfo;
+  readonly info: ClientRecord;
   readonly target: ConnectTarget;
   readonly connectArgs: unknown[];
   readonly connectedAt = Date.now();
@@ -80,7 +80,7 @@ export class ClientSession {
   #droppedByDeletedStreams = 0;
   #nextStreamId = 1;
   #nextTxn = 1;
-  #pendingCalls = new Map<number, (result: ClientCallResult) => void>();
+  #pendingCalls = new Map<number, (result: CallResultRecord) => void>();
   #connectTimer: NodeJS.Timeout | null = null;
   /** Bytes/s limits in force (0 = none) and their caps (Application.xml Client/Bandwidth, BandwidthCap). */
   #bandwidth: BandwidthSettings = { serverToClient: 0, clientToServer: 0, serverToClientCap: 0, clientToServerCap: 0 };
@@ -167,7 +167,7 @@ export class ClientSession {
   }
 
   /** Reject (or redirect) the pending connect, then close as FMS does. */
-  reject(rejection: RejectInfo): void {
+  reject(rejection: RejectRecord): void {
     if (this.#state !== 'pending') return;
     this.#clearConnectTimer();
     const info = rejection.redirect
@@ -237,7 +237,7 @@ export class ClientSession {
   }
 
   /** Invokes a method on the client's NetConnection; `onResult` gets its `_result`/`_error`. */
-  call(method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
+  call(method: string, args: unknown[], onResult?: (result: CallResultRecord) => void): boolean {
     if (this.#state !== 'accepted') return false;
     const txn = onResult ? this.#nextTxn++ : 0;
     if (onResult) this.#pendingCalls.set(txn, onResult);

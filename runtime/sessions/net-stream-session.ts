@@ -11,8 +11,8 @@ import { Recorder, type RecordingLimit, type RecordingLimits } from '../media/re
 import { VodPlayer } from '../media/vod-player.ts';
 import { hasAccess } from '../common/access-list.ts';
 import type { ClientSession } from './client-session.ts';
-import type { StreamInfo } from './script-contract.ts';
-import { status, type InfoObject } from './status-codes.ts';
+import type { StreamRecord } from '../../host-api/protocol.ts';
+import { status, type InfoObject } from '../common/status-codes.ts';
 
 /** What a client's NetStream needs from its application instance. */
 export interface StreamHost {
@@ -22,8 +22,8 @@ export interface StreamHost {
   readonly playerMaxBufferedBytes: number;
   /** Limits of a recording a client starts with publish("record"/"append") (Application.xml Recording). */
   publishRecordingLimits(): RecordingLimits;
-  publishStarted(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
-  publishStopped(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
+  publishStarted(session: ClientSession, stream: LiveStream, info: StreamRecord): void;
+  publishStopped(session: ClientSession, stream: LiveStream, info: StreamRecord): void;
 }
 
 const SAMPLE_ACCESS = encodeAmf0(['|RtmpSampleAccess', false, false]);
@@ -37,7 +37,7 @@ export class NetStreamSession implements LiveSubscriber {
   readonly session: ClientSession;
   readonly id: number;
   readonly #host: StreamHost;
-  publishing: { stream: LiveStream; info: StreamInfo } | null = null;
+  publishing: { stream: LiveStream; info: StreamRecord } | null = null;
   playing: { stream: LiveStream; queue: SubscriberQueue; name: string } | null = null;
   vod: { player: VodPlayer; name: string } | null = null;
   #recorder: Recorder | null = null;
@@ -117,7 +117,7 @@ export class NetStreamSession implements LiveSubscriber {
       this.#host.streams.release(stream);
       return this.#status(status.publishBadName(name, this.#clientId));
     }
-    const info: StreamInfo = { name, publishQueryString: query };
+    const info: StreamRecord = { name, publishQueryString: query };
     const mode = type === 'record' || type === 'append' ? type : 'live';
     const file = mode === 'live' ? null : this.#host.recordedFile(name);
     if (mode !== 'live' && !file) {
