@@ -101,7 +101,6 @@ export class Server {
     this.instances = new InstanceManager(
       this.catalog,
       {
-        connectTimeoutMs: rtmp.connectTimeoutMs,
         network: {
           ownPort: (scheme) => this.#ownPort(scheme),
           secureContext: () => this.#outboundTrust,
@@ -117,6 +116,7 @@ export class Server {
       },
       {
         arguments: { maxNameChars: rtmp.maxNameChars, maxUrlChars: rtmp.maxUrlChars, maxConnectBytes: rtmp.maxConnectBytes },
+        connectTimeoutMs: rtmp.connectTimeoutMs,
         idleTimeoutMs: rtmp.idleTimeoutSec * 1000,
         maxInstancesPerApp: instanceCaps.maxPerApp,
         maxInstancesTotal: instanceCaps.maxTotal,
@@ -131,7 +131,7 @@ export class Server {
       { ...rtmp, assemblyBudget, ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}) },
       (connection) => {
         adopted.add(connection);
-        this.instances.adopt(connection, rtmp.connectTimeoutMs);
+        this.instances.adopt(connection);
       },
       (connection, reason, error) => {
         this.#metrics.connectionClosed(connection.bytesIn, connection.bytesOut); // byte counters never go down

@@ -9,9 +9,10 @@ import type { ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { OutboundNetwork } from './outbound-connections.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from '../sessions/client-session.ts';
+import { ACCEPT, refused, rejectedByScript, type ConnectOutcome } from '../sessions/connect-request.ts';
 import type { StreamHost } from '../sessions/net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import type { ClientInfo, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from '../common/status-codes.ts';
@@ -29,7 +30,6 @@ export interface AppInstanceOptions {
   sharedObjectsDir: (app: AppDefinition) => string;
   /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
   network: OutboundNetwork;
-  connectTimeoutMs: number;
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
@@ -172,7 +172,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
       // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
-      for (const session of this.sessions) session.rejectWith(this.#startFailed());
+      for (const session of this.sessions) session.decide(this.#startFailed());
       this.#close();
       return false;
     }
@@ -184,10 +184,10 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
     this.#defaultBandwidth(session);
-    session.attach(this, this.#options.connectTimeoutMs);
+    session.join(this);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(this.#startFailed());
+      session.decide(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
@@ -195,8 +195,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   }
 
   /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
-  #startFailed() {
-    return status.connectRejected(`Application (${this.name}) failed to start.`);
+  #startFailed(): ConnectOutcome {
+    return refused(status.connectRejected(`Application (${this.name}) failed to start.`), 'application failed to start');
   }
 
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
@@ -384,7 +384,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#reportScriptError(error);
     for (const session of this.sessions) {
       if (session.accepted) session.disconnect('script failure', status.connectAppShutdown(this.name));
-      else session.rejectWith(status.connectRejected(`Application (${this.name}) script failed.`));
+      else session.decide(refused(status.connectRejected(`Application (${this.name}) script failed.`), 'script failure'));
     }
     this.#close();
   }
@@ -433,9 +433,7 @@ export class AppInstance implements SessionOwner, StreamHost {
         session.log.info({ app: this.name }, 'client carried over to the reloaded script');
         return;
       }
-      if (!session || session.state !== 'pending') return;
-      session.accept();
-      session.log.info({ app: this.name, agent: session.info.agent }, 'client accepted');
+      session?.decide(ACCEPT);
     },
     rejectConnection: (clientId, info: RejectInfo) => {
       const session = this.#sessions.get(clientId);
@@ -448,9 +446,7 @@ export class AppInstance implements SessionOwner, StreamHost {
         session.disconnect('rejected by the reloaded script', rejected);
         return;
       }
-      if (!session || session.state !== 'pending') return;
-      session.log.info({ app: this.name, redirect: info.redirect }, 'client rejected');
-      session.reject(info);
+      session?.decide(rejectedByScript(info));
     },
     disconnect: (clientId) => {
       const session = this.#sessions.get(clientId);
