@@ -11,7 +11,8 @@ import type { CallResultRecord, ClientRecord } from '../../host-api/protocol.ts'
 import type { SharedObjectSubscriber } from '../shared-objects/shared-object-state.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from '../common/status-codes.ts';
-import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
+import type { NetStreamSession, StreamHost } from './net-stream-session.ts';
+import { ClientStreams } from './client-streams.ts';
 import type { BandwidthLimiter } from '../media/bandwidth-limiter.ts';
 import type { BandwidthSettings } from './bandwidth-settings.ts';
 import { ClientBandwidth } from './client-bandwidth.ts';
@@ -94,10 +95,7 @@ export class ClientSession {
   #connectTxn = 0;
   #connectTimer: NodeJS.Timeout | null;
   #ending: Ending | null = null;
-  #streams = new Map<number, NetStreamSession>();
-  /** msg_dropped of stream ids already deleted: the client's count covers its whole connection. */
-  #droppedByDeletedStreams = 0;
-  #nextStreamId = 1;
+  readonly #streams = new ClientStreams(this);
   #nextTxn = 1;
   #pendingCalls = new Map<number, (result: CallResultRecord) => void>();
   readonly #bandwidth = new ClientBandwidth();
@@ -126,8 +124,8 @@ export class ClientSession {
     this.#connectTimer = setTimeout(() => this.#connectTimedOut(), limits.connectTimeoutMs);
     connection.on('command', (command) => this.#onCommand(command));
     connection.on('commandTooLarge', (head, bytes) => this.#onConnectTooLarge(head, bytes));
-    connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
-    connection.on('media', (message) => this.#onMedia(message));
+    connection.on('data', (values, message) => this.#streams.data(values, message));
+    connection.on('media', (message) => this.#streams.media(message));
     connection.on('sharedObject', (message) => this.#onSharedObject(message));
     connection.on('close', (reason, error) => this.#onClose(reason, error));
     connection.on('idle', () => this.#onIdle());
@@ -274,7 +272,7 @@ export class ClientSession {
   }
 
   #applyLimiter(): void {
-    for (const stream of this.#streams.values()) if (stream.playing) stream.playing.queue.limiter = this.#bandwidth.limiter;
+    this.#streams.setLimiter(this.#bandwidth.limiter);
   }
 
   /** Invokes a method on the client's NetConnection; `onResult` gets its `_result`/`_error`. */
@@ -294,34 +292,19 @@ export class ClientSession {
       this.log.debug({ command: command.name }, 'command before accept ignored');
       return;
     }
-    if (command.streamId !== 0) {
-      const stream = this.#streams.get(command.streamId);
-      if (stream) return stream.onCommand(command);
-    }
+    if (command.streamId !== 0 && this.#streams.command(command)) return;
     switch (command.name) {
       case 'createStream':
-        return this.#createStream(command);
-      case 'deleteStream':
-      case 'closeStream': {
-        const id = command.name === 'deleteStream' ? Number(command.args[0]) : command.streamId;
-        const stream = this.#streams.get(id);
-        stream?.close();
-        if (command.name === 'deleteStream' && stream) {
-          this.#droppedByDeletedStreams += stream.messagesDropped;
-          this.#streams.delete(id);
-        }
+        this.connection.sendCommand(0, '_result', command.transactionId, null, [this.#streams.create(this.#owner!.streamHost)]);
         return;
-      }
+      case 'deleteStream':
+        return this.#streams.close(Number(command.args[0]), true);
+      case 'closeStream':
+        return this.#streams.close(command.streamId, false);
       default:
         void this.#onMethodCall(command);
         return;
     }
-  }
-
-  #createStream(command: RtmpCommand): void {
-    const id = this.#nextStreamId++;
-    this.#streams.set(id, new NetStreamSession(this, id, this.#owner!.streamHost));
-    this.connection.sendCommand(0, '_result', command.transactionId, null, [id]);
   }
 
   async #onMethodCall(command: RtmpCommand): Promise<void> {
@@ -379,11 +362,6 @@ export class ClientSession {
     this.#owner.sharedObjects.handleMessage(this.#soSubscriber, decodeSharedObjectMessage(message.payload, this.#soAmf3));
   }
 
-  #onMedia(message: RtmpMessage): void {
-    if (message.type !== MessageType.Audio && message.type !== MessageType.Video) return;
-    this.#streams.get(message.streamId)?.onMedia(message);
-  }
-
   /** The one end of the session, whoever closed the connection: cleanup, then the one end line. */
   #onClose(reason: string, error: Error | undefined): void {
     const wasAccepted = this.#state === 'accepted';
@@ -393,9 +371,7 @@ export class ClientSession {
     const endReason = ending?.reason ?? (hungUp ? 'peer closed' : reason);
     this.#state = 'closed';
     this.#clearConnectTimer();
-    for (const stream of this.#streams.values()) stream.close();
-    this.#droppedByDeletedStreams = this.messagesDropped;
-    this.#streams.clear();
+    this.#streams.closeAll();
     this.#owner?.sharedObjects.releaseAll(this.#soSubscriber);
     for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
     this.#pendingCalls.clear();
@@ -415,13 +391,11 @@ export class ClientSession {
 
   /** Media messages dropped for this client's players by their bounded queues (client.getStats msg_dropped). */
   get messagesDropped(): number {
-    let dropped = this.#droppedByDeletedStreams;
-    for (const stream of this.#streams.values()) dropped += stream.messagesDropped;
-    return dropped;
+    return this.#streams.messagesDropped;
   }
 
   /** Streams this client currently has (for stats and the admin view). */
   get streams(): NetStreamSession[] {
-    return [...this.#streams.values()];
+    return this.#streams.list;
   }
 }
