@@ -14,6 +14,7 @@ import {
   emptyMap,
   globalObject,
   host,
+  hostWait,
 } from './host.ts';
 import { invoke, tagError } from './values.ts';
 
@@ -32,7 +33,7 @@ export function trace(value?: unknown): void {
  */
 export function load(name: unknown): void {
   const stack = new ErrorConstructor().stack;
-  const reply = host('load', StringConstructor(name), typeof stack === 'string' ? stack : undefined);
+  const reply = hostWait('load', StringConstructor(name), typeof stack === 'string' ? stack : undefined);
   if (reply.kind === 'deferred') return;
   if (reply.kind === 'failed') {
     const { error } = reply;

@@ -8,14 +8,28 @@
  * Function.prototype.call/apply/bind; going through them would hand the host function to script
  * code as `this`. It lives in this module's closure only and is never stored on any object.
  */
-import type { HostCalls, HostFunction, HostOp, TraceFunction } from './protocol.ts';
+import type { HostCalls, HostFunction, HostOp, HostReply, HostWaitOp, HostWaitReference, HostWaits, TraceFunction } from './protocol.ts';
 
 let hostFn: HostFunction | undefined;
 let traceFn: TraceFunction | undefined;
+let waitRef: HostWaitReference | undefined;
+let applySyncPromise: HostWaitReference['applySyncPromise'] | undefined;
 
-export function bindHost(fn: HostFunction, trace: TraceFunction): void {
+/**
+ * Options of every wait call, built once and frozen, without a prototype: isolated-vm reads options
+ * it is not given (`result`, `reference`…) from the object, and an inherited one a script planted on
+ * Object.prototype could otherwise change how the host's answer is handed over.
+ */
+const WAIT_OPTIONS = Object.freeze(Object.assign(Object.create(null) as object, {
+  arguments: Object.freeze(Object.assign(Object.create(null) as object, { copy: true })),
+}));
+
+export function bindHost(fn: HostFunction, trace: TraceFunction, wait: HostWaitReference): void {
   hostFn = fn;
   traceFn = trace;
+  waitRef = wait;
+  // Captured now: the method is looked up once, before any script runs.
+  applySyncPromise = wait.applySyncPromise;
 }
 
 /**
@@ -78,6 +92,17 @@ export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>)
   const fn = hostFn;
   if (fn === undefined) throw new TypeErrorConstructor('host-api is not installed');
   const reply = fn(op, args);
+  if (reply[0] === true) return reply[1];
+  throw new TypeErrorConstructor(reply[1]);
+}
+
+/**
+ * Waits for an operation the host does off its event loop (protocol.ts HostWaits); the script sees
+ * a synchronous call, as in FMS. A refused argument becomes a TypeError in the calling script.
+ */
+export function hostWait<K extends HostWaitOp>(op: K, ...args: Parameters<HostWaits[K]>): ReturnType<HostWaits[K]> {
+  if (waitRef === undefined || applySyncPromise === undefined) throw new TypeErrorConstructor('host-api is not installed');
+  const reply = reflectApply(applySyncPromise, waitRef, [undefined, [op, args], WAIT_OPTIONS]) as HostReply<ReturnType<HostWaits[K]>>;
   if (reply[0] === true) return reply[1];
   throw new TypeErrorConstructor(reply[1]);
 }

@@ -6,6 +6,12 @@
  * (or an id); anything that takes time comes back later as an event. Its arguments and results are
  * structured-clone copies, so only plain data crosses (no functions, no prototypes).
  *
+ * Isolate → host, waiting: ONE function `hostWait(op, args)` for the few FMS calls that are
+ * synchronous for the script but whose work has a size the script chooses (SharedObject.get of a
+ * persistent SO, so.flush(), File.list, remove, copyTo…, load()). The isolate's own thread waits for the answer (isolated-vm's
+ * applySyncPromise) while the host does the work asynchronously: the event loop that moves media
+ * never runs it in one piece. Each wait is bounded (scripts.ioWaitMs); then it answers its failure value.
+ *
  * Host → isolate: ONE `dispatch(event, payload)` function, called asynchronously with a CPU timeout
  * through a per-instance FIFO. Payloads are copies; the reply is a copy.
  *
@@ -91,7 +97,7 @@ export type FileType = 'text' | 'binary' | 'utf8';
 export type FileIoOp =
   | 'read' | 'readln' | 'readlns' | 'readAll' | 'readByte'
   | 'write' | 'writeByte'
-  | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'flush' | 'close';
+  | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'close';
 export type FileChangeOp = 'mkdir' | 'remove' | 'renameTo' | 'copyTo';
 
 /** What the host knows of a File path (runtime/sandbox/script-files.ts FileInfo). */
@@ -126,8 +132,6 @@ export interface HostCalls {
   trace(text: string): void;
   /** A P2 member was used; the host logs "unsupported: <member>" (host-api sends each name once). */
   unsupported(member: string): void;
-  /** `callerStack`: where load() was called (a stack trace), so a missing file is reported at that line. */
-  load(name: string, callerStack?: string): LoadReply;
   acceptConnection(clientId: string): void;
   rejectConnection(clientId: string, info: RejectRecord): void;
   disconnect(clientId: string): boolean;
@@ -175,12 +179,9 @@ export interface HostCalls {
   streamClear(name: string): boolean;
   /** s.time: the stream's current position in seconds (0 when nothing plays or publishes into it). */
   streamTime(name: string): number;
-  soGet(name: string, persistent: boolean): boolean;
   soOp(name: string, op: string, args: unknown[]): unknown;
   // File (synchronous, as in FMS). A refused path answers null / false / 0 and is logged once.
   fileInfo(path: string): FileInfoRecord | null;
-  fileList(path: string): string[] | null;
-  fileChange(path: string, op: FileChangeOp, arg: string | boolean): boolean;
   /** A handle (> 0), or 0 when the file can't be opened. */
   fileOpen(path: string, type: FileType, mode: string): number;
   fileIo(handle: number, op: FileIoOp, arg: string | number | null): unknown;
@@ -196,11 +197,41 @@ export interface HostCalls {
 
 export type HostOp = keyof HostCalls;
 
+/**
+ * Operations the isolate waits for while the host works off its event loop (see the top). Each
+ * answers its failure value (false / null / a failed load) when it did not finish within scripts.ioWaitMs.
+ */
+export interface HostWaits {
+  /**
+   * load(name): read (size-capped) off the event loop; queued instead while main.asc's top level
+   * runs. `callerStack`: where load() was called (a stack trace), so a missing file is reported at that line.
+   */
+  load(name: string, callerStack?: string): LoadReply;
+  /** SharedObject.get(name, persistent): a persistent SO's file is loaded off the event loop first. */
+  soGet(name: string, persistent: boolean): boolean;
+  /** so.flush(): true once the shared object is durable on disk (local persistent SOs only). */
+  soFlush(name: string): boolean;
+  fileList(path: string): string[] | null;
+  fileChange(path: string, op: FileChangeOp, arg: string | boolean): boolean;
+  /** File.flush(): fsync of an open file. */
+  fileFlush(handle: number): boolean;
+}
+
+export type HostWaitOp = keyof HostWaits;
+
 /** `[true, value]` or `[false, message]` when the host refused the arguments. */
 export type HostReply<T> = [ok: true, value: T] | [ok: false, message: string];
 
 /** The single synchronous callback the bootstrap receives. */
 export type HostFunction = <K extends HostOp>(op: K, args: Parameters<HostCalls[K]>) => HostReply<ReturnType<HostCalls[K]>>;
+
+/**
+ * The waiting channel as the bootstrap receives it: an isolated-vm Reference to an async host
+ * function, called only through `applySyncPromise` (host.ts). Typed here by the one method used.
+ */
+export interface HostWaitReference {
+  applySyncPromise(receiver: undefined, args: [op: HostWaitOp, args: unknown[]], options: object): unknown;
+}
 
 /** Events the host dispatches into the isolate, with their payload and reply value. */
 export interface SandboxEvents {
@@ -266,7 +297,6 @@ export interface BootOptions {
   maxTextChars: number;
 }
 
-/** The bundle's entry: `install(host, options)` returns the dispatch function. */
 /**
  * trace() text to the host without waiting for it (an isolated-vm "ignored" callback): a synchronous
  * host call is a round trip between the isolate's thread and Node's (~25 µs), five times the cost of
@@ -275,4 +305,5 @@ export interface BootOptions {
  */
 export type TraceFunction = (text: string) => void;
 
-export type InstallFunction = (host: HostFunction, options: BootOptions, trace: TraceFunction) => DispatchFunction;
+/** The bundle's entry: `install(host, options, trace, hostWait)` returns the dispatch function. */
+export type InstallFunction = (host: HostFunction, options: BootOptions, trace: TraceFunction, hostWait: HostWaitReference) => DispatchFunction;

@@ -5,7 +5,7 @@
  * clients made; `so[handler]` runs for a client's `so.send(handler, ...)`. With a NetConnection,
  * `get` returns a proxied SO owned by the server that connection reaches (the host is its client).
  */
-import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, objectCreate, StringConstructor, unsupported } from './host.ts';
+import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, hostWait, objectCreate, StringConstructor, unsupported } from './host.ts';
 import { ncIdOf } from './net-connection.ts';
 import type { InfoRecord } from './protocol.ts';
 import { invoke, toPlain } from './values.ts';
@@ -29,7 +29,7 @@ defineMethod(SharedObjectStatic, 'get', function (name: unknown, persistence?: u
   if (netConnection !== undefined && netConnection !== null) return getProxied(soName, persistence === true, netConnection);
   const existing = handles[soName];
   if (existing !== undefined) return existing;
-  if (!host('soGet', soName, persistence === true)) return null;
+  if (!hostWait('soGet', soName, persistence === true)) return null;
   return newHandle(soName, soName);
 });
 
@@ -69,11 +69,18 @@ function op(so: unknown, operation: string, args: unknown[]): unknown {
 }
 
 const proto = SharedObject.prototype as Record<string, unknown>;
-for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'flush', 'clear', 'purge']) {
+for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'clear', 'purge']) {
   defineMethod(proto, operation, function (this: unknown, ...args: unknown[]): unknown {
     return op(this, operation, args);
   });
 }
+// True only once the data is on disk (written, fsynced, renamed, folder fsynced); the script waits
+// for it while the host writes off its event loop.
+defineMethod(proto, 'flush', function (this: unknown): boolean {
+  const key = typeof this === 'object' && this !== null ? keys.get(this) : undefined;
+  if (key === undefined || handles[key] !== this) return false;
+  return hostWait('soFlush', key);
+});
 defineMethod(proto, 'close', function (this: SharedObjectObject): void {
   op(this, 'close', []);
   const key = keys.get(this);

@@ -129,6 +129,17 @@ export interface Config {
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
     playerMaxBufferedBytes: number;
   };
+  sharedObjects: {
+    /** Largest slot (name and value, as stored); a bigger change is refused (client: reject; script: false). */
+    maxSlotBytes: number;
+    /**
+     * Largest shared object, as stored: a change that would make it bigger is refused. Loading uses
+     * the same figure, so what was accepted can always be loaded back.
+     */
+    maxObjectBytes: number;
+    /** Shared-object data clients may hold in one instance; beyond it their changes and new SOs are refused. */
+    maxInstanceBytes: number;
+  };
   /**
    * HLS / LL-HLS packaging and routes (runtime/media/hls/README.md): the per-app settings (Application.xml
    * <HLS> overrides them), the egress budgets and timers, the VOD budgets as `vod<Name>`.
@@ -158,6 +169,26 @@ export interface Config {
      * /virtual resolves in that (absolute) native folder instead of the application folder.
      */
     fileVirtualDirectories: string[];
+    /**
+     * Host memory one instance's script causes outside its isolate: shared-object slots it wrote,
+     * open-file buffers, outbound connection queues, timers. Over it the instance is shut down like
+     * an isolate out of memory (clients get NetConnection.Connect.AppShutdown).
+     */
+    hostMemoryMb: number;
+    /** Largest script file (main.asc, a load()ed file) read; a bigger one fails to load. */
+    maxScriptBytes: number;
+    /** Largest read or write of one File call; a bigger one fails (null / false). */
+    fileMaxIoBytes: number;
+    /** Most entries File.list() returns; a bigger folder answers null. */
+    fileMaxListEntries: number;
+    /**
+     * Longest a script waits for file work the host does off its event loop while the script sees a
+     * synchronous call (so.flush(), File.list/remove/copyTo/renameTo/mkdir, load() from a handler);
+     * then the call answers its failure value.
+     */
+    ioWaitMs: number;
+    /** Server-side NetConnections one instance may have open (connecting or connected) at once. */
+    maxOutboundConnections: number;
     /** LoadVars / XML HTTP requests made by scripts. */
     http: {
       /** Host names (or "*.example.com") scripts may reach besides loopback, which is always allowed. */
@@ -233,6 +264,7 @@ export const DEFAULT_CONFIG: Config = {
   rtmpe: { enabled: true, maxHandshakesPerSec: 200 },
   outbound: { caFiles: [] },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
+  sharedObjects: { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
   hls: {
     enabled: true,
     packaging: 'on-request',
@@ -261,6 +293,12 @@ export const DEFAULT_CONFIG: Config = {
     exposeSetTimeout: false,
     libPaths: [],
     fileVirtualDirectories: [],
+    hostMemoryMb: 128,
+    maxScriptBytes: 8 * 1024 * 1024,
+    fileMaxIoBytes: 16 * 1024 * 1024,
+    fileMaxListEntries: 10_000,
+    ioWaitMs: 3000,
+    maxOutboundConnections: 64,
     http: { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 },
     remoting: { maxRequestsInFlight: 8, maxQueuedCalls: 256, maxCallsPerPacket: 32, maxResponseBytes: 1024 * 1024 },
   },
@@ -352,6 +390,15 @@ function validate(config: Config, problems: string[]): void {
   positive('scripts.handlerTimeoutMs', config.scripts.handlerTimeoutMs);
   positive('scripts.idleUnloadSec', config.scripts.idleUnloadSec);
   if (config.scripts.memoryLimitMb < 8) problems.push('scripts.memoryLimitMb: isolated-vm needs at least 8');
+  for (const key of ['maxSlotBytes', 'maxObjectBytes', 'maxInstanceBytes'] as const) positive(`sharedObjects.${key}`, config.sharedObjects[key]);
+  const so = config.sharedObjects;
+  if (so.maxSlotBytes > so.maxObjectBytes) problems.push('sharedObjects.maxSlotBytes: must not exceed sharedObjects.maxObjectBytes');
+  if (so.maxObjectBytes > so.maxInstanceBytes) problems.push('sharedObjects.maxObjectBytes: must not exceed sharedObjects.maxInstanceBytes');
+  for (const key of ['hostMemoryMb', 'maxScriptBytes', 'fileMaxIoBytes', 'fileMaxListEntries', 'ioWaitMs', 'maxOutboundConnections'] as const) {
+    positive(`scripts.${key}`, config.scripts[key]);
+  }
+  // A script may write one whole shared object before its budget is checked against the rest.
+  if (config.scripts.hostMemoryMb * 1024 * 1024 < so.maxObjectBytes) problems.push('scripts.hostMemoryMb: must hold at least one sharedObjects.maxObjectBytes');
   positive('scripts.http.timeoutMs', config.scripts.http.timeoutMs);
   positive('scripts.http.maxBytes', config.scripts.http.maxBytes);
   for (const [key, value] of Object.entries(config.scripts.remoting)) {

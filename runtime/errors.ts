@@ -39,11 +39,18 @@ export const ErrorCode = {
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
   ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
+  ScriptHostMemory: 'SCRIPT_HOST_MEMORY',
+  // budgets: the one who asked is refused; nothing else is affected
+  SharedObjectTooLarge: 'SHARED_OBJECT_TOO_LARGE',
+  ScriptFileTooLarge: 'SCRIPT_FILE_TOO_LARGE',
+  ScriptOutboundLimit: 'SCRIPT_OUTBOUND_LIMIT',
   // host / config
   InstanceLimit: 'INSTANCE_LIMIT',
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
   TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',
+  StorageWriteFailed: 'STORAGE_WRITE_FAILED',
+  DataDirUnwritable: 'DATA_DIR_UNWRITABLE',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { RtmpScheme } from './client/client-transport.ts';
 import type { CertificateFiles } from './common/certificate-files.ts';
@@ -23,6 +24,7 @@ import { buildApplications } from './server/build-applications.ts';
 import { HttpRoutes } from './server/http-routes.ts';
 import { scriptFactory } from './server/script-factory.ts';
 import { TlsDoors } from './server/tls-doors.ts';
+import { checkSharedObjectFolders } from './shared-objects/data-dir-check.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -166,6 +168,9 @@ export class Server {
   async start(): Promise<void> {
     // Certificates and CA files first: a bad one is a start-up error listing every problem, before any port is bound.
     const { rtmpsCert, httpsCert } = this.#tls.load();
+    // Where persistent shared objects go: one folder with --data, else each app's own (FMS layout).
+    const soFolders = this.config.dataDir ? [path.join(this.config.dataDir, 'sharedobjects')] : this.catalog.list().map((app) => path.join(this.catalog.appsDir, app, 'sharedobjects'));
+    checkSharedObjectFolders(soFolders, this.log);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
     if (rtmpsCert) this.rtmpsPort = await this.#startRtmps(rtmpsCert);
     this.httpPort = await listenHttp(this.#http, this.config.http.port, this.config.http.host, 'HTTP');

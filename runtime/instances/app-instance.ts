@@ -6,6 +6,7 @@ import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
 import type { ScriptError } from '../errors.ts';
+import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { OutboundNetwork } from './outbound-connections.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from '../sessions/client-session.ts';
@@ -14,7 +15,8 @@ import type { StreamHost } from '../sessions/net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
 import type { ClientInfo, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
-import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
+import { DEFAULT_SO_LIMITS, SharedObjectStore } from '../shared-objects/shared-object-store.ts';
+import type { SoLimits } from '../shared-objects/shared-object-budget.ts';
 import { status } from '../common/status-codes.ts';
 import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
 import { NO_BANDWIDTH_LIMITS } from '../sessions/bandwidth-settings.ts';
@@ -33,6 +35,12 @@ export interface AppInstanceOptions {
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
+  /** sharedObjects.maxSlotBytes / maxObjectBytes / maxInstanceBytes. */
+  sharedObjectLimits?: SoLimits;
+  /** scripts.hostMemoryMb in bytes: host memory the script may cause before the instance is shut down. */
+  hostMemoryBytes?: number;
+  /** scripts.maxOutboundConnections. */
+  maxOutboundConnections?: number;
   /** A stream of this instance started publishing (HLS packaging "always"). */
   onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
   /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
@@ -82,6 +90,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   #state: InstanceState = 'starting';
   #started: Promise<boolean>;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** scripts.hostMemoryMb: over it the instance is shut down like an isolate out of memory. */
+  readonly #hostMemory: HostMemoryBudget;
   #idleSinceMs = 0;
   /** onDisconnect handlers queued but not yet run (unload waits for them). */
   readonly #disconnecting = new Set<Promise<void>>();
@@ -96,7 +106,14 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#onClosed = onClosed;
     this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes, onPublish: (stream) => options.onStreamPublish?.(this, stream) });
     this.#createScript = createScript;
-    this.sharedObjects = new SharedObjectStore({ appDataDir: options.sharedObjectsDir(def), instance: instanceName, log: this.log });
+    const soLimits = options.sharedObjectLimits ?? DEFAULT_SO_LIMITS;
+    this.sharedObjects = new SharedObjectStore({
+      appDataDir: options.sharedObjectsDir(def),
+      instance: instanceName,
+      log: this.log,
+      limits: soLimits,
+      admitScriptBytes: (bytes) => this.#hostMemory.admit(bytes),
+    });
     this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
     this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
     this.#generationHost = {
@@ -110,6 +127,8 @@ export class AppInstance implements SessionOwner, StreamHost {
       streamLengthSec: (name) => this.streamLengthSec(name),
       network: options.network,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
+      maxOutboundConnections: options.maxOutboundConnections ?? 64,
+      maxSlotBytes: soLimits.maxSlotBytes,
       clientHooks: this.#hooks,
       reportScriptError: (error) => this.#reportScriptError(error),
       onFatal: (gen, error) => {
@@ -122,7 +141,16 @@ export class AppInstance implements SessionOwner, StreamHost {
       log: this.log,
     };
     this.#gen = new ScriptGeneration(def, this.#generationHost, createScript);
+    this.#hostMemory = new HostMemoryBudget(this.name, options.hostMemoryBytes ?? 128 * 1024 * 1024, () => this.hostMemoryBytes, (error) => this.#fatal(error));
     this.#started = this.#start();
+  }
+
+  /**
+   * Host memory the script holds outside its isolate: shared-object slots it wrote last and SOs it
+   * opened, its open-file buffers and timers, its outbound queues and proxied-SO calls waiting.
+   */
+  get hostMemoryBytes(): number {
+    return this.sharedObjects.scriptBytes + this.#gen.hostBytes();
   }
 
   get streamHost(): StreamHost {
@@ -169,6 +197,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       if (this.#sessions.size === 0) this.#scheduleIdle(); // started without a client (reload, load on startup)
       return true;
     } catch (error) {
+      if (this.#state === 'closed') return false; // shut down while starting (host memory): logged then
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
       // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
@@ -403,6 +432,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#cancelIdle();
+    this.#hostMemory.stop();
     this.#gen.retire();
     void this.sharedObjects.close(); // idempotent; flushes persistent shared objects on the fatal path too
     for (const session of this.sessions) session.disconnect('application closed');

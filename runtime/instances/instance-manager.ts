@@ -72,6 +72,11 @@ export class InstanceManager {
     const key = `${def.name}/${target.instance}`;
     let instance = this.#instances.get(key);
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
+      if (def.scriptMissing) {
+        // Fail closed: without its script the app's onConnect checks are gone; never accept everyone.
+        session.decide(refused(status.connectRejected(`Application (${def.name}) script is missing.`), 'application script missing', 'warn'));
+        return;
+      }
       const full = this.#makeRoom(def.name);
       if (full) {
         this.#budgets.budgetLog.exceeded(full, { code: ErrorCode.InstanceLimit, ip: session.info.ip, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
@@ -123,7 +128,8 @@ export class InstanceManager {
    *   (AppInstance.reload): clients and live streams stay.
    * - 'restart' (FMS-style): the new instance starts (top level + onAppStart) beside the old one,
    *   then replaces it; the old one's clients get NetConnection.Connect.AppShutdown.
-   * A removed app folder unloads its instances. `onlyInstance` limits it to one instance (admin console).
+   * A removed app folder unloads its instances; a removed script does not (fail closed: the loaded
+   * version keeps serving). `onlyInstance` limits it to one instance (admin console).
    */
   reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
     // One reload of an app at a time: the watcher, the library watcher and the admin routes can
@@ -143,6 +149,11 @@ export class InstanceManager {
     const result = { reloaded: [] as string[], failed: [] as string[] };
     const def = this.#catalog.lookup(appName);
     const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running' && (onlyInstance === undefined || i.instanceName === onlyInstance));
+    if (def?.scriptMissing && old.length > 0) {
+      this.#log.warn({ appName }, 'application script disappeared; the loaded version keeps serving, new instances are refused');
+      result.failed.push(...old.map((instance) => instance.name));
+      return result;
+    }
     for (const instance of old) {
       if (!def) {
         await instance.unload('Application.Shutdown');
@@ -180,7 +191,7 @@ export class InstanceManager {
    */
   async loadOnStartup(appName: string, instanceName = '_definst_'): Promise<boolean> {
     const def = this.#catalog.lookup(appName);
-    if (!def) return false;
+    if (!def || def.scriptMissing) return false;
     const key = `${def.name}/${instanceName}`;
     let instance = this.#instances.get(key);
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {

@@ -24,4 +24,7 @@ export class NoScript implements ApplicationScript {
   sourceFiles(): string[] {
     return [];
   }
+  hostBytes(): number {
+    return 0;
+  }
 }

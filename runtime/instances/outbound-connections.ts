@@ -2,8 +2,10 @@ import type { SecureContext } from 'node:tls';
 import { DEFAULT_PORTS, schemeOf, type RtmpScheme } from '../client/client-transport.ts';
 import { CallError, ConnectError, NetConnection, type InfoObject } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { stripCredentials } from '../log/strip-credentials.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { isMetadata } from '../media/media-packet.ts';
 import { Relay, type RelayLink, type RelayStats } from '../media/relay.ts';
 import type { LiveStream } from '../media/live-stream.ts';
@@ -33,6 +35,8 @@ export interface OutboundOptions {
   network: OutboundNetwork;
   relayMaxBufferedBytes: number;
   agent: string;
+  /** scripts.maxOutboundConnections: connecting or connected at once; beyond it connect() fails. */
+  maxConnections: number;
 }
 
 interface OutboundNc {
@@ -82,6 +86,7 @@ export class OutboundConnections {
   readonly #events: OutboundEvents;
   readonly #options: OutboundOptions;
   readonly #log: Logger;
+  readonly #refusals: RateLimitedLog;
   #closed = false;
 
   constructor(streams: StreamRegistry, events: OutboundEvents, options: OutboundOptions, log: Logger) {
@@ -89,6 +94,21 @@ export class OutboundConnections {
     this.#events = events;
     this.#options = options;
     this.#log = log;
+    this.#refusals = new RateLimitedLog(log);
+  }
+
+  /** Connections connecting or connected now (what scripts.maxOutboundConnections bounds). */
+  get openCount(): number {
+    let open = 0;
+    for (const nc of this.#ncs.values()) if (nc.client !== null) open++;
+    return open;
+  }
+
+  /** Bytes waiting in the outbound connections' send queues: host memory the script causes. */
+  get bufferedBytes(): number {
+    let bytes = 0;
+    for (const nc of this.#ncs.values()) bytes += nc.client?.connection?.bufferedBytes ?? 0;
+    return bytes;
   }
 
   /**
@@ -121,6 +141,14 @@ export class OutboundConnections {
       const info = status.callBadVersion(`Unsupported URI: ${stripCredentials(uri)}`);
       nc.settle.reject(infoError(info));
       queueMicrotask(() => this.#events.ncStatus(ncId, info));
+      return false;
+    }
+    // Over the budget: what FMS answers when a connection cannot be made — connect() false and
+    // NetConnection.Connect.Failed in onStatus (a script that reconnects on Failed keeps trying).
+    if (this.openCount >= this.#options.maxConnections) {
+      const description = `Too many server-side connections (scripts.maxOutboundConnections = ${this.#options.maxConnections}).`;
+      this.#refusals.exceeded('scripts.maxOutboundConnections', { code: ErrorCode.ScriptOutboundLimit, nc: ncId, open: this.openCount, uri: stripCredentials(resolved.url) }, 'server-side NetConnection refused: too many open');
+      queueMicrotask(() => this.#events.ncStatus(ncId, status.connectFailed(description)));
       return false;
     }
     const secureContext = this.#options.network.secureContext();
@@ -176,6 +204,8 @@ export class OutboundConnections {
   /** The connection failed or closed: relays waiting for it fail with its info; the script hears it. */
   #fail(nc: OutboundNc, info: InfoObject): void {
     nc.settle.reject(infoError(info));
+    nc.client?.close();
+    nc.client = null; // no longer open: it does not count against scripts.maxOutboundConnections
     this.#events.ncStatus(nc.id, info);
   }
 

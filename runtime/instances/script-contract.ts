@@ -53,15 +53,23 @@ export interface MediaHooks {
 
 /** Server-side SharedObject operations (fms-api §7) on the script's handles, keyed by SO name. */
 export const SHARED_OBJECT_OPS = [
-  'getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'flush', 'clear', 'close', 'purge', 'version',
+  'getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'clear', 'close', 'purge', 'version',
   'resyncDepth', 'setResyncDepth',
 ] as const;
 export type SharedObjectOp = (typeof SHARED_OBJECT_OPS)[number];
 
 export interface SharedObjectHooks {
-  /** SharedObject.get(name, persistent): false when the name is refused or persistence differs. */
-  get(name: string, persistent: boolean): boolean;
+  /**
+   * SharedObject.get(name, persistent), once a persistent SO's file is loaded: false when the name
+   * is refused, persistence differs, or it does not fit the script's budget.
+   */
+  get(name: string, persistent: boolean): Promise<boolean>;
   op(name: string, op: SharedObjectOp, args: unknown[]): unknown;
+  /**
+   * so.flush(): resolves true once a local persistent SO is durable on disk (written, fsynced,
+   * renamed, folder fsynced); false for a temporary or proxied SO, an unknown handle, or a failed write.
+   */
+  flush(name: string): Promise<boolean>;
   /** application.clearSharedObjects(soPath): true only when everything matched was cleared. */
   clearSharedObjects(soPath: string): boolean;
   /**
@@ -135,4 +143,6 @@ export interface ApplicationScript {
   dispose(): void;
   /** Absolute paths of the script files run so far (main.asc, load()ed files, libraries). */
   sourceFiles(): string[];
+  /** Host memory the script side holds outside the isolate (open-file buffers, timers), in bytes. */
+  hostBytes(): number;
 }

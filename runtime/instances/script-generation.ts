@@ -32,6 +32,10 @@ export interface GenerationHost {
   streamLengthSec(name: string): number;
   network: OutboundNetwork;
   relayMaxBufferedBytes: number;
+  /** scripts.maxOutboundConnections. */
+  maxOutboundConnections: number;
+  /** sharedObjects.maxSlotBytes (proxied SOs: what the script sends their owners). */
+  maxSlotBytes: number;
   /** The hooks that act on the instance's clients (accept, call, trace…), the same for every generation. */
   clientHooks: Omit<InstanceHooks, 'media' | 'sharedObjects'>;
   reportScriptError(error: unknown): void;
@@ -69,7 +73,12 @@ export class ScriptGeneration {
           return outcome.ok ? outcome : { ok: false, description: outcome.description };
         },
       },
-      { network: host.network, relayMaxBufferedBytes: host.relayMaxBufferedBytes, agent: `FMS/3,5,7,7009 (fms-runtime; ${host.name})` },
+      {
+        network: host.network,
+        relayMaxBufferedBytes: host.relayMaxBufferedBytes,
+        agent: `FMS/3,5,7,7009 (fms-runtime; ${host.name})`,
+        maxConnections: host.maxOutboundConnections,
+      },
       host.log,
     );
     this.#serverStreams = new ServerStreams(
@@ -91,6 +100,7 @@ export class ScriptGeneration {
         status: (key, info) => this.mediaEvent({ kind: 'soStatus', name: key, info }),
       },
       host.log,
+      host.maxSlotBytes,
     );
     this.#sharedObjects = new ScriptSharedObjects(host.sharedObjects, () => this.#proxiedSharedObjects);
     const hooks: InstanceHooks = { ...host.clientHooks, media: this.#mediaHooks(), sharedObjects: this.#sharedObjects };
@@ -110,6 +120,12 @@ export class ScriptGeneration {
   /** Every relay this generation started: NetStream republishes and Stream.play pulls. */
   relays(): RelayStats[] {
     return [...this.#outbound.relays(), ...this.#serverStreams.relays()];
+  }
+
+  /** Host memory this generation's script holds besides shared objects: files, timers, outbound queues. */
+  hostBytes(): number {
+    if (this.#retired) return 0;
+    return this.script.hostBytes() + this.#outbound.bufferedBytes + this.#proxiedSharedObjects.waitingBytes;
   }
 
   /** Closes what this generation started (relays, streams, SO locks) and frees its script. Idempotent. */

@@ -24,8 +24,8 @@ export class ScriptSharedObjects implements SharedObjectHooks {
     return this.#proxied()?.get(key, ncId, name, persistent) ?? false;
   }
 
-  get(name: string, persistent: boolean): boolean {
-    const state = this.#store().get(name, persistent);
+  async get(name: string, persistent: boolean): Promise<boolean> {
+    const state = await this.#store().open(name, persistent);
     if (state) this.#handles.set(name, state);
     return state !== null;
   }
@@ -55,8 +55,6 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         if (held > 0) this.#locks.set(name, held - 1);
         return state.unlock();
       }
-      case 'flush':
-        return state.flush();
       case 'clear':
         return state.clear();
       case 'close':
@@ -72,6 +70,11 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         state.resyncDepth = Number(args[0]);
         return undefined;
     }
+  }
+
+  flush(name: string): Promise<boolean> {
+    if (this.#proxied()?.has(name)) return Promise.resolve(false); // the owner's business (FMS)
+    return this.#handles.get(name)?.flush() ?? Promise.resolve(false);
   }
 
   /**

@@ -1,14 +1,19 @@
-import type { FileChangeOp, FileIoOp, FileType, HostCalls, HttpResultRecord } from '../../host-api/protocol.ts';
+import type { FileChangeOp, FileIoOp, FileType, HostCalls, HostWaits, HttpResultRecord } from '../../host-api/protocol.ts';
 import type { ScriptFiles } from './script-files.ts';
 import type { HttpRequest, ScriptHttp } from './script-http.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 
-type IoHostCalls = Pick<HostCalls, 'fileInfo' | 'fileList' | 'fileChange' | 'fileOpen' | 'fileIo' | 'httpRequest'>;
+type IoHostCalls = Pick<HostCalls, 'fileInfo' | 'fileOpen' | 'fileIo' | 'httpRequest'>;
+/**
+ * The waiting half (protocol.ts HostWaits): each returns a promise of the script's answer; `signal`
+ * aborts when the script's wait ends (scripts.ioWaitMs), and work that can stop does.
+ */
+export type HostWaitCalls<K extends keyof HostWaits> = { [Op in K]: (signal: AbortSignal, ...args: unknown[]) => Promise<ReturnType<HostWaits[Op]>> };
 
 const FILE_TYPES: readonly FileType[] = ['text', 'binary', 'utf8'];
 const CHANGE_OPS: readonly FileChangeOp[] = ['mkdir', 'remove', 'renameTo', 'copyTo'];
 const IO_OPS: readonly FileIoOp[] = [
-  'read', 'readln', 'readlns', 'readAll', 'readByte', 'write', 'writeByte', 'eof', 'position', 'seek', 'setPosition', 'length', 'flush', 'close',
+  'read', 'readln', 'readlns', 'readAll', 'readByte', 'write', 'writeByte', 'eof', 'position', 'seek', 'setPosition', 'length', 'close',
 ];
 const MAX_HEADERS = 64;
 
@@ -40,8 +45,6 @@ function httpRequest(value: unknown): HttpRequest {
 export function createIoHostCalls(files: ScriptFiles, http: ScriptHttp, deliver: (requestId: number, result: HttpResultRecord) => void): IoHostCalls {
   return {
     fileInfo: (path) => files.info(text(path, 'path')),
-    fileList: (path) => files.list(text(path, 'path')),
-    fileChange: (path, op, arg) => files.change(text(path, 'path'), oneOf(op, CHANGE_OPS, 'op'), typeof arg === 'boolean' ? arg : text(arg, 'arg')),
     fileOpen: (path, type, mode) => files.open(text(path, 'path'), oneOf(type, FILE_TYPES, 'type'), text(mode, 'mode')),
     fileIo: (handle, op, arg) => {
       const value = arg === null || typeof arg === 'number' ? arg : text(arg, 'arg');
@@ -56,5 +59,14 @@ export function createIoHostCalls(files: ScriptFiles, http: ScriptHttp, deliver:
       if (!started && id > 0) deliver(id, { status: 0, body: null, bytesLoaded: 0, bytesTotal: 0 });
       return started;
     },
+  };
+}
+
+/** File work the script waits for while the host does it off its event loop (HostWaits). */
+export function createIoHostWaits(files: ScriptFiles): HostWaitCalls<'fileList' | 'fileChange' | 'fileFlush'> {
+  return {
+    fileList: (signal, path) => files.list(text(path, 'path'), signal),
+    fileChange: (signal, path, op, arg) => files.change(text(path, 'path'), oneOf(op, CHANGE_OPS, 'op'), typeof arg === 'boolean' ? arg : text(arg, 'arg'), signal),
+    fileFlush: (_signal, handle) => files.flush(count(handle, 'handle')),
   };
 }

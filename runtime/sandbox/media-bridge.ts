@@ -4,7 +4,7 @@ import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 
 type MediaHostCalls = Pick<
   HostCalls,
-  | 'soGet' | 'soOp' | 'soClearPath' | 'soGetProxied'
+  | 'soOp' | 'soClearPath' | 'soGetProxied'
   | 'ncConnect' | 'ncCall' | 'ncClose' | 'nsCreate' | 'nsAttach' | 'nsPublish' | 'nsSend' | 'nsTime'
   | 'streamGet' | 'streamPlay' | 'streamRecord' | 'streamSend' | 'streamDestroy' | 'streamLength' | 'streamTime' | 'streamClear'
 >;
@@ -25,7 +25,6 @@ export function createMediaHostCalls(
   deliverResult: (responderId: number, result: CallResultRecord) => void,
 ): MediaHostCalls {
   return {
-    soGet: (name, persistent) => sharedObjects.get(text(name, 'name'), persistent === true),
     soOp: (name, op, args) => {
       if (!SHARED_OBJECT_OPS.includes(op as SharedObjectOp)) throw new BridgeArgumentError('unknown SharedObject operation');
       return sharedObjects.op(text(name, 'name'), op as SharedObjectOp, list(args, 'args'));

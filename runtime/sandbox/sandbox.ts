@@ -38,6 +38,8 @@ import type {
   HostCalls,
   HostOp,
   HostReply,
+  HostWaitOp,
+  HostWaits,
   InfoRecord,
   LoadReply,
   SandboxEventName,
@@ -50,7 +52,10 @@ import { hostApiBundle } from './host-api-bundle.ts';
 import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
-import { createIoHostCalls } from './io-bridge.ts';
+import { createIoHostCalls, createIoHostWaits, type HostWaitCalls } from './io-bridge.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import type { Logger } from '../log/logger.ts';
+import { ScriptFileGuard } from './script-file-guard.ts';
 import { AmfClassTags } from './amf-class-tags.ts';
 import { ScriptFiles } from './script-files.ts';
 import { ScriptHttp } from './script-http.ts';
@@ -65,6 +70,18 @@ const MIN_TIMER_MS = 10;
 /** Node turns larger delays into 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_TIMERS = 10000;
+/** What one host timer costs (Timeout object, map entries), counted in the script's host memory. */
+const TIMER_BYTES = 256;
+
+/** The answer of each waiting operation when it did not finish within scripts.ioWaitMs. */
+const WAIT_FAILURE: { [K in HostWaitOp]: (wanted: string) => ReturnType<HostWaits[K]> } = {
+  load: (wanted) => ({ kind: 'failed', error: { name: 'Error', message: `load(${wanted}): not read within scripts.ioWaitMs`, load: true } }),
+  soGet: () => false,
+  soFlush: () => false,
+  fileList: () => null,
+  fileChange: () => false,
+  fileFlush: () => false,
+};
 const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 let lostIsolateThreads = 0;
@@ -132,11 +149,18 @@ export interface SandboxOptions {
   /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
   onDispatch?: (event: SandboxEventName, seconds: number) => void;
   /**
+   * Budgets of the host work a script asks for (config scripts.*): the longest a script waits for
+   * work done off the event loop, script file size, File I/O per call, File.list entries.
+   */
+  budgets?: { ioWaitMs: number; maxScriptBytes: number; fileMaxIoBytes: number; fileMaxListEntries: number };
+  /**
    * trace() text and script error messages are cut to this many characters where they leave the
    * isolate (config log.maxMessageChars), so a 40 MB string is never copied to the host. Default 8192.
    */
   maxTextChars?: number;
 }
+
+const DEFAULT_BUDGETS: NonNullable<SandboxOptions['budgets']> = { ioWaitMs: 3000, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000 };
 
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
 type Result<K extends SandboxEventName> = SandboxEvents[K]['result'];
@@ -170,6 +194,10 @@ export class Sandbox implements ApplicationScript {
   private readonly ticking = new Set<number>();
   private nextTimerId = 1;
   private readonly hostCalls: HostCalls;
+  private readonly hostWaits: HostWaitCalls<HostWaitOp>;
+  private readonly budgets: NonNullable<SandboxOptions['budgets']>;
+  /** Budget hits and failed writes: one line per budget per interval. */
+  private readonly problems: RateLimitedLog | null;
   /** application.registerClass: class aliases across the bridge (idle until a script registers one). */
   private readonly amfClasses = new AmfClassTags();
   /** The script's open files and HTTP requests: closed / aborted when the isolate goes. */
@@ -180,7 +208,10 @@ export class Sandbox implements ApplicationScript {
 
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
-    this.loader = new ScriptLoader(options);
+    this.budgets = options.budgets ?? DEFAULT_BUDGETS;
+    // RateLimitedLog calls only warn/error(fields, message), which every SandboxLogger has.
+    this.problems = options.logger ? new RateLimitedLog(options.logger as unknown as Logger) : null;
+    this.loader = new ScriptLoader({ ...options, maxScriptBytes: this.budgets.maxScriptBytes });
     this.failure = {
       sources: this.loader,
       handlerTimeoutMs: options.handlerTimeoutMs,
@@ -192,9 +223,20 @@ export class Sandbox implements ApplicationScript {
     });
     // Observed through Promise.race only; this handler keeps an unraced rejection from being "unhandled".
     this.fatal.catch(() => undefined);
-    this.files = new ScriptFiles(options.appDir, options.fileVirtualDirectories ?? [], (input, reason) =>
-      this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
-    );
+    this.files = new ScriptFiles({
+      appDir: options.appDir,
+      virtualDirectories: options.fileVirtualDirectories ?? [],
+      onRefused: (input, reason) => this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
+      onProblem: (code, budget, input, reason) => {
+        const fields = { app: this.name, code, path: input, reason };
+        if (code === ErrorCode.StorageWriteFailed) this.problems?.warn(budget, fields, `File: ${reason}`);
+        else this.problems?.exceeded(budget, fields, `File: ${reason}`);
+      },
+      // main.asc and every load()ed file: never renamed, removed or overwritten by the script.
+      guard: new ScriptFileGuard(() => this.loader.filesRead),
+      maxIoBytes: this.budgets.fileMaxIoBytes,
+      maxListEntries: this.budgets.fileMaxListEntries,
+    });
     this.http = new ScriptHttp({
       ...(options.http ?? { allowHosts: [], timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
       ...(options.refusedHttpPorts ? { refusedLoopbackPorts: options.refusedHttpPorts } : {}),
@@ -207,6 +249,7 @@ export class Sandbox implements ApplicationScript {
       exchanged: (fields) => this.options.logger?.debug?.({ app: this.name, ...fields }, 'remoting exchange'),
     });
     this.hostCalls = this.createHostCalls();
+    this.hostWaits = this.createHostWaits();
   }
 
   /**
@@ -272,6 +315,11 @@ export class Sandbox implements ApplicationScript {
 
   sourceFiles(): string[] {
     return this.loader.filesRead;
+  }
+
+  /** Host memory this script holds outside its isolate: open-file buffers and timers. */
+  hostBytes(): number {
+    return this.files.bufferedBytes + this.timers.size * TIMER_BYTES;
   }
 
   dispose(): void {
@@ -344,8 +392,9 @@ export class Sandbox implements ApplicationScript {
     const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
     // trace() does not wait for Node's thread (protocol.ts TraceFunction); runs in call order with the rest.
     const trace = new ivm.Callback((text: unknown) => this.onTrace(text), { ignored: true });
+    const hostWait = new ivm.Reference((op: unknown, args: unknown) => this.onHostWait(op, args));
     try {
-      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto(), trace], {
+      return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto(), trace, hostWait], {
         result: { reference: true },
         timeout: BOOT_TIMEOUT_MS,
       })) as ivm.Reference<DispatchFunction>;
@@ -543,12 +592,58 @@ export class Sandbox implements ApplicationScript {
     }
   }
 
+  /**
+   * The waiting channel (protocol.ts HostWaits): the isolate's thread waits in applySyncPromise
+   * while the work runs here asynchronously. Always resolves (never rejects: a rejection would be
+   * an exception in the script) with a copy the isolate can take, within scripts.ioWaitMs.
+   */
+  private async onHostWait(op: unknown, args: unknown): Promise<ivm.Copy<HostReply<unknown>>> {
+    const reply = await this.hostWaitReply(op, args);
+    return new ivm.ExternalCopy(reply).copyInto({ release: true });
+  }
+
+  private async hostWaitReply(op: unknown, args: unknown): Promise<HostReply<unknown>> {
+    if (!this.isLive()) return [false, 'the application instance is unloaded'];
+    if (typeof op !== 'string' || !Object.hasOwn(this.hostWaits, op) || !Array.isArray(args)) return [false, 'unknown host operation'];
+    const waitOp = op as HostWaitOp;
+    this.hostCallDepth++;
+    const stop = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const work = (this.hostWaits[waitOp] as (signal: AbortSignal, ...values: unknown[]) => Promise<unknown>)(stop.signal, ...args);
+      const late = new Promise<unknown>((resolve) => {
+        timer = setTimeout(() => {
+          stop.abort();
+          this.log('warn', { op, waitMs: this.budgets.ioWaitMs }, 'host work not done within scripts.ioWaitMs; the script gets the failure value');
+          resolve(WAIT_FAILURE[waitOp](String(args[0])));
+        }, this.budgets.ioWaitMs);
+      });
+      return [true, await Promise.race([work, late])];
+    } catch (error) {
+      if (error instanceof BridgeArgumentError) return [false, `${op}: ${error.message}`];
+      this.log('error', { err: error, op }, 'host call failed');
+      return [true, WAIT_FAILURE[waitOp](String(args[0]))];
+    } finally {
+      clearTimeout(timer);
+      this.hostCallDepth--;
+    }
+  }
+
+  private createHostWaits(): HostWaitCalls<HostWaitOp> {
+    return {
+      load: (_signal, name, callerStack) =>
+        this.loadFile(text(name, 'name'), locateStack(typeof callerStack === 'string' ? callerStack.slice(0, 4096) : undefined, this.loader)),
+      soGet: (_signal, name, persistent) => this.options.hooks.sharedObjects.get(text(name, 'name'), persistent === true),
+      soFlush: (_signal, name) => this.options.hooks.sharedObjects.flush(text(name, 'name')),
+      ...createIoHostWaits(this.files),
+    };
+  }
+
   private createHostCalls(): HostCalls {
     const hooks = this.options.hooks;
     return {
       trace: (message) => hooks.trace(text(message, 'text')),
       unsupported: (member) => this.log('warn', { member }, `unsupported: ${text(member, 'member')}`),
-      load: (name, callerStack) => this.loadFile(text(name, 'name'), locateStack(typeof callerStack === 'string' ? callerStack.slice(0, 4096) : undefined, this.loader)),
       acceptConnection: (clientId) => hooks.acceptConnection(text(clientId, 'clientId')),
       rejectConnection: (clientId, info) => hooks.rejectConnection(text(clientId, 'clientId'), rejectInfo(info)),
       disconnect: (clientId) => hooks.disconnect(text(clientId, 'clientId')) === true,
@@ -585,15 +680,18 @@ export class Sandbox implements ApplicationScript {
     return { ...media, ...createNcHostCalls(this.remoting, media) };
   }
 
-  /** load(): queued while main.asc loads (see script-loader.ts), run at once afterwards. `where` is the load() call. */
-  private loadFile(name: string, where: ScriptWhere): LoadReply {
+  /**
+   * load(): queued while main.asc loads (see script-loader.ts), read (off the event loop, size-capped)
+   * and run at once afterwards. `where` is the load() call.
+   */
+  private async loadFile(name: string, where: ScriptWhere): Promise<LoadReply> {
     if (this.phase === 'loading') {
       this.deferredLoads.push({ name, where });
       return { kind: 'deferred' };
     }
     let file: ScriptSource;
     try {
-      file = this.loader.loadFile(name);
+      file = await this.loader.loadFileAsync(name);
     } catch (error) {
       if (!(error instanceof ScriptError)) throw error;
       return { kind: 'failed', error: { name: 'Error', message: error.message, load: true, ...where } };

@@ -13,8 +13,13 @@
  * script lives in scripts/), then each configured script library path, then the runtime's own
  * script library (host-api/scriptlib/: netservices.asc), as FMS's scriptlib folder came last. A
  * name that resolves outside the root it was resolved against (../, absolute paths, symlinks) is refused.
+ *
+ * Size: no script file larger than scripts.maxScriptBytes is read (a 155 MB load() used to stall
+ * the event loop for a second). main.asc is read before the isolate exists (synchronously, size
+ * checked first); a load() from a handler is read off the event loop while the script waits.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +50,8 @@ export interface ScriptLoaderOptions {
   appDir: string;
   scriptPath: string;
   scriptLibPaths: string[];
+  /** scripts.maxScriptBytes (default 8 MiB). */
+  maxScriptBytes?: number;
 }
 
 /** In the app folder, then scripts/: main.asc, main.js, <app>.asc, <app>.js (case-insensitive). */
@@ -130,6 +137,19 @@ export class ScriptLoader implements SourceLines {
     return this.read(this.resolve(name));
   }
 
+  /** loadFile, reading off the event loop; rejects with ScriptError(ScriptLoadFailed). */
+  async loadFileAsync(name: string): Promise<ScriptSource> {
+    const file = this.resolve(name);
+    let bytes: Buffer;
+    try {
+      this.checkSize(file, (await stat(file)).size);
+      bytes = await readFile(file);
+    } catch (error) {
+      throw error instanceof ScriptError ? error : new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
+    }
+    return this.decoded(file, bytes);
+  }
+
   resolve(name: string): string {
     // Windows-era scripts write load("lib\\helper.asc").
     const wanted = name.replace(/\\/g, '/');
@@ -185,10 +205,20 @@ export class ScriptLoader implements SourceLines {
   private read(file: string): ScriptSource {
     let bytes: Buffer;
     try {
+      this.checkSize(file, statSync(file).size);
       bytes = readFileSync(file);
     } catch (error) {
-      throw new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
+      throw error instanceof ScriptError ? error : new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
     }
+    return this.decoded(file, bytes);
+  }
+
+  private checkSize(file: string, size: number): void {
+    const max = this.options.maxScriptBytes ?? 8 * 1024 * 1024;
+    if (size > max) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.displayName(file)} is ${size} bytes, more than scripts.maxScriptBytes (${max})`);
+  }
+
+  private decoded(file: string, bytes: Buffer): ScriptSource {
     const { text, encoding } = decodeScript(bytes);
     const filename = this.displayName(file);
     this.lines.set(filename, text.split(LINE_BREAK));

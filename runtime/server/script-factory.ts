@@ -38,6 +38,7 @@ export function scriptFactory({ config, log, refusedHttpPorts, onDispatch }: Scr
       http: scripts.http,
       remoting: scripts.remoting,
       refusedHttpPorts,
+      budgets: { ioWaitMs: scripts.ioWaitMs, maxScriptBytes: scripts.maxScriptBytes, fileMaxIoBytes: scripts.fileMaxIoBytes, fileMaxListEntries: scripts.fileMaxListEntries },
       hooks,
       onFatal,
       logger: log.child({ app: name }),

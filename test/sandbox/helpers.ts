@@ -43,7 +43,7 @@ export class RecordingHooks implements InstanceHooks {
   /** SharedObject operations, recorded as [operation, name, ...args]; get always succeeds. */
   readonly soOps: unknown[][] = [];
   readonly sharedObjects: InstanceHooks['sharedObjects'] = {
-    get: (name, persistent) => {
+    get: async (name, persistent) => {
       this.soOps.push(['get', name, persistent]);
       return true;
     },
@@ -58,6 +58,11 @@ export class RecordingHooks implements InstanceHooks {
     },
     clearSharedObjects: (soPath) => {
       this.soOps.push(['clearSharedObjects', soPath]);
+      this.notify();
+      return true;
+    },
+    flush: async (name) => {
+      this.soOps.push(['flush', name]);
       this.notify();
       return true;
     },

@@ -105,6 +105,30 @@ describe('CLI and config', () => {
     }
   });
 
+  it('script and shared-object budgets: documented defaults; non-positive or contradictory values are problems', () => {
+    const { config } = parseCli([], '/repo');
+    assert.deepEqual(config.sharedObjects, { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 });
+    const { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections } = config.scripts;
+    assert.deepEqual(
+      { hostMemoryMb, maxScriptBytes, fileMaxIoBytes, fileMaxListEntries, ioWaitMs, maxOutboundConnections },
+      { hostMemoryMb: 128, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000, ioWaitMs: 3000, maxOutboundConnections: 64 },
+    );
+    const problems = problemsOf({
+      sharedObjects: { maxSlotBytes: 2048, maxObjectBytes: 1024, maxInstanceBytes: 0 },
+      scripts: { hostMemoryMb: -1, ioWaitMs: 0, fileMaxListEntries: 'many', maxOutboundConnections: 0 },
+    });
+    for (const needle of [
+      'sharedObjects.maxInstanceBytes: must be a positive number',
+      'sharedObjects.maxSlotBytes: must not exceed sharedObjects.maxObjectBytes',
+      'scripts.hostMemoryMb: must be a positive number',
+      'scripts.ioWaitMs',
+      'scripts.fileMaxListEntries: expected a number',
+      'scripts.maxOutboundConnections',
+    ]) {
+      assert.ok(problems.includes(needle), `missing problem about ${needle}:\n${problems}`);
+    }
+  });
+
   it('paths: flags resolve against the current folder, a config file\'s against its own folder; no data dir by default', () => {
     assert.equal(parseCli([], '/r').config.dataDir, '', 'default: FMS layout inside each application folder');
     const flags = parseCli(['--apps', 'apps', '--data', 'state'], '/srv/fms').config;
