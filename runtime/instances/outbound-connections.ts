@@ -148,7 +148,9 @@ export class OutboundConnections {
     if (this.openCount >= this.#options.maxConnections) {
       const description = `Too many server-side connections (scripts.maxOutboundConnections = ${this.#options.maxConnections}).`;
       this.#refusals.exceeded('scripts.maxOutboundConnections', { code: ErrorCode.ScriptOutboundLimit, nc: ncId, open: this.openCount, uri: stripCredentials(resolved.url) }, 'server-side NetConnection refused: too many open');
-      queueMicrotask(() => this.#events.ncStatus(ncId, status.connectFailed(description)));
+      const info = status.connectFailed(description);
+      nc.settle.reject(infoError(info)); // a relay waiting for it fails with the reason
+      queueMicrotask(() => this.#events.ncStatus(ncId, info));
       return false;
     }
     const secureContext = this.#options.network.secureContext();
