@@ -12,7 +12,7 @@ import type { LiveStream } from '../media/live-stream.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
 import { Timeline } from '../media/timeline.ts';
-import type { ClientCallResult } from './script-contract.ts';
+import type { CallResultRecord } from '../../host-api/protocol.ts';
 import { status } from '../common/status-codes.ts';
 
 /** What outbound connections report back to the script (server-side NetConnection/NetStream events). */
@@ -237,7 +237,7 @@ export class OutboundConnections {
     return nc?.connected ? nc.client : null;
   }
 
-  call(ncId: number, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
+  call(ncId: number, method: string, args: unknown[], onResult?: (result: CallResultRecord) => void): boolean {
     const nc = this.#ncs.get(ncId);
     if (!nc?.client || !nc.connected) return false;
     const pending = nc.client.call(method, ...args);

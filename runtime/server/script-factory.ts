@@ -2,7 +2,8 @@ import type { Config } from '../config.ts';
 import type { ScriptFactory } from '../instances/app-instance.ts';
 import { NoScript } from '../instances/no-script.ts';
 import type { Logger } from '../log/logger.ts';
-import { Sandbox, type SandboxOptions } from '../sandbox/sandbox.ts';
+import { Sandbox } from '../sandbox/sandbox.ts';
+import type { SandboxOptions } from '../sandbox/sandbox-options.ts';
 
 /** What a sandbox needs from the server besides config: its HTTP port(s) and the dispatch metric. */
 export interface ScriptFactoryDeps {
@@ -17,7 +18,7 @@ export interface ScriptFactoryDeps {
  * server-wide scripts.* values, Application.xml winning per app; one without gets NoScript.
  */
 export function scriptFactory({ config, log, refusedHttpPorts, onDispatch }: ScriptFactoryDeps): ScriptFactory {
-  return (def, instanceName, hooks, onFatal) => {
+  return (def, instanceName, { hooks, onScriptError, onFatal }) => {
     if (!def.scriptPath) return new NoScript();
     const { scripts } = config;
     const app = def.settings; // Application.xml wins over the server-wide scripts.* values
@@ -40,6 +41,7 @@ export function scriptFactory({ config, log, refusedHttpPorts, onDispatch }: Scr
       refusedHttpPorts,
       budgets: { ioWaitMs: scripts.ioWaitMs, maxScriptBytes: scripts.maxScriptBytes, fileMaxIoBytes: scripts.fileMaxIoBytes, fileMaxListEntries: scripts.fileMaxListEntries },
       hooks,
+      onScriptError,
       onFatal,
       logger: log.child({ app: name }),
       maxTextChars: config.log.maxMessageChars,
