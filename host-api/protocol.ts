@@ -198,6 +198,8 @@ export interface InstanceCalls {
   soClearPath(soPath: string): boolean;
   /** SharedObject.get(name, persistent, nc): `key` names the handle in later soOp calls and events. */
   soGetProxied(key: string, ncId: number, name: string, persistent: boolean): boolean;
+  /** so.isDirty: a persistent SO changed since it was last written (false for temporary and proxied SOs). */
+  soIsDirty(name: string): boolean;
 }
 
 /**
@@ -421,6 +423,7 @@ export const HOST_ARGUMENTS = {
   soOp: ['name:text', ['op', SHARED_OBJECT_OPS], 'args:list'],
   soClearPath: ['soPath:text'],
   soGetProxied: ['key:text', 'ncId:number', 'name:text', 'persistent:flag'],
+  soIsDirty: ['name:text'],
   // ServiceCalls
   unsupported: ['member:text'],
   setTimer: ['ms:number', 'repeat:flag'],

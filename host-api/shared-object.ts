@@ -89,6 +89,15 @@ defineMethod(proto, 'close', function (this: SharedObjectObject): void {
 defineMethod(proto, 'mark', function (): void {
   unsupported('SharedObject.mark');
 });
+// FMS: whether a persistent SO has changed since it was last stored (false for the others).
+defineProperty(proto, 'isDirty', {
+  get(this: unknown) {
+    const key = typeof this === 'object' && this !== null ? keys.get(this) : undefined;
+    return key !== undefined && handles[key] === this && host('soIsDirty', key);
+  },
+  enumerable: false,
+  configurable: true,
+});
 defineProperty(proto, 'version', {
   get(this: unknown) {
     return op(this, 'version', []);

@@ -101,5 +101,7 @@ export class ScriptSharedObjects {
     soOp: (name, op, args) => this.op(name, op, args),
     soClearPath: (soPath) => this.clearSharedObjects(soPath),
     soGetProxied: (key, ncId, name, persistent) => this.getProxied(key, ncId, name, persistent),
+    // A proxied SO's writes are its owner's business: never dirty here.
+    soIsDirty: (name) => this.#handles.get(name)?.dirty === true && !this.#proxied()?.has(name),
   } satisfies Partial<InstanceHooks>;
 }
