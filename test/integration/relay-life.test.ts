@@ -48,13 +48,18 @@ describe('relays own their loop: NetStream republishes and Stream.play pulls', f
     await Promise.all([origin?.close(), destClosed ? undefined : dest?.close()]);
   });
 
-  it('a republish and a local pull are listed while they run; closed by their owner, each logs its end once', async () => {
+  /** Publishes `cam` to the origin for `ms` of media; the relayer fixture republishes it to `dest`. */
+  async function publishRelayed(ms: number): Promise<{ publisher: NetConnection; publishing: Promise<void>; destUri: string }> {
     const destUri = dest.url('live');
     const publisher = new NetConnection();
     await publisher.connect(origin.url('relayer'));
     const ns = await publisher.createStream();
     await ns.publish(`cam?to=${encodeURIComponent(destUri)}`);
-    const publishing = publishTags(ns, testFlv(20), { realtime: true, limitMs: 4000 });
+    return { publisher, publishing: publishTags(ns, testFlv(20), { realtime: true, limitMs: ms }), destUri };
+  }
+
+  it('a republish and a local pull are listed while they run; closed by their owner, each logs its end once', async () => {
+    const { publisher, publishing } = await publishRelayed(4000);
     const viewer = new NetConnection();
     await viewer.connect(origin.url('relayer'));
     // Stream.get('mirror').play('cam', -1): a pull of a local live stream.
@@ -93,12 +98,7 @@ describe('relays own their loop: NetStream republishes and Stream.play pulls', f
   });
 
   it('when the far server goes away, a republish and a remote pull fail on their own with the reason; the script decides about reconnecting', async () => {
-    const destUri = dest.url('live');
-    const publisher = new NetConnection();
-    await publisher.connect(origin.url('relayer'));
-    const ns = await publisher.createStream();
-    await ns.publish(`cam?to=${encodeURIComponent(destUri)}`);
-    const publishing = publishTags(ns, testFlv(20), { realtime: true, limitMs: 6000 });
+    const { publisher, publishing, destUri } = await publishRelayed(6000);
     await dest.logs.waitFor((r) => r.msg === 'publish started' && r['stream'] === 'cam');
     const puller = new NetConnection();
     await puller.connect(origin.url('relayer'));
