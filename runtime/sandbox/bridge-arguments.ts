@@ -86,30 +86,42 @@ function readKind(kind: ArgumentKind, value: unknown, name: string): unknown {
   }
 }
 
+type Spec = string | readonly [string, readonly unknown[]];
+/** A spec read once: its name, and its kind or its closed set of values. */
+type ParsedSpec = { name: string; kind: ArgumentKind } | { name: string; values: readonly unknown[] };
+
+const parsed = new WeakMap<readonly Spec[], ParsedSpec[]>();
+
+function parse(specs: readonly Spec[]): ParsedSpec[] {
+  let list = parsed.get(specs);
+  if (list === undefined) {
+    list = specs.map((spec) => {
+      if (typeof spec !== 'string') return { name: spec[0], values: spec[1] };
+      const colon = spec.lastIndexOf(':');
+      return { name: spec.slice(0, colon), kind: spec.slice(colon + 1) as ArgumentKind };
+    });
+    parsed.set(specs, list);
+  }
+  return list;
+}
+
 /**
  * The arguments of one host call, checked against its specs (protocol.ts HOST_ARGUMENTS), one value
  * per spec. Responder ids become callbacks: `respond(id)` for an id > 0, undefined for 0.
  */
-export function readArguments(
-  specs: readonly (string | readonly [string, readonly unknown[]])[],
-  args: readonly unknown[],
-  respond: (responderId: number) => (result: CallResultRecord) => void,
-): unknown[] {
+export function readArguments(specs: readonly Spec[], args: readonly unknown[], respond: (responderId: number) => (result: CallResultRecord) => void): unknown[] {
+  const list = parse(specs);
   const values: unknown[] = [];
-  for (let i = 0; i < specs.length; i++) {
-    const spec = specs[i]!;
+  for (let i = 0; i < list.length; i++) {
+    const spec = list[i]!;
     const value = args[i];
-    if (typeof spec !== 'string') {
-      const [name, allowed] = spec;
-      if (!allowed.includes(value)) throw new BridgeArgumentError(`${name} must be one of ${allowed.join(', ')}`);
+    if ('values' in spec) {
+      if (!spec.values.includes(value)) throw new BridgeArgumentError(`${spec.name} must be one of ${spec.values.join(', ')}`);
       values.push(value);
       continue;
     }
-    const colon = spec.lastIndexOf(':');
-    const name = spec.slice(0, colon);
-    const kind = spec.slice(colon + 1) as ArgumentKind;
-    const read = readKind(kind, value, name);
-    values.push(kind === 'responder' ? ((read as number) > 0 ? respond(read as number) : undefined) : read);
+    const read = readKind(spec.kind, value, spec.name);
+    values.push(spec.kind === 'responder' ? ((read as number) > 0 ? respond(read as number) : undefined) : read);
   }
   return values;
 }
