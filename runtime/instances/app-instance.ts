@@ -1,10 +1,7 @@
 import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
-import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
-import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
+import { recordedFileOf, recordedLengthSec } from './recorded-streams.ts';
 import type { ScriptError } from '../errors.ts';
 import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
@@ -24,9 +21,6 @@ import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limit
 import { NO_BANDWIDTH_LIMITS } from '../sessions/bandwidth-settings.ts';
 import type { RecordingLimits } from '../media/recorder.ts';
 
-export type { ScriptFactory } from './script-generation.ts';
-
-
 export interface AppInstanceOptions {
   /** The folder of an application's persistent shared objects (one sub-folder per instance). */
   sharedObjectsDir: (app: AppDefinition) => string;
@@ -45,13 +39,6 @@ export interface AppInstanceOptions {
   onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
   /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
   packageHls?(instance: AppInstance, streamName: string, on: boolean): boolean;
-}
-
-/** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
-export function recordedFileOf(def: AppDefinition, instanceName: string, name: string): string | null {
-  const mapped = resolveVirtualStreamFile(def.settings?.streamDirs ?? [], name);
-  if (mapped !== undefined) return mapped;
-  return resolveStreamFile(path.join(def.dir, 'streams'), instanceName, name);
 }
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
@@ -345,9 +332,7 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** Stream.length semantics: duration in seconds of a recorded stream, 0 when there is none. */
   streamLengthSec(name: string): number {
-    const file = this.recordedFile(parseStreamName(name).name);
-    if (!file || !existsSync(file)) return 0;
-    return lastFlvTimestamp(file) / 1000;
+    return recordedLengthSec(this.recordedFile(parseStreamName(name).name));
   }
 
   publishStarted(session: ClientSession, _stream: LiveStream, info: StreamRecord): void {

@@ -3,7 +3,7 @@ import type tls from 'node:tls';
 import type { RtmpScheme } from '../client/client-transport.ts';
 import type { Config } from '../config.ts';
 import { AppCatalog } from '../instances/app-catalog.ts';
-import type { ScriptFactory } from '../instances/app-instance.ts';
+import type { ScriptFactory } from '../instances/script-generation.ts';
 import { AppSettingsReader } from '../instances/application-xml.ts';
 import { InstanceManager } from '../instances/instance-manager.ts';
 import type { Logger } from '../log/logger.ts';

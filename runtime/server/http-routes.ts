@@ -6,7 +6,7 @@ import { LiveLogRoutes } from '../admin/live-log-routes.ts';
 import { Metrics } from '../admin/metrics.ts';
 import type { Config } from '../config.ts';
 import type { AppCatalog } from '../instances/app-catalog.ts';
-import { recordedFileOf } from '../instances/app-instance.ts';
+import { recordedFileOf } from '../instances/recorded-streams.ts';
 import type { InstanceManager } from '../instances/instance-manager.ts';
 import type { LiveLog } from '../log/live-log.ts';
 import type { Logger } from '../log/logger.ts';

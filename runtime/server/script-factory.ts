@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import type { ScriptFactory } from '../instances/app-instance.ts';
+import type { ScriptFactory } from '../instances/script-generation.ts';
 import { NoScript } from '../instances/no-script.ts';
 import type { Logger } from '../log/logger.ts';
 import { Sandbox } from '../sandbox/sandbox.ts';
