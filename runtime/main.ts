@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
 import { ConfigError, FmsRuntimeError } from './errors.ts';
-import { lostIsolateThreadCount } from './sandbox/sandbox.ts';
+import { lostIsolateThreadCount } from './sandbox/isolate-counters.ts';
 import { Server } from './server.ts';
 
 /** CLI entry: `fms-runtime --apps <dir> --rtmp-port <n> --http-port <n> [--data d] [--config f] [--log-level l]` (or `npm start -- …`). */
