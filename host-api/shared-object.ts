@@ -7,7 +7,7 @@
  */
 import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, hostWait, objectCreate, StringConstructor, unsupported } from './host.ts';
 import { ncIdOf } from './net-connection.ts';
-import type { InfoRecord } from './protocol.ts';
+import type { InfoRecord, SharedObjectOp } from './protocol.ts';
 import { invoke, toPlain } from './values.ts';
 import { restoreClasses } from './amf-classes.ts';
 
@@ -59,7 +59,7 @@ defineMethod(SharedObjectStatic, 'commit', function (): void {
   unsupported('SharedObject.commit');
 });
 
-function op(so: unknown, operation: string, args: unknown[]): unknown {
+function op(so: unknown, operation: SharedObjectOp, args: unknown[]): unknown {
   const key = typeof so === 'object' && so !== null ? keys.get(so) : undefined;
   if (key === undefined || handles[key] !== so) return undefined;
   const plain: unknown[] = [];
@@ -69,7 +69,7 @@ function op(so: unknown, operation: string, args: unknown[]): unknown {
 }
 
 const proto = SharedObject.prototype as Record<string, unknown>;
-for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'clear', 'purge']) {
+for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'clear', 'purge'] as const) {
   defineMethod(proto, operation, function (this: unknown, ...args: unknown[]): unknown {
     return op(this, operation, args);
   });
@@ -88,6 +88,15 @@ defineMethod(proto, 'close', function (this: SharedObjectObject): void {
 });
 defineMethod(proto, 'mark', function (): void {
   unsupported('SharedObject.mark');
+});
+// FMS: whether a persistent SO has changed since it was last stored (false for the others).
+defineProperty(proto, 'isDirty', {
+  get(this: unknown) {
+    const key = typeof this === 'object' && this !== null ? keys.get(this) : undefined;
+    return key !== undefined && handles[key] === this && host('soIsDirty', key);
+  },
+  enumerable: false,
+  configurable: true,
 });
 defineProperty(proto, 'version', {
   get(this: unknown) {

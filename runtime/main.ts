@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
 import { ConfigError, FmsRuntimeError } from './errors.ts';
-import { lostIsolateThreadCount } from './sandbox/sandbox.ts';
+import { lostIsolateThreadCount } from './sandbox/isolate-counters.ts';
 import { Server } from './server.ts';
 import { WORKER_COMMAND } from './cluster/messages.ts';
 
@@ -10,7 +10,7 @@ async function main(): Promise<number> {
   // `check <app folder>...`: static compatibility report, no server (runtime/check/, loaded only here).
   // A worker process of process distribution (distribute.processes > 1): started by the server, never by hand.
   if (process.argv[2] === WORKER_COMMAND) {
-    const { runWorker } = await import('./cluster/worker-main.ts');
+    const { runWorker } = await import('./server/worker-main.ts');
     return runWorker();
   }
   if (process.argv[2] === 'check') {

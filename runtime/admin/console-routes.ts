@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
-import { admitAdminRequest } from './admin-api.ts';
+import { admitAdminRequest } from './admin-access.ts';
 
 /*
  * The admin console: GET /console (a plain HTML/JS page, no build step) and its assets, including

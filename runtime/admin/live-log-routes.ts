@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { LiveLog, LiveLogFilter } from '../log/live-log.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { admitAdminRequest } from './admin-api.ts';
+import { admitAdminRequest } from './admin-access.ts';
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 const HEARTBEAT_MS = 15_000;

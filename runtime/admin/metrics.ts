@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import type { Gauge, Histogram, Registry } from 'prom-client';
 import type { LiveLog } from '../log/live-log.ts';
 import type { Logger } from '../log/logger.ts';
-import { admitAdminRequest, type AdminSource } from './admin-api.ts';
+import { admitAdminRequest } from './admin-access.ts';
+import type { AdminSource } from './admin-api.ts';
 
 /*
  * Prometheus exposition at GET /metrics (same access rule as the admin API: loopback only, or a

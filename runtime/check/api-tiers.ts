@@ -174,7 +174,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'so.mark': unsupported(STUB),
   'so.onStatus': partial('called for proxied SOs with the owner\'s refusals (NoReadAccess, NoWriteAccess…); a local SO raises none'),
   'so.resyncDepth': S,
-  'so.isDirty': unsupported(NOT_DEFINED),
+  'so.isDirty': S,
   'so.autoCommit': unsupported(NOT_DEFINED),
 
   // ---- File, XML, LoadVars, sockets, web services, AMS-era classes (§8, §9)

@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log/logger.ts';
 import { parseFlvPath } from '../media/flv-egress.ts';
 import { parseHlsPath } from '../media/hls/hls-request.ts';
-import type { RtmpConnection } from '../rtmp/connection.ts';
+import type { ClientSession } from '../sessions/client-session.ts';
 import { instanceOfRoute, mergeAdmin, mergeReloads, type AdminReply } from './admin-merge.ts';
 import { ConnectionHandoff } from './connection-handoff.ts';
 import { proxyRequest, proxyUpgrade } from './http-proxy.ts';
@@ -59,7 +59,7 @@ export class ClusterPrimary {
 
   constructor(host: PrimaryHost) {
     this.#host = host;
-    const { distribute, rtmp } = host.config;
+    const { distribute } = host.config;
     this.#router = new InstanceRouter(distribute.scope, distribute.processes);
     this.#loaded = Array.from({ length: distribute.processes }, () => new Set<string>());
     const workerConfig: Config = { ...host.config, reload: { ...host.config.reload, watch: false } };
@@ -70,7 +70,7 @@ export class ClusterPrimary {
       onLogLine: (line) => host.writeLogLine(line),
       log: host.log.child({ component: 'cluster' }),
     });
-    this.#handoff = new ConnectionHandoff({ connectTimeoutMs: rtmp.connectTimeoutMs, router: this.#router, pool: this.#pool, pairs: this.#pairs, log: host.log.child({ component: 'cluster' }) });
+    this.#handoff = new ConnectionHandoff({ router: this.#router, pool: this.#pool, pairs: this.#pairs, log: host.log.child({ component: 'cluster' }) });
     this.#pool.on('message', (index, message) => this.#onWorkerMessage(index, message));
     this.#pool.on('exit', (index, expected, code, signal) => {
       this.#router.forget(index);
@@ -96,9 +96,9 @@ export class ClusterPrimary {
     }
   }
 
-  /** A connection whose handshake is done (RtmpListener): it goes to its worker at its connect. */
-  adopt(connection: RtmpConnection): void {
-    this.#handoff.adopt(connection);
+  /** The route of a session whose connect the primary read: to the worker owning its instance. */
+  handOver(session: ClientSession): void {
+    this.#handoff.handOver(session);
   }
 
   /** Whether an instance of this name is loaded in some worker. */

@@ -1,12 +1,13 @@
 import type { Socket } from 'node:net';
 import { encodeAmf0 } from '../rtmp/amf0.ts';
 import { ChunkEncoder } from '../rtmp/chunk-encoder.ts';
-import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import type { RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, OUTPUT_CHUNK_SIZE_BYTES } from '../rtmp/message.ts';
 import { END_GRACE_MS, SocketTransport, type RtmpTransport } from '../rtmp/transport.ts';
 import type { Logger } from '../log/logger.ts';
-import { parseConnectTarget } from '../instances/tc-url.ts';
-import { status, type InfoObject } from '../instances/status-codes.ts';
+import { status, type InfoObject } from '../common/status-codes.ts';
+import type { ClientSession } from '../sessions/client-session.ts';
+import { refused } from '../sessions/connect-request.ts';
 import type { InstanceRouter } from './instance-router.ts';
 import type { ConnectionMessage, HandedClient } from './messages.ts';
 import type { SocketPairs } from './socket-pair.ts';
@@ -31,8 +32,6 @@ interface Handed {
 }
 
 export interface HandoffOptions {
-  connectTimeoutMs: number;
-  /** Every byte a client sends before its connect command is kept to be handed over; more closes it. */
   router: InstanceRouter;
   pool: WorkerPool;
   pairs: SocketPairs;
@@ -40,9 +39,12 @@ export interface HandoffOptions {
 }
 
 /**
- * The primary's side of process distribution for RTMP sessions: the listener's connections (after
- * their handshake, whatever the transport) wait here for their connect command, which names the
- * application instance and so the worker (InstanceRouter); then the connection is handed over.
+ * The primary's side of process distribution for RTMP sessions. Each connection (after its
+ * handshake, whatever the transport) is a ClientSession in the primary too, which reads and checks
+ * its connect command as in one process (budgets, connect timer, refusals); its route comes here:
+ * the connect names the application instance and so the worker (InstanceRouter), and the
+ * connection is handed over with every byte read after the handshake, which the worker's own
+ * session reads again.
  *
  * - Plain RTMP over TCP: the client's own socket goes to the worker with Node's handle passing
  *   (child_process send(message, socket)), with the bytes already read. The primary keeps a handle
@@ -71,46 +73,28 @@ export class ConnectionHandoff {
     return n;
   }
 
-  /** A connection whose handshake is done: hand it over at its first command. */
-  adopt(connection: RtmpConnection): void {
-    const timer = setTimeout(() => connection.close('no connect command in time'), this.#options.connectTimeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      connection.off('command', onCommand);
-      connection.off('commandTooLarge', onTooLarge);
-    };
-    const onCommand = (command: RtmpCommand) => {
-      done();
-      const props = command.commandObject as Record<string, unknown> | null;
-      const target = command.name === 'connect' ? parseConnectTarget(props?.['tcUrl'], props?.['app']) : null;
-      void this.#handOver(connection, target, command.transactionId);
-    };
-    // Too large to decode: a worker refuses it (it replays the same bytes) with the same answer as one process.
-    const onTooLarge = (head: { transactionId: number }) => {
-      done();
-      void this.#handOver(connection, null, head.transactionId);
-    };
-    connection.on('command', onCommand);
-    connection.on('commandTooLarge', onTooLarge);
-    connection.once('close', () => clearTimeout(timer));
-  }
-
-  async #handOver(connection: RtmpConnection, target: { app: string; instance: string } | null, transactionId: number): Promise<void> {
-    const { router, pool, log } = this.#options;
+  /** The route of a primary's session whose connect was read: its connection goes to the worker owning the instance. */
+  handOver(session: ClientSession): void {
+    const { router, pool } = this.#options;
+    const target = session.target!;
     const seq = ++this.#seq;
-    const worker = target ? router.route(target.app, target.instance, seq) : router.leastLoaded();
+    const worker = router.route(target.app, target.instance, seq);
     if (!pool.isReady(worker)) {
       // Restarting after a crash: FMS answers a connect it cannot serve now with a rejection.
-      connection.sendCommand(0, '_error', transactionId, null, [status.connectRejected('The application process is restarting; try again.')]);
-      connection.close('worker not ready');
+      session.decide(refused(status.connectRejected('The application process is restarting; try again.'), 'worker process restarting', 'warn'));
       return;
     }
+    void this.#send(session.connection, worker, seq, target.app);
+  }
+
+  async #send(connection: RtmpConnection, worker: number, seq: number, app: string): Promise<void> {
+    const { pool, log } = this.#options;
     const handOff = connection.handOff();
     const transport = handOff.transport;
     const client: HandedClient = { kind: transport.kind, encrypted: transport.encrypted, remoteAddress: transport.remoteAddress };
     const id = this.#nextId++;
     const message: ConnectionMessage = { type: 'connection', id, seq, client, bytesIn: handOff.bytesIn, bytesOut: handOff.bytesOut, replay: handOff.replay };
-    const handed: Handed = { id, worker, app: target?.app ?? '', socket: null, transport: null, pair: null, orphanTimer: null };
+    const handed: Handed = { id, worker, app, socket: null, transport: null, pair: null, orphanTimer: null };
     try {
       if (transport instanceof SocketTransport && transport.kind === 'tcp' && !transport.encrypted) {
         const { socket, stoppedReading } = transport.release();

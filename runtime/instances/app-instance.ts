@@ -1,37 +1,31 @@
 import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
-import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
-import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
+import { recordedFileOf, recordedLengthSec } from './recorded-streams.ts';
 import type { ScriptError } from '../errors.ts';
 import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { OutboundNetwork } from './outbound-connections.ts';
-import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
-import type { StreamHost } from './net-stream-session.ts';
+import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from '../sessions/client-session.ts';
+import { refused, type ConnectOutcome } from '../sessions/connect-request.ts';
+import { CarriedAccess } from './carried-access.ts';
+import { clientHooks, type ClientHooks } from './client-hooks.ts';
+import type { StreamHost } from '../sessions/net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import type { AccessField, ClientRecord, StreamRecord } from '../../host-api/protocol.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { DEFAULT_SO_LIMITS, SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import type { SoLimits } from '../shared-objects/shared-object-budget.ts';
-import { status } from './status-codes.ts';
+import { status } from '../common/status-codes.ts';
 import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
-import { NO_BANDWIDTH_LIMITS } from './bandwidth-settings.ts';
+import { NO_BANDWIDTH_LIMITS } from '../sessions/bandwidth-settings.ts';
 import type { RecordingLimits } from '../media/recorder.ts';
-
-export type { ScriptFactory } from './script-generation.ts';
-
-type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess';
-const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 export interface AppInstanceOptions {
   /** The folder of an application's persistent shared objects (one sub-folder per instance). */
   sharedObjectsDir: (app: AppDefinition) => string;
   /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
   network: OutboundNetwork;
-  connectTimeoutMs: number;
   idleUnloadSec: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
@@ -45,13 +39,6 @@ export interface AppInstanceOptions {
   onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
   /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
   packageHls?(instance: AppInstance, streamName: string, on: boolean): boolean;
-}
-
-/** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
-export function recordedFileOf(def: AppDefinition, instanceName: string, name: string): string | null {
-  const mapped = resolveVirtualStreamFile(def.settings?.streamDirs ?? [], name);
-  if (mapped !== undefined) return mapped;
-  return resolveStreamFile(path.join(def.dir, 'streams'), instanceName, name);
 }
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
@@ -75,12 +62,10 @@ export class AppInstance implements SessionOwner, StreamHost {
   #gen: ScriptGeneration;
   /** 1 for the first script; each hot reload that carried the clients over adds one. */
   generation = 1;
-  /**
-   * Carried-over clients whose onConnect in the new generation has not decided yet, with the access
-   * fields (readAccess…) its script has set so far. Until it decides, the limits the old script set
-   * stay enforced; then the fields it did not set fall back to the defaults a new Client starts with.
-   */
-  readonly #carriedAccess = new Map<string, Set<AccessField>>();
+  /** Clients a hot reload carried over, until the new script decides about them. */
+  readonly #carried = new CarriedAccess(() => this.#accessDefaults());
+  /** The instance's half of the bridge for its clients (the same for every script generation). */
+  readonly #clientHooks: ClientHooks;
   /** What every script generation borrows from this instance. */
   readonly #generationHost: GenerationHost;
   /** Remote shared objects of this instance (clients use them over RTMP messages 19/16). */
@@ -114,8 +99,17 @@ export class AppInstance implements SessionOwner, StreamHost {
       limits: soLimits,
       admitScriptBytes: (bytes) => this.#hostMemory.admit(bytes),
     });
-    this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
-    this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
+    this.sharedObjects.onSync = (name, list) => this.#gen.event('soSync', { name, list: list as unknown as Record<string, unknown>[] });
+    this.sharedObjects.onSend = (name, handler, args) => this.#gen.event('soSend', { name, handler, args });
+    this.#clientHooks = clientHooks({
+      name: this.name,
+      log: this.log,
+      stats: this.stats,
+      session: (clientId) => this.#sessions.get(clientId),
+      sessions: () => this.#sessions.values(),
+      carried: this.#carried,
+      shutdown: () => queueMicrotask(() => void this.unload('Application.Shutdown')),
+    });
     this.#generationHost = {
       name: this.name,
       instanceName,
@@ -129,7 +123,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
       maxOutboundConnections: options.maxOutboundConnections ?? 64,
       maxSlotBytes: soLimits.maxSlotBytes,
-      clientHooks: this.#hooks,
+      clientHooks: this.#clientHooks,
       reportScriptError: (error) => this.#reportScriptError(error),
       onFatal: (gen, error) => {
         if (gen === this.#gen) this.#fatal(error);
@@ -201,7 +195,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
       // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
-      for (const session of this.sessions) session.rejectWith(this.#startFailed());
+      for (const session of this.sessions) session.decide(this.#startFailed());
       this.#close();
       return false;
     }
@@ -213,10 +207,10 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
     this.#defaultBandwidth(session);
-    session.attach(this, this.#options.connectTimeoutMs);
+    session.join(this);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(this.#startFailed());
+      session.decide(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
@@ -224,8 +218,8 @@ export class AppInstance implements SessionOwner, StreamHost {
   }
 
   /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
-  #startFailed() {
-    return status.connectRejected(`Application (${this.name}) failed to start.`);
+  #startFailed(): ConnectOutcome {
+    return refused(status.connectRejected(`Application (${this.name}) failed to start.`), 'application failed to start');
   }
 
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
@@ -243,27 +237,19 @@ export class AppInstance implements SessionOwner, StreamHost {
     return { ...DEFAULT_ACCESS, ...(settings ? { audioSampleAccess: settings.audioSampleAccess, videoSampleAccess: settings.videoSampleAccess } : {}) };
   }
 
-  /** A carried client's decision arrived: access fields the new script left alone get their defaults. */
-  #settleCarriedAccess(session: ClientSession): void {
-    const written = this.#carriedAccess.get(session.id);
-    if (!written) return;
-    this.#carriedAccess.delete(session.id);
-    const defaults = this.#accessDefaults();
-    for (const field of ACCESS_FIELDS) if (!written.has(field)) session.info[field] = defaults[field];
-  }
-
   /**
    * onConnect in one generation; a generation retired meanwhile has handed the decision on.
    * `info` is what the script's Client starts from (a carried client's: the defaults).
    */
-  async #decideConnect(gen: ScriptGeneration, session: ClientSession, info: ClientInfo = session.info): Promise<void> {
-    const outcome = await gen.script.connect(info, session.connectArgs).catch((error: unknown) => {
+  async #decideConnect(gen: ScriptGeneration, session: ClientSession, info: ClientRecord = session.info): Promise<void> {
+    const outcome = await gen.script.dispatch('connect', { client: info, args: session.connectArgs }).catch((error: unknown) => {
       this.#reportScriptError(error);
       return 'reject' as const;
     });
     if (gen !== this.#gen) return; // a hot reload replayed this connect into the new generation
-    if (outcome === 'accept') this.#hooks.acceptConnection(session.id);
-    else if (outcome === 'reject') this.#hooks.rejectConnection(session.id, {});
+    // The handler's value decides like the script's own accept/reject calls do.
+    if (outcome === 'accept') this.#clientHooks.acceptConnection(session.id);
+    else if (outcome === 'reject') this.#clientHooks.rejectConnection(session.id, {});
   }
 
   /**
@@ -311,7 +297,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       // Connected already: the old script's limits stay enforced until the new one decides
       // (a viewer must not publish or write shared objects in between), while the new script's
       // Client starts from the defaults, as a new Client object does.
-      this.#carriedAccess.set(session.id, new Set());
+      this.#carried.carry(session.id);
       work.push(this.#decideConnect(next, session, { ...session.info, ...this.#accessDefaults() }));
     }
     let streams = 0;
@@ -319,7 +305,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       for (const stream of session.streams) {
         if (!stream.publishing) continue;
         streams++;
-        work.push(next.script.publish(session.id, stream.publishing.info).catch((error: unknown) => this.#reportScriptError(error)));
+        work.push(next.script.dispatch('publish', { clientId: session.id, stream: stream.publishing.info }).catch((error: unknown) => this.#reportScriptError(error)));
       }
     }
     await Promise.all(work);
@@ -330,7 +316,7 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   async call(session: ClientSession, method: string, args: unknown[]) {
     const started = performance.now();
-    const outcome = await this.#gen.script.call(session.id, method, args).catch((error: unknown) => {
+    const outcome = await this.#gen.script.dispatch('call', { clientId: session.id, method, args }).catch((error: unknown) => {
       this.#reportScriptError(error);
       return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
     });
@@ -346,27 +332,28 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** Stream.length semantics: duration in seconds of a recorded stream, 0 when there is none. */
   streamLengthSec(name: string): number {
-    const file = this.recordedFile(parseStreamName(name).name);
-    if (!file || !existsSync(file)) return 0;
-    return lastFlvTimestamp(file) / 1000;
+    return recordedLengthSec(this.recordedFile(parseStreamName(name).name));
   }
 
-  publishStarted(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {
-    void this.#gen.script.publish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
+  publishStarted(session: ClientSession, _stream: LiveStream, info: StreamRecord): void {
+    this.#gen.event('publish', { clientId: session.id, stream: info });
   }
 
-  publishStopped(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {
+  publishStopped(session: ClientSession, _stream: LiveStream, info: StreamRecord): void {
     if (this.#state === 'closed') return;
-    void this.#gen.script.unpublish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
+    this.#gen.event('unpublish', { clientId: session.id, stream: info });
   }
 
   sessionClosed(session: ClientSession, _reason: string, wasAccepted: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
-    this.#carriedAccess.delete(session.id);
+    this.#carried.forget(session.id);
     this.stats.totalDisconnects++;
     // onDisconnect is for accepted clients only; rejected or pending ones never joined.
     if (wasAccepted && this.#state !== 'closed') {
-      const done = this.#gen.script.disconnect(session.id).catch((error: unknown) => this.#reportScriptError(error));
+      const done = this.#gen.script.dispatch('disconnect', { clientId: session.id }).then(
+        () => undefined,
+        (error: unknown) => this.#reportScriptError(error),
+      );
       this.#disconnecting.add(done);
       void done.finally(() => this.#disconnecting.delete(done));
     }
@@ -393,7 +380,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (code === 'Application.GC' && this.#sessions.size > 0) return;
     const previous = this.#state;
     this.#state = 'stopping';
-    const allow = previous === 'running' ? await this.#gen.script.stop(code).catch(() => true) : true;
+    const info = code === 'Application.GC' ? status.appGc() : status.appShutdown();
+    const allow = previous === 'running' ? await this.#gen.script.dispatch('appStop', { info }).catch(() => true) : true;
     if (code === 'Application.GC' && allow === false && this.#sessions.size === 0) {
       this.#state = 'running';
       this.log.info('onAppStop refused the idle unload');
@@ -413,7 +401,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#reportScriptError(error);
     for (const session of this.sessions) {
       if (session.accepted) session.disconnect('script failure', status.connectAppShutdown(this.name));
-      else session.rejectWith(status.connectRejected(`Application (${this.name}) script failed.`));
+      else session.decide(refused(status.connectRejected(`Application (${this.name}) script failed.`), 'script failure'));
     }
     this.#close();
   }
@@ -447,93 +435,4 @@ export class AppInstance implements SessionOwner, StreamHost {
       e?.message ?? String(error),
     );
   }
-
-  /** The operations a script may perform on clients, each validated against this instance's own clients. */
-  readonly #hooks: GenerationHost['clientHooks'] = {
-    trace: (text) => this.log.info({ trace: true }, text),
-    scriptError: (info) => {
-      this.stats.scriptErrors++;
-      const { description, ...where } = info;
-      this.log.error({ code: 'Application.Script.Error', ...where }, description);
-    },
-    acceptConnection: (clientId) => {
-      const session = this.#sessions.get(clientId);
-      if (session && this.#carriedAccess.has(clientId)) {
-        this.#settleCarriedAccess(session);
-        session.log.info({ app: this.name }, 'client carried over to the reloaded script');
-        return;
-      }
-      if (!session || session.state !== 'pending') return;
-      session.accept();
-      session.log.info({ app: this.name, agent: session.info.agent }, 'client accepted');
-    },
-    rejectConnection: (clientId, info: RejectInfo) => {
-      const session = this.#sessions.get(clientId);
-      if (session && this.#carriedAccess.delete(clientId)) {
-        // Already connected, so no _error for the connect: the status FMS sends, then the close.
-        session.log.info({ app: this.name }, 'client rejected by the reloaded script');
-        const rejected = info.redirect
-          ? status.connectRedirect(info.redirect, info.description, info.application)
-          : status.connectRejected(info.description, info.application);
-        session.disconnect('rejected by the reloaded script', rejected);
-        return;
-      }
-      if (!session || session.state !== 'pending') return;
-      session.log.info({ app: this.name, redirect: info.redirect }, 'client rejected');
-      session.reject(info);
-    },
-    disconnect: (clientId) => {
-      const session = this.#sessions.get(clientId);
-      if (!session || session.state === 'closed') return false;
-      session.disconnect('application.disconnect');
-      return true;
-    },
-    clientCall: (clientId, method, args, onResult) => this.#sessions.get(clientId)?.call(method, args, onResult) ?? false,
-    broadcastMsg: (method, args) => {
-      for (const session of this.#sessions.values()) if (session.accepted) session.call(method, args);
-    },
-    setClientAccess: (clientId, field, value) => {
-      const session = this.#sessions.get(clientId);
-      if (session) session.info[field] = value;
-      this.#carriedAccess.get(clientId)?.add(field);
-    },
-    clientStats: (clientId) => {
-      const session = this.#sessions.get(clientId);
-      if (!session) return {} as Record<string, number>;
-      const c = session.connection;
-      return {
-        bytes_in: c.bytesIn, bytes_out: c.bytesOut, msg_in: c.messagesIn, msg_out: c.messagesOut, msg_dropped: session.messagesDropped,
-        // Same unit as application.getStats (total kilobytes): FMS 3's Client reference says "current
-        // bandwidth" without a unit, and one definition for both objects is what a script can rely on.
-        ping_rtt: c.lastPingRttMs, bw_in: Math.floor(c.bytesIn / 1024), bw_out: Math.floor(c.bytesOut / 1024),
-      };
-    },
-    clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
-    setBandwidthLimit: (clientId, serverToClient, clientToServer) => this.#sessions.get(clientId)?.setBandwidthLimit(serverToClient, clientToServer),
-    getBandwidthLimit: (clientId, direction) => this.#sessions.get(clientId)?.getBandwidthLimit(direction) ?? 0,
-    applicationStats: () => {
-      let bytesIn = 0;
-      let bytesOut = 0;
-      let msgIn = 0;
-      let msgOut = 0;
-      let msgDropped = 0;
-      for (const s of this.#sessions.values()) {
-        bytesIn += s.connection.bytesIn;
-        bytesOut += s.connection.bytesOut;
-        msgIn += s.connection.messagesIn;
-        msgOut += s.connection.messagesOut;
-        msgDropped += s.messagesDropped;
-      }
-      return {
-        // Adobe's reference: bw_in/bw_out are the total kilobytes received/sent (not a rate).
-        bw_in: Math.floor(bytesIn / 1024), bw_out: Math.floor(bytesOut / 1024),
-        bytes_in: bytesIn, bytes_out: bytesOut, msg_in: msgIn, msg_out: msgOut, msg_dropped: msgDropped,
-        server_bytes_in: bytesIn, server_bytes_out: bytesOut,
-        total_connects: this.stats.totalConnects, total_disconnects: this.stats.totalDisconnects,
-      };
-    },
-    shutdown: () => {
-      queueMicrotask(() => void this.unload('Application.Shutdown'));
-    },
-  };
 }

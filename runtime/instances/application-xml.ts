@@ -30,13 +30,12 @@
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import type { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PACKAGING_MODES, type HlsSettings } from '../media/hls/hls-settings.ts';
 import { NO_RECORDING_SETTINGS, type RecordingSettings } from './recording-limits.ts';
-import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from './bandwidth-settings.ts';
+import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from '../sessions/bandwidth-settings.ts';
+import { isEmpty, readXmlFile, type XmlElement } from './xml-file.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -79,13 +78,6 @@ export interface SettingIssue {
   /** Element path from the root, e.g. "Application/Process"; "" for the whole file. */
   element: string;
   reason: string;
-}
-
-interface XmlElement {
-  name: string;
-  attrs: Record<string, string>;
-  text: string;
-  children: XmlElement[];
 }
 
 type Apply = (settings: AppSettings, element: XmlElement, ctx: ApplyContext) => void;
@@ -263,74 +255,12 @@ function fileDirectory(settings: AppSettings, element: XmlElement, ctx: ApplyCon
   settings.fileDirs = [`${virtual};${dir}`, ...settings.fileDirs.filter((entry) => entry.split(';')[0] !== virtual)];
 }
 
-let xml: { parser: XMLParser; validator: typeof XMLValidator } | undefined;
-
-/**
- * fast-xml-parser, loaded at the first XML file: importing it builds xml-naming's Unicode /u regexes,
- * which costs the process ~10 MB of RSS (ICU tables, measured by bench/startup.ts), so a server
- * whose apps ship no Application.xml never pays for it.
- */
-function xmlParser(): NonNullable<typeof xml> {
-  if (xml === undefined) {
-    const { XMLParser, XMLValidator } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
-    const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: true, parseTagValue: false, parseAttributeValue: false });
-    xml = { parser, validator: XMLValidator };
-  }
-  return xml;
-}
-
-type OrderedNode = Record<string, unknown>;
-
-function toElement(node: OrderedNode): XmlElement | null {
-  const name = Object.keys(node).find((key) => key !== ':@');
-  if (name === undefined || name.startsWith('#') || name.startsWith('?')) return null;
-  const attrs = (node[':@'] ?? {}) as Record<string, string>;
-  const element: XmlElement = { name, attrs, text: '', children: [] };
-  for (const child of (node[name] ?? []) as OrderedNode[]) {
-    if ('#text' in child) element.text += String(child['#text']);
-    else {
-      const sub = toElement(child);
-      if (sub) element.children.push(sub);
-    }
-  }
-  element.text = element.text.trim();
-  return element;
-}
-
-/** Reads one file: null when it does not exist; an issue (and no element) when it is not well-formed XML. */
-export function readXmlFile(file: string): { root: XmlElement } | { issue: SettingIssue } | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return { issue: { file, element: '', reason: `cannot read: ${(error as Error).message}` } };
-  }
-  let root: XmlElement | undefined;
-  try {
-    const { parser, validator } = xmlParser();
-    const valid = validator.validate(text);
-    if (valid !== true) return { issue: { file, element: '', reason: `not well-formed XML (line ${valid.err.line}: ${valid.err.msg}); file ignored` } };
-    root = (parser.parse(text) as OrderedNode[]).map(toElement).find((e): e is XmlElement => e !== null);
-  } catch (error) {
-    // fast-xml-parser throws past its nesting limit ("Maximum nested tags exceeded"), toElement could
-    // overflow the stack: callers (every connect's app lookup, the check command) expect an issue.
-    return { issue: { file, element: '', reason: `cannot parse (${(error as Error).message}); file ignored` } };
-  }
-  if (!root) return { issue: { file, element: '', reason: 'no root element; file ignored' } };
-  return { root };
-}
-
-function isEmpty(element: XmlElement): boolean {
-  return element.text === '' && element.children.length === 0 && Object.keys(element.attrs).length === 0;
-}
-
 /** Walks the tree: known paths apply, known ancestors are descended, anything else that sets something is an issue. */
 function applyFile(settings: AppSettings, file: string, rootName: string, table: Record<string, Apply>, issues: SettingIssue[]): void {
   const read = readXmlFile(file);
   if (read === null) return;
-  if ('issue' in read) {
-    issues.push(read.issue);
+  if ('problem' in read) {
+    issues.push({ file, element: '', reason: read.problem });
     return;
   }
   if (read.root.name.toLowerCase() !== rootName.toLowerCase()) {

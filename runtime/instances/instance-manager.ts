@@ -1,17 +1,20 @@
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
-import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import type { RtmpConnection } from '../rtmp/connection.ts';
 import type { AppCatalog, AppDefinition } from './app-catalog.ts';
-import { AppInstance, type AppInstanceOptions, type ScriptFactory } from './app-instance.ts';
-import { connectObjectProblem, targetProblem, type ArgumentLimits } from './argument-budget.ts';
-import { ClientSession, type SessionLimits } from './client-session.ts';
-import { status } from './status-codes.ts';
-import { parseConnectTarget } from './tc-url.ts';
+import { AppInstance, type AppInstanceOptions } from './app-instance.ts';
+import type { ScriptFactory } from './script-generation.ts';
+import type { ArgumentLimits } from '../sessions/argument-budget.ts';
+import { ClientSession, type SessionLimits } from '../sessions/client-session.ts';
+import { refused } from '../sessions/connect-request.ts';
+import { status } from '../common/status-codes.ts';
 
 /** What the manager enforces before routing a connect (config `rtmp.*`, `instances.*`). */
 export interface ConnectBudgets {
   arguments: ArgumentLimits;
+  /** rtmp.connectTimeoutMs: from the end of the handshake to the application's decision. */
+  connectTimeoutMs: number;
   /** rtmp.idleTimeoutSec in ms. */
   idleTimeoutMs: number;
   /** Loaded (starting or running) instances of one app, and of all apps. */
@@ -40,7 +43,7 @@ export class InstanceManager {
     this.#catalog = catalog;
     this.#options = options;
     this.#budgets = budgets;
-    this.#sessionLimits = { arguments: budgets.arguments, idleTimeoutMs: budgets.idleTimeoutMs, budgetLog: budgets.budgetLog };
+    this.#sessionLimits = { arguments: budgets.arguments, connectTimeoutMs: budgets.connectTimeoutMs, idleTimeoutMs: budgets.idleTimeoutMs, budgetLog: budgets.budgetLog };
     this.#createScript = createScript;
     this.#log = log;
   }
@@ -54,68 +57,21 @@ export class InstanceManager {
     return this.#instances.has(name);
   }
 
-  /** Handles a connection whose handshake completed: waits for its connect command. */
-  adopt(connection: RtmpConnection, connectTimeoutMs: number): void {
-    const timer = setTimeout(() => {
-      this.#log.warn({ ip: connection.remoteAddress }, 'no connect command in time; closing');
-      connection.close('no connect command in time');
-    }, connectTimeoutMs);
-    let handled = false;
-    // The first command is the connect: larger than its budget, it is refused without being decoded.
-    connection.commandByteLimit = this.#budgets.arguments.maxConnectBytes;
-    const done = () => {
-      handled = true;
-      clearTimeout(timer);
-      connection.off('command', onCommand);
-      connection.off('commandTooLarge', onTooLarge);
-      connection.commandByteLimit = Number.POSITIVE_INFINITY;
-    };
-    const onCommand = (command: RtmpCommand) => {
-      done();
-      this.#onConnect(connection, command);
-    };
-    const onTooLarge = (head: { name: string; transactionId: number }, bytes: number) => {
-      done();
-      if (head.name !== 'connect') {
-        connection.close('protocol: first command is not connect');
-        return;
-      }
-      const limit = this.#budgets.arguments.maxConnectBytes;
-      this.#refuseConnect(connection, head.transactionId, 'rtmp.maxConnectBytes', `Connect command is ${bytes} bytes; the limit is ${limit}.`);
-    };
-    connection.on('command', onCommand);
-    connection.on('commandTooLarge', onTooLarge);
-    connection.once('close', (reason, error) => {
-      clearTimeout(timer);
-      // After connect the session logs its own end; before it, this is the one line.
-      if (!handled && error) this.#log.warn({ ip: connection.remoteAddress, reason, code: (error as { code?: string }).code }, 'connection closed before connect');
-    });
+  /**
+   * A connection whose handshake completed becomes a client session, which routes its connect here
+   * — or, in the primary of process distribution, `elsewhere`: to the worker process that owns the
+   * instance (the connect was read and checked here first, as in one process).
+   */
+  adopt(connection: RtmpConnection, elsewhere?: (session: ClientSession) => void): ClientSession {
+    return new ClientSession(connection, this.#sessionLimits, this.#log.child({ ip: connection.remoteAddress }), elsewhere ?? ((session) => this.#route(session)));
   }
 
-  #onConnect(connection: RtmpConnection, command: RtmpCommand): void {
-    const log = this.#log.child({ ip: connection.remoteAddress });
-    if (command.name !== 'connect') {
-      log.warn({ command: command.name }, 'first command is not connect; closing');
-      connection.close('protocol: first command is not connect');
-      return;
-    }
-    const props = command.commandObject as Record<string, unknown> | null;
-    const objectProblem = connectObjectProblem(props, this.#budgets.arguments);
-    if (objectProblem) return this.#refuseConnect(connection, command.transactionId, 'rtmp.maxUrlChars', objectProblem);
-    const target = parseConnectTarget(props?.['tcUrl'], props?.['app']);
-    if (!target) {
-      log.warn('connect without tcUrl or app; closing');
-      connection.sendCommand(0, '_error', command.transactionId, null, [status.connectRejected('Connect needs a tcUrl or app.')]);
-      connection.close('connect without tcUrl');
-      return;
-    }
-    const nameProblem = targetProblem(target, this.#budgets.arguments);
-    if (nameProblem) return this.#refuseConnect(connection, command.transactionId, 'rtmp.maxNameChars', nameProblem);
-    const session = new ClientSession(connection, command, target, log, this.#sessionLimits);
+  /** A connect to `app/instance`: to its instance, created on the first connect (within the instance caps). */
+  #route(session: ClientSession): void {
+    const target = session.target!;
     const def = this.#catalog.lookup(target.app);
     if (!def) {
-      log.info({ app: target.app }, 'connect to unknown application rejected');
-      session.rejectWith(status.connectInvalidApp(target.app));
+      session.decide(refused(status.connectInvalidApp(target.app), 'unknown application'));
       return;
     }
     const key = `${def.name}/${target.instance}`;
@@ -123,27 +79,19 @@ export class InstanceManager {
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
       if (def.scriptMissing) {
         // Fail closed: without its script the app's onConnect checks are gone; never accept everyone.
-        log.warn({ app: def.name }, 'connect refused: the application script is missing');
-        session.rejectWith(status.connectRejected(`Application (${def.name}) script is missing.`));
+        session.decide(refused(status.connectRejected(`Application (${def.name}) script is missing.`), 'application script missing', 'warn'));
         return;
       }
       const full = this.#makeRoom(def.name);
       if (full) {
-        this.#budgets.budgetLog.exceeded(full, { code: ErrorCode.InstanceLimit, ip: connection.remoteAddress, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
-        session.rejectWith(status.connectRejected(`Resource limit reached: no more instances of application ${def.name} can be loaded.`));
+        this.#budgets.budgetLog.exceeded(full, { code: ErrorCode.InstanceLimit, ip: session.info.ip, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
+        session.decide(refused(status.connectRejected(`Resource limit reached: no more instances of application ${def.name} can be loaded.`), `over budget: ${full}`, 'debug'));
         return;
       }
       instance = this.#create(def, target.instance, key);
       this.#instances.set(key, instance);
     }
     void instance.connect(session);
-  }
-
-  /** A connect over an argument budget: NetConnection.Connect.Rejected, then the close (FMS answers a refused connect so). */
-  #refuseConnect(connection: RtmpConnection, transactionId: number, budget: string, description: string): void {
-    this.#budgets.budgetLog.exceeded(budget, { code: ErrorCode.ArgumentTooLarge, ip: connection.remoteAddress }, 'connect over budget rejected');
-    connection.sendCommand(0, '_error', transactionId, null, [status.connectRejected(description)]);
-    connection.close(`rejected: ${budget}`);
   }
 
   #loadedCount(appName?: string): number {

@@ -1,5 +1,5 @@
 import type { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.ts';
-import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
+import type { InstanceHooks, SharedObjectOp } from '../../host-api/protocol.ts';
 import type { SharedObjectState } from '../shared-objects/shared-object-state.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 
@@ -7,7 +7,7 @@ import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts
  * The script's SharedObject handles (SharedObject.get), by name: the host side of host-api's
  * SharedObject class. Operations on a name the script never got are ignored (undefined).
  */
-export class ScriptSharedObjects implements SharedObjectHooks {
+export class ScriptSharedObjects {
   readonly #store: () => SharedObjectStore;
   readonly #proxied: () => ProxiedSharedObjects | null;
   readonly #handles = new Map<string, SharedObjectState>();
@@ -93,4 +93,15 @@ export class ScriptSharedObjects implements SharedObjectHooks {
   clearSharedObjects(soPath: string): boolean {
     return this.#store().clearSharedObjects(soPath);
   }
+
+  /** The instance's half of the bridge for shared objects. */
+  readonly hooks = {
+    soGet: (name, persistent) => this.get(name, persistent),
+    soFlush: (name) => this.flush(name),
+    soOp: (name, op, args) => this.op(name, op, args),
+    soClearPath: (soPath) => this.clearSharedObjects(soPath),
+    soGetProxied: (key, ncId, name, persistent) => this.getProxied(key, ncId, name, persistent),
+    // A proxied SO's writes are its owner's business: never dirty here.
+    soIsDirty: (name) => this.#handles.get(name)?.dirty === true && !this.#proxied()?.has(name),
+  } satisfies Partial<InstanceHooks>;
 }

@@ -2,17 +2,18 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { NetConnection } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
 import type { LiveStream } from '../media/live-stream.ts';
 import { Recorder, type RecordingLimit } from '../media/recorder.ts';
 import { scriptRecordingLimits, type RecordingSettings } from './recording-limits.ts';
-import { Relay } from '../media/relay.ts';
+import { isMetadata } from '../media/media-packet.ts';
+import { Relay, type RelayStats } from '../media/relay.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
-import { Timeline } from '../media/timeline.ts';
 import { VodPlayer } from '../media/vod-player.ts';
 import { encodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
-import { status, type InfoObject } from './status-codes.ts';
+import { status, type InfoObject } from '../common/status-codes.ts';
 
 export interface ServerStreamHost {
   readonly streams: StreamRegistry;
@@ -26,16 +27,35 @@ export interface ServerStreamHost {
   packageHls(name: string, on: boolean): boolean;
 }
 
-type Source =
-  | { kind: 'live'; relay: Relay }
-  | { kind: 'vod'; player: VodPlayer }
-  | { kind: 'remote'; remote: NetStream };
+/** What feeds a server-side stream now: a relay (a pull of a live stream, local or remote) or a recorded file. */
+type Source = { kind: 'relay'; relay: Relay } | { kind: 'vod'; player: VodPlayer };
+
+interface OwnedStream {
+  stream: LiveStream;
+  source: Source | null;
+  playlist: PlaylistItem[];
+  /** The last relay that fed it (running or ended), for the admin API. */
+  relay: Relay | null;
+}
 
 interface PlaylistItem {
   name: string;
   startSec: number;
   lengthSec: number;
   ncId: number | null;
+}
+
+/** A server-side stream as a relay's destination: metadata is kept for its late joiners, the rest fans out. */
+function intoStream(target: LiveStream): PacketSink {
+  return {
+    bufferedBytes: 0, // in-process: the stream's own players have bounded queues
+    write: (p, timestamp) => {
+      // The stream keeps what it is given (GOP cache, metadata), so it gets a packet on the relay's timeline.
+      const packet = timestamp === p.timestamp ? p : { type: p.type, timestamp, payload: p.payload };
+      if (isMetadata(packet)) target.setMetadata(packet);
+      else target.write(packet);
+    },
+  };
 }
 
 /**
@@ -47,7 +67,7 @@ interface PlaylistItem {
 export class ServerStreams {
   readonly #host: ServerStreamHost;
   readonly #log: Logger;
-  readonly #owned = new Map<string, { stream: LiveStream; source: Source | null; playlist: PlaylistItem[] }>();
+  readonly #owned = new Map<string, OwnedStream>();
   readonly #recorders = new Map<string, Recorder>();
   /** f4f: streams whose record() started HLS packaging. */
   readonly #hlsRecordings = new Set<string>();
@@ -87,7 +107,7 @@ export class ServerStreams {
   #entry(name: string) {
     let entry = this.#owned.get(name);
     if (!entry) {
-      entry = { stream: this.#host.streams.getOrCreate(name), source: null, playlist: [] };
+      entry = { stream: this.#host.streams.getOrCreate(name), source: null, playlist: [], relay: null };
       this.#owned.set(name, entry);
     }
     return entry;
@@ -114,19 +134,9 @@ export class ServerStreams {
       this.#status(name, status.playStreamNotFound(item.name, ''));
       return this.#next(name);
     }
-    const relay = new Relay(`stream-${name}`, `local:${item.name}`, Number.MAX_SAFE_INTEGER);
-    const sink: PacketSink = {
-      bufferedBytes: 0, // in-process: the target's own subscribers have their own bounded queues
-      write: (p, timestamp) => {
-        // The stream keeps what it is given (GOP cache, metadata): a packet on the relay's timeline.
-        const packet = timestamp === p.timestamp ? p : { type: p.type, timestamp, payload: p.payload };
-        if (packet.type === MessageType.DataAmf0 && packet.payload.subarray(3, 13).toString('latin1') === 'onMetaData') target.setMetadata(packet);
-        else target.write(packet);
-      },
-    };
-    relay.setTarget(sink, name);
+    const relay = this.#pull(entry, name, item.name);
     relay.attach(this.#host.streams.getOrCreate(item.name));
-    entry.source = { kind: 'live', relay };
+    relay.start(() => ({ sink: intoStream(target), close: () => undefined }));
     this.#status(name, status.playStart(item.name, ''));
   }
 
@@ -157,6 +167,23 @@ export class ServerStreams {
     }
   }
 
+  /** A relay feeding the server-side stream `name` from `from` (local stream or, with `remoteUri`, remote). */
+  #pull(entry: OwnedStream, name: string, from: string, remoteUri?: string): Relay {
+    const relay = new Relay({
+      id: `stream-${name}`,
+      kind: 'pull',
+      destination: name,
+      streamName: from,
+      ...(remoteUri === undefined ? {} : { remoteSource: remoteUri }),
+      maxBufferedBytes: Number.MAX_SAFE_INTEGER, // in-process: the stream's own players have bounded queues
+      log: this.#log,
+    });
+    entry.source = { kind: 'relay', relay };
+    entry.relay = relay;
+    return relay;
+  }
+
+  /** Stream.play(name, …, nc): a relay pulling `item.name` from the server the NetConnection is connected to. */
   #playRemote(name: string, item: PlaylistItem): void {
     const entry = this.#owned.get(name)!;
     const nc = this.#host.remoteConnection(item.ncId!);
@@ -164,32 +191,40 @@ export class ServerStreams {
       this.#status(name, status.playFailed(item.name, '', 'The NetConnection is not connected.'));
       return;
     }
-    void nc.createStream().then(
-      (remote) => {
-        const target = entry.stream;
-        // A remote stream joined mid-way starts at its own clock (e.g. 2 s in): start ours at 0.
-        const timeline = new Timeline();
-        remote.on('media', (m) => target.write({ type: m.type, timestamp: timeline.map(m), payload: m.payload }));
-        remote.on('data', (values, m) => {
-          if (values[0] === 'onMetaData') target.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: m.payload });
-          // Data rides at the current position of our timeline, not the remote clock (Stream.time reads it).
-          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: timeline.lastOut, payload: m.payload });
-        });
-        remote.on('status', (info) => this.#status(name, info as InfoObject));
-        entry.source = { kind: 'remote', remote };
-        remote.play(item.name, item.startSec, item.lengthSec, true);
-      },
-      (error: unknown) => this.#status(name, status.playFailed(item.name, '', String(error))),
-    );
+    const relay = this.#pull(entry, name, item.name, stripCredentials(nc.uri));
+    relay.start(async (lost) => {
+      let remote: NetStream;
+      try {
+        remote = await nc.createStream();
+      } catch (error) {
+        this.#status(name, status.playFailed(item.name, '', String(error)));
+        throw error;
+      }
+      remote.on('media', (m) => relay.packet(m));
+      remote.on('data', (values, m) => {
+        // Data rides at the current position of the stream's timeline (Stream.time reads it), not the remote clock.
+        if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') relay.packet(m);
+      });
+      remote.on('status', (info) => this.#status(name, info as InfoObject));
+      const onClose = () => lost(Object.assign(new Error('connection closed'), { info: status.connectClosed() }));
+      nc.once('close', onClose);
+      remote.play(item.name, item.startSec, item.lengthSec, true);
+      return {
+        sink: intoStream(entry.stream),
+        close: () => {
+          nc.off('close', onClose);
+          remote.close();
+        },
+      };
+    });
   }
 
   #stopSource(entry: { source: Source | null }): void {
     const source = entry.source;
     entry.source = null;
     if (!source) return;
-    if (source.kind === 'live') source.relay.close('closed');
-    else if (source.kind === 'vod') source.player.stop();
-    else source.remote.close();
+    if (source.kind === 'relay') source.relay.close('closed');
+    else source.player.stop();
   }
 
   #stop(name: string, unpublish: boolean): void {
@@ -323,6 +358,11 @@ export class ServerStreams {
     this.#owned.delete(name);
     this.#host.streams.release(entry.stream);
     return true;
+  }
+
+  /** The relay of each server-side stream that has pulled one (running or ended), for the admin API. */
+  relays(): RelayStats[] {
+    return [...this.#owned.values()].flatMap((entry) => (entry.relay ? [entry.relay.stats()] : []));
   }
 
   /** Instance unload: every source, playlist and recording stopped. */

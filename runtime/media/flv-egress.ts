@@ -5,11 +5,10 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
-import { decodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
 import { flvHeader, flvTag } from './flv-file.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
-import type { MediaPacket } from './media-packet.ts';
+import { metadataObject, type MediaPacket } from './media-packet.ts';
 import { parseStreamName } from './stream-registry.ts';
 import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';
 import { Timeline } from './timeline.ts';
@@ -417,15 +416,4 @@ export function headerFlags(stream: Pick<LiveStream, 'metadata' | 'videoConfig' 
   if (meta && ('videocodecid' in meta || 'audiocodecid' in meta)) return { audio: 'audiocodecid' in meta, video: 'videocodecid' in meta };
   if (stream.videoConfig || stream.audioConfig) return { audio: stream.audioConfig !== null, video: stream.videoConfig !== null };
   return { audio: true, video: true };
-}
-
-/** The onMetaData object of a data message's AMF0 payload, or null. */
-export function metadataObject(payload: Buffer): Record<string, unknown> | null {
-  try {
-    const values = decodeAmf0(payload);
-    const object = values[0] === 'onMetaData' ? values[1] : values[0];
-    return typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : null;
-  } catch {
-    return null; // malformed metadata: fall back to the codec configs
-  }
 }

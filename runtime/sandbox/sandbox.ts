@@ -1,210 +1,99 @@
 /**
- * One application instance's script, in its own isolated-vm isolate (one isolate, one context).
+ * One application instance's script, in its own isolated-vm isolate (one isolate, one context):
+ * the isolate's life cycle. The bridge into it is host-bridge.ts (isolate → host, generic over
+ * host-api/protocol.ts), the sandbox's own services script-services.ts, timers script-timers.ts.
  *
  * Every event goes through a per-instance FIFO and into the isolate asynchronously with a timeout,
  * so handlers run to completion in order while a runaway script never blocks the Node event loop
- * that moves media for other instances. The isolate calls back through one synchronous host
- * function (host-api/protocol.ts HostCalls); only plain data crosses.
+ * that moves media for other instances. Only plain data crosses.
  *
  * Every script failure reaches the owner through exactly ONE channel (so it is logged once):
  * - start() rejects with the ScriptError when main.asc, a load()ed file, onAppStart's time or
  *   memory budget, or the isolate itself fails during start. Nothing else is called.
  * - onFatal(error), once: a timeout or out-of-memory after start poisons the isolate (disposed,
  *   timers cleared). The call that was running and every later one resolve with neutral values.
- * - hooks.scriptError: an exception thrown by a handler (or a failed load() inside one). The
+ * - onScriptError(error): an exception thrown by a handler (or a failed load() inside one). The
  *   instance keeps running; application.onStatus receives Application.Script.Error as in FMS.
- * Neutral values (after a fatal error or dispose()): connect 'reject', call Call.Failed, stop true.
+ * Neutral values (after a fatal error or dispose()): connect 'reject', call Call.Failed, appStop true.
  */
 import os from 'node:os';
 import ivm from 'isolated-vm';
 import { ErrorCode, ScriptError } from '../errors.ts';
-import type {
-  ApplicationScript,
-  CallOutcome,
-  ClientCallResult,
-  ClientInfo,
-  ConnectOutcome,
-  InstanceHooks,
-  MediaEvent,
-  RejectInfo,
-  StreamInfo,
-} from '../instances/script-contract.ts';
-import { FMS_VERSION, status } from '../instances/status-codes.ts';
-import type {
-  AccessField,
-  BootOptions,
-  DispatchFunction,
-  DispatchReply,
-  HostCalls,
-  HostOp,
-  HostReply,
-  HostWaitOp,
-  HostWaits,
-  InfoRecord,
-  LoadReply,
-  SandboxEventName,
-  SandboxEvents,
-  ThrownRecord,
-} from '../../host-api/protocol.ts';
-import { DEFAULT_LOG_LIMITS } from '../log/logger.ts';
-import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, type FailureContext, type ScriptWhere } from './isolate-errors.ts';
-import { hostApiBundle } from './host-api-bundle.ts';
-import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
-import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
-import { createMediaHostCalls } from './media-bridge.ts';
-import { createIoHostCalls, createIoHostWaits, type HostWaitCalls } from './io-bridge.ts';
+import { FMS_VERSION, status } from '../common/status-codes.ts';
+import type { BootOptions, DispatchFunction, DispatchReply, SandboxEventName, SandboxEvents, ThrownRecord } from '../../host-api/protocol.ts';
+import { DEFAULT_CONFIG } from '../config.ts';
+import { DEFAULT_LOG_LIMITS, type Logger } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import type { Logger } from '../log/logger.ts';
-import { ScriptFileGuard } from './script-file-guard.ts';
 import { AmfClassTags } from './amf-class-tags.ts';
+import { HostBridge, type SandboxServices } from './host-bridge.ts';
+import { hostApiBundle } from './host-api-bundle.ts';
+import { isolateCreated, isolateFreed, isolateThreadLost } from './isolate-counters.ts';
+import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
+import { ScriptFileGuard } from './script-file-guard.ts';
 import { ScriptFiles } from './script-files.ts';
 import { ScriptHttp } from './script-http.ts';
-import { ScriptRemoting, type RemotingBudgets } from './script-remoting.ts';
-import { createNcHostCalls } from './remoting-bridge.ts';
-import { DEFAULT_CONFIG } from '../config.ts';
+import { HOST_API_FILENAME, ScriptLoader, type ScriptSource } from './script-loader.ts';
+import { ScriptLoads } from './script-loads.ts';
+import { ScriptRemoting } from './script-remoting.ts';
+import { remotingRoutes, scriptServices } from './script-services.ts';
+import { ScriptTimers } from './script-timers.ts';
+import { DEFAULT_BUDGETS, type SandboxOptions } from './sandbox-options.ts';
 
 /** Installing host-api is our own code; it gets a fixed allowance, not the script's. */
 const BOOT_TIMEOUT_MS = 5000;
-/** Like browsers' clamping: a 0 ms interval must not become a storm of dispatches. */
-const MIN_TIMER_MS = 10;
-/** Node turns larger delays into 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const MAX_TIMERS = 10000;
-/** What one host timer costs (Timeout object, map entries), counted in the script's host memory. */
-const TIMER_BYTES = 256;
-
-/** The answer of each waiting operation when it did not finish within scripts.ioWaitMs. */
-const WAIT_FAILURE: { [K in HostWaitOp]: (wanted: string) => ReturnType<HostWaits[K]> } = {
-  load: (wanted) => ({ kind: 'failed', error: { name: 'Error', message: `load(${wanted}): not read within scripts.ioWaitMs`, load: true } }),
-  soGet: () => false,
-  soFlush: () => false,
-  fileList: () => null,
-  fileChange: () => false,
-  fileFlush: () => false,
-};
-const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
-
-let lostIsolateThreads = 0;
-
-/**
- * How many isolate threads isolated-vm has parked for good after a catastrophic error (V8 heap
- * OOM inside a GC, or a script that would not terminate). While this is > 0, `process.exit()`
- * hangs (isolated-vm joins its thread pool at exit): the process must end itself with
- * `process.kill(process.pid, 'SIGKILL')` after flushing logs.
- */
-export function lostIsolateThreadCount(): number {
-  return lostIsolateThreads;
-}
-
-let liveIsolates = 0;
-
-/** Isolates created and not yet torn down, process-wide (hot-reload leak test, /metrics). */
-export function liveIsolateCount(): number {
-  return liveIsolates;
-}
 
 /** V8 code cache of the host-api bundle, shared by every isolate of the process (cheaper cold starts). */
 let bundleCodeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 
-function rejectInfo(value: unknown): RejectInfo {
-  const source = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const info: RejectInfo = {};
-  if ('application' in source) info.application = source.application;
-  if (typeof source.redirect === 'string') info.redirect = source.redirect;
-  if (typeof source.description === 'string') info.description = source.description;
-  return info;
-}
-
-export interface SandboxLogger {
-  debug?(fields: object, message?: string): void;
-  info(fields: object, message?: string): void;
-  warn(fields: object, message?: string): void;
-  error(fields: object, message?: string): void;
-}
-
-export interface SandboxOptions {
-  appName: string;
-  instanceName: string;
-  appDir: string;
-  scriptPath: string;
-  scriptLibPaths: string[];
-  memoryLimitMb: number;
-  /** Longest a single handler (or main.asc's top level) may run. */
-  handlerTimeoutMs: number;
-  exposeJson?: boolean;
-  exposeSetTimeout?: boolean;
-  hooks: InstanceHooks;
-  onFatal: (error: ScriptError) => void;
-  hostname?: string;
-  config?: Record<string, string>;
-  logger?: SandboxLogger;
-  /** FMS VirtualDirectory entries for File, "/virtual;/native/dir" (config scripts.fileVirtualDirectories). */
-  fileVirtualDirectories?: readonly string[];
-  /** LoadVars / XML limits (config scripts.http); default: loopback only, 10 s, 1 MiB. */
-  http?: { allowHosts: readonly string[]; timeoutMs: number; maxBytes: number };
-  /** Flash Remoting budgets (config scripts.remoting); the HTTP rules are `http`'s. */
-  remoting?: RemotingBudgets;
-  /** This server's HTTP port(s): refused to scripts even on loopback (the admin API trusts loopback). */
-  refusedHttpPorts?: () => readonly number[];
-  /** Told how long each event dispatch into the isolate took (metrics); must not throw. */
-  onDispatch?: (event: SandboxEventName, seconds: number) => void;
-  /**
-   * Budgets of the host work a script asks for (config scripts.*): the longest a script waits for
-   * work done off the event loop, script file size, File I/O per call, File.list entries.
-   */
-  budgets?: { ioWaitMs: number; maxScriptBytes: number; fileMaxIoBytes: number; fileMaxListEntries: number };
-  /**
-   * trace() text and script error messages are cut to this many characters where they leave the
-   * isolate (config log.maxMessageChars), so a 40 MB string is never copied to the host. Default 8192.
-   */
-  maxTextChars?: number;
-}
-
-const DEFAULT_BUDGETS: NonNullable<SandboxOptions['budgets']> = { ioWaitMs: 3000, maxScriptBytes: 8 * 1024 * 1024, fileMaxIoBytes: 16 * 1024 * 1024, fileMaxListEntries: 10_000 };
-
 type Payload<K extends SandboxEventName> = SandboxEvents[K]['payload'];
 type Result<K extends SandboxEventName> = SandboxEvents[K]['result'];
 
-export class Sandbox implements ApplicationScript {
+/** What an event answers when the script is gone (poisoned, disposed, not installed). */
+function neutralReply<K extends SandboxEventName>(event: K, payload: Payload<K>): Result<K> {
+  switch (event) {
+    case 'connect':
+      return 'reject' as Result<K>;
+    case 'call':
+    case 'ncCall':
+      return { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${(payload as { method: string }).method}).` } as Result<K>;
+    case 'appStop':
+      return true as Result<K>;
+    default:
+      return null as Result<K>;
+  }
+}
+
+export class Sandbox {
   readonly name: string;
   private readonly loader: ScriptLoader;
+  private readonly loads: ScriptLoads;
   private readonly failure: FailureContext;
   private isolate: ivm.Isolate | undefined;
   private context: ivm.Context | undefined;
   private dispatchRef: ivm.Reference<DispatchFunction> | undefined;
-  /** 'loading' while main.asc's top level and queued load()s run: load() only queues then. */
-  private phase: 'idle' | 'loading' | 'running' = 'idle';
-  /** load()s queued during the top level, with where each was called (a missing file is reported there). */
-  private readonly deferredLoads: { name: string; where: ScriptWhere }[] = [];
   private dead: ScriptError | undefined;
   private disposed = false;
   /** start() resolved: from now on fatal errors go to onFatal instead of start()'s rejection. */
   private started = false;
   private loading: Promise<void> | undefined;
-  /** This sandbox's isolate is counted in liveIsolates (until teardown). */
+  /** This sandbox's isolate is counted in isolate-counters.ts (until teardown). */
   private counted = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** Rejects when the isolate is poisoned, so a call whose isolate thread is lost still settles. */
   private readonly fatal: Promise<never>;
   private rejectFatal: (error: ScriptError) => void = () => undefined;
-  /** > 0 while the isolate waits in a host call: disposing then must wait for the call to return. */
-  private hostCallDepth = 0;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
-  /** Timers with a tick waiting in the FIFO: further ticks are dropped, not piled up. */
-  private readonly ticking = new Set<number>();
-  private nextTimerId = 1;
-  private readonly hostCalls: HostCalls;
-  private readonly hostWaits: HostWaitCalls<HostWaitOp>;
   private readonly budgets: NonNullable<SandboxOptions['budgets']>;
   /** Budget hits and failed writes: one line per budget per interval. */
   private readonly problems: RateLimitedLog | null;
   /** application.registerClass: class aliases across the bridge (idle until a script registers one). */
   private readonly amfClasses = new AmfClassTags();
-  /** The script's open files and HTTP requests: closed / aborted when the isolate goes. */
+  /** The script's timers, open files and HTTP requests: cleared / closed / aborted when the isolate goes. */
+  private readonly timers: ScriptTimers;
   private readonly files: ScriptFiles;
   private readonly http: ScriptHttp;
   /** Server-side NetConnections to http(s):// gateways; a turn's calls leave when the turn ends. */
   private readonly remoting: ScriptRemoting;
+  private readonly bridge: HostBridge;
 
   constructor(private readonly options: SandboxOptions) {
     this.name = `${options.appName}/${options.instanceName}`;
@@ -212,6 +101,7 @@ export class Sandbox implements ApplicationScript {
     // RateLimitedLog calls only warn/error(fields, message), which every SandboxLogger has.
     this.problems = options.logger ? new RateLimitedLog(options.logger as unknown as Logger) : null;
     this.loader = new ScriptLoader({ ...options, maxScriptBytes: this.budgets.maxScriptBytes });
+    this.loads = new ScriptLoads(this.loader, (file) => this.warnEncoding(file));
     this.failure = {
       sources: this.loader,
       handlerTimeoutMs: options.handlerTimeoutMs,
@@ -223,6 +113,14 @@ export class Sandbox implements ApplicationScript {
     });
     // Observed through Promise.race only; this handler keeps an unraced rejection from being "unhandled".
     this.fatal.catch(() => undefined);
+    this.timers = new ScriptTimers((timerId, taken) =>
+      this.background(
+        this.enqueue(() => {
+          taken();
+          return this.runEvent('timer', { timerId });
+        }),
+      ),
+    );
     this.files = new ScriptFiles({
       appDir: options.appDir,
       virtualDirectories: options.fileVirtualDirectories ?? [],
@@ -243,13 +141,34 @@ export class Sandbox implements ApplicationScript {
       onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
     });
     this.remoting = new ScriptRemoting(this.http, options.remoting ?? DEFAULT_CONFIG.scripts.remoting, {
-      result: (responderId, result) => this.background(this.event('callResult', { responderId, result }, null)),
-      status: (ncId, info) => this.background(this.event('ncStatus', { ncId, info }, null)),
+      status: (ncId, info) => this.background(this.event('ncStatus', { ncId, info })),
       problem: (fields, message) => this.log('warn', fields, message),
       exchanged: (fields) => this.options.logger?.debug?.({ app: this.name, ...fields }, 'remoting exchange'),
     });
-    this.hostCalls = this.createHostCalls();
-    this.hostWaits = this.createHostWaits();
+    this.bridge = new HostBridge({
+      instance: options.hooks,
+      services: this.services(),
+      respond: (responderId) => (result) => this.background(this.event('callResult', { responderId, result })),
+      live: () => this.isLive(),
+      amfClasses: this.amfClasses,
+      ioWaitMs: this.budgets.ioWaitMs,
+      log: (level, fields, message) => this.log(level, fields, message),
+    });
+  }
+
+  /** The sandbox's own services, and its routing of server-side NetConnections to Flash Remoting. */
+  private services(): SandboxServices {
+    const services = scriptServices({
+      files: this.files,
+      http: this.http,
+      remoting: this.remoting,
+      timers: this.timers,
+      amfClasses: this.amfClasses,
+      load: (name, callerStack) => this.loads.request(name, callerStack),
+      httpResult: (requestId, result) => this.background(this.event('httpResult', { requestId, result })),
+      unsupported: (member) => this.log('warn', { member }, `unsupported: ${member}`),
+    });
+    return { ...services, ...remotingRoutes(this.remoting, this.options.hooks) };
   }
 
   /**
@@ -273,44 +192,9 @@ export class Sandbox implements ApplicationScript {
     });
   }
 
-  connect(client: ClientInfo, args: unknown[]): Promise<ConnectOutcome> {
-    return this.event('connect', { client: { ...client }, args }, 'reject');
-  }
-
-  async disconnect(clientId: string): Promise<void> {
-    await this.event('disconnect', { clientId }, null);
-  }
-
-  call(clientId: string, method: string, args: unknown[]): Promise<CallOutcome> {
-    const unloaded: CallOutcome = { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${method}).` };
-    return this.event('call', { clientId, method, args }, unloaded);
-  }
-
-  async publish(clientId: string, stream: StreamInfo): Promise<void> {
-    await this.event('publish', { clientId, stream: { name: stream.name, publishQueryString: stream.publishQueryString } }, null);
-  }
-
-  async unpublish(clientId: string, stream: StreamInfo): Promise<void> {
-    await this.event('unpublish', { clientId, stream: { name: stream.name, publishQueryString: stream.publishQueryString } }, null);
-  }
-
-  async mediaEvent(event: MediaEvent): Promise<void> {
-    if (event.kind === 'ncStatus') await this.event('ncStatus', { ncId: event.ncId, info: event.info as InfoRecord }, null);
-    else if (event.kind === 'nsStatus') await this.event('nsStatus', { nsId: event.nsId, info: event.info as InfoRecord }, null);
-    else if (event.kind === 'streamStatus') await this.event('streamStatus', { name: event.name, info: event.info as InfoRecord }, null);
-    else if (event.kind === 'soSync') await this.event('soSync', { name: event.name, list: event.list }, null);
-    else if (event.kind === 'soStatus') await this.event('soStatus', { name: event.name, info: event.info as InfoRecord }, null);
-    else await this.event('soSend', { name: event.name, handler: event.handler, args: event.args }, null);
-  }
-
-  ncCall(ncId: number, method: string, args: unknown[]): Promise<CallOutcome> {
-    const unloaded: CallOutcome = { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${method}).` };
-    return this.event('ncCall', { ncId, method, args }, unloaded);
-  }
-
-  stop(code: 'Application.GC' | 'Application.Shutdown'): Promise<boolean> {
-    const info = code === 'Application.GC' ? status.appGc() : status.appShutdown();
-    return this.event('appStop', { info }, true);
+  /** One event into the isolate after those before it; its neutral value when the script is gone. */
+  dispatch<K extends SandboxEventName>(event: K, payload: Payload<K>): Promise<Result<K>> {
+    return this.event(event, payload);
   }
 
   sourceFiles(): string[] {
@@ -319,7 +203,7 @@ export class Sandbox implements ApplicationScript {
 
   /** Host memory this script holds outside its isolate: open-file buffers and timers. */
   hostBytes(): number {
-    return this.files.bufferedBytes + this.timers.size * TIMER_BYTES;
+    return this.files.bufferedBytes + this.timers.bytes;
   }
 
   dispose(): void {
@@ -344,16 +228,13 @@ export class Sandbox implements ApplicationScript {
         // Without this handler isolated-vm aborts the whole process on a V8 heap OOM.
         onCatastrophicError: (message) => this.onCatastrophe(message),
       });
-      liveIsolates++;
+      isolateCreated();
       this.counted = true;
       this.context = await this.isolate.createContext();
       this.dispatchRef = await this.install(code);
-      this.phase = 'loading';
       await this.runFile(main);
-      // The queue grows while it runs: a queued file may load() more.
-      for (let i = 0; i < this.deferredLoads.length; i++) await this.runFile(this.loadQueued(this.deferredLoads[i]!));
-      this.deferredLoads.length = 0;
-      this.phase = 'running';
+      for (const file of this.loads.queued()) await this.runFile(file);
+      this.loads.running();
       this.remoting.flush(); // remoting calls of the top level leave together
     } catch (error) {
       throw this.startFailed(error);
@@ -372,7 +253,7 @@ export class Sandbox implements ApplicationScript {
     this.started = true;
   }
 
-  /** Evaluates the bundle and calls its install(host, options); keeps only the dispatch Reference. */
+  /** Evaluates the bundle and calls its install(host, options, trace, hostWait); keeps only the dispatch Reference. */
   private async install(code: string): Promise<ivm.Reference<DispatchFunction>> {
     const isolate = this.isolate as ivm.Isolate;
     const cache = bundleCodeCache === undefined ? { produceCachedData: true } : { cachedData: bundleCodeCache };
@@ -389,10 +270,12 @@ export class Sandbox implements ApplicationScript {
       amfClassKey: this.amfClasses.key,
       maxTextChars: this.failure.maxTextChars,
     };
-    const host = new ivm.Callback((op: unknown, args: unknown) => this.onHostCall(op, args));
+    const host = new ivm.Callback((op: unknown, args: unknown) => this.bridge.call(op, args));
     // trace() does not wait for Node's thread (protocol.ts TraceFunction); runs in call order with the rest.
     const trace = new ivm.Callback((text: unknown) => this.onTrace(text), { ignored: true });
-    const hostWait = new ivm.Reference((op: unknown, args: unknown) => this.onHostWait(op, args));
+    const hostWait = new ivm.Reference((op: unknown, args: unknown) =>
+      this.bridge.wait(op, args, (reply) => new ivm.ExternalCopy(reply).copyInto({ release: true })),
+    );
     try {
       return (await install.apply(undefined, [host, new ivm.ExternalCopy(boot).copyInto(), trace, hostWait], {
         result: { reference: true },
@@ -403,11 +286,25 @@ export class Sandbox implements ApplicationScript {
     }
   }
 
+  /** trace() text sent without waiting (host-api cut it already; the logger bounds it again). */
+  private onTrace(text: unknown): void {
+    if (!this.isLive() || typeof text !== 'string') return;
+    try {
+      this.options.hooks.trace(text);
+    } catch (error) {
+      this.log('error', { err: error }, 'trace hook failed');
+    }
+  }
+
   private async runFile(file: ScriptSource): Promise<void> {
-    if (file.encoding !== 'utf-8') this.log('warn', { file: file.filename, encoding: file.encoding }, 'script is not valid UTF-8');
+    this.warnEncoding(file);
     const isolate = this.isolate as ivm.Isolate;
     const script = await this.race(isolate.compileScript(file.source, { filename: file.filename }));
     await this.race(script.run(this.context as ivm.Context, { timeout: this.options.handlerTimeoutMs, release: true }));
+  }
+
+  private warnEncoding(file: ScriptSource): void {
+    if (file.encoding !== 'utf-8') this.log('warn', { file: file.filename, encoding: file.encoding }, 'script is not valid UTF-8');
   }
 
   private startFailed(error: unknown): ScriptError {
@@ -427,17 +324,17 @@ export class Sandbox implements ApplicationScript {
     return run;
   }
 
-  private event<K extends SandboxEventName>(event: K, payload: Payload<K>, whenUnloaded: Result<K>): Promise<Result<K>> {
-    return this.enqueue(() => this.runEvent(event, payload, whenUnloaded));
+  private event<K extends SandboxEventName>(event: K, payload: Payload<K>): Promise<Result<K>> {
+    return this.enqueue(() => this.runEvent(event, payload));
   }
 
-  private async runEvent<K extends SandboxEventName>(event: K, payload: Payload<K>, whenUnloaded: Result<K>): Promise<Result<K>> {
-    if (!this.isLive() || this.dispatchRef === undefined) return whenUnloaded;
+  private async runEvent<K extends SandboxEventName>(event: K, payload: Payload<K>): Promise<Result<K>> {
+    if (!this.isLive() || this.dispatchRef === undefined) return neutralReply(event, payload);
     try {
       return await this.send(event, payload);
     } catch (error) {
       // A fatal error was already handed to onFatal; disposal was the owner's decision.
-      if (!this.isLive()) return whenUnloaded;
+      if (!this.isLive()) return neutralReply(event, payload);
       throw error;
     }
   }
@@ -478,7 +375,11 @@ export class Sandbox implements ApplicationScript {
   /** A script error caught in the isolate: logged once, then application.onStatus hears of it. */
   private async reportThrown(record: ThrownRecord, toOnStatus: boolean): Promise<void> {
     const error = classifyThrown(record, this.loader);
-    this.report(error);
+    try {
+      this.options.onScriptError(error);
+    } catch (listenerError) {
+      this.log('error', { err: listenerError }, 'onScriptError listener threw');
+    }
     if (!toOnStatus) return;
     const { description, ...where } = scriptErrorInfo(error);
     await this.send('status', { info: status.scriptError(description, where) });
@@ -504,7 +405,7 @@ export class Sandbox implements ApplicationScript {
   // ---- failure and teardown ------------------------------------------------------------------
 
   private onCatastrophe(message: string): void {
-    lostIsolateThreads++;
+    isolateThreadLost();
     this.log('error', { message }, 'isolate lost (isolated-vm catastrophic error); its thread stays parked until the process restarts');
     if (!this.isLive()) return;
     // Disposal must not happen inside isolated-vm's error callback (it blocks there).
@@ -526,215 +427,26 @@ export class Sandbox implements ApplicationScript {
   }
 
   private teardown(deferDispose: boolean): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.ticking.clear();
     this.files.closeAll();
     this.remoting.close();
     this.http.abortAll();
     if (this.counted) {
       this.counted = false;
-      liveIsolates--;
+      isolateFreed();
     }
     const isolate = this.isolate;
     if (isolate === undefined) return;
     const dispose = (): void => {
       if (!isolate.isDisposed) isolate.dispose();
     };
-    if (deferDispose || this.hostCallDepth > 0) setImmediate(dispose);
+    // The isolate waits in a host call: disposing then must wait for the call to return.
+    if (deferDispose || this.bridge.depth > 0) setImmediate(dispose);
     else dispose();
-  }
-
-  private report(error: ScriptError): void {
-    try {
-      this.options.hooks.scriptError(scriptErrorInfo(error));
-    } catch (hookError) {
-      this.log('error', { err: hookError }, 'scriptError hook threw');
-    }
   }
 
   private log(level: 'info' | 'warn' | 'error', fields: object, message: string): void {
     this.options.logger?.[level]({ app: this.name, ...fields }, message);
-  }
-
-  // ---- the bridge: isolate -> host --------------------------------------------------------
-
-  /** trace() text sent without waiting (host-api cut it already; the logger bounds it again). */
-  private onTrace(text: unknown): void {
-    if (!this.isLive() || typeof text !== 'string') return;
-    try {
-      this.options.hooks.trace(text);
-    } catch (error) {
-      this.log('error', { err: error }, 'trace hook failed');
-    }
-  }
-
-  /** The one synchronous callback the isolate has. Every argument is checked: it is script data. */
-  private onHostCall(op: unknown, args: unknown): HostReply<unknown> {
-    if (!this.isLive()) return [false, 'the application instance is unloaded'];
-    if (typeof op !== 'string' || !Object.hasOwn(this.hostCalls, op) || !Array.isArray(args)) {
-      return [false, 'unknown host operation'];
-    }
-    this.hostCallDepth++;
-    try {
-      const call = this.hostCalls[op as HostOp] as (...values: unknown[]) => unknown;
-      // registerClass in use: script values leave as typed objects, host values enter tagged.
-      if (!this.amfClasses.active) return [true, call(...args)];
-      this.amfClasses.fromIsolate(args);
-      return [true, this.amfClasses.toIsolate(call(...args))];
-    } catch (error) {
-      if (error instanceof BridgeArgumentError) return [false, `${op}: ${error.message}`];
-      // A hook (instance code) failed: log it, never let it break the script.
-      this.log('error', { err: error, op }, 'host call failed');
-      return [true, undefined];
-    } finally {
-      this.hostCallDepth--;
-    }
-  }
-
-  /**
-   * The waiting channel (protocol.ts HostWaits): the isolate's thread waits in applySyncPromise
-   * while the work runs here asynchronously. Always resolves (never rejects: a rejection would be
-   * an exception in the script) with a copy the isolate can take, within scripts.ioWaitMs.
-   */
-  private async onHostWait(op: unknown, args: unknown): Promise<ivm.Copy<HostReply<unknown>>> {
-    const reply = await this.hostWaitReply(op, args);
-    return new ivm.ExternalCopy(reply).copyInto({ release: true });
-  }
-
-  private async hostWaitReply(op: unknown, args: unknown): Promise<HostReply<unknown>> {
-    if (!this.isLive()) return [false, 'the application instance is unloaded'];
-    if (typeof op !== 'string' || !Object.hasOwn(this.hostWaits, op) || !Array.isArray(args)) return [false, 'unknown host operation'];
-    const waitOp = op as HostWaitOp;
-    this.hostCallDepth++;
-    const stop = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const work = (this.hostWaits[waitOp] as (signal: AbortSignal, ...values: unknown[]) => Promise<unknown>)(stop.signal, ...args);
-      const late = new Promise<unknown>((resolve) => {
-        timer = setTimeout(() => {
-          stop.abort();
-          this.log('warn', { op, waitMs: this.budgets.ioWaitMs }, 'host work not done within scripts.ioWaitMs; the script gets the failure value');
-          resolve(WAIT_FAILURE[waitOp](String(args[0])));
-        }, this.budgets.ioWaitMs);
-      });
-      return [true, await Promise.race([work, late])];
-    } catch (error) {
-      if (error instanceof BridgeArgumentError) return [false, `${op}: ${error.message}`];
-      this.log('error', { err: error, op }, 'host call failed');
-      return [true, WAIT_FAILURE[waitOp](String(args[0]))];
-    } finally {
-      clearTimeout(timer);
-      this.hostCallDepth--;
-    }
-  }
-
-  private createHostWaits(): HostWaitCalls<HostWaitOp> {
-    return {
-      load: (_signal, name, callerStack) =>
-        this.loadFile(text(name, 'name'), locateStack(typeof callerStack === 'string' ? callerStack.slice(0, 4096) : undefined, this.loader)),
-      soGet: (_signal, name, persistent) => this.options.hooks.sharedObjects.get(text(name, 'name'), persistent === true),
-      soFlush: (_signal, name) => this.options.hooks.sharedObjects.flush(text(name, 'name')),
-      ...createIoHostWaits(this.files),
-    };
-  }
-
-  private createHostCalls(): HostCalls {
-    const hooks = this.options.hooks;
-    return {
-      trace: (message) => hooks.trace(text(message, 'text')),
-      unsupported: (member) => this.log('warn', { member }, `unsupported: ${text(member, 'member')}`),
-      acceptConnection: (clientId) => hooks.acceptConnection(text(clientId, 'clientId')),
-      rejectConnection: (clientId, info) => hooks.rejectConnection(text(clientId, 'clientId'), rejectInfo(info)),
-      disconnect: (clientId) => hooks.disconnect(text(clientId, 'clientId')) === true,
-      clientCall: (clientId, method, args, responderId) => {
-        const id = count(responderId, 'responderId');
-        const onResult =
-          id > 0 ? (result: ClientCallResult) => this.background(this.event('callResult', { responderId: id, result }, null)) : undefined;
-        return hooks.clientCall(text(clientId, 'clientId'), text(method, 'method'), list(args, 'args'), onResult) === true;
-      },
-      broadcastMsg: (method, args) => hooks.broadcastMsg(text(method, 'method'), list(args, 'args')),
-      setClientAccess: (clientId, field, value) => {
-        if (!ACCESS_FIELDS.includes(field)) throw new BridgeArgumentError('unknown access field');
-        hooks.setClientAccess(text(clientId, 'clientId'), field, text(value, 'value'));
-      },
-      clientStats: (clientId) => hooks.clientStats(text(clientId, 'clientId')),
-      clientPing: (clientId) => hooks.clientPing(text(clientId, 'clientId')),
-      setBandwidthLimit: (clientId, serverToClient, clientToServer) =>
-        hooks.setBandwidthLimit(text(clientId, 'clientId'), count(serverToClient, 'serverToClient'), count(clientToServer, 'clientToServer')),
-      getBandwidthLimit: (clientId, direction) => hooks.getBandwidthLimit(text(clientId, 'clientId'), direction === 1 ? 1 : 0),
-      applicationStats: () => hooks.applicationStats(),
-      shutdown: () => hooks.shutdown(),
-      setTimer: (ms, repeat) => this.startTimer(count(ms, 'ms'), repeat === true),
-      clearTimer: (timerId) => this.stopTimer(count(timerId, 'timerId')),
-      registerClass: (alias, registered) => this.amfClasses.register(text(alias, 'alias'), registered === true),
-      ...this.mediaHostCalls(),
-      ...createIoHostCalls(this.files, this.http, (requestId, result) => this.background(this.event('httpResult', { requestId, result }, null))),
-    };
-  }
-
-  /** Media, shared objects and server-side NetConnections (RTMP or, for http(s):// URLs, Flash Remoting). */
-  private mediaHostCalls(): ReturnType<typeof createMediaHostCalls> & Pick<HostCalls, 'ncAddHeader'> {
-    const deliver = (responderId: number, result: ClientCallResult) => this.background(this.event('callResult', { responderId, result }, null));
-    const media = createMediaHostCalls(this.options.hooks.media, this.options.hooks.sharedObjects, deliver);
-    return { ...media, ...createNcHostCalls(this.remoting, media) };
-  }
-
-  /**
-   * load(): queued while main.asc loads (see script-loader.ts), read (off the event loop, size-capped)
-   * and run at once afterwards. `where` is the load() call.
-   */
-  private async loadFile(name: string, where: ScriptWhere): Promise<LoadReply> {
-    if (this.phase === 'loading') {
-      this.deferredLoads.push({ name, where });
-      return { kind: 'deferred' };
-    }
-    let file: ScriptSource;
-    try {
-      file = await this.loader.loadFileAsync(name);
-    } catch (error) {
-      if (!(error instanceof ScriptError)) throw error;
-      return { kind: 'failed', error: { name: 'Error', message: error.message, load: true, ...where } };
-    }
-    if (file.encoding !== 'utf-8') this.log('warn', { file: file.filename, encoding: file.encoding }, 'script is not valid UTF-8');
-    const syntax = this.loader.checkSyntax(file);
-    return syntax === undefined ? { kind: 'run', filename: file.filename, source: file.source } : { kind: 'failed', error: syntax };
-  }
-
-  /** A load() queued by the top level: a file that cannot be read fails the start at the load() call's line. */
-  private loadQueued(queued: { name: string; where: ScriptWhere }): ScriptSource {
-    try {
-      return this.loader.loadFile(queued.name);
-    } catch (error) {
-      if (!(error instanceof ScriptError)) throw error;
-      throw new ScriptError(error.code, error.message, queued.where, { cause: error });
-    }
-  }
-
-  /** Timers live here, not in the isolate: disposing the instance clears them all. */
-  private startTimer(ms: number, repeat: boolean): number {
-    if (this.timers.size >= MAX_TIMERS) throw new BridgeArgumentError(`more than ${MAX_TIMERS} timers`);
-    const timerId = this.nextTimerId++;
-    const tick = (): void => {
-      if (!repeat) this.timers.delete(timerId);
-      if (this.ticking.has(timerId)) return;
-      this.ticking.add(timerId);
-      const job = this.enqueue(() => {
-        this.ticking.delete(timerId);
-        return this.runEvent('timer', { timerId }, null);
-      });
-      this.background(job);
-    };
-    const delay = Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, ms));
-    const timer = repeat ? setInterval(tick, delay) : setTimeout(tick, delay);
-    timer.unref();
-    this.timers.set(timerId, timer);
-    return timerId;
-  }
-
-  private stopTimer(timerId: number): void {
-    clearTimeout(this.timers.get(timerId));
-    this.timers.delete(timerId);
   }
 
   /** Jobs nobody awaits (timer ticks, call results): a failure there is a host bug worth a log line. */

@@ -20,7 +20,7 @@
 import { ErrorCode } from '../errors.ts';
 import { decodeAmfPacket, encodeAmfPacket, type AmfPacketHeader, type AmfPacketMessage } from '../rtmp/amf-packet.ts';
 import type { CallResultRecord, InfoRecord } from '../../host-api/protocol.ts';
-import { status } from '../instances/status-codes.ts';
+import { status } from '../common/status-codes.ts';
 import { loggableUrl, type HttpOutcome, type ScriptHttp } from './script-http.ts';
 
 export interface RemotingBudgets {
@@ -35,8 +35,6 @@ export interface RemotingBudgets {
 }
 
 export interface RemotingEvents {
-  /** The outcome of a call that has a responder (responderId > 0). */
-  result(responderId: number, result: CallResultRecord): void;
   /** A status for the NetConnection itself: a call without a responder failed. */
   status(ncId: number, info: InfoRecord): void;
   /** One log line per failure (a whole packet's, or one call's). */
@@ -58,7 +56,8 @@ interface Gateway {
 interface QueuedCall {
   method: string;
   args: unknown[];
-  responderId: number;
+  /** The script's responder; without one a failure goes to the NetConnection's onStatus. */
+  onResult: ((result: CallResultRecord) => void) | undefined;
 }
 
 interface Packet {
@@ -131,10 +130,10 @@ export class ScriptRemoting {
    * nc.call on a remoting connection: queued for this turn's packet. False when it cannot be sent
    * (host refused, queue full); its responder then hears Call.Failed after the current handler.
    */
-  call(ncId: number, method: string, args: unknown[], responderId: number): boolean {
+  call(ncId: number, method: string, args: unknown[], onResult: ((result: CallResultRecord) => void) | undefined): boolean {
     const gateway = this.#gateways.get(ncId);
     if (!gateway || this.#closed) return false;
-    const call: QueuedCall = { method, args, responderId };
+    const call: QueuedCall = { method, args, onResult };
     const refusal = this.#http.refusal(gateway.url) ??
       (this.#queuedCalls >= this.#budgets.maxQueuedCalls ? `more than scripts.remoting.maxQueuedCalls (${this.#budgets.maxQueuedCalls}) calls waiting` : null);
     if (refusal !== null) {
@@ -269,7 +268,7 @@ export class ScriptRemoting {
 
   #deliver(gateway: Gateway, call: QueuedCall, result: CallResultRecord): void {
     if (this.#closed) return;
-    if (call.responderId > 0) this.#events.result(call.responderId, result);
+    if (call.onResult) call.onResult(result);
     else if (!result.ok) this.#events.status(gateway.ncId, result.info as InfoRecord);
   }
 }

@@ -11,7 +11,7 @@ import { SharedObject, type SyncItem } from '../client/shared-object.ts';
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
-import type { SharedObjectOp } from '../instances/script-contract.ts';
+import type { SharedObjectOp } from '../../host-api/protocol.ts';
 import { measureSlot } from './shared-object-file-format.ts';
 
 export interface ProxiedSoEvents {

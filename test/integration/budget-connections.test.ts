@@ -161,7 +161,7 @@ describe('budget: connections (count, per IP, idle, reassembly bytes, argument s
         assert.equal(frames, 10, 'every large frame of the healthy publisher got through');
         assert.ok(await hogs[0]!.closedWithin(1000), 'the largest hog was closed');
         assert.ok(ts.logs.records.some((r) => r['budget'] === 'rtmp.maxAssemblyBytesTotal'));
-        const evicted = ts.logs.records.find((r) => r.msg === 'connection closed before connect' && r['code'] === 'RTMP_ASSEMBLY_BUDGET');
+        const evicted = ts.logs.records.find((r) => r.msg === 'client closed' && r['wasAccepted'] === false && (r['err'] as { code?: string } | undefined)?.code === 'RTMP_ASSEMBLY_BUDGET');
         assert.ok(evicted, 'its close is logged with the code');
       } finally {
         publisher.close();

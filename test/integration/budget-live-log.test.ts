@@ -77,7 +77,7 @@ describe('budget: live-log memory, and connects with 8 MB unknown app names (fin
       const answer = await flood(ts);
       assert.ok(answer.includes('NetConnection.Connect.InvalidApp'), 'Connect.InvalidApp');
       assertHealthy(await healthy.report(), HEALTHY_BOUND_MS, '30 connects of 8 MB');
-      const rejected = ts.logs.records.filter((r) => r.msg === 'connect to unknown application rejected');
+      const rejected = ts.logs.records.filter((r) => r.msg === 'client closed' && r['reason'] === 'unknown application');
       assert.equal(rejected.length, CONNECTS);
       for (const record of rejected) assert.ok(String(record.app).length < DEFAULT_CONFIG.log.maxFieldChars + 40, 'the app field is cut');
       const liveLog = ts.server.liveLog;

@@ -2,7 +2,11 @@ import { strict as assert } from 'node:assert';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
+import { encodeAmf0 } from '../../runtime/rtmp/amf0.ts';
+import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
+import { MessageType } from '../../runtime/rtmp/message.ts';
 import { countFrames, playWithFfprobe, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
+import { RawRtmpPeer } from '../helpers/raw-rtmp.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
@@ -97,6 +101,30 @@ describe('process distribution (distribute.processes 2, scope instance): instanc
     assert.equal(missing.status, 404);
   });
 
+  it('what the primary read before the hand-off reaches the worker: a Set Chunk Size sent with the connect still applies there', async () => {
+    // One write after the handshake: Set Chunk Size 4096, then a connect of ~1.5 KB in a single
+    // 4096-byte chunk. The primary reads both to route the connect; the worker decodes the connect
+    // (and every later message) only if it got the Set Chunk Size too.
+    const peer = await RawRtmpPeer.open(ts.server.rtmpPort);
+    try {
+      const encoder = new ChunkEncoder();
+      const size = Buffer.alloc(4);
+      size.writeUInt32BE(4096);
+      const setChunkSize = encoder.encode({ type: MessageType.SetChunkSize, streamId: 0, timestamp: 0, payload: size }, 2);
+      encoder.setChunkSize(4096);
+      const props = { app: 'distributed/raw', tcUrl: `rtmp://127.0.0.1:${ts.server.rtmpPort}/distributed/raw`, pageUrl: `http://example.test/${'p'.repeat(1400)}`, objectEncoding: 0 };
+      const connect = encoder.encode({ type: MessageType.CommandAmf0, streamId: 0, timestamp: 0, payload: encodeAmf0(['connect', 1, props]) }, 3);
+      peer.write(Buffer.concat([...setChunkSize, ...connect]));
+      await until(() => peer.saw('NetConnection.Connect.Success'), 10_000, () => `no Connect.Success; the server sent ${Buffer.concat(peer.data).toString('latin1').replace(/[^ -~]/g, '.')}`);
+      const call = encoder.encode({ type: MessageType.CommandAmf0, streamId: 0, timestamp: 0, payload: encodeAmf0(['whoami', 2, null, 'x'.repeat(1000)]) }, 3);
+      peer.write(Buffer.concat(call));
+      await until(() => peer.saw('distributed/raw rtmp v1'), 10_000, () => 'no answer to the call after the connect');
+      assert.equal((await workerOf(ts, 'distributed/raw')).ready, true);
+    } finally {
+      peer.destroy();
+    }
+  });
+
   it('RTMPT sessions are carried by the primary to the worker: client.protocol is rtmpt there', async () => {
     const nc = await connected(`rtmpt://127.0.0.1:${ts.server.httpPort}/distributed/t`);
     clients.push(nc);
@@ -174,6 +202,14 @@ describe('process distribution, scope app: every instance of an app in one worke
     }
   });
 });
+
+async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail(why());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** Video frames our player gets in 2 s once the stream is live (the publisher needs a moment to start). */
 async function countFramesWhenLive(url: string, stream: string): Promise<number> {

@@ -14,8 +14,8 @@ const { clientInfo, createInstance, startNeighbour, whileRunning } = await impor
 const neighbour = await startNeighbour();
 const broken = createInstance('Client.prototype.bomb = function () { var o = {}; var i = 0; while (true) { o["k" + (i++)] = { a: i }; } };', { handlerTimeoutMs: 1000, memoryLimitMb: 16 });
 await broken.sandbox.start();
-await broken.sandbox.connect(clientInfo('c1'), []);
-const { answers, maxGapMs } = await whileRunning(broken.sandbox.call('c1', 'bomb', []), neighbour.ask);
+await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+const { answers, maxGapMs } = await whileRunning(broken.sandbox.dispatch('call', { clientId: 'c1', method: 'bomb', args: [] }), neighbour.ask);
 const error = await broken.fatal;
 await neighbour.ask(5);
 console.log('REPORT ' + JSON.stringify({ code: error.code, fatals: broken.fatals.length, answers, maxGapMs, neighbourAfter: true }));
@@ -49,9 +49,9 @@ async function explode(body: string, options: { handlerTimeoutMs: number; memory
   const neighbour = await startNeighbour();
   const broken = createInstance(`Client.prototype.bomb = function () {\n${body}\n};\n`, options);
   await broken.sandbox.start();
-  assert.equal(await broken.sandbox.connect(clientInfo('c1'), []), 'accept');
+  assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
   const startedAt = performance.now();
-  const call = broken.sandbox.call('c1', 'bomb', []);
+  const call = broken.sandbox.dispatch('call', { clientId: 'c1', method: 'bomb', args: [] });
   const { answers, maxGapMs } = await whileRunning(call, neighbour.ask);
   const elapsedMs = performance.now() - startedAt;
   assert.deepEqual(await call, { ok: false, code: 'NetConnection.Call.Failed', description: 'Method not found (bomb).' });

@@ -22,8 +22,8 @@ describe('sandbox: trace() to the host', function () {
     hooks.trace = (text) => (order.push(text), trace(text));
     hooks.clientCall = (clientId, method, args, onResult) => (order.push(`call ${String(args[0])}`), clientCall(clientId, method, args, onResult));
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
-    assert.deepEqual(await instance.sandbox.call('c1', 'mix', [2000]), { ok: true, value: 2000 });
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'mix', args: [2000] }), { ok: true, value: 2000 });
     const expected: string[] = [];
     for (let i = 0; i < 2000; i++) {
       expected.push(`t${i}`);
@@ -43,8 +43,8 @@ describe('sandbox: trace() to the host', function () {
       trace(text);
     };
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
-    assert.deepEqual(await instance.sandbox.call('c1', 'flood', [2000]), { ok: true, value: 2000 });
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'flood', args: [2000] }), { ok: true, value: 2000 });
     assert.equal(seen, 2000);
   });
 });

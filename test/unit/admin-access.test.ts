@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { checkAdminAccess, isLoopbackAddress, type AccessRequest } from '../../runtime/admin/admin-api.ts';
+import { checkAdminAccess, isLoopbackAddress, type AccessRequest } from '../../runtime/admin/admin-access.ts';
 
 const local = { remoteAddress: '127.0.0.1', host: '127.0.0.1:8000' };
 

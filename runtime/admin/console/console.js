@@ -148,8 +148,8 @@
         ],
       })), 8);
       fill('relays', relays.relays.map((r) => ({
-        cells: [r.instance, r.streamName, cell(r.destination, 'wrap'), r.state, `${r.lagMs} ms`, cell(r.lastError || '', 'wrap')],
-      })), 6);
+        cells: [r.instance, r.kind, r.streamName, cell(r.source || '', 'wrap'), cell(r.destination, 'wrap'), r.state, `${r.lagMs} ms`, cell(r.lastError || '', 'wrap')],
+      })), 8);
       if ($('status').textContent.startsWith('API:')) setStatus(''); // the API answers again
     } catch (error) {
       setStatus(`API: ${error.message}`, true);

@@ -1,5 +1,5 @@
 import { MessageType } from '../../rtmp/message.ts';
-import type { MediaPacket } from '../media-packet.ts';
+import { isAudioConfig, isKeyframeByte, type MediaPacket } from '../media-packet.ts';
 import { spsDimensions } from './h264-sps.ts';
 
 /*
@@ -100,7 +100,7 @@ function hevcCodecString(r: Buffer): string {
 /** AAC config from an AAC sequence header; null for other audio codecs or a malformed config. */
 export function audioConfigOf(packet: MediaPacket): AudioConfig | null {
   const p = packet.payload;
-  if (p.length < 4 || p[0]! >> 4 !== 10 || p[1] !== 0) return null;
+  if (p.length < 4 || !isAudioConfig(packet)) return null;
   const asc = p.subarray(2);
   let objectType = asc[0]! >> 3;
   let bit = 5;
@@ -122,7 +122,7 @@ export function readVideoSample(packet: MediaPacket, into: VideoSample): boolean
   const p = packet.payload;
   if (packet.type !== MessageType.Video || p.length < 5) return false;
   into.payload = p;
-  into.keyframe = ((p[0]! >> 4) & 0x07) === 1;
+  into.keyframe = isKeyframeByte(p[0]!);
   if (p[0]! & 0x80) {
     const packetType = p[0]! & 0x0f;
     if (packetType === 1 && p.length > 8) {

@@ -1,7 +1,6 @@
 import { MessageType } from '../../rtmp/message.ts';
 import type { LiveStream, LiveSubscriber } from '../live-stream.ts';
-import type { MediaPacket } from '../media-packet.ts';
-import { metadataObject } from '../flv-egress.ts';
+import { isAudioConfig, metadataObject, type MediaPacket } from '../media-packet.ts';
 import {
   aacFrameOffset, audioConfigOf, emptyVideoSample, readVideoSample, sameAudioConfig, sameVideoConfig, videoConfigOf,
   type AudioConfig, type VideoConfig,
@@ -162,7 +161,7 @@ export class LivePackager implements LiveSubscriber {
   }
 
   #onAudio(packet: MediaPacket): void {
-    if (packet.payload.length >= 2 && packet.payload[0]! >> 4 === 10 && packet.payload[1] === 0) {
+    if (isAudioConfig(packet)) {
       const config = audioConfigOf(packet);
       if (!sameAudioConfig(config, this.#audio)) this.#configChanged(() => (this.#audio = config));
       return;

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { MessageType } from '../../rtmp/message.ts';
-import { metadataObject } from '../flv-egress.ts';
+import { isAudioConfigBytes, isKeyframeByte, isVideoConfigBytes, metadataObject } from '../media-packet.ts';
 import { audioConfigOf, sameAudioConfig, sameVideoConfig, videoConfigOf, type AudioConfig, type VideoConfig } from './codec-config.ts';
 import { targetDurationSec } from './hls-settings.ts';
 
@@ -89,8 +89,8 @@ export async function indexFlv(file: string, segmentTargetMs: number, maxSegment
       const tagEnd = offset + TAG_HEADER + size + 4;
       const b0 = buffer[at + TAG_HEADER]!;
       const b1 = buffer[at + TAG_HEADER + 1]!;
-      const isVideoConfig = type === MessageType.Video && ((b0 & 0x80 ? (b0 & 0x0f) === 0 : b1 === 0));
-      const isAudioConfig = type === MessageType.Audio && b0 >> 4 === 10 && b1 === 0;
+      const isVideoConfig = type === MessageType.Video && isVideoConfigBytes(b0, b1);
+      const isAudioConfig = type === MessageType.Audio && isAudioConfigBytes(b0, b1);
       if (isVideoConfig || isAudioConfig || type === 18) {
         const payload = Buffer.alloc(size);
         await handle.read(payload, 0, size, offset + TAG_HEADER);
@@ -115,7 +115,7 @@ export async function indexFlv(file: string, segmentTargetMs: number, maxSegment
           }
         }
       } else if ((type === MessageType.Video && video) || (type === MessageType.Audio && audio && !video)) {
-        const keyframe = type === MessageType.Audio || ((b0 >> 4) & 0x07) === 1;
+        const keyframe = type === MessageType.Audio || isKeyframeByte(b0);
         if (type === MessageType.Video && ms > lastMs && ms - lastMs < 1000) frameMs = ms - lastMs;
         const open = current as VodSegment | null;
         if (!open) {

@@ -1,4 +1,4 @@
-import type { ConnectTarget } from './tc-url.ts';
+import type { ConnectTarget } from './connect-target.ts';
 
 /**
  * Sizes of what a client sends that the server stores or logs (config `rtmp.max*Chars`,

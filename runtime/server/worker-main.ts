@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Server } from '../server.ts';
-import { WORKER_ENV, type PrimaryMessage, type WorkerMessage, type WorkerRequest, type WorkerSettings } from './messages.ts';
+import { WORKER_ENV, type PrimaryMessage, type WorkerMessage, type WorkerRequest, type WorkerSettings } from '../cluster/messages.ts';
 
 /** How often a worker tells the primary which instances it has loaded (and after each handed connection). */
 const REPORT_INTERVAL_MS = 500;

@@ -3,18 +3,21 @@ import type { Logger } from '../log/logger.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { nameProblem, type ArgumentLimits } from './argument-budget.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
-import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import { HANDED_OVER, type RtmpCommand, type RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
 import { fmsProtocol, isSecure } from '../rtmp/transport.ts';
 import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
-import type { ClientCallResult, ClientInfo, RejectInfo } from './script-contract.ts';
+import type { CallResultRecord, ClientRecord } from '../../host-api/protocol.ts';
 import type { SharedObjectSubscriber } from '../shared-objects/shared-object-state.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
-import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from './status-codes.ts';
-import { NetStreamSession, type StreamHost } from './net-stream-session.ts';
-import { BandwidthLimiter } from '../media/bandwidth-limiter.ts';
-import { FMS_DEFAULT_BANDWIDTH_BYTES, type BandwidthSettings } from './bandwidth-settings.ts';
-import type { ConnectTarget } from './tc-url.ts';
+import { CAPABILITIES, FMS_VERSION, MODE, status, type InfoObject } from '../common/status-codes.ts';
+import type { NetStreamSession, StreamHost } from './net-stream-session.ts';
+import { ClientStreams } from './client-streams.ts';
+import type { BandwidthLimiter } from '../media/bandwidth-limiter.ts';
+import type { BandwidthSettings } from './bandwidth-settings.ts';
+import { ClientBandwidth } from './client-bandwidth.ts';
+import type { ConnectTarget } from './connect-target.ts';
+import { overBudget, readConnectRequest, refused, type ConnectOutcome, type EndLevel } from './connect-request.ts';
 
 /** What a client session needs from the instance it joined. */
 export interface SessionOwner {
@@ -32,11 +35,14 @@ export const RESERVED_METHODS = new Set([
   'receiveAudio', 'receiveVideo', 'seek', 'getBandwidthLimit', 'setBandwidthLimit', 'getStats', 'ping',
 ]);
 
-type SessionState = 'pending' | 'accepted' | 'closed';
+/** `connecting`: handshake done, no connect command yet; `pending`: routed, waiting for the decision. */
+type SessionState = 'connecting' | 'pending' | 'accepted' | 'closed';
 
 /** The budgets a session enforces on what its client sends (config `rtmp.*`). */
 export interface SessionLimits {
   arguments: ArgumentLimits;
+  /** rtmp.connectTimeoutMs: from the end of the handshake to the application's decision. */
+  connectTimeoutMs: number;
   /** rtmp.idleTimeoutSec, in ms: an accepted client silent this long (ping unanswered) is closed. */
   idleTimeoutMs: number;
   budgetLog: RateLimitedLog;
@@ -58,61 +64,68 @@ function newClientId(): string {
 /** FMS defaults of the Client access properties (fms-api §3.1): everything readable and writable. */
 export const DEFAULT_ACCESS = { readAccess: '/', writeAccess: '/', audioSampleAccess: '', videoSampleAccess: '' } as const;
 
+/** Why the session is ending, set by whoever closes it, for the one end line. */
+interface Ending {
+  reason: string;
+  level: EndLevel;
+  fields?: Record<string, unknown>;
+}
+
 /**
- * One inbound RTMP client with FMS connection semantics: its connect waits for the application's
- * decision (accept, reject with info, redirect), then it may call methods, create streams,
- * publish and play. Server→client calls with result callbacks go through `call`.
+ * One inbound RTMP client with FMS connection semantics, from the end of its handshake to its close.
+ * It owns the connect path: one timer from the handshake to the decision, the connect command
+ * (checked against its budgets), and one `decide(outcome)` whoever decides — the script's onConnect
+ * return value or its accept/reject/redirect calls, the router, the instance, the timer. Accepted,
+ * it may call methods, create streams, publish and play; server→client calls with result callbacks
+ * go through `call`. Its end is logged once, with the reason.
  */
 export class ClientSession {
   readonly id = newClientId();
   readonly connection: RtmpConnection;
-  readonly info: ClientInfo;
-  readonly target: ConnectTarget;
-  readonly connectArgs: unknown[];
+  /** The script's view of the client; the connect fields are filled when the connect command arrives. */
+  readonly info: ClientRecord;
+  connectArgs: unknown[] = [];
   readonly connectedAt = Date.now();
   readonly log: Logger;
   readonly limits: SessionLimits;
+  readonly #route: (session: ClientSession) => void;
+  #target: ConnectTarget | null = null;
   #owner: SessionOwner | null = null;
-  #state: SessionState = 'pending';
-  #connectTxn: number;
-  #streams = new Map<number, NetStreamSession>();
-  /** msg_dropped of stream ids already deleted: the client's count covers its whole connection. */
-  #droppedByDeletedStreams = 0;
-  #nextStreamId = 1;
+  #state: SessionState = 'connecting';
+  #connectTxn = 0;
+  #connectTimer: NodeJS.Timeout | null;
+  #ending: Ending | null = null;
+  readonly #streams = new ClientStreams(this);
   #nextTxn = 1;
-  #pendingCalls = new Map<number, (result: ClientCallResult) => void>();
-  #connectTimer: NodeJS.Timeout | null = null;
-  /** Bytes/s limits in force (0 = none) and their caps (Application.xml Client/Bandwidth, BandwidthCap). */
-  #bandwidth: BandwidthSettings = { serverToClient: 0, clientToServer: 0, serverToClientCap: 0, clientToServerCap: 0 };
-  /** The token bucket every play of this client shares; null while no server→client limit is in force. */
-  #limiter: BandwidthLimiter | null = null;
+  #pendingCalls = new Map<number, (result: CallResultRecord) => void>();
+  readonly #bandwidth = new ClientBandwidth();
 
-  constructor(connection: RtmpConnection, connect: RtmpCommand, target: ConnectTarget, log: Logger, limits: SessionLimits) {
+  /** A connection whose handshake is done; `route` sends its connect on to an application instance. */
+  constructor(connection: RtmpConnection, limits: SessionLimits, log: Logger, route: (session: ClientSession) => void) {
     this.connection = connection;
     this.limits = limits;
-    this.target = target;
-    this.#connectTxn = connect.transactionId;
-    const props = (connect.commandObject ?? {}) as Record<string, unknown>;
-    const text = (v: unknown) => (typeof v === 'string' ? v : '');
-    connection.objectEncoding = props['objectEncoding'] === 3 ? 3 : 0;
+    this.#route = route;
     this.info = {
       id: this.id,
       ip: connection.remoteAddress,
-      agent: text(props['flashVer']),
+      agent: '',
       protocol: fmsProtocol(connection.transport),
       secure: isSecure(connection.transport),
-      referrer: text(props['swfUrl']),
-      pageUrl: text(props['pageUrl']),
-      uri: text(props['tcUrl']).replace(/(:\/\/)[^/@]*@/, '$1'),
-      objectEncoding: connection.objectEncoding,
+      referrer: '',
+      pageUrl: '',
+      uri: '',
+      objectEncoding: 0,
       virtualKey: '',
       ...DEFAULT_ACCESS,
     };
-    this.connectArgs = connect.args;
     this.log = log.child({ client: this.id, transport: connection.transportName });
+    // The first command is the connect: larger than its budget, it is refused without being decoded.
+    connection.commandByteLimit = limits.arguments.maxConnectBytes;
+    this.#connectTimer = setTimeout(() => this.#connectTimedOut(), limits.connectTimeoutMs);
     connection.on('command', (command) => this.#onCommand(command));
-    connection.on('data', (values, message) => this.#streams.get(message.streamId)?.onData(values, message));
-    connection.on('media', (message) => this.#onMedia(message));
+    connection.on('commandTooLarge', (head, bytes) => this.#onConnectTooLarge(head, bytes));
+    connection.on('data', (values, message) => this.#streams.data(values, message));
+    connection.on('media', (message) => this.#streams.media(message));
     connection.on('sharedObject', (message) => this.#onSharedObject(message));
     connection.on('close', (reason, error) => this.#onClose(reason, error));
     connection.on('idle', () => this.#onIdle());
@@ -126,20 +139,32 @@ export class ClientSession {
     return this.#state === 'accepted';
   }
 
-  /** Bind to the instance that will decide; start the pending-connect timeout. */
-  attach(owner: SessionOwner, connectTimeoutMs: number): void {
-    this.#owner = owner;
-    this.#connectTimer = setTimeout(() => {
-      if (this.#state !== 'pending') return;
-      this.log.warn({ app: owner.name }, 'connect not decided in time; rejecting');
-      this.reject({ description: 'Connection timed out waiting for the application.' });
-    }, connectTimeoutMs);
+  /** Where the client wants to go (known once its connect command arrived). */
+  get target(): ConnectTarget | null {
+    return this.#target;
   }
 
-  accept(): void {
-    if (this.#state !== 'pending') return;
-    this.#state = 'accepted';
+  /** The instance the router handed this connect to: it (or its script) decides. */
+  join(owner: SessionOwner): void {
+    this.#owner = owner;
+  }
+
+  /**
+   * Answers the connect: `_result` with Connect.Success, or the `_error` with the outcome's info
+   * and the close, as FMS does. The first decision wins; false for every later one.
+   */
+  decide(outcome: ConnectOutcome): boolean {
+    if (this.#state !== 'pending' && this.#state !== 'connecting') return false;
     this.#clearConnectTimer();
+    if (!outcome.accept) {
+      const redirect = (outcome.info['ex'] as { redirect?: unknown } | undefined)?.redirect;
+      this.#ending = { reason: outcome.reason, level: outcome.level, fields: { answer: outcome.info.code, ...(redirect === undefined ? {} : { redirect }) } };
+      this.connection.sendCommand(0, '_error', this.#connectTxn, null, [outcome.info]);
+      this.#state = 'closed';
+      this.connection.close(`rejected: ${outcome.info.code}`);
+      return true;
+    }
+    this.#state = 'accepted';
     // FMS tells the client its client→server allowance with Set Peer Bandwidth (Flash Player paces its upload to it).
     if (this.#bandwidth.clientToServer > 0) this.connection.setPeerBandwidth(this.#bandwidth.clientToServer);
     this.connection.sendUserControl(UserControlEvent.StreamBegin, 0);
@@ -148,6 +173,63 @@ export class ClientSession {
     info['data'] = ecmaArray(info['data'] as Record<string, unknown>);
     this.connection.sendCommand(0, '_result', this.#connectTxn, props, [info]);
     this.connection.watchIdle(this.limits.idleTimeoutMs);
+    this.log.info({ app: this.#owner?.name, agent: this.info.agent }, 'client accepted');
+    return true;
+  }
+
+  /** Server-side disconnect of an accepted client (application.disconnect, shutdown): `info` first, then the close. */
+  disconnect(reason: string, info?: InfoObject): void {
+    if (this.#state === 'closed') return;
+    if (info && this.accepted) this.connection.sendCommand(0, 'onStatus', 0, null, [info]);
+    this.#end(reason, 'info');
+  }
+
+  #end(reason: string, level: EndLevel, error?: Error, fields?: Record<string, unknown>): void {
+    this.#ending ??= { reason, level, ...(fields ? { fields } : {}) };
+    this.connection.close(reason, error);
+  }
+
+  /** One timer for the whole connect: the connect command and the application's decision. */
+  #connectTimedOut(): void {
+    this.#connectTimer = null;
+    if (this.#state === 'connecting') this.#end('no connect command in time', 'warn');
+    else if (this.#state === 'pending') {
+      this.decide(refused(status.connectRejected('Connection timed out waiting for the application.'), 'connect not decided in time', 'warn'));
+    }
+  }
+
+  /** The first command: a connect, checked against its budgets, then routed to its instance. */
+  #onConnectCommand(command: RtmpCommand): void {
+    this.connection.commandByteLimit = Number.POSITIVE_INFINITY;
+    if (command.name !== 'connect') return this.#end('protocol: first command is not connect', 'warn', undefined, { command: command.name });
+    this.#connectTxn = command.transactionId;
+    const request = readConnectRequest(command, this.limits.arguments);
+    if ('outcome' in request) {
+      if (request.budget) this.#budgetHit(request.budget);
+      this.decide(request.outcome);
+      return;
+    }
+    this.#target = request.target;
+    this.connectArgs = request.args;
+    Object.assign(this.info, request.fields);
+    this.connection.objectEncoding = request.fields.objectEncoding;
+    this.#state = 'pending';
+    this.#route(this);
+  }
+
+  /** A first command larger than rtmp.maxConnectBytes: refused without being decoded. */
+  #onConnectTooLarge(head: { name: string; transactionId: number }, bytes: number): void {
+    if (this.#state !== 'connecting') return;
+    this.connection.commandByteLimit = Number.POSITIVE_INFINITY;
+    if (head.name !== 'connect') return this.#end('protocol: first command is not connect', 'warn', undefined, { command: head.name.slice(0, 64) });
+    this.#connectTxn = head.transactionId;
+    const limit = this.limits.arguments.maxConnectBytes;
+    this.#budgetHit('rtmp.maxConnectBytes');
+    this.decide(overBudget('rtmp.maxConnectBytes', `Connect command is ${bytes} bytes; the limit is ${limit}.`).outcome);
+  }
+
+  #budgetHit(budget: string): void {
+    this.limits.budgetLog.exceeded(budget, { code: ErrorCode.ArgumentTooLarge, ip: this.info.ip }, 'connect over budget rejected');
   }
 
   /** FMS's idle-client reaper (AutoCloseIdleClients): IdleTimeout, then the close. */
@@ -166,78 +248,35 @@ export class ClientSession {
     return problem;
   }
 
-  /** Reject (or redirect) the pending connect, then close as FMS does. */
-  reject(rejection: RejectInfo): void {
-    if (this.#state !== 'pending') return;
-    this.#clearConnectTimer();
-    const info = rejection.redirect
-      ? status.connectRedirect(rejection.redirect, rejection.description, rejection.application)
-      : status.connectRejected(rejection.description, rejection.application);
-    this.rejectWith(info);
-  }
-
-  /** Sends the `_error` for the connect with a ready-made info object (e.g. InvalidApp) and closes. */
-  rejectWith(info: InfoObject): void {
-    if (this.#state === 'closed') return;
-    this.connection.sendCommand(0, '_error', this.#connectTxn, null, [info]);
-    this.#state = 'closed';
-    this.connection.close(`rejected: ${info.code}`);
-  }
-
-  /** Server-side disconnect (application.disconnect, shutdown). */
-  disconnect(reason: string, info?: InfoObject): void {
-    if (this.#state === 'closed') return;
-    if (info && this.accepted) this.connection.sendCommand(0, 'onStatus', 0, null, [info]);
-    this.connection.close(reason);
-  }
-
-  /**
-   * The instance's defaults (Application.xml Client/Bandwidth and BandwidthCap, bytes/s, 0 = none),
-   * before the script's onConnect sees the client.
-   */
+  /** The instance's bandwidth defaults (Application.xml Client/Bandwidth, BandwidthCap), before onConnect. */
   setBandwidthDefaults(settings: BandwidthSettings): void {
-    this.#bandwidth = { ...settings };
-    this.#applyServerToClient();
+    this.#bandwidth.setDefaults(settings);
+    this.#applyLimiter();
   }
 
-  /**
-   * client.setBandwidthLimit(serverToClient, clientToServer), bytes/s: 0 (or less) leaves that
-   * direction as it is; a value above the cap gets the cap. Server→client is enforced here (token
-   * bucket in every play's queue); client→server is announced to the client (Set Peer Bandwidth).
-   */
+  /** client.setBandwidthLimit(serverToClient, clientToServer), bytes/s (see ClientBandwidth). */
   setBandwidthLimit(serverToClient: number, clientToServer: number): void {
-    const capped = (value: number, cap: number) => (cap > 0 ? Math.min(value, cap) : value);
-    if (serverToClient > 0) {
-      this.#bandwidth.serverToClient = capped(serverToClient, this.#bandwidth.serverToClientCap);
-      this.#applyServerToClient();
-    }
-    if (clientToServer > 0) {
-      this.#bandwidth.clientToServer = capped(clientToServer, this.#bandwidth.clientToServerCap);
-      if (this.accepted) this.connection.setPeerBandwidth(this.#bandwidth.clientToServer);
-    }
+    const announce = this.#bandwidth.setLimit(serverToClient, clientToServer);
+    this.#applyLimiter();
+    if (announce && this.accepted) this.connection.setPeerBandwidth(this.#bandwidth.clientToServer);
   }
 
-  /** client.getBandwidthLimit(direction): 0 → client-to-server, 1 → server-to-client; FMS's default when none is in force. */
+  /** client.getBandwidthLimit(direction): 0 → client-to-server, 1 → server-to-client. */
   getBandwidthLimit(direction: 0 | 1): number {
-    const limit = direction === 1 ? this.#bandwidth.serverToClient : this.#bandwidth.clientToServer;
-    return limit > 0 ? limit : FMS_DEFAULT_BANDWIDTH_BYTES;
+    return this.#bandwidth.limit(direction);
   }
 
   /** The limiter a new play's queue starts with. */
   get bandwidthLimiter(): BandwidthLimiter | null {
-    return this.#limiter;
+    return this.#bandwidth.limiter;
   }
 
-  #applyServerToClient(): void {
-    const rate = this.#bandwidth.serverToClient;
-    if (rate <= 0) this.#limiter = null;
-    else if (this.#limiter) this.#limiter.bytesPerSec = rate;
-    else this.#limiter = new BandwidthLimiter(rate);
-    for (const stream of this.#streams.values()) if (stream.playing) stream.playing.queue.limiter = this.#limiter;
+  #applyLimiter(): void {
+    this.#streams.setLimiter(this.#bandwidth.limiter);
   }
 
   /** Invokes a method on the client's NetConnection; `onResult` gets its `_result`/`_error`. */
-  call(method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
+  call(method: string, args: unknown[], onResult?: (result: CallResultRecord) => void): boolean {
     if (this.#state !== 'accepted') return false;
     const txn = onResult ? this.#nextTxn++ : 0;
     if (onResult) this.#pendingCalls.set(txn, onResult);
@@ -247,39 +286,25 @@ export class ClientSession {
 
   #onCommand(command: RtmpCommand): void {
     if (this.#state === 'closed') return;
+    if (this.#state === 'connecting') return this.#onConnectCommand(command);
     if (command.name === '_result' || command.name === '_error') return this.#onCallResult(command);
     if (this.#state !== 'accepted') {
       this.log.debug({ command: command.name }, 'command before accept ignored');
       return;
     }
-    if (command.streamId !== 0) {
-      const stream = this.#streams.get(command.streamId);
-      if (stream) return stream.onCommand(command);
-    }
+    if (command.streamId !== 0 && this.#streams.command(command)) return;
     switch (command.name) {
       case 'createStream':
-        return this.#createStream(command);
-      case 'deleteStream':
-      case 'closeStream': {
-        const id = command.name === 'deleteStream' ? Number(command.args[0]) : command.streamId;
-        const stream = this.#streams.get(id);
-        stream?.close();
-        if (command.name === 'deleteStream' && stream) {
-          this.#droppedByDeletedStreams += stream.messagesDropped;
-          this.#streams.delete(id);
-        }
+        this.connection.sendCommand(0, '_result', command.transactionId, null, [this.#streams.create(this.#owner!.streamHost)]);
         return;
-      }
+      case 'deleteStream':
+        return this.#streams.close(Number(command.args[0]), true);
+      case 'closeStream':
+        return this.#streams.close(command.streamId, false);
       default:
         void this.#onMethodCall(command);
         return;
     }
-  }
-
-  #createStream(command: RtmpCommand): void {
-    const id = this.#nextStreamId++;
-    this.#streams.set(id, new NetStreamSession(this, id, this.#owner!.streamHost));
-    this.connection.sendCommand(0, '_result', command.transactionId, null, [id]);
   }
 
   async #onMethodCall(command: RtmpCommand): Promise<void> {
@@ -337,27 +362,32 @@ export class ClientSession {
     this.#owner.sharedObjects.handleMessage(this.#soSubscriber, decodeSharedObjectMessage(message.payload, this.#soAmf3));
   }
 
-  #onMedia(message: RtmpMessage): void {
-    if (message.type !== MessageType.Audio && message.type !== MessageType.Video) return;
-    this.#streams.get(message.streamId)?.onMedia(message);
-  }
-
+  /** The one end of the session, whoever closed the connection: cleanup, then the one end line. */
   #onClose(reason: string, error: Error | undefined): void {
+    if (reason === HANDED_OVER) {
+      // Process distribution: its route gave the connection to a worker process, whose session goes on with it.
+      this.#state = 'closed';
+      this.#clearConnectTimer();
+      this.log.debug({ app: this.#target?.app }, 'client handed to its worker process');
+      return;
+    }
     const wasAccepted = this.#state === 'accepted';
     const socketCode = (error as { code?: string } | undefined)?.code;
     const hungUp = socketCode !== undefined && PEER_GONE_CODES.has(socketCode) && !this.streams.some((s) => s.active);
-    const endReason = hungUp ? 'peer closed' : reason;
+    const ending = this.#ending;
+    const endReason = ending?.reason ?? (hungUp ? 'peer closed' : reason);
     this.#state = 'closed';
     this.#clearConnectTimer();
-    for (const stream of this.#streams.values()) stream.close();
-    this.#droppedByDeletedStreams = this.messagesDropped;
-    this.#streams.clear();
+    this.#streams.closeAll();
     this.#owner?.sharedObjects.releaseAll(this.#soSubscriber);
     for (const callback of this.#pendingCalls.values()) callback({ ok: false, info: status.connectClosed() });
     this.#pendingCalls.clear();
-    const fields = { app: this.#owner?.name, reason: endReason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut };
+    const fields = {
+      app: this.#owner?.name ?? this.#target?.app, reason: endReason, wasAccepted, bytesIn: this.connection.bytesIn, bytesOut: this.connection.bytesOut, ...ending?.fields,
+    };
     if (error && !hungUp) this.log.warn({ ...fields, err: { message: error.message, code: socketCode } }, 'client closed');
-    else this.log.info(hungUp ? { ...fields, socketCode } : fields, 'client closed');
+    else if (hungUp) this.log.info({ ...fields, socketCode }, 'client closed');
+    else this.log[ending?.level ?? 'info'](fields, 'client closed');
     this.#owner?.sessionClosed(this, endReason, wasAccepted);
   }
 
@@ -368,13 +398,11 @@ export class ClientSession {
 
   /** Media messages dropped for this client's players by their bounded queues (client.getStats msg_dropped). */
   get messagesDropped(): number {
-    let dropped = this.#droppedByDeletedStreams;
-    for (const stream of this.#streams.values()) dropped += stream.messagesDropped;
-    return dropped;
+    return this.#streams.messagesDropped;
   }
 
   /** Streams this client currently has (for stats and the admin view). */
   get streams(): NetStreamSession[] {
-    return [...this.#streams.values()];
+    return this.#streams.list;
   }
 }

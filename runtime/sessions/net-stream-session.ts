@@ -3,6 +3,7 @@ import type { RtmpCommand } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
 import type { LiveStream, LiveSubscriber } from '../media/live-stream.ts';
 import type { MediaPacket } from '../media/media-packet.ts';
+import { KeyframeGate } from '../media/keyframe-gate.ts';
 import { SubscriberQueue, type PacketSink } from '../media/subscriber-queue.ts';
 import { SharedWire } from '../rtmp/shared-wire.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
@@ -11,8 +12,8 @@ import { Recorder, type RecordingLimit, type RecordingLimits } from '../media/re
 import { VodPlayer } from '../media/vod-player.ts';
 import { hasAccess } from '../common/access-list.ts';
 import type { ClientSession } from './client-session.ts';
-import type { StreamInfo } from './script-contract.ts';
-import { status, type InfoObject } from './status-codes.ts';
+import type { StreamRecord } from '../../host-api/protocol.ts';
+import { status, type InfoObject } from '../common/status-codes.ts';
 
 /** What a client's NetStream needs from its application instance. */
 export interface StreamHost {
@@ -22,8 +23,8 @@ export interface StreamHost {
   readonly playerMaxBufferedBytes: number;
   /** Limits of a recording a client starts with publish("record"/"append") (Application.xml Recording). */
   publishRecordingLimits(): RecordingLimits;
-  publishStarted(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
-  publishStopped(session: ClientSession, stream: LiveStream, info: StreamInfo): void;
+  publishStarted(session: ClientSession, stream: LiveStream, info: StreamRecord): void;
+  publishStopped(session: ClientSession, stream: LiveStream, info: StreamRecord): void;
 }
 
 const SAMPLE_ACCESS = encodeAmf0(['|RtmpSampleAccess', false, false]);
@@ -37,14 +38,15 @@ export class NetStreamSession implements LiveSubscriber {
   readonly session: ClientSession;
   readonly id: number;
   readonly #host: StreamHost;
-  publishing: { stream: LiveStream; info: StreamInfo } | null = null;
+  publishing: { stream: LiveStream; info: StreamRecord } | null = null;
   playing: { stream: LiveStream; queue: SubscriberQueue; name: string } | null = null;
   vod: { player: VodPlayer; name: string } | null = null;
   #recorder: Recorder | null = null;
   #receiveAudio = true;
   #receiveVideo = true;
   #paused = false;
-  #needKeyframe = false;
+  /** After unpause or receiveVideo(true), video resumes at a keyframe. */
+  #videoGate = new KeyframeGate();
   /** Drops of this stream id's earlier plays: each play gets a new queue, msg_dropped counts them all. */
   #droppedBefore = 0;
 
@@ -86,7 +88,7 @@ export class NetStreamSession implements LiveSubscriber {
         return;
       case 'receiveVideo':
         this.#receiveVideo = arg[0] !== false;
-        if (this.#receiveVideo) this.#needKeyframe = true;
+        if (this.#receiveVideo) this.#videoGate.cut();
         return;
       case 'seek':
         return this.#status(this.playing ? status.seekFailed(this.playing.name, this.#clientId) : status.streamFailed('Not playing.'));
@@ -116,7 +118,7 @@ export class NetStreamSession implements LiveSubscriber {
       this.#host.streams.release(stream);
       return this.#status(status.publishBadName(name, this.#clientId));
     }
-    const info: StreamInfo = { name, publishQueryString: query };
+    const info: StreamRecord = { name, publishQueryString: query };
     const mode = type === 'record' || type === 'append' ? type : 'live';
     const file = mode === 'live' ? null : this.#host.recordedFile(name);
     if (mode !== 'live' && !file) {
@@ -175,7 +177,7 @@ export class NetStreamSession implements LiveSubscriber {
     const queue = new SubscriberQueue(this.#sink, { maxBufferedBytes: this.#host.playerMaxBufferedBytes });
     queue.limiter = this.session.bandwidthLimiter; // the client's bandwidth limit, if one is in force
     this.playing = { stream, queue, name };
-    this.#needKeyframe = false;
+    this.#videoGate = new KeyframeGate();
     const connection = this.session.connection;
     connection.sendUserControl(UserControlEvent.StreamBegin, this.id);
     if (reset !== false && reset !== 0) this.#status(status.playReset(name, this.#clientId));
@@ -246,7 +248,7 @@ export class NetStreamSession implements LiveSubscriber {
     }
     if (!this.playing) return;
     this.#paused = pause;
-    if (!pause) this.#needKeyframe = true;
+    if (!pause) this.#videoGate.cut();
     this.#status(pause ? status.pauseNotify(this.playing.name, this.#clientId) : status.unpauseNotify(this.playing.name, this.#clientId));
   }
 
@@ -254,13 +256,7 @@ export class NetStreamSession implements LiveSubscriber {
   packet(packet: MediaPacket): void {
     if (!this.playing || this.#paused) return;
     if (packet.type === MessageType.Audio && !this.#receiveAudio) return;
-    if (packet.type === MessageType.Video) {
-      if (!this.#receiveVideo) return;
-      if (this.#needKeyframe) {
-        if (((packet.payload[0] ?? 0) >> 4 & 7) !== 1) return;
-        this.#needKeyframe = false;
-      }
-    }
+    if (packet.type === MessageType.Video && (!this.#receiveVideo || !this.#videoGate.admit(packet))) return;
     this.playing.queue.push(packet);
   }
 
