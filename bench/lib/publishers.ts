@@ -1,7 +1,6 @@
 /** Parent side of the publisher pool child (publisher-pool.ts): spawn it and talk to it over IPC. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
-import { REPO_ROOT, stopChild, type Publisher } from './servers.ts';
+import { IpcChild } from './ipc-child.ts';
+import type { Publisher } from './servers.ts';
 
 export type PoolRequest =
   /** Publishes more streams (the first call starts the clock); `spread`: streams whose clocks share a frame interval (default: these). */
@@ -17,38 +16,9 @@ export type PoolReply =
   | { type: 'stats'; maxLateMs: number; connected: number }
   | { type: 'error'; message: string };
 
-export class PublisherPool {
-  readonly #child: ChildProcess;
-  #queue: Promise<unknown> = Promise.resolve();
-
+export class PublisherPool extends IpcChild<PoolRequest, PoolReply> {
   constructor() {
-    this.#child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, 'bench/lib/publisher-pool.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  }
-
-  get pid(): number {
-    return this.#child.pid!;
-  }
-
-  /** One request at a time: replies carry no id. */
-  request<T extends PoolReply['type']>(request: PoolRequest, expect: T): Promise<Extract<PoolReply, { type: T }>> {
-    const run = () =>
-      new Promise<Extract<PoolReply, { type: T }>>((resolve, reject) => {
-        const onExit = () => reject(new Error('publisher pool exited'));
-        this.#child.once('exit', onExit);
-        this.#child.once('message', (reply: PoolReply) => {
-          this.#child.off('exit', onExit);
-          if (reply.type === expect) resolve(reply as Extract<PoolReply, { type: T }>);
-          else reject(new Error(reply.type === 'error' ? reply.message : `unexpected reply ${reply.type}`));
-        });
-        this.#child.send(request);
-      });
-    const result = this.#queue.then(run, run);
-    this.#queue = result.catch(() => undefined);
-    return result;
-  }
-
-  stop(): Promise<void> {
-    return stopChild(this.#child, 3000);
+    super('bench/lib/publisher-pool.ts', 'publisher pool');
   }
 }
 

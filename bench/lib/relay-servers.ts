@@ -79,36 +79,22 @@ async function startOursPair(dir: string, options: PairOptions): Promise<RelayPa
   };
 }
 
-async function startNginxPair(dir: string, options: PairOptions): Promise<RelayPair> {
-  const b = await startNginx(dir, [], options.pinning);
-  const a = await startNginx(dir, [`push rtmp://127.0.0.1:${b.port}/live;`], options.pinning).catch(async (error: unknown) => {
+/** A started server of a pair: its pid, RTMP port and stop. */
+interface PairMember {
+  pid: number;
+  rtmpPort: number;
+  stop(): Promise<void>;
+}
+
+/** A pair whose A pushes every stream of its `live` application to B's `live` (the server's own relay). */
+async function pushPair(kind: RelayKind, startB: () => Promise<PairMember>, startA: (pushTo: string) => Promise<PairMember>): Promise<RelayPair> {
+  const b = await startB();
+  const a = await startA(`rtmp://127.0.0.1:${b.rtmpPort}/live`).catch(async (error: unknown) => {
     await b.stop(); // would outlive the bench otherwise
     throw error;
   });
   return {
-    kind: 'nginx',
-    aPid: a.pid,
-    bPid: b.pid,
-    publishTarget: (stream) => ({ url: `rtmp://127.0.0.1:${a.port}/live`, name: stream }),
-    aPlayUrl: () => `rtmp://127.0.0.1:${a.port}/live`,
-    bPlayUrl: () => `rtmp://127.0.0.1:${b.port}/live`,
-    stop: async () => {
-      await Promise.all([a.stop(), b.stop()]);
-    },
-  };
-}
-
-async function startNmsPair(dir: string, options: PairOptions): Promise<RelayPair> {
-  mkdirSync(path.join(dir, 'a'));
-  mkdirSync(path.join(dir, 'b'));
-  const pinning = options.pinning ? { pinning: options.pinning } : {};
-  const b = await startNms(path.join(dir, 'b'), pinning);
-  const a = await startNms(path.join(dir, 'a'), { ...pinning, pushTo: `rtmp://127.0.0.1:${b.rtmpPort}/live` }).catch(async (error: unknown) => {
-    await b.stop();
-    throw error;
-  });
-  return {
-    kind: 'nms',
+    kind,
     aPid: a.pid,
     bPid: b.pid,
     publishTarget: (stream) => ({ url: `rtmp://127.0.0.1:${a.rtmpPort}/live`, name: stream }),
@@ -118,6 +104,21 @@ async function startNmsPair(dir: string, options: PairOptions): Promise<RelayPai
       await Promise.all([a.stop(), b.stop()]);
     },
   };
+}
+
+function startNginxPair(dir: string, options: PairOptions): Promise<RelayPair> {
+  const nginx = async (directives: string[]): Promise<PairMember> => {
+    const server = await startNginx(dir, directives, options.pinning);
+    return { pid: server.pid, rtmpPort: server.port, stop: server.stop };
+  };
+  return pushPair('nginx', () => nginx([]), (pushTo) => nginx([`push ${pushTo};`]));
+}
+
+function startNmsPair(dir: string, options: PairOptions): Promise<RelayPair> {
+  mkdirSync(path.join(dir, 'a'));
+  mkdirSync(path.join(dir, 'b'));
+  const pinning = options.pinning ? { pinning: options.pinning } : {};
+  return pushPair('nms', () => startNms(path.join(dir, 'b'), pinning), (pushTo) => startNms(path.join(dir, 'a'), { ...pinning, pushTo }));
 }
 
 const STARTERS: Record<RelayKind, (dir: string, options: PairOptions) => Promise<RelayPair>> = { ours: startOursPair, nginx: startNginxPair, nms: startNmsPair };

@@ -43,6 +43,11 @@ export interface MetricsOptions {
   token: string | null;
   liveLog: LiveLog;
   log: Logger;
+  /**
+   * What GET /metrics answers instead of this process's metrics: process distribution's primary
+   * gives every process's, aggregated (runtime/cluster/cluster-primary.ts).
+   */
+  exposition?: () => Promise<{ contentType: string; text: string }>;
 }
 
 /** Process-wide default metrics (CPU, memory, event-loop lag, GC): one registry per process. */
@@ -151,10 +156,11 @@ export class Metrics {
       res.end();
       return true;
     }
-    this.text().then(
-      (body) => {
-        res.writeHead(200, { 'content-type': this.#prom().registry.contentType, 'cache-control': 'no-store' });
-        res.end(body);
+    const exposition = this.#options.exposition ?? (async () => ({ contentType: this.#prom().registry.contentType, text: await this.text() }));
+    exposition().then(
+      ({ contentType, text }) => {
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        res.end(text);
       },
       (error: unknown) => {
         this.#options.log.error({ err: (error as Error)?.message }, 'metrics collection failed');

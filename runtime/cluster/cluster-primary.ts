@@ -131,27 +131,12 @@ export class ClusterPrimary {
     await this.#pool.requestAll({ op: 'reloadLibrary', file, mode });
   }
 
-  /** Routes the primary answers for the whole server: admin API, metrics, and egress passed on to a worker. */
+  /** Routes the primary answers for the whole server: the admin API, and egress passed on to a worker (/metrics: metrics()). */
   handleHttp(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://host');
     const pathname = url.pathname;
     if (pathname.startsWith('/api/') || pathname.startsWith('/admin/')) {
       if (this.#host.admit(req, res)) void this.#admin(req.method ?? 'GET', url).then((reply) => sendJson(res, reply));
-      return true;
-    }
-    if (pathname === '/metrics') {
-      if (!this.#host.admit(req, res)) return true;
-      this.#metrics().then(
-        ({ contentType, text }) => {
-          res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
-          res.end(text);
-        },
-        (error: unknown) => {
-          this.#host.log.error({ err: (error as Error)?.message }, 'metrics collection failed');
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end('metrics collection failed\n');
-        },
-      );
       return true;
     }
     const worker = this.#egressWorker(pathname);
@@ -223,8 +208,8 @@ export class ClusterPrimary {
     return answers.filter((a): a is AdminReply => !(a instanceof Error));
   }
 
-  /** /metrics for the whole server: every process's metrics, aggregated by prom-client's own rules. */
-  async #metrics(): Promise<{ contentType: string; text: string }> {
+  /** /metrics for the whole server (the primary's Metrics answers with it): every process's metrics, aggregated by prom-client's own rules. */
+  async metrics(): Promise<{ contentType: string; text: string }> {
     const prom = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
     const workers = (await this.#pool.requestAll<MetricsJson>({ op: 'metrics' })).filter((m): m is MetricsJson => !(m instanceof Error));
     const registry = prom.AggregatorRegistry.aggregate([await this.#host.localMetrics(), ...workers]);

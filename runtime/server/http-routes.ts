@@ -117,7 +117,8 @@ export class HttpRoutes {
       // A primary has no instances: its cluster sends reloads to the workers (and merges their answers).
       ...(this.#cluster ? {} : { reload: (app: string, instanceName?: string) => instances.reloadApp(app, config.reload.mode, instanceName) }),
     });
-    this.metrics = new Metrics(adminSource, { token, liveLog: deps.liveLog, log: adminLog });
+    const cluster = this.#cluster;
+    this.metrics = new Metrics(adminSource, { token, liveLog: deps.liveLog, log: adminLog, ...(cluster ? { exposition: () => cluster.metrics() } : {}) });
     this.#console = new ConsoleRoutes({ token, log: adminLog });
     this.#logRoutes = new LiveLogRoutes(deps.liveLog, { token, log: adminLog, maxBufferedBytes: config.http.liveLogMaxBufferedBytes, budgetLog });
   }
