@@ -84,6 +84,7 @@ async function start(file: string, targets: { url: string; name: string }[], spr
   // the current position of the shared clock (at its next tag due), so it does not send a burst.
   const first = streams.length;
   let failed = 0;
+  let firstError: string | undefined;
   let next = 0;
   const opened: (Stream | null)[] = new Array(targets.length).fill(null);
   const worker = async () => {
@@ -91,8 +92,9 @@ async function start(file: string, targets: { url: string; name: string }[], spr
       const i = next++;
       try {
         opened[i] = await open(targets[i]!.url, targets[i]!.name, (((first + i) % spread) * FRAME_MS) / spread);
-      } catch {
+      } catch (error) {
         failed++;
+        firstError ??= (error as Error)?.message ?? String(error);
       }
     }
   };
@@ -114,7 +116,7 @@ async function start(file: string, targets: { url: string; name: string }[], spr
   maxLateMs = 0;
   if (timer) clearTimeout(timer);
   pump();
-  return { type: 'started', started: streams.length - first, failed };
+  return { type: 'started', started: streams.length - first, failed, ...(firstError === undefined ? {} : { firstError }) };
 }
 
 async function handle(request: PoolRequest): Promise<PoolReply> {

@@ -11,7 +11,7 @@ export type PoolRequest =
   | { cmd: 'stats' };
 
 export type PoolReply =
-  | { type: 'started'; started: number; failed: number }
+  | { type: 'started'; started: number; failed: number; firstError?: string }
   | { type: 'trimmed' }
   | { type: 'stats'; maxLateMs: number; connected: number }
   | { type: 'error'; message: string };

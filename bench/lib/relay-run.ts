@@ -261,7 +261,7 @@ export async function runRelay(kind: RelayKind, file: string, opts: RelayRunOpti
       const from = legs.length;
       const targets = Array.from({ length: n - from }, (_, i) => pair.publishTarget(`s${from + i}`));
       const started = await pool.request({ cmd: 'start', file, targets, spread: largest }, 'started');
-      if (started.failed > 0) throw new Error(`${kind}: ${started.failed} of ${targets.length} publishers could not publish`);
+      if (started.failed > 0) throw new Error(`${kind}: ${started.failed} of ${targets.length} publishers could not publish (first: ${started.firstError})`);
       legs.push(...(await openLegs(pair, from, n, opts.probes)));
       await sleep(step === 0 ? opts.primeMs : opts.warmupMs);
       points.push(await measure(pair, pool, legs, opts.windowMs, opts.pinning, gc));
