@@ -119,12 +119,18 @@ async function started(child: ChildProcess, stderr: () => string, port: number, 
 
 /**
  * A config file next to the apps folder lifting the budgets a bench exceeds by design: per-IP
- * connections (the bench is one IP) and the outbound NetConnections of one instance (bench:relay's
- * relayer instance holds one per relayed stream; the default, 64, is below its 100 streams).
+ * connections (the bench is one IP), the outbound NetConnections of one instance (bench:relay's
+ * relayer instance holds one per relayed stream; the default, 64, is below its 100 streams) and the
+ * instance caps (bench:distribute runs one instance per stream, up to 300; the default is 250 an app).
  */
 function liftedBudgetsConfig(appsDir: string): string {
   const file = path.join(path.dirname(appsDir), `bench-config-${path.basename(appsDir)}.json`);
-  const config = { rtmp: { maxConnectionsPerIp: 100_000 }, http: { maxConnectionsPerIp: 100_000 }, scripts: { maxOutboundConnections: 10_000 } };
+  const config = {
+    rtmp: { maxConnectionsPerIp: 100_000 },
+    http: { maxConnectionsPerIp: 100_000 },
+    scripts: { maxOutboundConnections: 10_000 },
+    instances: { maxPerApp: 10_000, maxTotal: 10_000 },
+  };
   writeFileSync(file, JSON.stringify(config));
   return file;
 }
