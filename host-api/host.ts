@@ -57,6 +57,12 @@ export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>)
   if (fn === undefined) throw new TypeErrorConstructor('host-api is not installed');
   const reply = fn(op, args);
   if (reply[0] === true) return reply[1];
+  if (reply[0] === 'deadline') {
+    // The stack is captured here, where the script called in; the host ends the isolate next.
+    const stack: unknown = new ErrorConstructor('Script execution timed out.').stack;
+    fn('timedOut', [typeof stack === 'string' ? stack : '']);
+    throw new ErrorConstructor('Script execution timed out.');
+  }
   throw new TypeErrorConstructor(reply[1]);
 }
 

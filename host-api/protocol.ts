@@ -112,6 +112,11 @@ export interface HttpResultRecord {
 /** Operations the isolate may perform (isolate → host). Each returns at once. */
 export interface HostCalls {
   trace(text: string): void;
+  /**
+   * Sent by host-api only, after the host answered a call with the deadline reply: the stack where
+   * the script was, so the timeout is reported with its file and line like a pure-JS one.
+   */
+  timedOut(stack: string): void;
   /** A P2 member was used; the host logs "unsupported: <member>" (host-api sends each name once). */
   unsupported(member: string): void;
   load(name: string): LoadReply;
@@ -172,8 +177,12 @@ export interface HostCalls {
 
 export type HostOp = keyof HostCalls;
 
-/** `[true, value]` or `[false, message]` when the host refused the arguments. */
-export type HostReply<T> = [ok: true, value: T] | [ok: false, message: string];
+/**
+ * `[true, value]`, `[false, message]` when the host refused the arguments, or `['deadline']` when
+ * the running handler is past its time (the host is about to end the isolate; host-api reports
+ * where the script is with `timedOut` and unwinds).
+ */
+export type HostReply<T> = [ok: true, value: T] | [ok: false, message: string] | [ok: 'deadline'];
 
 /** The single synchronous callback the bootstrap receives. */
 export type HostFunction = <K extends HostOp>(op: K, args: Parameters<HostCalls[K]>) => HostReply<ReturnType<HostCalls[K]>>;

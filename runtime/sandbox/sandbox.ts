@@ -44,7 +44,8 @@ import type {
   SandboxEvents,
   ThrownRecord,
 } from '../../host-api/protocol.ts';
-import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
+import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, timeoutError, type FailureContext } from './isolate-errors.ts';
+import { DispatchDeadline } from './dispatch-deadline.ts';
 import { HOST_API_FILENAME, ScriptLoader, hostApiBundle, type ScriptSource } from './script-loader.ts';
 import { BridgeArgumentError, count, list, text } from './bridge-arguments.ts';
 import { createMediaHostCalls } from './media-bridge.ts';
@@ -151,6 +152,8 @@ export class Sandbox implements ApplicationScript {
   private rejectFatal: (error: ScriptError) => void = () => undefined;
   /** > 0 while the isolate waits in a host call: disposing then must wait for the call to return. */
   private hostCallDepth = 0;
+  /** The handler timeout as the host keeps it (host calls included): see dispatch-deadline.ts. */
+  private readonly deadline: DispatchDeadline;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   /** Timers with a tick waiting in the FIFO: further ticks are dropped, not piled up. */
   private readonly ticking = new Set<number>();
@@ -180,6 +183,7 @@ export class Sandbox implements ApplicationScript {
       onProblem: (url, reason) => this.log('warn', { code: ErrorCode.ScriptHttpFailed, url, reason }, `HTTP request failed: ${reason}`),
     });
     this.hostCalls = this.createHostCalls();
+    this.deadline = new DispatchDeadline(options.handlerTimeoutMs, () => this.timedOut(undefined));
   }
 
   /**
@@ -327,7 +331,7 @@ export class Sandbox implements ApplicationScript {
     if (file.encoding !== 'utf-8') this.log('warn', { file: file.filename, encoding: file.encoding }, 'script is not valid UTF-8');
     const isolate = this.isolate as ivm.Isolate;
     const script = await this.race(isolate.compileScript(file.source, { filename: file.filename }));
-    await this.race(script.run(this.context as ivm.Context, { timeout: this.options.handlerTimeoutMs, release: true }));
+    await this.timed(() => script.run(this.context as ivm.Context, { timeout: this.options.handlerTimeoutMs, release: true }));
   }
 
   private startFailed(error: unknown): ScriptError {
@@ -372,7 +376,7 @@ export class Sandbox implements ApplicationScript {
     let reply: DispatchReply<Result<K>>;
     const startedAt = performance.now();
     try {
-      reply = (await this.race(
+      reply = (await this.timed(() =>
         dispatch.apply(undefined, [event, (this.amfClasses.active ? this.amfClasses.toIsolate(payload) : payload) as never], {
           arguments: { copy: true },
           result: { copy: true },
@@ -392,6 +396,28 @@ export class Sandbox implements ApplicationScript {
 
   private race<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.fatal]);
+  }
+
+  /** Script code running under the handler timeout: isolated-vm's, and the host's own deadline. */
+  private async timed<T>(run: () => Promise<T>): Promise<T> {
+    this.deadline.begin(this.isolate as ivm.Isolate);
+    try {
+      return await this.race(run());
+    } finally {
+      this.deadline.end();
+    }
+  }
+
+  /**
+   * The running handler is past its time and the isolate is still busy (a loop of host calls, or
+   * isolated-vm's interrupt got lost): end it as isolated-vm ends a pure-JS timeout. `stack` is
+   * where host-api found the script when told of the deadline (undefined from the backstop).
+   */
+  private timedOut(stack: string | undefined): void {
+    if (!this.isLive()) return;
+    const where = locateStack(stack, this.loader);
+    const cause = new Error('handler timeout reached during host calls', stack === undefined ? {} : { cause: stack });
+    this.poison(timeoutError(this.failure, cause, where), false);
   }
 
   /** A script error caught in the isolate: logged once, then application.onStatus hears of it. */
@@ -445,6 +471,7 @@ export class Sandbox implements ApplicationScript {
   }
 
   private teardown(deferDispose: boolean): void {
+    this.deadline.end();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.ticking.clear();
@@ -483,6 +510,8 @@ export class Sandbox implements ApplicationScript {
     if (typeof op !== 'string' || !Object.hasOwn(this.hostCalls, op) || !Array.isArray(args)) {
       return [false, 'unknown host operation'];
     }
+    // Past the handler's time: no more work for this script; host-api answers with timedOut.
+    if (op !== 'timedOut' && this.deadline.passed()) return ['deadline'];
     this.hostCallDepth++;
     try {
       const call = this.hostCalls[op as HostOp] as (...values: unknown[]) => unknown;
@@ -504,6 +533,10 @@ export class Sandbox implements ApplicationScript {
     const hooks = this.options.hooks;
     return {
       trace: (message) => hooks.trace(text(message, 'text')),
+      timedOut: (stack) => {
+        // Only host-api sends it, after a deadline reply; anything else is ignored.
+        if (this.deadline.passed()) this.timedOut(text(stack, 'stack'));
+      },
       unsupported: (member) => this.log('warn', { member }, `unsupported: ${text(member, 'member')}`),
       load: (name) => this.loadFile(text(name, 'name')),
       acceptConnection: (clientId) => hooks.acceptConnection(text(clientId, 'clientId')),

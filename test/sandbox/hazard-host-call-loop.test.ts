@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { ErrorCode } from '../../runtime/errors.ts';
+import { cleanupApps, clientInfo, createInstance, disposeAll, startNeighbour, whileRunning, STALL_LIMIT_MS } from './helpers.ts';
+
+const TIMEOUT_MS = 300;
+/**
+ * How late a runaway may end. Before the host kept the deadline, a loop of host calls ran 17–20 s
+ * against a 1 s limit (isolated-vm's interrupt is lost while the isolate waits in a host call).
+ */
+const LATE_LIMIT_MS = 1000;
+
+// Each body is the second line of main.asc, inside Client.prototype.spin; line 2 is where it loops.
+const RUNAWAYS: { name: string; body: string }[] = [
+  { name: 'pure JS (the reference)', body: 'while (true) {}' },
+  { name: 'application.getStats()', body: 'while (true) application.getStats();' },
+  { name: 'File.exists', body: "var f = new File('x.txt'); while (true) f.exists;" },
+  { name: 'trace()', body: "while (true) trace('spin');" },
+  { name: 'host calls whose errors the script swallows', body: 'while (true) { try { application.getStats(); } catch (e) {} }' },
+  { name: 'mostly JS with a host call now and then', body: 'for (;;) { for (var i = 0; i < 100000; i++) {} application.getStats(); }' },
+];
+
+describe('sandbox hazard: a loop of host calls cannot dodge the handler timeout', function () {
+  this.timeout(20_000);
+  afterEach(disposeAll);
+  after(cleanupApps);
+
+  for (const { name, body } of RUNAWAYS) {
+    it(`${name}: ScriptTimeout at the limit with file:line, onFatal once, the neighbour keeps answering`, async () => {
+      const neighbour = await startNeighbour();
+      const broken = createInstance(`application.onConnect = function (c) { return true; };\nClient.prototype.spin = function () { ${body} };\n`, {
+        handlerTimeoutMs: TIMEOUT_MS,
+      });
+      await broken.sandbox.start();
+      assert.equal(await broken.sandbox.connect(clientInfo('c1'), []), 'accept');
+
+      const startedAt = performance.now();
+      const call = broken.sandbox.call('c1', 'spin', []);
+      const { answers, maxGapMs } = await whileRunning(call, neighbour.ask);
+      const elapsedMs = performance.now() - startedAt;
+
+      // What a pure-JS timeout gives, whatever the loop calls: the neutral call answer, one fatal
+      // ScriptTimeout through onFatal with the loop's location, nothing through scriptError.
+      assert.deepEqual(await call, { ok: false, code: 'NetConnection.Call.Failed', description: 'Method not found (spin).' });
+      const error = await broken.fatal;
+      assert.equal(error.code, ErrorCode.ScriptTimeout);
+      assert.equal(error.message, `Script timed out: a handler ran longer than ${TIMEOUT_MS} ms.`);
+      assert.equal(error.filename, 'main.asc');
+      assert.equal(error.lineno, 2);
+      assert.equal(broken.fatals.length, 1);
+      assert.deepEqual(broken.hooks.scriptErrors, []);
+      assert.ok(elapsedMs >= TIMEOUT_MS - 10 && elapsedMs < TIMEOUT_MS + LATE_LIMIT_MS, `ended after ${elapsedMs.toFixed(0)} ms`);
+      assert.ok(answers > 0, 'the neighbour answered while the loop spun');
+      assert.ok(maxGapMs < STALL_LIMIT_MS, `event loop stalled for ${maxGapMs.toFixed(0)} ms`);
+      assert.equal(await broken.sandbox.connect(clientInfo('c2'), []), 'reject', 'the dead instance turns clients away');
+      await neighbour.ask(7);
+    });
+  }
+
+  it("main.asc's top level looping on host calls fails start() with ScriptTimeout", async () => {
+    const broken = createInstance('var n = 0;\nwhile (true) n += application.getStats().total_connects;\n', { handlerTimeoutMs: TIMEOUT_MS });
+    const startedAt = performance.now();
+    const error = await broken.sandbox.start().then(
+      () => assert.fail('start() resolved'),
+      (e: unknown) => e as { code: string; lineno?: number },
+    );
+    const elapsedMs = performance.now() - startedAt;
+    assert.equal(error.code, ErrorCode.ScriptTimeout);
+    assert.equal(error.lineno, 2);
+    assert.ok(elapsedMs < TIMEOUT_MS + LATE_LIMIT_MS + 500, `start() failed after ${elapsedMs.toFixed(0)} ms`);
+    assert.equal(broken.fatals.length, 0, 'a start failure travels through start() only');
+  });
+
+  it('a handler that makes host calls for less than the limit is left alone, however many', async () => {
+    const healthy = createInstance(
+      'Client.prototype.work = function () { var t = 0; for (var i = 0; i < 2000; i++) t += application.getStats().total_connects; return t; };\n',
+      { handlerTimeoutMs: 2000 },
+    );
+    await healthy.sandbox.start();
+    await healthy.sandbox.connect(clientInfo('c1'), []);
+    for (let round = 0; round < 3; round++) {
+      assert.deepEqual(await healthy.sandbox.call('c1', 'work', []), { ok: true, value: 6000 });
+    }
+    assert.equal(healthy.fatals.length, 0);
+  });
+});
