@@ -8,6 +8,11 @@ import type { LevelWithSilent } from 'pino';
 export interface Config {
   appsDir: string;
   logLevel: LevelWithSilent;
+  /**
+   * SIGTERM/SIGINT: the longest a clean stop (instances unloaded, shared objects written, sockets
+   * closed) may take; past it the process logs that and ends itself anyway.
+   */
+  shutdownTimeoutMs: number;
   rtmp: {
     host: string;
     port: number;
@@ -51,6 +56,12 @@ export interface Config {
     handlerTimeoutMs: number;
     /** FMS MaxAppIdleTime: unload an instance this long after its last client left. */
     idleUnloadSec: number;
+    /**
+     * The longest an unload (idle GC, application.shutdown(), admin unload, reload restart, server
+     * stop) waits for the script: its queued events, onAppStop and onDisconnect together. Then the
+     * isolate is disposed and the unload completes.
+     */
+    unloadTimeoutMs: number;
     exposeJson: boolean;
     exposeSetTimeout: boolean;
     libPaths: string[];
@@ -75,6 +86,7 @@ const RELOAD_MODES: readonly string[] = ['carry', 'restart'];
 export const DEFAULT_CONFIG: Config = {
   appsDir: 'applications',
   logLevel: 'info',
+  shutdownTimeoutMs: 10_000,
   rtmp: {
     host: '0.0.0.0',
     port: 1935,
@@ -93,6 +105,7 @@ export const DEFAULT_CONFIG: Config = {
     memoryLimitMb: 64,
     handlerTimeoutMs: 5000,
     idleUnloadSec: 1200,
+    unloadTimeoutMs: 5000,
     exposeJson: false,
     exposeSetTimeout: false,
     libPaths: [],
@@ -154,6 +167,8 @@ function validate(config: Config, problems: string[]): void {
   positive('scripts.memoryLimitMb', config.scripts.memoryLimitMb);
   positive('scripts.handlerTimeoutMs', config.scripts.handlerTimeoutMs);
   positive('scripts.idleUnloadSec', config.scripts.idleUnloadSec);
+  positive('scripts.unloadTimeoutMs', config.scripts.unloadTimeoutMs);
+  positive('shutdownTimeoutMs', config.shutdownTimeoutMs);
   if (config.scripts.memoryLimitMb < 8) problems.push('scripts.memoryLimitMb: isolated-vm needs at least 8');
   positive('scripts.http.timeoutMs', config.scripts.http.timeoutMs);
   positive('scripts.http.maxBytes', config.scripts.http.maxBytes);

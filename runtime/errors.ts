@@ -23,9 +23,12 @@ export const ErrorCode = {
   ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
+  ScriptUnloadTimeout: 'SCRIPT_UNLOAD_TIMEOUT',
+  ScriptIsolateLost: 'SCRIPT_ISOLATE_LOST',
   // host / config
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
+  ShutdownTimeout: 'SHUTDOWN_TIMEOUT',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -65,6 +65,7 @@ export class Server {
         ownRtmpPort: () => this.rtmpPort,
         sharedObjectsDir: this.config.sharedObjects.dataDir,
         idleUnloadSec: scripts.idleUnloadSec,
+        unloadTimeoutMs: scripts.unloadTimeoutMs,
         gopCacheMaxBytes: media.gopCacheMaxBytes,
         playerMaxBufferedBytes: media.playerMaxBufferedBytes,
       },

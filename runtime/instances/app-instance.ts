@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
-import type { ScriptError } from '../errors.ts';
+import { ErrorCode, type ScriptError } from '../errors.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
@@ -27,6 +27,8 @@ export interface AppInstanceOptions {
   ownRtmpPort: () => number;
   connectTimeoutMs: number;
   idleUnloadSec: number;
+  /** How long an unload waits for the script (queued events, onAppStop, onDisconnect) before ending it. */
+  unloadTimeoutMs: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
 }
@@ -319,14 +321,21 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#idleTimer = null;
   }
 
-  /** onAppStop, then disconnect everyone and free the script. GC unloads can be refused by the script. */
+  /**
+   * onAppStop, then disconnect everyone and free the script. GC unloads can be refused by the script.
+   * Whatever the script does, the wait for it (queued events, onAppStop, every onDisconnect) ends
+   * after unloadTimeoutMs: then the isolate is disposed (#close) and the unload completes.
+   */
   async unload(code: 'Application.GC' | 'Application.Shutdown'): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'stopping') return;
     if (code === 'Application.GC' && this.#sessions.size > 0) return;
     const previous = this.#state;
     this.#state = 'stopping';
-    const allow = previous === 'running' ? await this.#gen.script.stop(code).catch(() => true) : true;
+    const startedAt = performance.now();
+    const wait = new UnloadWait(this.#options.unloadTimeoutMs);
+    const allow = previous === 'running' ? await wait.for(this.#gen.script.stop(code).catch(() => true)) : true;
     if (code === 'Application.GC' && allow === false && this.#sessions.size === 0) {
+      wait.end();
       this.#state = 'running';
       this.log.info('onAppStop refused the idle unload');
       this.#scheduleIdle();
@@ -334,9 +343,17 @@ export class AppInstance implements SessionOwner, StreamHost {
     }
     // Closing each session queues its onDisconnect; FMS runs them all before the instance goes away.
     for (const session of this.sessions) session.disconnect('application unloaded', status.connectAppShutdown(this.name));
-    await Promise.all(this.#disconnecting);
+    if (allow !== undefined) await wait.for(Promise.all(this.#disconnecting));
+    wait.end();
+    if (wait.expired) {
+      this.log.warn(
+        { code: ErrorCode.ScriptUnloadTimeout, unloadTimeoutMs: this.#options.unloadTimeoutMs },
+        'unload deadline passed: the script is stopped without waiting for it',
+      );
+    }
+    this.#gen.retire(); // frees the isolate now, before the disk work below
     await this.sharedObjects.close(); // persistent shared objects are on disk before the instance goes
-    this.log.info({ code }, 'instance unloaded');
+    this.log.info({ code, ms: Math.round(performance.now() - startedAt) }, 'instance unloaded');
     this.#close();
   }
 
@@ -465,4 +482,28 @@ export class AppInstance implements SessionOwner, StreamHost {
       queueMicrotask(() => void this.unload('Application.Shutdown'));
     },
   };
+}
+
+/** One deadline for the whole unload: `for()` resolves undefined once it has passed. */
+class UnloadWait {
+  #timer: NodeJS.Timeout | undefined;
+  readonly #passed: Promise<undefined>;
+  expired = false;
+
+  constructor(ms: number) {
+    this.#passed = new Promise((resolve) => {
+      this.#timer = setTimeout(() => {
+        this.expired = true;
+        resolve(undefined);
+      }, ms);
+    });
+  }
+
+  for<T>(work: Promise<T>): Promise<T | undefined> {
+    return Promise.race([work, this.#passed]);
+  }
+
+  end(): void {
+    clearTimeout(this.#timer);
+  }
 }
