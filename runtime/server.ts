@@ -17,7 +17,7 @@ import { Metrics } from './admin/metrics.ts';
 import { ConsoleRoutes } from './admin/console-routes.ts';
 import { FlvEgress } from './media/flv-egress.ts';
 import { findAppScript } from './sandbox/script-loader.ts';
-import { Sandbox } from './sandbox/sandbox.ts';
+import { liveIsolateCount, lostIsolateThreadCount, Sandbox } from './sandbox/sandbox.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -114,6 +114,7 @@ export class Server {
       apps: () => this.catalog.list(),
       instances: () => this.instances.instances,
       httpFlv: () => this.#flv.stats,
+      isolates: () => ({ live: liveIsolateCount(), lost: lostIsolateThreadCount() }),
     };
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const adminToken: string | null = this.config.http.adminToken || null;

@@ -41,6 +41,8 @@ export interface AdminSource {
   apps(): string[];
   instances(): AppInstance[];
   httpFlv(): FlvEgressStats;
+  /** Script isolates of the process: alive now, and lost for good to isolated-vm catastrophic errors. */
+  isolates(): { live: number; lost: number };
 }
 
 export interface AdminApiOptions {
@@ -255,6 +257,7 @@ export class AdminApi {
       startedAt: new Date(source.startedAt).toISOString(),
       uptimeSec: Math.round((Date.now() - source.startedAt) / 1000),
       httpFlv: source.httpFlv(),
+      isolates: source.isolates(),
     };
   }
 

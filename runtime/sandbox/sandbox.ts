@@ -450,7 +450,12 @@ export class Sandbox implements ApplicationScript {
 
   private onCatastrophe(message: string): void {
     lostIsolateThreads++;
-    this.log('error', { message }, 'isolate lost (isolated-vm catastrophic error); its thread stays parked until the process restarts');
+    // Not seen on isolated-vm 7 with the bombs of docs/v8-failures.md; kept as the safety net it is.
+    this.log(
+      'error',
+      { code: ErrorCode.ScriptIsolateLost, message, lostIsolates: lostIsolateThreads },
+      'isolate lost (isolated-vm catastrophic error); its thread and heap stay parked until the process restarts',
+    );
     if (!this.isLive()) return;
     // Disposal must not happen inside isolated-vm's error callback (it blocks there).
     this.poison(classifyCatastrophe(message, this.failure), true);

@@ -203,6 +203,7 @@ describe('admin routes with a token configured', () => {
       apps: () => ['live'],
       instances: () => [],
       httpFlv: () => ({ players: 0, totalPlayers: 0, bytesSent: 0, packetsDropped: 0 }),
+      isolates: () => ({ live: 0, lost: 0 }),
     };
     const admin = new AdminApi(source, { token, log });
     metrics = new Metrics(source, { token, liveLog: new LiveLog(), log });
