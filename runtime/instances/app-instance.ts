@@ -10,7 +10,7 @@ import type { AppDefinition } from './app-catalog.ts';
 import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
 import type { StreamHost } from './net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import type { ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import type { CallOutcome, ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import { status } from './status-codes.ts';
@@ -228,7 +228,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#gen = next;
     this.def = def;
     this.generation++;
-    previous.retire();
+    previous.retire(true);
     const work: Promise<unknown>[] = [
       next.script.start().catch((error: unknown) => {
         // An overlapping reload may retire `next` while its onAppStart runs (dispose rejects it):
@@ -265,10 +265,13 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   async call(session: ClientSession, method: string, args: unknown[]) {
     const started = performance.now();
-    const outcome = await this.#gen.script.call(session.id, method, args).catch((error: unknown) => {
-      this.#reportScriptError(error);
-      return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
-    });
+    let gen = this.#gen;
+    let outcome = await this.#callIn(gen, session, method, args);
+    // Queued in a generation a hot reload retired before its turn: the generation now serving answers.
+    while (!outcome.ok && outcome.notRun === true && gen !== this.#gen) {
+      gen = this.#gen;
+      outcome = await this.#callIn(gen, session, method, args);
+    }
     // Every call in the live log is a debug-level record: `--log-level debug` turns them on.
     session.log.debug({ app: this.name, method, ok: outcome.ok, ms: Math.round((performance.now() - started) * 100) / 100 }, 'call');
     if (outcome.ok) return outcome;
@@ -277,6 +280,13 @@ export class AppInstance implements SessionOwner, StreamHost {
       return { ok: true as const, value: this.streamLengthSec(String(args[0] ?? '')) };
     }
     return { ok: false as const, description: outcome.description };
+  }
+
+  #callIn(gen: ScriptGeneration, session: ClientSession, method: string, args: unknown[]): Promise<CallOutcome> {
+    return gen.script.call(session.id, method, args).catch((error: unknown) => {
+      this.#reportScriptError(error);
+      return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
+    });
   }
 
   /** Stream.length semantics: duration in seconds of a recorded stream, 0 when there is none. */

@@ -21,6 +21,7 @@ export class NoScript implements ApplicationScript {
     return true;
   }
   dispose(): void {}
+  retire(): void {}
   sourceFiles(): string[] {
     return [];
   }

@@ -40,7 +40,8 @@ export type ConnectOutcome = 'accept' | 'reject' | 'pending';
 /** Outcome of a client→server call (`nc.call("method", responder, ...args)`). */
 export type CallOutcome =
   | { ok: true; value: unknown }
-  | { ok: false; code: 'NetConnection.Call.Failed'; description: string };
+  /** `notRun`: the call never reached the script (retired by a hot reload, or unloaded, before its turn). */
+  | { ok: false; code: 'NetConnection.Call.Failed'; description: string; notRun?: true };
 
 export interface RejectInfo {
   /** The errObj of rejectConnection; delivered as info.application. */
@@ -159,6 +160,11 @@ export interface ApplicationScript {
   stop(code: 'Application.GC' | 'Application.Shutdown'): Promise<boolean>;
   /** Free the isolate and all its timers. Idempotent. */
   dispose(): void;
+  /**
+   * A hot reload replaced this script: events still queued settle as not run (a call with
+   * `notRun`), a handler already running finishes (under its timeout), then dispose(). Idempotent.
+   */
+  retire(): void;
   /** Absolute paths of the script files run so far (main.asc, load()ed files, libraries). */
   sourceFiles(): string[];
 }

@@ -105,14 +105,22 @@ export class ScriptGeneration {
     return this.#outbound.relays();
   }
 
-  /** Closes what this generation started (relays, streams, SO locks) and frees its script. Idempotent. */
-  retire(): void {
-    if (this.#retired) return;
+  /**
+   * Closes what this generation started (relays, streams, SO locks) and frees its script. Idempotent.
+   * `replaced` (a hot reload's swap): a handler already running may finish first (see
+   * ApplicationScript.retire); otherwise the isolate goes at once.
+   */
+  retire(replaced = false): void {
+    if (this.#retired) {
+      if (!replaced) this.script.dispose();
+      return;
+    }
     this.#retired = true;
     this.#outbound.closeAll();
     this.#serverStreams.closeAll();
     this.#sharedObjects.release();
-    this.script.dispose();
+    if (replaced) this.script.retire();
+    else this.script.dispose();
   }
 
   /** The operations a script may perform on media, each on this generation's own objects. */

@@ -44,6 +44,8 @@ export class ServerStreams {
   readonly #log: Logger;
   readonly #owned = new Map<string, { stream: LiveStream; source: Source | null; playlist: PlaylistItem[] }>();
   readonly #recorders = new Map<string, Recorder>();
+  /** closeAll() ran (the generation is retired): a handler finishing meanwhile starts nothing new. */
+  #closed = false;
 
   constructor(host: ServerStreamHost, log: Logger) {
     this.#host = host;
@@ -58,6 +60,7 @@ export class ServerStreams {
   }
 
   play(name: string, source: string | false, startSec = -2, lengthSec = -1, reset: number | boolean = true, ncId: number | null = null): boolean {
+    if (this.#closed) return false;
     if (source === false) {
       this.#stop(name, true);
       return true;
@@ -226,6 +229,7 @@ export class ServerStreams {
 
   /** s.record("record"|"append"|false). Works on client-published and server-owned streams. */
   record(name: string, mode: 'record' | 'append' | false): boolean {
+    if (this.#closed) return false;
     const existing = this.#recorders.get(name);
     const stream = this.#host.streams.getOrCreate(name);
     if (mode === false) {
@@ -278,6 +282,7 @@ export class ServerStreams {
 
   /** Instance unload: every source, playlist and recording stopped. */
   closeAll(): void {
+    this.#closed = true;
     for (const name of [...this.#owned.keys()]) this.destroy(name);
     for (const [name, recorder] of this.#recorders) recorder.stop(this.#host.streams.get(name));
     this.#recorders.clear();

@@ -14,6 +14,11 @@
  * - hooks.scriptError: an exception thrown by a handler (or a failed load() inside one). The
  *   instance keeps running; application.onStatus receives Application.Script.Error as in FMS.
  * Neutral values (after a fatal error or dispose()): connect 'reject', call Call.Failed, stop true.
+ * retire() (a hot reload's swap) lets the running handler finish, then disposes; a call whose turn
+ * comes after it answers with `notRun` so the instance can hand it to the new generation.
+ *
+ * The handler timeout is isolated-vm's and, for time spent in host calls, the host's own
+ * (dispatch-deadline.ts): a loop of host calls ends like a pure-JS loop.
  */
 import os from 'node:os';
 import ivm from 'isolated-vm';
@@ -141,6 +146,10 @@ export class Sandbox implements ApplicationScript {
   private readonly deferredLoads: string[] = [];
   private dead: ScriptError | undefined;
   private disposed = false;
+  /** retire() was called: nothing new starts; disposed when the running job ends. */
+  private retiring = false;
+  /** A FIFO job is running now (retire() waits for it). */
+  private jobRunning = false;
   /** start() resolved: from now on fatal errors go to onFatal instead of start()'s rejection. */
   private started = false;
   private loading: Promise<void> | undefined;
@@ -217,7 +226,11 @@ export class Sandbox implements ApplicationScript {
 
   call(clientId: string, method: string, args: unknown[]): Promise<CallOutcome> {
     const unloaded: CallOutcome = { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${method}).` };
-    return this.event('call', { clientId, method, args }, unloaded);
+    return this.enqueue(async () => {
+      // Its turn came after a hot reload retired this script (or after it died): the owner may ask the next one.
+      if (!this.accepting()) return this.retiring ? { ...unloaded, notRun: true } : unloaded;
+      return this.runEvent('call', { clientId, method, args }, unloaded);
+    });
   }
 
   async publish(clientId: string, stream: StreamInfo): Promise<void> {
@@ -257,6 +270,15 @@ export class Sandbox implements ApplicationScript {
     this.teardown(false);
   }
 
+  retire(): void {
+    if (this.disposed || this.retiring) return;
+    this.retiring = true;
+    // No more ticks; queued events settle as not run (runEvent). A job running now ends first.
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    if (!this.jobRunning) this.dispose();
+  }
+
   // ---- start ---------------------------------------------------------------------------------
 
   private async boot(): Promise<void> {
@@ -291,7 +313,7 @@ export class Sandbox implements ApplicationScript {
   private async appStart(): Promise<void> {
     // Poisoned or disposed between a trial load() and now (a timer's runaway loop, say).
     if (this.dead !== undefined) throw this.dead;
-    if (this.disposed) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
+    if (this.disposed || this.retiring) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
     try {
       await this.send('appStart', {});
     } catch (error) {
@@ -345,7 +367,15 @@ export class Sandbox implements ApplicationScript {
   // ---- events --------------------------------------------------------------------------------
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job);
+    const run = this.queue.then(async () => {
+      this.jobRunning = true;
+      try {
+        return await job();
+      } finally {
+        this.jobRunning = false;
+        if (this.retiring) this.dispose();
+      }
+    });
     // The chain only orders jobs; each caller sees its own job's outcome through `run`.
     this.queue = run.catch(() => undefined);
     return run;
@@ -356,7 +386,7 @@ export class Sandbox implements ApplicationScript {
   }
 
   private async runEvent<K extends SandboxEventName>(event: K, payload: Payload<K>, whenUnloaded: Result<K>): Promise<Result<K>> {
-    if (!this.isLive() || this.dispatchRef === undefined) return whenUnloaded;
+    if (!this.accepting()) return whenUnloaded;
     try {
       return await this.send(event, payload);
     } catch (error) {
@@ -368,6 +398,11 @@ export class Sandbox implements ApplicationScript {
 
   private isLive(): boolean {
     return this.dead === undefined && !this.disposed;
+  }
+
+  /** Live, installed and not retired: a queued event may still start. */
+  private accepting(): boolean {
+    return this.isLive() && !this.retiring && this.dispatchRef !== undefined;
   }
 
   /** One dispatch into the isolate; must run inside a FIFO job. */
@@ -390,7 +425,8 @@ export class Sandbox implements ApplicationScript {
     }
     // A call's _result (or any reply value) holding registered-class instances goes out typed.
     if (this.amfClasses.active) this.amfClasses.fromIsolate(reply.value);
-    if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status');
+    // A retired script's onStatus is not run for it: its handlers are done.
+    if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status' && !this.retiring);
     return reply.value;
   }
 
