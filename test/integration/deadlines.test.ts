@@ -212,8 +212,10 @@ describe('SIGTERM ends the process within shutdownTimeoutMs (server process)', f
     s.child.kill('SIGTERM');
     await exited(s);
     const elapsedMs = performance.now() - startedAt;
-    assert.equal(s.child.signalCode, 'SIGKILL');
-    assert.ok(elapsedMs >= 950 && elapsedMs < 2500, `ended ${elapsedMs.toFixed(0)} ms after SIGTERM`);
+    assert.equal(s.child.signalCode, 'SIGKILL', `exit code ${s.child.exitCode} after ${elapsedMs.toFixed(0)} ms`);
+    // 1000 ms deadline + up to 500 ms for the log flush; the rest is room for a loaded 2-core machine
+    // (timers run late there). Without the deadline the stop takes the script's 4000 ms at least.
+    assert.ok(elapsedMs >= 950 && elapsedMs < 3000, `ended ${elapsedMs.toFixed(0)} ms after SIGTERM`);
     const record = s.logs.records.find((r) => r['code'] === ErrorCode.ShutdownTimeout);
     assert.ok(record, 'the deadline was logged before the end');
     assert.equal(record['shutdownTimeoutMs'], 1000);
