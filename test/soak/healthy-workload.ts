@@ -107,7 +107,7 @@ export class HealthyWorkload {
   /** Sleeps up to `ms`, waking early when the workload stops. */
   async #pause(ms: number): Promise<void> {
     const until = performance.now() + ms;
-    while (this.#running && performance.now() < until) await sleep(Math.min(250, until - performance.now()));
+    while (this.#running && performance.now() < until) await sleep(Math.max(0, Math.min(250, until - performance.now())));
   }
 
   #fail(kind: string, error: unknown): void {
