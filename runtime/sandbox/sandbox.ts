@@ -156,9 +156,14 @@ export class Sandbox implements ApplicationScript {
   /** This sandbox's isolate is counted in liveIsolates (until teardown). */
   private counted = false;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Rejects when the isolate is poisoned, so a call whose isolate thread is lost still settles. */
-  private readonly fatal: Promise<never>;
-  private rejectFatal: (error: ScriptError) => void = () => undefined;
+  /**
+   * The rejecters of the calls into the isolate now in flight: when the isolate is poisoned they are
+   * rejected, so a call whose isolate thread is lost still settles. (Not one Promise.race against a
+   * long-lived "fatal" promise: each race leaves a reaction on it for as long as it is pending, and a
+   * healthy instance's never settles — that kept every dispatch's promise alive, ~1 MB a minute in the
+   * soak.)
+   */
+  private readonly inFlight = new Set<(error: ScriptError) => void>();
   /** > 0 while the isolate waits in a host call: disposing then must wait for the call to return. */
   private hostCallDepth = 0;
   /** The handler timeout as the host keeps it (host calls included): see dispatch-deadline.ts. */
@@ -178,11 +183,6 @@ export class Sandbox implements ApplicationScript {
     this.name = `${options.appName}/${options.instanceName}`;
     this.loader = new ScriptLoader(options);
     this.failure = { sources: this.loader, handlerTimeoutMs: options.handlerTimeoutMs, memoryLimitMb: options.memoryLimitMb };
-    this.fatal = new Promise<never>((_, reject) => {
-      this.rejectFatal = reject;
-    });
-    // Observed through Promise.race only; this handler keeps an unraced rejection from being "unhandled".
-    this.fatal.catch(() => undefined);
     this.files = new ScriptFiles(options.appDir, options.fileVirtualDirectories ?? [], (input, reason) =>
       this.log('warn', { code: ErrorCode.ScriptFileRefused, path: input, reason }, `File access refused: ${reason}`),
     );
@@ -430,8 +430,16 @@ export class Sandbox implements ApplicationScript {
     return reply.value;
   }
 
+  /** `work` (a call into the isolate), or the poisoning error if the isolate dies first. */
   private race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.fatal]);
+    if (this.dead !== undefined) {
+      work.catch(() => undefined); // settles with the disposal; its outcome no longer matters
+      return Promise.reject(this.dead);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      work.then(resolve, reject).finally(() => this.inFlight.delete(reject));
+    });
   }
 
   /** Script code running under the handler timeout: isolated-vm's, and the host's own deadline. */
@@ -501,7 +509,8 @@ export class Sandbox implements ApplicationScript {
   private poison(error: ScriptError, deferDispose: boolean): void {
     if (!this.isLive()) return;
     this.dead = error;
-    this.rejectFatal(error);
+    for (const reject of this.inFlight) reject(error);
+    this.inFlight.clear();
     this.teardown(deferDispose);
     if (!this.started) return; // start() rejects with it instead
     try {
