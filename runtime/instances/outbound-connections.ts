@@ -184,7 +184,12 @@ export class OutboundConnections {
     const nc = this.#ncs.get(ncId);
     if (!nc) return;
     this.#ncs.delete(ncId);
-    for (const ns of this.#nss.values()) if (ns.ncId === ncId) this.#stopRelay(ns, 'connection closed');
+    // A NetStream lives on one connection: closed with it, its relay lets go of the local stream.
+    for (const ns of this.#nss.values()) {
+      if (ns.ncId !== ncId) continue;
+      this.#stopRelay(ns, 'connection closed');
+      ns.relay.close('connection closed');
+    }
     const wasConnected = nc.connected;
     nc.connected = false;
     nc.client?.close();

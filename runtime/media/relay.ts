@@ -35,6 +35,8 @@ export type RelayEvents = { state: [stats: RelayStats] };
 export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   readonly id: string;
   #state: RelayState = 'idle';
+  /** close() ran: for good (a 'closed' state set by the owner, ns.publish(false), can be published again). */
+  #ended = false;
   #source: LiveStream | null = null;
   #target: PacketSink | null = null;
   #queue: SubscriberQueue | null = null;
@@ -99,7 +101,7 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
 
   /** Source of packets: a local live stream, or null to detach (timestamps continue on re-attach). */
   attach(source: LiveStream | null): void {
-    if (this.#source === source) return;
+    if (this.#source === source || this.#ended) return;
     this.#source?.unsubscribe(this);
     this.#source = source;
     this.#rebase();
@@ -172,11 +174,15 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   }
 
   close(reason: string): void {
-    if (this.#state === 'closed') return;
+    // Also when the owner already set 'closed': a closed relay must leave its source's subscribers,
+    // or a stream that outlives it (players keep it) holds it, and through it the script generation
+    // that made it, for good.
+    this.#ended = true;
     this.#source?.unsubscribe(this);
     this.#source = null;
     this.#target = null;
     this.#queue = null;
+    if (this.#state === 'closed') return;
     this.#lastError = this.#lastError ?? (reason === 'closed' ? null : reason);
     this.#state = 'closed';
     this.emit('state', this.stats());

@@ -219,3 +219,67 @@ Client.prototype.echo = function (x) {
     assert.ok(answered > 100, `${answered} calls answered`);
   });
 });
+
+/**
+ * Found by `npm run soak` (the server's heap grew ~1 MB a minute): relays ended by their
+ * NetConnection's close, or by a hot reload retiring their generation, stayed subscribed to the local
+ * stream as long as a player kept it — each holding its retired script generation.
+ */
+describe('hot reload (carry): relays let go of the local stream', function () {
+  this.timeout(60_000);
+  let ts: TestServer;
+  let apps: string;
+  const script = (version: number) => `// version ${version}
+var relays = {};
+application.onPublish = function (client, stream) {
+  var nc = new NetConnection();
+  relays[stream.name] = nc;
+  nc.onStatus = function (info) {
+    if (info.code != 'NetConnection.Connect.Success') return;
+    var ns = new NetStream(nc);
+    ns.attach(stream);
+    ns.publish('copy-' + stream.name, 'live');
+  };
+  nc.connect('rtmp://127.0.0.1/relays/target');
+};
+application.onUnpublish = function (client, stream) {
+  if (relays[stream.name]) relays[stream.name].close();
+  delete relays[stream.name];
+};
+`;
+
+  before(async () => {
+    apps = tempDir('apps');
+    mkdirSync(path.join(apps, 'relays'));
+    writeFileSync(path.join(apps, 'relays', 'main.asc'), script(1));
+    ts = await startTestServer(apps, { reload: { watch: false } });
+  });
+  after(async () => ts?.close());
+
+  it('10 relayed publish sessions and 10 reloads beside a player: afterwards the stream keeps only its player', async () => {
+    const player = new NetConnection();
+    await player.connect(ts.url('relays'));
+    (await player.createStream()).play('cam');
+    const instance = () => ts.server.instances.instances.find((i) => i.name === 'relays/_definst_')!;
+    const relaysPublishing = () => instance().relays().filter((r) => r.state === 'publishing').length;
+    const until = async (check: () => boolean, what: string) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.ok(check(), what);
+    };
+    for (let round = 0; round < 10; round++) {
+      const publisher = new NetConnection();
+      await publisher.connect(ts.url('relays'));
+      const ns = await publisher.createStream();
+      await ns.publish('cam');
+      await until(() => relaysPublishing() === 1, `round ${round}: the relay publishes`);
+      writeFileSync(path.join(apps, 'relays', 'main.asc'), script(round + 2));
+      assert.deepEqual((await ts.server.instances.reloadApp('relays', 'carry')).failed, []);
+      await until(() => relaysPublishing() === 1, `round ${round}: the new generation's relay publishes`);
+      publisher.close();
+      await until(() => instance().streams.get('cam')?.isPublishing === false, `round ${round}: unpublished`);
+    }
+    const cam = instance().streams.get('cam')!;
+    await until(() => cam.subscribers.size === 1, `the stream keeps only its player (has ${cam.subscribers.size} subscribers)`);
+    player.close();
+  });
+});
