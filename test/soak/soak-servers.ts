@@ -71,11 +71,11 @@ function writeApp(appsDir: string, name: string, script: string | null): void {
   if (script !== null) writeFileSync(path.join(appsDir, name, 'main.asc'), script);
 }
 
-async function start(appsDir: string, config: Record<string, unknown>, watch: boolean): Promise<SoakServer> {
+async function start(appsDir: string, config: Record<string, unknown>, watch: boolean, nodeArgs: string[] = []): Promise<SoakServer> {
   const configFile = path.join(tempDir('soak-config'), 'config.json');
   writeFileSync(configFile, JSON.stringify({ ...config, sharedObjects: { dataDir: tempDir('soak-so') } }));
   const args = ['--config', configFile, '--log-level', 'info', ...(watch ? [] : ['--no-watch'])];
-  const process = await startServerProcess(appsDir, args);
+  const process = await startServerProcess(appsDir, args, 0, nodeArgs);
   const httpPort = (await process.logs.waitFor((r) => r.msg === 'server listening'))['httpPort'] as number;
   return {
     process,
@@ -93,8 +93,11 @@ export async function startRelayTarget(): Promise<SoakServer> {
   return start(appsDir, {}, false);
 }
 
-/** A: the server under test. */
-export async function startServerUnderTest(relayTarget: SoakServer): Promise<SoakServer> {
+/**
+ * A: the server under test. `nodeArgs` go to its node (diagnostics: `--heapsnapshot-signal=SIGUSR2`
+ * to take heap snapshots of a growing heap, `--cpu-prof`).
+ */
+export async function startServerUnderTest(relayTarget: SoakServer, nodeArgs: string[] = []): Promise<SoakServer> {
   const appsDir = tempDir('soak-a-apps');
   writeApp(appsDir, 'soak', soakScript(1, relayTarget.url('live')));
   writeApp(appsDir, 'hostile', HOSTILE_SCRIPT);
@@ -106,6 +109,7 @@ export async function startServerUnderTest(relayTarget: SoakServer): Promise<Soa
       reload: { debounceMs: 200 },
     },
     true,
+    nodeArgs,
   );
 }
 

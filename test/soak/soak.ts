@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes N [--sample-sec S] [--hostile-every-sec H]`
+ * `npm run soak -- --minutes N [--sample-sec S] [--hostile-every-sec H] [--keep-log file] [--server-node-arg a]…`
  *
  * One process drives a real server (A, its own process) over loopback for N minutes with churn —
  * see healthy-workload.ts (calls, shared objects, publishers and players, a script relay to a second
@@ -25,6 +25,8 @@ const { values: flags } = parseArgs({
     'hostile-every-sec': { type: 'string', default: '8' },
     /** Writes server A's log records (JSON lines) here at the end, for a closer look. */
     'keep-log': { type: 'string' },
+    /** Passed to server A's node, e.g. --server-node-arg=--heapsnapshot-signal=SIGUSR2 (repeatable). */
+    'server-node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const MINUTES = Number(flags.minutes);
@@ -103,7 +105,8 @@ function summary(samples: ServerSample[], workload: HealthyWorkload | undefined,
 async function main(): Promise<number> {
   const b = await startRelayTarget();
   servers.push(b);
-  const a = await startServerUnderTest(b);
+  const a = await startServerUnderTest(b, flags['server-node-arg']);
+  console.log(`server A: pid ${a.process.child.pid}, rtmp ${a.process.rtmpPort}, http ${a.httpPort}; server B: pid ${b.process.child.pid}`);
   servers.push(a);
   serverA = a;
   const pid = a.process.child.pid!;
