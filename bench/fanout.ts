@@ -14,26 +14,10 @@ import { statSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { testFlv } from '../test/helpers/media-tools.ts';
-import { LoadGenerator } from './lib/load-generator.ts';
-import { CpuWindow, median, memory } from './lib/proc-stats.ts';
+import { measureFanout, type FanoutPoint } from './lib/fanout-steps.ts';
+import { median } from './lib/proc-stats.ts';
 import { APP, SERVER_LABEL, STREAM, startPublisher, startServer, type ServerKind } from './lib/servers.ts';
 import { printStall, runStall, type StallResult } from './lib/stall.ts';
-
-const MIB = 1024 * 1024;
-const PUBLISH_SETTLE_MS = 1500;
-const BASELINE_MS = 2000;
-
-interface Point {
-  /** Server CPU over the window, in cores (1.0 = one core). */
-  cores: number;
-  rssMib: number;
-  connected: number;
-  failed: number;
-  /** Media messages per second per player: median and minimum over the players. */
-  fpsMedian: number;
-  fpsMin: number;
-  loadGenCores: number;
-}
 
 function options() {
   const { values } = parseArgs({
@@ -63,46 +47,13 @@ function options() {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** One server process, one publisher, players grown through the list: a Point per player count. */
-async function runFanout(kind: ServerKind, file: string, opts: ReturnType<typeof options>): Promise<{ baseline: number; points: Map<number, Point> }> {
+async function runFanout(kind: ServerKind, file: string, opts: ReturnType<typeof options>): Promise<{ baseline: number; points: Map<number, FanoutPoint> }> {
   const server = await startServer(kind);
   const publisher = startPublisher(file, `rtmp://127.0.0.1:${server.rtmpPort}/${APP}/${STREAM}`);
-  const loadGen = new LoadGenerator();
-  const points = new Map<number, Point>();
   try {
-    await sleep(PUBLISH_SETTLE_MS);
-    if (!publisher.alive()) throw new Error(`ffmpeg publisher exited: ${publisher.stderr()}`);
-    const base = new CpuWindow(server.pid);
-    await sleep(BASELINE_MS);
-    const baseline = base.end().cores;
-    const url = `rtmp://127.0.0.1:${server.rtmpPort}/${APP}`;
-    for (const n of opts.players) {
-      const grown = await loadGen.request({ cmd: 'grow', url, stream: STREAM, count: n }, 'grown');
-      await sleep(opts.warmupMs);
-      await loadGen.request({ cmd: 'reset' }, 'reset');
-      const serverCpu = new CpuWindow(server.pid);
-      const loadGenCpu = new CpuWindow(loadGen.pid);
-      await sleep(opts.windowMs);
-      const cores = serverCpu.end().cores;
-      const loadGenCores = loadGenCpu.end().cores;
-      const report = await loadGen.request({ cmd: 'report' }, 'report');
-      const fps = report.frames.map((f) => (f * 1000) / report.elapsedMs);
-      points.set(n, {
-        cores,
-        rssMib: memory(server.pid).rss / MIB,
-        connected: grown.connected,
-        failed: grown.failed,
-        fpsMedian: median(fps),
-        fpsMin: fps.length ? Math.min(...fps) : Number.NaN,
-        loadGenCores,
-      });
-      if (!publisher.alive()) throw new Error(`ffmpeg publisher exited: ${publisher.stderr()}`);
-    }
-    return { baseline, points };
+    return await measureFanout(server, publisher, { players: opts.players, warmupMs: opts.warmupMs, windowMs: opts.windowMs, url: `rtmp://127.0.0.1:${server.rtmpPort}/${APP}`, stream: STREAM });
   } finally {
-    await loadGen.stop();
     await publisher.stop();
     await server.stop();
   }
@@ -110,7 +61,7 @@ async function runFanout(kind: ServerKind, file: string, opts: ReturnType<typeof
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
-function printFanout(opts: ReturnType<typeof options>, results: Map<ServerKind, { baselines: number[]; points: Map<number, Point[]> }>): void {
+function printFanout(opts: ReturnType<typeof options>, results: Map<ServerKind, { baselines: number[]; points: Map<number, FanoutPoint[]> }>): void {
   const kinds = [...results.keys()];
   const cell = (kind: ServerKind, n: number) => {
     const runs = results.get(kind)!.points.get(n) ?? [];
@@ -162,7 +113,7 @@ async function main(): Promise<void> {
       `  publisher: ffmpeg -re -stream_loop -1 -c copy of ${fanoutFile} (~${kbps(fanoutFile)} kbit/s incl. FLV overhead)\n` +
       `  players: ${opts.players.join(', ')} (our NetConnection/NetStream in a separate process)\n`,
   );
-  const results = new Map(opts.servers.map((k) => [k, { baselines: [] as number[], points: new Map<number, Point[]>() }]));
+  const results = new Map(opts.servers.map((k) => [k, { baselines: [] as number[], points: new Map<number, FanoutPoint[]>() }]));
   for (let r = 0; r < opts.repeats; r++) {
     // Alternate the order so slow drift (thermal, page cache) does not favour one server.
     const order = r % 2 === 0 ? opts.servers : [...opts.servers].reverse();

@@ -18,6 +18,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { testFlv } from '../test/helpers/media-tools.ts';
 import { APPS, writeBenchApps } from './lib/bench-apps.ts';
+import { positiveInteger } from './lib/bench-options.ts';
 import { measureIdleRss, type IdleRss } from './lib/idle-rss.ts';
 import { SPIN_TIMEOUT_MS, measureJitter, type JitterRun } from './lib/media-jitter.ts';
 import { fmt, spread, type Spread } from './lib/percentiles.ts';
@@ -40,17 +41,12 @@ function options() {
     },
     strict: true,
   });
-  const count = (name: string, raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
-    return n;
-  };
   return {
-    repeats: count('repeats', values.repeats),
-    instances: count('instances', values.instances),
-    rssInstances: count('rss-instances', values['rss-instances']),
-    connects: count('connects', values.connects),
-    calls: count('calls', values.calls),
+    repeats: positiveInteger('repeats', values.repeats),
+    instances: positiveInteger('instances', values.instances),
+    rssInstances: positiveInteger('rss-instances', values['rss-instances']),
+    connects: positiveInteger('connects', values.connects),
+    calls: positiveInteger('calls', values.calls),
     jitterMs: Number(values['jitter-seconds']) * 1000,
     parts: new Set(values.parts.split(',').map((p) => p.trim())),
   };

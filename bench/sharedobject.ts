@@ -26,7 +26,7 @@
  *
  * Figures only, no assertions (CONVENTIONS). Target: ≥ 20,000 changes/s delivered, p99 ≤ 10 ms.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NetConnection } from '../runtime/client/net-connection.ts';
@@ -99,7 +99,10 @@ async function run(mode: Mode): Promise<RunResult> {
   await waitForQuiet();
   const apps = tempDir('so-bench');
   mkdirSync(path.join(apps, 'bench'));
-  const server = await startServerProcess(apps, ['--no-watch', '--log-level', 'info'], 0, PROFILE_ARGS);
+  // Every subscriber comes from 127.0.0.1: the per-IP connection budget is lifted.
+  const config = path.join(apps, 'config.json');
+  writeFileSync(config, JSON.stringify({ rtmp: { maxConnectionsPerIp: 100_000 } }));
+  const server = await startServerProcess(apps, ['--no-watch', '--log-level', 'info', '--config', config], 0, PROFILE_ARGS);
   const pool = new SubscriberPool(SUBSCRIBERS, CLIENT_PROCS, PROFILE_ARGS);
   try {
     const url = server.url('bench/room');

@@ -59,7 +59,7 @@ for (const [name, script] of Object.entries({
 const configFile = path.join(tempDir('bomb-config'), 'config.json');
 writeFileSync(
   configFile,
-  JSON.stringify({ scripts: { memoryLimitMb: Number(flags['memory-mb']), handlerTimeoutMs: Number(flags['timeout-ms']) }, sharedObjects: { dataDir: tempDir('bomb-so') } }),
+  JSON.stringify({ scripts: { memoryLimitMb: Number(flags['memory-mb']), handlerTimeoutMs: Number(flags['timeout-ms']) }, dataDir: tempDir('bomb-so') }),
 );
 
 const server = await startServerProcess(apps, ['--config', configFile, '--no-watch', '--log-level', 'info']);

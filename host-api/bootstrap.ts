@@ -1,13 +1,14 @@
 /**
  * Entry of the host-api bundle. The host evaluates the bundle inside a function (so its own
- * top-level names are locals, never globals), calls `install(host, options)` once and keeps only
+ * top-level names are locals, never globals), calls `install(host, options, trace, hostWait)` once and keeps only
  * the returned `dispatch` (as an isolated-vm Reference, on the host side).
  *
  * What a script can reach afterwards: the standard built-ins minus the ones removed below, and the
- * FMS globals installed here. The host callback exists only in host.ts's closure; nothing from
- * isolated-vm (no `ivm`, no Reference, no `$0` argument) is on the global object or any object
- * reachable from it. The bundle is strict-mode code, so `fn.caller`, `arguments.callee.caller` and
- * stack-frame `getFunction()` cannot walk from a script handler into host-api frames.
+ * FMS globals installed here. The host callback and the waiting channel's Reference exist only in
+ * host.ts's closure; nothing from isolated-vm (no `ivm`, no Reference, no `$0` argument) is on the
+ * global object or any object reachable from it. The bundle is strict-mode code, so `fn.caller`,
+ * `arguments.callee.caller` and stack-frame `getFunction()` cannot walk from a script handler into
+ * host-api frames.
  */
 import {
   createApplication,
@@ -20,13 +21,15 @@ import {
 } from './application.ts';
 import { Client, callMethod, onCallResult } from './client.ts';
 import { clearInterval, clearTimeout, load, onTimerEvent, setInterval, setTimeout, trace } from './globals.ts';
-import { bindHost, defineProperty, globalObject } from './host.ts';
+import { bindHost, defineProperty, globalObject, setMaxTextChars } from './host.ts';
 import type {
   BootOptions,
   CallReply,
   DispatchFunction,
   DispatchReply,
   HostFunction,
+  HostWaitReference,
+  TraceFunction,
   SandboxEventName,
   SandboxEvents,
 } from './protocol.ts';
@@ -158,8 +161,9 @@ const dispatch: DispatchFunction = (event, payload) => {
   return reply as ReturnType<DispatchFunction>;
 };
 
-export function install(hostFunction: HostFunction, options: BootOptions): DispatchFunction {
-  bindHost(hostFunction);
+export function install(hostFunction: HostFunction, options: BootOptions, traceFunction: TraceFunction, hostWait: HostWaitReference): DispatchFunction {
+  bindHost(hostFunction, traceFunction, hostWait);
+  setMaxTextChars(options.maxTextChars);
   setAmfClassKey(options.amfClassKey);
   defineGlobal('application', createApplication(options));
   defineGlobal('Client', Client);

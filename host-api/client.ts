@@ -5,6 +5,7 @@
  */
 import {
   FunctionPrototype,
+  NumberConstructor,
   ObjectPrototype,
   StringConstructor,
   defineConstant,
@@ -31,7 +32,6 @@ export interface ClientEntry {
   state: 'pending' | 'accepted';
   /** accept/reject/redirect was called for this client (the decision went to the host). */
   decided: boolean;
-  bandwidth: [clientToServer: number, serverToClient: number];
 }
 
 /** Names a client may not nc.call(): RTMP commands and protected Client methods (fms-api §0). */
@@ -41,8 +41,6 @@ for (const name of ['closeStream', 'connect', 'createStream', 'deleteStream', 'o
   RESERVED[name] = true;
 }
 
-/** Application.xml <BandwidthCap> defaults, bytes/s [unverified]. */
-const DEFAULT_BANDWIDTH_BYTES = 1250000;
 const ACCESS_FIELDS: AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
 
 const entries = emptyMap<ClientEntry>();
@@ -63,7 +61,7 @@ export function registerClient(record: ClientRecord): ClientEntry {
   defineConstant(client, 'pageUrl', record.pageUrl);
   defineConstant(client, 'uri', record.uri);
   defineConstant(client, 'objectEncoding', record.objectEncoding);
-  defineConstant(client, 'secure', record.protocol === 'rtmps'); // SSL only; RTMPE is not
+  defineConstant(client, 'secure', record.secure); // TLS only; RTMPE is not
   defineConstant(client, 'protocolVersion', 'RTMP');
   defineConstant(client, 'farAddress', record.ip);
   // virtualKey is set by scripts (Stream.setVirtualPath mapping): a plain writable property.
@@ -78,7 +76,6 @@ export function registerClient(record: ClientRecord): ClientEntry {
     client,
     state: 'pending',
     decided: false,
-    bandwidth: [DEFAULT_BANDWIDTH_BYTES, DEFAULT_BANDWIDTH_BYTES],
   };
   entries[id] = entry;
   return entry;
@@ -117,18 +114,29 @@ export function forgetClient(entry: ClientEntry): void {
 
 // ---- server → client calls -------------------------------------------------------------------
 
-const responders = emptyMap<object>();
+interface ResponderEntry {
+  responder: object;
+  /** Hears a failure when the responder has no onStatus (a server-side NetConnection's own onStatus). */
+  fallback?: object;
+}
+
+const responders = emptyMap<ResponderEntry>();
 let nextResponderId = 1;
 
 /**
  * Keeps a responder until its result event arrives; 0 when none is wanted. FMS treats any non-null
  * 2nd argument of call() as the responder (a script passing data there loses it).
  */
-export function registerResponder(responder: unknown): number {
+export function registerResponder(responder: unknown, fallback?: object): number {
   if ((typeof responder !== 'object' || responder === null) && typeof responder !== 'function') return 0;
   const responderId = nextResponderId++;
-  responders[responderId] = responder;
+  responders[responderId] = fallback === undefined ? { responder } : { responder, fallback };
   return responderId;
+}
+
+/** A call that was not sent gets no result event: its responder is dropped. */
+export function forgetResponder(responderId: number): void {
+  delete responders[responderId];
 }
 
 function call(this: unknown, method: unknown, responder?: unknown, ...args: unknown[]): boolean {
@@ -138,16 +146,23 @@ function call(this: unknown, method: unknown, responder?: unknown, ...args: unkn
   const plainArgs: unknown[] = [];
   for (let i = 0; i < args.length; i++) plainArgs[i] = toPlain(args[i]);
   const sent = host('clientCall', entry.id, StringConstructor(method), plainArgs, responderId);
-  if (!sent && responderId !== 0) delete responders[responderId];
+  if (!sent && responderId !== 0) forgetResponder(responderId);
   return sent;
 }
 
 export function onCallResult(responderId: number, result: CallResultRecord): void {
-  const responder = responders[responderId] as Record<string, unknown> | undefined;
-  if (responder === undefined) return;
+  const entry = responders[responderId];
+  if (entry === undefined) return;
   delete responders[responderId];
+  const responder = entry.responder as Record<string, unknown>;
   const handler = result.ok ? responder.onResult : responder.onStatus;
-  if (typeof handler === 'function') invoke(handler, responder, [result.ok ? result.value : result.info]);
+  if (typeof handler === 'function') {
+    invoke(handler, responder, [result.ok ? result.value : result.info]);
+    return;
+  }
+  // A failure the responder does not handle is the NetConnection's to hear (never silence).
+  const fallback = entry.fallback as Record<string, unknown> | undefined;
+  if (!result.ok && fallback !== undefined && typeof fallback.onStatus === 'function') invoke(fallback.onStatus, fallback, [result.info]);
 }
 
 // ---- client → server calls -------------------------------------------------------------------
@@ -226,20 +241,22 @@ function ping(this: unknown): boolean {
   return entry === undefined ? false : host('clientPing', entry.id) === true;
 }
 
-/** 0 → client-to-server, 1 → server-to-client (bytes/s). Kept locally: no host limit yet. */
+/** 0 → client-to-server, 1 → server-to-client (bytes/s), as the host enforces/announces it. */
 function getBandwidthLimit(this: unknown, direction: unknown): number | undefined {
   const entry = entryOf(this);
   if (entry === undefined) return undefined;
-  return entry.bandwidth[direction === 1 ? 1 : 0];
+  return host('getBandwidthLimit', entry.id, direction === 1 ? 1 : 0);
 }
 
+/** Bytes/s; 0 (or anything not a positive number) leaves that direction unchanged. */
 function setBandwidthLimit(this: unknown, serverToClient: unknown, clientToServer: unknown): void {
-  unsupported('Client.setBandwidthLimit');
   const entry = entryOf(this);
   if (entry === undefined) return;
-  // 0 leaves that direction unchanged.
-  if (typeof clientToServer === 'number' && clientToServer > 0) entry.bandwidth[0] = clientToServer;
-  if (typeof serverToClient === 'number' && serverToClient > 0) entry.bandwidth[1] = serverToClient;
+  const rate = (value: unknown): number => {
+    const n = NumberConstructor(value);
+    return n > 0 && n < Infinity ? n : 0;
+  };
+  host('setBandwidthLimit', entry.id, rate(serverToClient), rate(clientToServer));
 }
 
 const builtinStubs = new WeakSet<object>();

@@ -1,13 +1,15 @@
 /**
  * The File class (fms-api §8). A File object holds only its script path and, while open, a handle
  * the host knows; every operation is a synchronous host call (runtime/sandbox/script-files.ts),
- * which confines the path to the application folder or a configured virtual directory.
+ * which confines the path to the application folder or a configured virtual directory. Directory
+ * work (list, mkdir, remove, renameTo, copyTo) and flush() wait for the host instead: it does them
+ * off its event loop, so a 13,000-entry folder or a 2 GB copy never stalls the media thread.
  *
  * A path the host refuses (escape attempt, backslash, NUL...) is logged once, when the File is
  * created; the object then answers like a missing file that can't be opened: exists false,
  * open() false, list() null — the failure values FMS scripts test for.
  */
-import { defineMethod, defineProperty, host, isArray, NumberConstructor, reflectApply, StringConstructor, unsupported } from './host.ts';
+import { defineMethod, defineProperty, host, hostWait, isArray, NumberConstructor, objectCreate, reflectApply, StringConstructor, unsupported } from './host.ts';
 import type { FileInfoRecord, FileIoOp, FileType } from './protocol.ts';
 
 interface FileState {
@@ -52,6 +54,17 @@ export function File(this: object, path?: unknown): void {
 
 const fileProto = File.prototype as Record<string, unknown>;
 
+/**
+ * A File for an entry list() returned: its path is the host's own normalised answer, so it is not
+ * asked again (a 10,000-entry folder would cost 10,000 host calls); every later operation on it
+ * goes through the host's checks like any other.
+ */
+function listedFile(path: string): object {
+  const file = objectCreate(fileProto) as object;
+  states.set(file, { path, refused: false, handle: 0, type: '', mode: '' });
+  return file;
+}
+
 function getter(name: string, read: (state: FileState) => unknown, write?: (state: FileState, value: unknown) => void): void {
   defineProperty(fileProto, name, {
     get(this: unknown) {
@@ -75,7 +88,13 @@ getter('isDirectory', (s) => infoOf(s)?.isDirectory === true);
 getter('isOpen', (s) => s.handle !== 0);
 getter('type', (s) => (s.handle !== 0 ? s.type : undefined));
 getter('mode', (s) => (s.handle !== 0 ? s.mode : undefined));
-getter('length', (s) => (s.handle !== 0 ? io(s, 'length') : (infoOf(s)?.length ?? 0)));
+// A folder's length is its number of entries: listed (off the host's event loop, capped) only when asked.
+getter('length', (s) => {
+  if (s.handle !== 0) return io(s, 'length');
+  const info = infoOf(s);
+  if (info?.isDirectory !== true) return info?.length ?? 0;
+  return hostWait('fileList', s.path)?.length ?? 0;
+});
 getter('lastModified', (s) => {
   const time = infoOf(s)?.lastModified;
   return typeof time === 'number' ? new DateConstructor(time) : null;
@@ -173,22 +192,23 @@ defineMethod(fileProto, 'seek', function (this: unknown, bytes: unknown): boolea
   return state !== undefined && io(state, 'seek', NumberConstructor(bytes)) === true;
 });
 
+// fsync: true once what was written is on disk (the script waits; the host syncs off its event loop).
 defineMethod(fileProto, 'flush', function (this: unknown): boolean {
   const state = stateOf(this);
-  return state !== undefined && io(state, 'flush') === true;
+  return state !== undefined && state.handle !== 0 && hostWait('fileFlush', state.handle);
 });
 
 defineMethod(fileProto, 'list', function (this: unknown, filter?: unknown): object[] | null {
   const state = stateOf(this);
   if (!state || state.refused) return null;
-  const names = host('fileList', state.path);
+  const names = hostWait('fileList', state.path);
   if (names === null) return null;
   const out: object[] = [];
   for (let i = 0; i < names.length; i++) {
     const path = names[i] as string;
     const base = path.slice(path.lastIndexOf('/') + 1);
     if (typeof filter === 'function' && !reflectApply(filter, undefined, [base])) continue;
-    out.push(new (File as unknown as new (p: string) => object)(path));
+    out.push(listedFile(path));
   }
   return out;
 });
@@ -198,7 +218,7 @@ function change(name: string, op: 'mkdir' | 'remove' | 'renameTo' | 'copyTo'): v
     const state = stateOf(this);
     if (!state || state.refused) return false;
     const value = op === 'remove' ? arg === true : pathOf(arg);
-    const done = host('fileChange', state.path, op, value);
+    const done = hostWait('fileChange', state.path, op, value);
     if (done && op === 'renameTo') {
       const info = host('fileInfo', value as string);
       if (info) state.path = info.name;

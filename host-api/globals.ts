@@ -7,11 +7,14 @@ import {
   NumberConstructor,
   StringConstructor,
   SyntaxErrorConstructor,
+  cutText,
+  traceToHost,
   ErrorConstructor,
   TypeErrorConstructor,
   emptyMap,
   globalObject,
   host,
+  hostWait,
 } from './host.ts';
 import { invoke, tagError } from './values.ts';
 
@@ -20,7 +23,7 @@ import { invoke, tagError } from './values.ts';
 const indirectEval = eval;
 
 export function trace(value?: unknown): void {
-  host('trace', StringConstructor(value));
+  traceToHost(cutText(StringConstructor(value)));
 }
 
 /**
@@ -29,7 +32,8 @@ export function trace(value?: unknown): void {
  * file runs at once, so its definitions are usable on the next line. See script-loader.ts.
  */
 export function load(name: unknown): void {
-  const reply = host('load', StringConstructor(name));
+  const stack = new ErrorConstructor().stack;
+  const reply = hostWait('load', StringConstructor(name), typeof stack === 'string' ? stack : undefined);
   if (reply.kind === 'deferred') return;
   if (reply.kind === 'failed') {
     const { error } = reply;

@@ -8,12 +8,46 @@
  * Function.prototype.call/apply/bind; going through them would hand the host function to script
  * code as `this`. It lives in this module's closure only and is never stored on any object.
  */
-import type { HostCalls, HostFunction, HostOp } from './protocol.ts';
+import type { HostCalls, HostFunction, HostOp, HostReply, HostWaitOp, HostWaitReference, HostWaits, TraceFunction } from './protocol.ts';
 
 let hostFn: HostFunction | undefined;
+let traceFn: TraceFunction | undefined;
+let waitRef: HostWaitReference | undefined;
+let applySyncPromise: HostWaitReference['applySyncPromise'] | undefined;
 
-export function bindHost(fn: HostFunction): void {
+/**
+ * Options of every wait call, built once and frozen, without a prototype: isolated-vm reads options
+ * it is not given (`result`, `reference`…) from the object, and an inherited one a script planted on
+ * Object.prototype could otherwise change how the host's answer is handed over.
+ */
+const WAIT_OPTIONS = Object.freeze(Object.assign(Object.create(null) as object, {
+  arguments: Object.freeze(Object.assign(Object.create(null) as object, { copy: true })),
+}));
+
+export function bindHost(fn: HostFunction, trace: TraceFunction, wait: HostWaitReference): void {
   hostFn = fn;
+  traceFn = trace;
+  waitRef = wait;
+  // Captured now: the method is looked up once, before any script runs.
+  applySyncPromise = wait.applySyncPromise;
+}
+
+/**
+ * Characters of trace text sent without waiting that the host may not have taken yet. Past this, one
+ * trace goes as a synchronous call — it returns once the host has handled all queued before it — so
+ * a script tracing in a loop cannot queue unbounded host memory.
+ */
+const UNCONFIRMED_TRACE_MAX_CHARS = 256 * 1024;
+let unconfirmedTraceChars = 0;
+
+export function traceToHost(text: string): void {
+  unconfirmedTraceChars += text.length;
+  if (traceFn === undefined || unconfirmedTraceChars > UNCONFIRMED_TRACE_MAX_CHARS) {
+    unconfirmedTraceChars = 0;
+    host('trace', text);
+    return;
+  }
+  traceFn(text);
 }
 
 export const reflectApply = Reflect.apply;
@@ -28,6 +62,8 @@ export const ErrorConstructor = Error;
 export const TypeErrorConstructor = TypeError;
 export const SyntaxErrorConstructor = SyntaxError;
 export const StringConstructor = String;
+const stringSlice = String.prototype.slice;
+const stringCharCodeAt = String.prototype.charCodeAt;
 export const NumberConstructor = Number;
 export const globalObject: Record<string, unknown> = globalThis as unknown as Record<string, unknown>;
 const hasOwnProperty = Object.prototype.hasOwnProperty;
@@ -55,15 +91,45 @@ export function defineMethod(target: object, key: string, value: unknown): void 
 export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>): ReturnType<HostCalls[K]> {
   const fn = hostFn;
   if (fn === undefined) throw new TypeErrorConstructor('host-api is not installed');
-  const reply = fn(op, args);
+  return answer(fn(op, args));
+}
+
+/**
+ * Waits for an operation the host does off its event loop (protocol.ts HostWaits); the script sees
+ * a synchronous call, as in FMS. A refused argument becomes a TypeError in the calling script.
+ */
+export function hostWait<K extends HostWaitOp>(op: K, ...args: Parameters<HostWaits[K]>): ReturnType<HostWaits[K]> {
+  if (waitRef === undefined || applySyncPromise === undefined) throw new TypeErrorConstructor('host-api is not installed');
+  return answer(reflectApply(applySyncPromise, waitRef, [undefined, [op, args], WAIT_OPTIONS]) as HostReply<ReturnType<HostWaits[K]>>);
+}
+
+/** The value of a host reply; a refusal throws a TypeError, the deadline reply unwinds the handler. */
+function answer<T>(reply: HostReply<T>): T {
   if (reply[0] === true) return reply[1];
   if (reply[0] === 'deadline') {
     // The stack is captured here, where the script called in; the host ends the isolate next.
     const stack: unknown = new ErrorConstructor('Script execution timed out.').stack;
-    fn('timedOut', [typeof stack === 'string' ? stack : '']);
+    (hostFn as HostFunction)('timedOut', [typeof stack === 'string' ? stack : '']);
     throw new ErrorConstructor('Script execution timed out.');
   }
   throw new TypeErrorConstructor(reply[1]);
+}
+
+let maxTextChars = 8192;
+
+export function setMaxTextChars(max: number): void {
+  maxTextChars = max;
+}
+
+/**
+ * Text that leaves the isolate (trace, error reports) cut to the host's log length, with the marker
+ * runtime/log/log-limits.ts appends (the host cuts again; this spares copying a 40 MB string out).
+ */
+export function cutText(text: string): string {
+  if (text.length <= maxTextChars) return text;
+  const last = reflectApply(stringCharCodeAt, text, [maxTextChars - 1]) as number;
+  const end = last >= 0xd800 && last <= 0xdbff ? maxTextChars - 1 : maxTextChars;
+  return `${reflectApply(stringSlice, text, [0, end]) as string}…[truncated ${text.length - end} chars]`;
 }
 
 const reportedUnsupported = emptyMap<true>();

@@ -3,7 +3,7 @@
  * knows; media never enters the isolate: NetStream.attach()+publish() become a native relay on the
  * host. NetConnection methods assigned by the script answer calls from the remote server.
  */
-import { callFailed, registerResponder, resolveMethod } from './client.ts';
+import { callFailed, forgetResponder, registerResponder, resolveMethod } from './client.ts';
 import { defineMethod, defineProperty, emptyMap, host, StringConstructor, unsupported } from './host.ts';
 import type { CallReply, InfoRecord } from './protocol.ts';
 import { setNcIdResolver, streamNameOf } from './stream.ts';
@@ -12,7 +12,11 @@ import { invoke, toPlain } from './values.ts';
 interface NcState {
   id: number;
   object: Record<string, unknown>;
+  /** Connected to an http(s):// Flash Remoting gateway (decided by the last connect()). */
+  remoting: boolean;
 }
+
+const GATEWAY_URI = /^https?:\/\//i;
 
 const connections = emptyMap<NcState>();
 const byObject = new WeakMap<object, NcState>();
@@ -24,7 +28,7 @@ function stateOf(nc: unknown): NcState | undefined {
 
 /** `new NetConnection()`: unconnected; `isConnected` false until Connect.Success. */
 export function NetConnection(this: Record<string, unknown>): void {
-  const state: NcState = { id: nextNcId++, object: this };
+  const state: NcState = { id: nextNcId++, object: this, remoting: false };
   connections[state.id] = state;
   byObject.set(this, state);
   this.isConnected = false;
@@ -39,6 +43,8 @@ defineMethod(ncProto, 'connect', function (this: unknown, uri: unknown, ...args:
   if (!state) return false;
   state.object.uri = uri;
   state.object.isConnected = false;
+  // A gateway URL opens nothing: isConnected stays false and no onStatus follows (FMS, Flash Player).
+  state.remoting = GATEWAY_URI.test(StringConstructor(uri));
   const plain: unknown[] = [];
   for (let i = 0; i < args.length; i++) plain[i] = toPlain(args[i]);
   return host('ncConnect', state.id, StringConstructor(uri), plain);
@@ -47,20 +53,28 @@ defineMethod(ncProto, 'connect', function (this: unknown, uri: unknown, ...args:
 defineMethod(ncProto, 'call', function (this: unknown, method: unknown, responder?: unknown, ...args: unknown[]): boolean {
   const state = stateOf(this);
   if (!state) return false;
-  const responderId = registerResponder(responder);
+  // Flash Remoting: a failure the responder has no onStatus for goes to this NetConnection's onStatus.
+  const responderId = registerResponder(responder, state.remoting ? state.object : undefined);
   const plain: unknown[] = [];
   for (let i = 0; i < args.length; i++) plain[i] = toPlain(args[i]);
-  return host('ncCall', state.id, StringConstructor(method), plain, responderId);
+  const sent = host('ncCall', state.id, StringConstructor(method), plain, responderId);
+  // Not sent: no result comes — except for a remoting call the host refused, whose responder hears why.
+  if (!sent && responderId !== 0 && !state.remoting) forgetResponder(responderId);
+  return sent;
 });
 
 defineMethod(ncProto, 'close', function (this: unknown): void {
   const state = stateOf(this);
   if (!state) return;
+  state.remoting = false;
   host('ncClose', state.id);
 });
 
-defineMethod(ncProto, 'addHeader', function (): void {
-  unsupported('NetConnection.addHeader');
+/** An AMF header for every later Flash Remoting packet (credentials…); same name replaces, undefined removes. */
+defineMethod(ncProto, 'addHeader', function (this: unknown, name: unknown, mustUnderstand?: unknown, value?: unknown): void {
+  const state = stateOf(this);
+  if (!state) return;
+  host('ncAddHeader', state.id, StringConstructor(name), mustUnderstand === true, toPlain(value));
 });
 
 /** Host → isolate: a status for this connection. isConnected follows it, then onStatus runs. */

@@ -5,9 +5,9 @@
  * clients made; `so[handler]` runs for a client's `so.send(handler, ...)`. With a NetConnection,
  * `get` returns a proxied SO owned by the server that connection reaches (the host is its client).
  */
-import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, objectCreate, StringConstructor, unsupported } from './host.ts';
+import { defineConstant, defineMethod, defineProperty, emptyMap, hasOwn, host, hostWait, objectCreate, StringConstructor, unsupported } from './host.ts';
 import { ncIdOf } from './net-connection.ts';
-import type { InfoRecord } from './protocol.ts';
+import type { InfoRecord, SharedObjectOp } from './protocol.ts';
 import { invoke, toPlain } from './values.ts';
 import { restoreClasses } from './amf-classes.ts';
 
@@ -29,7 +29,7 @@ defineMethod(SharedObjectStatic, 'get', function (name: unknown, persistence?: u
   if (netConnection !== undefined && netConnection !== null) return getProxied(soName, persistence === true, netConnection);
   const existing = handles[soName];
   if (existing !== undefined) return existing;
-  if (!host('soGet', soName, persistence === true)) return null;
+  if (!hostWait('soGet', soName, persistence === true)) return null;
   return newHandle(soName, soName);
 });
 
@@ -59,7 +59,7 @@ defineMethod(SharedObjectStatic, 'commit', function (): void {
   unsupported('SharedObject.commit');
 });
 
-function op(so: unknown, operation: string, args: unknown[]): unknown {
+function op(so: unknown, operation: SharedObjectOp, args: unknown[]): unknown {
   const key = typeof so === 'object' && so !== null ? keys.get(so) : undefined;
   if (key === undefined || handles[key] !== so) return undefined;
   const plain: unknown[] = [];
@@ -69,11 +69,18 @@ function op(so: unknown, operation: string, args: unknown[]): unknown {
 }
 
 const proto = SharedObject.prototype as Record<string, unknown>;
-for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'flush', 'clear', 'purge']) {
+for (const operation of ['getProperty', 'setProperty', 'getPropertyNames', 'size', 'send', 'lock', 'unlock', 'clear', 'purge'] as const) {
   defineMethod(proto, operation, function (this: unknown, ...args: unknown[]): unknown {
     return op(this, operation, args);
   });
 }
+// True only once the data is on disk (written, fsynced, renamed, folder fsynced); the script waits
+// for it while the host writes off its event loop.
+defineMethod(proto, 'flush', function (this: unknown): boolean {
+  const key = typeof this === 'object' && this !== null ? keys.get(this) : undefined;
+  if (key === undefined || handles[key] !== this) return false;
+  return hostWait('soFlush', key);
+});
 defineMethod(proto, 'close', function (this: SharedObjectObject): void {
   op(this, 'close', []);
   const key = keys.get(this);
@@ -81,6 +88,15 @@ defineMethod(proto, 'close', function (this: SharedObjectObject): void {
 });
 defineMethod(proto, 'mark', function (): void {
   unsupported('SharedObject.mark');
+});
+// FMS: whether a persistent SO has changed since it was last stored (false for the others).
+defineProperty(proto, 'isDirty', {
+  get(this: unknown) {
+    const key = typeof this === 'object' && this !== null ? keys.get(this) : undefined;
+    return key !== undefined && handles[key] === this && host('soIsDirty', key);
+  },
+  enumerable: false,
+  configurable: true,
 });
 defineProperty(proto, 'version', {
   get(this: unknown) {

@@ -99,11 +99,16 @@ defineMethod(proto, 'play', function (this: StreamObject, source: unknown, start
   return host('streamPlay', name, src, NumberConstructor(startSec), NumberConstructor(lengthSec), resetValue, ncId);
 });
 
-defineMethod(proto, 'record', function (this: StreamObject, mode?: unknown): boolean {
+/** s.record(mode[, maxDuration, maxSize]): seconds and kilobytes; the host applies Application.xml's caps. */
+defineMethod(proto, 'record', function (this: StreamObject, mode?: unknown, maxDuration?: unknown, maxSize?: unknown): boolean {
   const name = streamNameOf(this);
   if (name === null) return false;
   const value = mode === false ? false : mode === 'append' ? 'append' : 'record';
-  return host('streamRecord', name, value);
+  const limit = (given: unknown): number | null => {
+    const n = given === undefined || given === null ? NaN : NumberConstructor(given);
+    return n === n ? n : null; // omitted or not a number: the Application.xml default applies
+  };
+  return host('streamRecord', name, value, limit(maxDuration), limit(maxSize));
 });
 
 defineMethod(proto, 'send', function (this: StreamObject, handler: unknown, ...args: unknown[]): boolean {

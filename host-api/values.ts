@@ -7,6 +7,7 @@
  */
 import {
   ErrorConstructor,
+  cutText,
   defineProperty,
   isArray,
   objectKeys,
@@ -113,13 +114,13 @@ export function describeThrown(thrown: unknown): ThrownRecord {
       const error = thrown as Error;
       const stack: unknown = error.stack;
       return {
-        name: StringConstructor(error.name),
-        message: StringConstructor(error.message),
-        ...(typeof stack === 'string' ? { stack } : {}),
+        name: cutText(StringConstructor(error.name)),
+        message: cutText(StringConstructor(error.message)),
+        ...(typeof stack === 'string' ? { stack: cutText(stack) } : {}),
         ...errorDetails.get(error),
       };
     }
-    return { name: '', message: StringConstructor(thrown) };
+    return { name: '', message: cutText(StringConstructor(thrown)) };
   } catch {
     return { name: '', message: '(an exception whose description threw)' };
   }

@@ -15,6 +15,21 @@ export const ErrorCode = {
   CommandInvalid: 'RTMP_COMMAND_INVALID',
   PeerTooSlow: 'RTMP_PEER_TOO_SLOW',
   ConnectTimeout: 'RTMP_CONNECT_TIMEOUT',
+  IdleTimeout: 'RTMP_IDLE_TIMEOUT',
+  AssemblyBudget: 'RTMP_ASSEMBLY_BUDGET',
+  ArgumentTooLarge: 'RTMP_ARGUMENT_TOO_LARGE',
+  ConnectionLimit: 'CONNECTION_LIMIT',
+  HttpPeerTooSlow: 'HTTP_PEER_TOO_SLOW',
+  // HTTP egress (HLS): the request or one stream's packaging is affected, nothing else
+  HlsBadRequest: 'HLS_BAD_REQUEST',
+  HlsBudget: 'HLS_BUDGET',
+  HlsCodecUnsupported: 'HLS_CODEC_UNSUPPORTED',
+  HlsPackagingFailed: 'HLS_PACKAGING_FAILED',
+  RtmpeRefused: 'RTMPE_REFUSED',
+  RtmpeInvalid: 'RTMPE_INVALID',
+  TlsHandshakeFailed: 'TLS_HANDSHAKE_FAILED',
+  RtmptRequestInvalid: 'RTMPT_REQUEST_INVALID',
+  RtmptSessionExpired: 'RTMPT_SESSION_EXPIRED',
   // script
   ScriptSyntax: 'SCRIPT_SYNTAX',
   ScriptThrown: 'SCRIPT_THROWN',
@@ -25,10 +40,20 @@ export const ErrorCode = {
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
   ScriptUnloadTimeout: 'SCRIPT_UNLOAD_TIMEOUT',
   ScriptIsolateLost: 'SCRIPT_ISOLATE_LOST',
+  ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
+  ScriptHostMemory: 'SCRIPT_HOST_MEMORY',
+  // budgets: the one who asked is refused; nothing else is affected
+  SharedObjectTooLarge: 'SHARED_OBJECT_TOO_LARGE',
+  ScriptFileTooLarge: 'SCRIPT_FILE_TOO_LARGE',
+  ScriptOutboundLimit: 'SCRIPT_OUTBOUND_LIMIT',
   // host / config
+  InstanceLimit: 'INSTANCE_LIMIT',
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
   ShutdownTimeout: 'SHUTDOWN_TIMEOUT',
+  TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',
+  StorageWriteFailed: 'STORAGE_WRITE_FAILED',
+  DataDirUnwritable: 'DATA_DIR_UNWRITABLE',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
 import { ConfigError, ErrorCode, FmsRuntimeError } from './errors.ts';
-import { lostIsolateThreadCount } from './sandbox/sandbox.ts';
+import { lostIsolateThreadCount } from './sandbox/isolate-counters.ts';
 import { Server } from './server.ts';
 
-/** CLI entry: `npm start -- --apps <dir> --rtmp-port <n> --http-port <n> [--config f] [--log-level l]`. */
+/** CLI entry: `fms-runtime --apps <dir> --rtmp-port <n> --http-port <n> [--data d] [--config f] [--log-level l]` (or `npm start -- …`). */
 async function main(): Promise<number> {
   // `check <app folder>...`: static compatibility report, no server (runtime/check/, loaded only here).
   if (process.argv[2] === 'check') {
@@ -35,8 +35,8 @@ async function main(): Promise<number> {
     return error instanceof FmsRuntimeError ? 1 : 70;
   }
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      server.log.info({ signal }, 'signal received');
+    const stop = (fields: { signal: string } | { reason: string }) => {
+      server.log.info(fields, 'signal' in fields ? 'signal received' : 'stopping');
       // Armed until the process is gone, not just until close() resolves: whatever still holds the
       // event loop afterwards (an isolate thread that will not end, say) must not keep it alive.
       const { shutdownTimeoutMs } = options.config;
@@ -46,8 +46,9 @@ async function main(): Promise<number> {
       }, shutdownTimeoutMs).unref();
       void server.close().then(resolve);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop({ signal: 'SIGINT' }));
+    process.once('SIGTERM', () => stop({ signal: 'SIGTERM' }));
+    if (process.env['npm_command']) followNpm(() => stop({ reason: 'the npm process that started the server is gone' }));
   });
   return 0;
 }
@@ -61,6 +62,22 @@ function endNow(server: Server): void {
   const kill = () => process.kill(process.pid, 'SIGKILL');
   setTimeout(kill, 500).unref();
   server.log.flush(kill);
+}
+
+/**
+ * Started through npm (`npx fms-runtime`, `npm exec`): npm runs the command through `sh -c`, and a
+ * SIGTERM sent to npm alone reaches that shell, which dies without passing it on; the server would
+ * be left running with no parent. So a server npm started stops when its parent goes away.
+ * (`npm start` execs the command, so npm's own signal forwarding reaches the server directly.)
+ */
+function followNpm(stop: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, 1000);
+  timer.unref();
 }
 
 main().then(

@@ -1,23 +1,30 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { RtmpScheme } from './client/client-transport.ts';
+import type { CertificateFiles } from './common/certificate-files.ts';
+import { ConnectionGate } from './common/connection-gate.ts';
 import type { Config } from './config.ts';
 import { ErrorCode, FmsRuntimeError } from './errors.ts';
+import type { AppCatalog } from './instances/app-catalog.ts';
+import type { InstanceManager } from './instances/instance-manager.ts';
 import { LiveLog } from './log/live-log.ts';
 import { createRootLogger, type Logger } from './log/logger.ts';
-import { AppCatalog } from './instances/app-catalog.ts';
-import { AppSettingsReader } from './instances/application-xml.ts';
-import type { ScriptFactory } from './instances/app-instance.ts';
-import { InstanceManager } from './instances/instance-manager.ts';
-import { NoScript } from './instances/no-script.ts';
-import { RtmpListener } from './rtmp/listener.ts';
+import { RateLimitedLog } from './log/rate-limited-log.ts';
+import { createStdoutSink } from './log/stdout-sink.ts';
 import { AppWatcher } from './reload/app-watcher.ts';
-import { LiveLogRoutes } from './admin/live-log-routes.ts';
-import { AdminApi, type AdminSource } from './admin/admin-api.ts';
-import { Metrics } from './admin/metrics.ts';
-import { ConsoleRoutes } from './admin/console-routes.ts';
-import { FlvEgress } from './media/flv-egress.ts';
-import { findAppScript } from './sandbox/script-loader.ts';
-import { liveIsolateCount, lostIsolateThreadCount, Sandbox } from './sandbox/sandbox.ts';
+import { AssemblyBudget } from './rtmp/assembly-budget.ts';
+import { RtmpListener } from './rtmp/listener.ts';
+import { RtmpeGate } from './rtmp/rtmpe.ts';
+import { RtmptGateway } from './rtmp/rtmpt-gateway.ts';
+import { SocketTransport } from './rtmp/transport.ts';
+import { buildApplications } from './server/build-applications.ts';
+import { HttpRoutes } from './server/http-routes.ts';
+import { scriptFactory } from './server/script-factory.ts';
+import { TlsDoors } from './server/tls-doors.ts';
+import { checkSharedObjectFolders } from './shared-objects/data-dir-check.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -26,120 +33,129 @@ export interface ServerOptions {
 }
 
 /**
- * Composition root: the only module that wires protocol, instances and sandbox together.
- * Starts subsystems in order and closes them in reverse.
+ * Composition root: the only module (with its builders in runtime/server/) that wires protocol,
+ * sessions, instances and sandbox together. Starts subsystems in order and closes them in reverse.
  */
 export class Server {
   readonly config: Config;
   readonly log: Logger;
-  /** Every log record, in a bounded ring per instance, for the live-log endpoints. */
-  readonly liveLog = new LiveLog();
+  /** Every log record, in byte-bounded rings (one per loaded instance, one shared), for the live-log endpoints. */
+  readonly liveLog: LiveLog;
+  /** The one rate-limited log of budgets hit (CONVENTIONS "Budgets"): one line per budget per interval. */
+  readonly budgetLog: RateLimitedLog;
   readonly catalog: AppCatalog;
   readonly instances: InstanceManager;
+  readonly #tls: TlsDoors;
   readonly #rtmp: RtmpListener;
+  /** RTMPT on the HTTP port, RTMPTS on the HTTPS port. */
+  readonly #rtmpt: RtmptGateway;
+  readonly #routes: HttpRoutes;
   readonly #http: http.Server;
+  /** Connections of the HTTP and HTTPS ports together (http.maxConnections, http.maxConnectionsPerIp). */
+  readonly #httpGate: ConnectionGate;
+  /** HTTPS, when configured (start()); the RTMPS server belongs to the RTMP listener. */
+  #https: https.Server | null = null;
   readonly #watcher: AppWatcher | null;
-  readonly #logRoutes: LiveLogRoutes;
-  // HTTP routes besides /api/server's old home: browser egress, admin API, Prometheus metrics.
-  readonly #flv: FlvEgress;
-  readonly #admin: AdminApi;
-  readonly #metrics: Metrics;
-  readonly #console: ConsoleRoutes;
   rtmpPort = 0;
   httpPort = 0;
+  /** 0 while that door is closed. */
+  rtmpsPort = 0;
+  httpsPort = 0;
   #closing: Promise<void> | null = null;
 
   constructor(options: ServerOptions) {
     this.config = options.config;
-    this.log = createRootLogger(this.config.logLevel, options.logDestination, this.liveLog);
-    // Application.xml / Vhost.xml: per-app script limits, idle time, load on startup, stream folders.
-    const settings = new AppSettingsReader(this.config.appsDir, this.config.scripts, (issue) =>
-      this.log.warn({ file: issue.file, element: issue.element }, `Application.xml: ${issue.reason}`),
+    const limits = this.config.log;
+    this.liveLog = new LiveLog(
+      { ringBytes: limits.liveRingBytes, sharedRingBytes: limits.liveSharedRingBytes, recordMaxBytes: limits.liveRecordMaxBytes },
+      (name) => this.instances?.has(name) ?? false, // records of names that are no loaded instance share one ring
     );
-    this.catalog = new AppCatalog(this.config.appsDir, findAppScript, (dir) => settings.read(dir));
-    const { rtmp, media, scripts } = this.config;
-    this.instances = new InstanceManager(
-      this.catalog,
-      {
-        connectTimeoutMs: rtmp.connectTimeoutMs,
-        ownRtmpPort: () => this.rtmpPort,
-        sharedObjectsDir: this.config.sharedObjects.dataDir,
-        idleUnloadSec: scripts.idleUnloadSec,
-        unloadTimeoutMs: scripts.unloadTimeoutMs,
-        gopCacheMaxBytes: media.gopCacheMaxBytes,
-        playerMaxBufferedBytes: media.playerMaxBufferedBytes,
+    this.log = createRootLogger(this.config.logLevel, options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes), this.liveLog, limits);
+    this.budgetLog = new RateLimitedLog(this.log);
+    this.#tls = new TlsDoors(this.config, this.log, this.budgetLog);
+    const { catalog, instances, hlsDefaults } = buildApplications({
+      config: this.config,
+      log: this.log,
+      budgetLog: this.budgetLog,
+      createScript: scriptFactory({
+        config: this.config,
+        log: this.log,
+        refusedHttpPorts: () => [this.httpPort],
+        onDispatch: (instance, event, seconds) => this.#routes.metrics.observeDispatch(instance, event, seconds),
+      }),
+      ownPort: (scheme) => this.#ownPort(scheme),
+      outboundTrust: () => this.#tls.outboundTrust,
+      hls: () => this.#routes.hls,
+    });
+    this.catalog = catalog;
+    this.instances = instances;
+    this.#rtmp = this.#rtmpListener();
+    this.#rtmpt = new RtmptGateway(this.config.rtmpt, (transport) => this.#rtmp.accept(transport), this.log.child({ component: 'rtmpt' }));
+    this.#routes = new HttpRoutes({
+      config: this.config,
+      log: this.log,
+      liveLog: this.liveLog,
+      budgetLog: this.budgetLog,
+      catalog,
+      instances,
+      hlsDefaults,
+      rtmpt: this.#rtmpt,
+      server: {
+        rtmpPort: () => this.rtmpPort,
+        httpPort: () => this.httpPort,
+        rtmpConnections: () => this.#rtmp.connectionCount,
+        connectionsByTransport: () => this.#rtmp.connectionsByTransport(),
+        ports: () => ({ rtmp: this.rtmpPort, http: this.httpPort, rtmps: this.rtmpsPort, https: this.httpsPort }),
+        rtmptSessions: () => this.#rtmpt.sessionCount,
       },
-      this.#scriptFactory,
-      this.log,
-    );
+    });
+    this.#http = http.createServer((req, res) => this.#routes.handle(req, res, 'http'));
+    // One HTTP connection budget for the HTTP and HTTPS ports (players, RTMPT sessions, console, API).
+    this.#httpGate = new ConnectionGate('http', this.config.http, this.budgetLog);
+    this.#httpGate.guard(this.#http);
+    this.#http.on('upgrade', this.#routes.upgrade);
+    this.#watcher = this.#appWatcher();
+  }
+
+  /** The RTMP and RTMPS ports (and RTMPT/RTMPE transports): a connection whose handshake is done becomes a client session. */
+  #rtmpListener(): RtmpListener {
+    const { rtmp } = this.config;
     const adopted = new WeakSet<object>();
-    this.#rtmp = new RtmpListener(
-      rtmp,
+    const assemblyBudget = new AssemblyBudget({ maxPerConnection: rtmp.maxAssemblyBytesPerConnection, maxTotal: rtmp.maxAssemblyBytesTotal }, this.budgetLog);
+    return new RtmpListener(
+      { ...rtmp, assemblyBudget, ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}) },
       (connection) => {
         adopted.add(connection);
-        this.instances.adopt(connection, rtmp.connectTimeoutMs);
+        this.instances.adopt(connection);
       },
       (connection, reason, error) => {
-        this.#metrics.connectionClosed(connection.bytesIn, connection.bytesOut); // byte counters never go down
-        // Sessions log their own end; this covers connections that failed during the handshake.
-        if (!adopted.has(connection)) this.log.warn({ ip: connection.remoteAddress, reason, err: error?.message }, 'connection closed during handshake');
+        this.#routes.metrics.connectionClosed(connection.bytesIn, connection.bytesOut); // byte counters never go down
+        // A client session logs its own end; this is the one line of a connection that never got one.
+        if (!adopted.has(connection)) {
+          const code = (error as { code?: string } | undefined)?.code;
+          this.log.warn({ ip: connection.remoteAddress, transport: connection.transportName, reason, code, err: error?.message }, 'connection closed during handshake');
+        }
       },
+      new ConnectionGate('rtmp', rtmp, this.budgetLog),
     );
-    this.#http = http.createServer((req, res) => this.#onHttp(req, res));
-    // WS-FLV playback is the only WebSocket route; any other upgrade is refused.
-    this.#http.on('upgrade', (req, socket, head) => {
-      socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
-      if (!this.#validTarget(req)) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-        return;
-      }
-      if (!this.#flv.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
-    });
-    // --- HTTP egress and admin (flv-egress, admin-api, metrics) ---
-    this.#flv = new FlvEgress({
-      maxBufferedBytes: media.playerMaxBufferedBytes,
-      log: this.log.child({ component: 'http-flv' }),
-      lookup: (app, instanceName, streamName) => {
-        const instance = this.instances.instances.find((i) => i.name === `${app}/${instanceName}`);
-        const stream = instance?.streams.get(streamName);
-        return instance && stream ? { stream, release: () => instance.streams.release(stream) } : null;
-      },
-    });
-    const startedAt = Date.now();
-    const adminSource: AdminSource = {
-      startedAt,
-      rtmpPort: () => this.rtmpPort,
-      httpPort: () => this.httpPort,
-      rtmpConnections: () => this.#rtmp.connectionCount,
-      apps: () => this.catalog.list(),
-      instances: () => this.instances.instances,
-      httpFlv: () => this.#flv.stats,
-      isolates: () => ({ live: liveIsolateCount(), lost: lostIsolateThreadCount() }),
-    };
-    // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
-    const adminToken: string | null = this.config.http.adminToken || null;
-    const adminLog = this.log.child({ component: 'admin' });
-    this.#admin = new AdminApi(adminSource, {
-      token: adminToken,
-      log: adminLog,
-      reload: (app, instanceName) => this.instances.reloadApp(app, this.config.reload.mode, instanceName),
-    });
-    this.#metrics = new Metrics(adminSource, { token: adminToken, liveLog: this.liveLog, log: adminLog });
-    this.#console = new ConsoleRoutes({ token: adminToken, log: adminLog });
-    this.#logRoutes = new LiveLogRoutes(this.liveLog, { token: adminToken, log: adminLog });
-    // --- end HTTP egress and admin ---
-    this.#watcher = this.config.reload.watch ? new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths) : null;
-    this.#watcher?.on('changed', (appName) => {
+  }
+
+  /** Hot reload on script changes (reload.watch): the changed app, or every app that ran a changed library. */
+  #appWatcher(): AppWatcher | null {
+    if (!this.config.reload.watch) return null;
+    const watcher = new AppWatcher(this.config.appsDir, this.config.reload.debounceMs, this.config.scripts.libPaths);
+    watcher.on('changed', (appName) => {
       this.log.info({ appName }, 'application scripts changed; reloading');
       this.#watchedReload(appName);
     });
-    this.#watcher?.on('libraryChanged', (file) => {
+    watcher.on('libraryChanged', (file) => {
       for (const appName of this.instances.appsUsing(file)) {
         this.log.info({ appName, file }, 'script library changed; reloading');
         this.#watchedReload(appName);
       }
     });
-    this.#watcher?.on('error', (error) => this.log.warn({ err: error.message }, 'application watcher error'));
+    watcher.on('error', (error) => this.log.warn({ err: error.message }, 'application watcher error'));
+    return watcher;
   }
 
   /** A reload the watcher started: nobody awaits it, so a host bug in it is logged, never unhandled. */
@@ -149,74 +165,67 @@ export class Server {
     });
   }
 
-  readonly #scriptFactory: ScriptFactory = (def, instanceName, hooks, onFatal) => {
-    if (!def.scriptPath) return new NoScript();
-    const { scripts } = this.config;
-    const app = def.settings; // Application.xml wins over the server-wide scripts.* values
-    return new Sandbox({
-      appName: def.name,
-      instanceName,
-      appDir: def.dir,
-      scriptPath: def.scriptPath,
-      scriptLibPaths: app?.libPaths ?? scripts.libPaths,
-      memoryLimitMb: app?.memoryLimitMb ?? scripts.memoryLimitMb,
-      handlerTimeoutMs: app?.handlerTimeoutMs ?? scripts.handlerTimeoutMs,
-      ...(app ? { config: app.config } : {}),
-      exposeJson: scripts.exposeJson,
-      exposeSetTimeout: scripts.exposeSetTimeout,
-      // Application.xml JSEngine/FileObject first: on the same prefix the app's own mapping wins.
-      fileVirtualDirectories: [...(app?.fileDirs ?? []), ...scripts.fileVirtualDirectories],
-      http: scripts.http,
-      refusedHttpPorts: () => [this.httpPort],
-      hooks,
-      onFatal,
-      logger: this.log.child({ app: `${def.name}/${instanceName}` }),
-      onDispatch: (event, seconds) => this.#metrics.observeDispatch(`${def.name}/${instanceName}`, event, seconds),
-    });
-  };
-
   async start(): Promise<void> {
+    // Certificates and CA files first: a bad one is a start-up error listing every problem, before any port is bound.
+    const { rtmpsCert, httpsCert } = this.#tls.load();
+    // Where persistent shared objects go: one folder with --data, else each app's own (FMS layout).
+    const soFolders = this.config.dataDir ? [path.join(this.config.dataDir, 'sharedobjects')] : this.catalog.list().map((app) => path.join(this.catalog.appsDir, app, 'sharedobjects'));
+    checkSharedObjectFolders(soFolders, this.log);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
-    this.httpPort = await new Promise<number>((resolve, reject) => {
-      this.#http.once('error', (error) =>
-        reject(new FmsRuntimeError(ErrorCode.ListenFailed, `HTTP listen on ${this.config.http.host}:${this.config.http.port} failed: ${error.message}`, { cause: error })),
-      );
-      this.#http.listen(this.config.http.port, this.config.http.host, () => resolve((this.#http.address() as AddressInfo).port));
-    });
+    if (rtmpsCert) this.rtmpsPort = await this.#startRtmps(rtmpsCert);
+    this.httpPort = await listenHttp(this.#http, this.config.http.port, this.config.http.host, 'HTTP');
+    if (httpsCert) {
+      const server = https.createServer({ ...this.#tls.options(httpsCert.pair) }, (req, res) => this.#routes.handle(req, res, 'https'));
+      this.#httpGate.guard(server); // one budget for both HTTP ports
+      server.on('upgrade', this.#routes.upgrade);
+      this.#tls.serve(httpsCert, server, 'https');
+      this.#https = server;
+      this.httpsPort = await listenHttp(server, this.config.https.port, this.config.https.host, 'HTTPS');
+    }
     await this.#watcher?.start();
     for (const appName of this.catalog.list()) {
       if (this.catalog.lookup(appName)?.settings?.loadOnStartup) void this.instances.loadOnStartup(appName);
     }
     this.log.info(
-      { rtmpPort: this.rtmpPort, httpPort: this.httpPort, apps: this.catalog.list(), appsDir: this.catalog.appsDir },
+      {
+        rtmpPort: this.rtmpPort,
+        httpPort: this.httpPort,
+        ...(this.rtmpsPort ? { rtmpsPort: this.rtmpsPort } : {}),
+        ...(this.httpsPort ? { httpsPort: this.httpsPort } : {}),
+        rtmpt: this.config.rtmpt.enabled,
+        rtmpe: this.config.rtmpe.enabled,
+        apps: this.catalog.list(),
+        appsDir: this.catalog.appsDir,
+      },
       'server listening',
     );
   }
 
-  #onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (!this.#validTarget(req)) {
-      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' });
-      res.end('bad request target\n');
-      return;
-    }
-    // HTTP-FLV playback, then admin JSON (/api/*, /admin/*, incl. /api/server), then /metrics, then the console page.
-    if (this.#flv.handle(req, res) || this.#logRoutes.handle(req, res) || this.#admin.handle(req, res) || this.#metrics.handle(req, res) || this.#console.handle(req, res)) return;
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found\n');
+  /** RTMPS: a TLS server whose sockets become 'tls' transports of the one RTMP listener. */
+  async #startRtmps(certificate: CertificateFiles): Promise<number> {
+    const { host, port } = this.config.rtmps;
+    const server = tls.createServer(this.#tls.options(certificate.pair), (socket) => {
+      this.#rtmp.accept(new SocketTransport(socket, 'tls'));
+    });
+    this.#tls.serve(certificate, server, 'rtmps');
+    return this.#rtmp.serve(server, port, host, 'RTMPS');
   }
 
-  /**
-   * Every route reads the path with `new URL(req.url, base)`, which throws for targets Node's HTTP
-   * parser lets through ("//", "//a:b"); a throw in the request or upgrade listener is uncaught and
-   * ends the process, so such a request is answered 400 (one log line) before any route sees it.
-   */
-  #validTarget(req: http.IncomingMessage): boolean {
-    try {
-      new URL(req.url ?? '/', 'http://host');
-      return true;
-    } catch {
-      this.log.warn({ ip: req.socket.remoteAddress, target: (req.url ?? '').slice(0, 200) }, 'HTTP request refused: bad request target');
-      return false;
+  /** This server's port for a scheme (loopback NetConnection URIs without a port); 0 = not served. */
+  #ownPort(scheme: RtmpScheme): number {
+    switch (scheme) {
+      case 'rtmp':
+        return this.rtmpPort;
+      case 'rtmpe':
+        return this.config.rtmpe.enabled ? this.rtmpPort : 0;
+      case 'rtmps':
+        return this.rtmpsPort;
+      case 'rtmpt':
+        return this.config.rtmpt.enabled ? this.httpPort : 0;
+      case 'rtmpte':
+        return this.config.rtmpt.enabled && this.config.rtmpe.enabled ? this.httpPort : 0;
+      case 'rtmpts':
+        return this.config.rtmpt.enabled ? this.httpsPort : 0;
     }
   }
 
@@ -226,16 +235,24 @@ export class Server {
       this.log.info('server closing');
       await this.#watcher?.close();
       await this.instances.closeAll();
-      await this.#rtmp.close();
-      this.#flv.close(); // ends HTTP-FLV responses and WS-FLV sockets so the HTTP server can close
-      this.#metrics.close();
-      this.#logRoutes.close(); // ends live-log streams
-      const httpClosed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
-      this.#http.closeAllConnections(); // keep-alive sockets would hold close() open
-      await httpClosed;
+      this.#tls.close();
+      await this.#rtmp.close(); // the RTMPS server too
+      this.#rtmpt.close();
+      this.#routes.close(); // ends FLV players, blocked HLS requests and live-log streams so the HTTP servers can close
+      const httpServers = [this.#http, ...(this.#https ? [this.#https] : [])].filter((server) => server.listening);
+      const httpClosed = httpServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+      for (const server of httpServers) server.closeAllConnections(); // keep-alive sockets would hold close() open
+      await Promise.all(httpClosed);
       this.log.info('server closed');
       this.log.flush();
     })();
     return this.#closing;
   }
+}
+
+function listenHttp(server: http.Server, port: number, host: string, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', (error) => reject(new FmsRuntimeError(ErrorCode.ListenFailed, `${what} listen on ${host}:${port} failed: ${error.message}`, { cause: error })));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
 }

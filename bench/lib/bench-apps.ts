@@ -70,7 +70,8 @@ export interface InProcessServer {
 /** Our Server on loopback ports chosen by the kernel, with config overrides (keys as in DEFAULT_CONFIG). */
 export async function startInProcessServer(appsDir: string, overrides: Record<string, unknown> = {}): Promise<InProcessServer> {
   const problems: string[] = [];
-  const base: Config = mergeConfig({ rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } }, problems, DEFAULT_CONFIG);
+  // Every bench client comes from 127.0.0.1: the per-IP connection budget is lifted.
+  const base: Config = mergeConfig({ rtmp: { host: '127.0.0.1', port: 0, maxConnectionsPerIp: 100_000 }, http: { host: '127.0.0.1', port: 0 } }, problems, DEFAULT_CONFIG);
   const config = mergeConfig(overrides, problems, base);
   if (problems.length) throw new Error(problems.join('; '));
   config.appsDir = appsDir;

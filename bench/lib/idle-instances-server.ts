@@ -6,7 +6,7 @@
  *   → { type: 'gc' }     ← { type: 'gc' }   (needs --expose-gc: collects Node's own heap, so garbage
  *                                           from the connects is not counted as instance memory)
  *
- *   node --no-node-snapshot --expose-gc --import tsx bench/lib/idle-instances-server.ts --apps DIR
+ *   node <SOURCE_NODE_FLAGS> --expose-gc bench/lib/idle-instances-server.ts --apps DIR
  */
 import { parseArgs } from 'node:util';
 import { startInProcessServer } from './bench-apps.ts';
@@ -16,8 +16,9 @@ export type IdleServerReply = { type: 'ready'; rtmpPort: number } | { type: 'sta
 
 const { values } = parseArgs({ options: { apps: { type: 'string' } } });
 if (!values.apps) throw new Error('--apps is required');
-// Default config: scripts.idleUnloadSec is 1200 s, so every instance stays loaded while we measure.
-const srv = await startInProcessServer(values.apps);
+// scripts.idleUnloadSec is 1200 s by default, so every instance stays loaded while we measure; the
+// instance caps (and the early unload of idle instances at a cap) are lifted for the same reason.
+const srv = await startInProcessServer(values.apps, { instances: { maxPerApp: 1_000_000, maxTotal: 1_000_000 } });
 const reply = (message: IdleServerReply) => process.send?.(message);
 
 process.on('message', (request: IdleServerRequest) => {

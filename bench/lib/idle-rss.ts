@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import type { IdleServerReply, IdleServerRequest } from './idle-instances-server.ts';
 import { memory } from './proc-stats.ts';
-import { NODE_FLAGS, REPO_ROOT, exited, stopChild } from './servers.ts';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
+import { REPO_ROOT, exited, stopChild } from './servers.ts';
 
 const WARMUP_INSTANCES = 5;
 /** Connects in flight at once: enough to finish 1,000 instances quickly, few enough not to time out. */
@@ -38,7 +39,8 @@ function ask<T extends IdleServerReply['type']>(child: ChildProcess, type: T, re
   });
 }
 
-async function connectAndLeave(url: string): Promise<void> {
+/** Connects once and leaves: the instance is loaded and stays idle. */
+export async function connectAndLeave(url: string): Promise<void> {
   const nc = new NetConnection({ connectTimeoutMs: 30_000 });
   await nc.connect(url);
   const closed = new Promise<void>((resolve) => nc.once('close', () => resolve()));
@@ -62,7 +64,7 @@ async function settledRss(child: ChildProcess): Promise<number> {
 }
 
 export async function measureIdleRss(appsDir: string, app: string, count: number): Promise<IdleRss> {
-  const child = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, 'bench/lib/idle-instances-server.ts', '--apps', appsDir], {
+  const child = spawn(process.execPath, ['--expose-gc', ...SOURCE_NODE_FLAGS, 'bench/lib/idle-instances-server.ts', '--apps', appsDir], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

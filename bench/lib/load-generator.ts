@@ -1,9 +1,11 @@
 /** Parent side of the load generator child (players.ts): spawn it and talk to it over IPC. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { NODE_FLAGS, REPO_ROOT, stopChild } from './servers.ts';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
+import { REPO_ROOT, stopChild } from './servers.ts';
 
 export type PlayerRequest =
-  | { cmd: 'grow'; url: string; stream: string; count: number }
+  /** `ca`: a PEM CA the players trust for rtmps/rtmpts (a bench's own test CA). */
+  | { cmd: 'grow'; url: string; stream: string; count: number; ca?: string }
   | { cmd: 'reset' }
   | { cmd: 'report' }
   | { cmd: 'stall'; url: string; stream: string };
@@ -20,7 +22,7 @@ export class LoadGenerator {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor() {
-    this.#child = spawn(process.execPath, [...NODE_FLAGS, 'bench/lib/players.ts'], {
+    this.#child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, 'bench/lib/players.ts'], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

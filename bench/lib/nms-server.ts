@@ -4,7 +4,7 @@
  * node_modules) and always starts HTTP. Here: RTMP only, on loopback, no RTMPS, no HTTP/admin API,
  * no recording. Answers `{ type: 'backlog', port }` over IPC with that player socket's unsent bytes.
  *
- *   node --no-node-snapshot --import tsx bench/lib/nms-server.ts --rtmp-port P --data-path DIR
+ *   node scripts/run-ts.js bench/lib/nms-server.ts --rtmp-port P --data-path DIR
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';

@@ -4,7 +4,7 @@
  * process (socket buffer + pending writes), where /proc cannot see it. The fan-out measurement
  * runs runtime/main.ts itself.
  *
- *   node --no-node-snapshot --import tsx bench/lib/our-server-probe.ts --apps DIR --rtmp-port P --http-port Q --log-level warn
+ *   node scripts/run-ts.js bench/lib/our-server-probe.ts --apps DIR --rtmp-port P --http-port Q --log-level warn
  */
 import { parseCli } from '../../runtime/config.ts';
 import { Server } from '../../runtime/server.ts';

@@ -20,6 +20,12 @@ export class PacedPublisher {
   #loop: Promise<void> = Promise.resolve();
   /** Largest delay between a tag's due time and its send (the publisher's own share of any jitter). */
   maxLateMs = 0;
+  /**
+   * Told just before each tag goes to the socket, with the wall-clock time in ms at sub-ms resolution
+   * (performance.timeOrigin + performance.now(): comparable with Date.now() in a browser, and with
+   * another process's clock on this machine) — latency benches map frames to their send time.
+   */
+  onSent: ((type: number, timestamp: number, sentAtMs: number) => void) | null = null;
 
   constructor(file: string) {
     this.#tags = readFlvTags(readFileSync(file)).filter((t) => t.type === MessageType.Audio || t.type === MessageType.Video);
@@ -42,6 +48,7 @@ export class PacedPublisher {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.#stopped || !this.nc.isConnected) return;
         this.maxLateMs = Math.max(this.maxLateMs, performance.now() - (startedAt + timestamp));
+        this.onSent?.(tag.type, timestamp, performance.timeOrigin + performance.now());
         ns.sendMedia(tag.type as typeof MessageType.Audio | typeof MessageType.Video, timestamp, tag.payload);
       }
     }

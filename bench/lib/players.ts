@@ -14,7 +14,11 @@ const CONNECT_CONCURRENCY = 25;
 
 class Player {
   frames = 0;
-  readonly nc = new NetConnection({ connectTimeoutMs: PLAY_TIMEOUT_MS });
+  readonly nc: NetConnection;
+
+  constructor(ca?: string) {
+    this.nc = new NetConnection({ connectTimeoutMs: PLAY_TIMEOUT_MS, ...(ca ? { ca: [ca] } : {}) });
+  }
 
   /** Resolves once the first audio/video message arrives; `onFirst` runs at that moment. */
   async start(url: string, stream: string, onFirst?: () => void): Promise<void> {
@@ -43,13 +47,13 @@ const players: Player[] = [];
 let failed = 0;
 let resetAt = Date.now();
 
-async function grow(url: string, stream: string, count: number): Promise<PlayerReply> {
+async function grow(url: string, stream: string, count: number, ca?: string): Promise<PlayerReply> {
   const wanted = count - players.length - failed;
   let next = 0;
   const worker = async () => {
     while (next < wanted) {
       next++;
-      const player = new Player();
+      const player = new Player(ca);
       try {
         await player.start(url, stream);
         players.push(player);
@@ -66,7 +70,7 @@ async function grow(url: string, stream: string, count: number): Promise<PlayerR
 async function handle(request: PlayerRequest): Promise<PlayerReply> {
   switch (request.cmd) {
     case 'grow':
-      return grow(request.url, request.stream, request.count);
+      return grow(request.url, request.stream, request.count, request.ca);
     case 'reset':
       for (const p of players) p.frames = 0;
       resetAt = Date.now();

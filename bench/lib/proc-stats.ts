@@ -25,11 +25,26 @@ export function cpuMs(pid: number): number {
   return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SEC;
 }
 
+/** Reads "<key>: <n> kB" lines of a /proc file, in bytes. */
+function procBytes(file: string): (key: string) => number {
+  const text = readFileSync(file, 'utf8');
+  return (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+}
+
 /** Resident set size now (VmRSS) and its peak (VmHWM), in bytes. */
 export function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  const bytes = procBytes(`/proc/${pid}/status`);
+  return { rss: bytes('VmRSS'), peak: bytes('VmHWM') };
+}
+
+/**
+ * Of the resident memory, what the process allocated itself (Anonymous: heaps, stacks) and what is
+ * file-backed (the node binary's code, builtins and ICU data, libraries: shared with every process
+ * that maps the same files and dropped by the kernel under pressure), in bytes.
+ */
+export function residentSplit(pid: number): { anonymous: number; fileBacked: number } {
+  const bytes = procBytes(`/proc/${pid}/smaps_rollup`);
+  return { anonymous: bytes('Anonymous'), fileBacked: bytes('Rss') - bytes('Anonymous') };
 }
 
 /** CPU use of a process over a window, as a fraction of one core (1.0 = one core busy). */

@@ -68,8 +68,11 @@ async function startOurs(): Promise<RelayPair> {
   };
 }
 
-/** One foreground nginx process (no master, no daemon), its own prefix, pid file and logs. */
-async function startNginx(dir: string, push: number | null): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
+/**
+ * One foreground nginx-rtmp process (no master, no daemon), its own prefix, pid file and logs, with
+ * `appLines` in its application `live` (the relay bench's `push`, the HLS bench's `hls on`).
+ */
+export async function startNginx(dir: string, appLines: readonly string[]): Promise<{ pid: number; port: number; stop: () => Promise<void> }> {
   const port = await freePort();
   const conf = path.join(dir, `nginx-${port}.conf`);
   writeFileSync(
@@ -87,7 +90,7 @@ rtmp {
     access_log ${dir}/access-${port}.log;
     application live {
       live on;
-${push === null ? '' : `      push rtmp://127.0.0.1:${push}/live;\n`}    }
+${appLines.map((line) => `      ${line}\n`).join('')}    }
   }
 }
 `,
@@ -104,8 +107,8 @@ ${push === null ? '' : `      push rtmp://127.0.0.1:${push}/live;\n`}    }
 
 async function startNginxPair(): Promise<RelayPair> {
   const dir = tempDir('relay-nginx');
-  const b = await startNginx(dir, null);
-  const a = await startNginx(dir, b.port).catch(async (error: unknown) => {
+  const b = await startNginx(dir, []);
+  const a = await startNginx(dir, [`push rtmp://127.0.0.1:${b.port}/live;`]).catch(async (error: unknown) => {
     await b.stop(); // would outlive the bench otherwise
     throw error;
   });

@@ -114,15 +114,16 @@ export async function measureDirectCalls(calls: number): Promise<number[]> {
     memoryLimitMb: 64,
     handlerTimeoutMs: 5000,
     hooks: new RecordingHooks(),
+    onScriptError: (error) => process.stderr.write(`direct sandbox script error: ${error.message}\n`),
     onFatal: (error) => process.stderr.write(`direct sandbox failed: ${error.message}\n`),
   });
   try {
     await sandbox.start();
-    await sandbox.connect(clientInfo('c1'), []);
+    await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
     const times: number[] = [];
     for (let i = 0; i < calls + WARMUP_CONNECTS; i++) {
       const started = performance.now();
-      await sandbox.call('c1', 'add', [1, 2]);
+      await sandbox.dispatch('call', { clientId: 'c1', method: 'add', args: [1, 2] });
       if (i >= WARMUP_CONNECTS) times.push(performance.now() - started);
     }
     return times;

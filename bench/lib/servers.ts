@@ -3,15 +3,15 @@
  * attributes CPU and memory to exactly one of them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BacklogReply } from './backlog.ts';
 import { freePort, waitForPort } from './proc-stats.ts';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const NODE_FLAGS = ['--no-node-snapshot', '--import', 'tsx'];
 const START_TIMEOUT_MS = 30_000;
 /** App and stream names valid for both servers (node-media-server wants /^[a-zA-Z0-9_-]+$/ for each). */
 export const APP = 'live';
@@ -24,6 +24,8 @@ export interface ServerProcess {
   kind: ServerKind;
   pid: number;
   rtmpPort: number;
+  /** Our server's HTTP port (RTMPT, admin); 0 for node-media-server. */
+  httpPort: number;
   /** Player backlog as the server process sees it; null when this child has no IPC (runtime/main.ts). */
   backlog(clientPort: number): Promise<BacklogReply | null>;
   stop(): Promise<void>;
@@ -51,22 +53,28 @@ function tempDir(prefix: string): string {
  * `probe` false: runtime/main.ts exactly as an operator runs it (fan-out CPU figures).
  * `probe` true: bench/lib/our-server-probe.ts, same server plus a backlog query over IPC.
  */
-export async function startServer(kind: ServerKind, probe = false): Promise<ServerProcess> {
+export async function startServer(kind: ServerKind, probe = false, extraArgs: string[] = []): Promise<ServerProcess> {
+  if (kind !== 'ours' && extraArgs.length > 0) throw new Error('extra server arguments are for our server only');
   const rtmpPort = await freePort();
   const dir = tempDir(kind);
   let args: string[];
+  let httpPort = 0;
   if (kind === 'ours') {
     const apps = path.join(dir, 'apps');
     mkdirSync(apps);
     mkdirSync(path.join(apps, APP)); // a folder without main.asc: an app that accepts everyone
-    const httpPort = await freePort();
+    httpPort = await freePort();
     const script = probe ? 'bench/lib/our-server-probe.ts' : 'runtime/main.ts';
-    args = [script, '--apps', apps, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', 'warn'];
+    // Every player of the load generator comes from 127.0.0.1: lift the per-IP connection budget
+    // (a caller with a config of its own lifts it there: the last --config wins).
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ rtmp: { maxConnectionsPerIp: 100_000 }, http: { maxConnectionsPerIp: 100_000 } }));
+    args = [script, '--apps', apps, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort), '--log-level', 'warn', '--config', config, ...extraArgs];
   } else {
     args = ['bench/lib/nms-server.ts', '--rtmp-port', String(rtmpPort), '--data-path', dir];
   }
   const ipc = kind === 'nms' || probe;
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...args], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
   });
@@ -81,6 +89,7 @@ export async function startServer(kind: ServerKind, probe = false): Promise<Serv
     kind,
     pid: child.pid!,
     rtmpPort,
+    httpPort,
     backlog: (clientPort) => {
       if (!ipc || !child.connected) return Promise.resolve(null);
       return new Promise((resolve) => {

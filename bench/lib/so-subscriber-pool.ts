@@ -1,6 +1,7 @@
 /** Parent side of the shared-object bench's subscriber children (so-subscribers.ts). */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { NODE_FLAGS, REPO_ROOT, stopChild } from './servers.ts';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
+import { REPO_ROOT, stopChild } from './servers.ts';
 
 export type SubscriberRequest = { cmd: 'join'; url: string; so: string; count: number } | { cmd: 'report' };
 export type SubscriberReply =
@@ -28,7 +29,7 @@ export class SubscriberPool {
     const n = Math.max(1, Math.min(processes, total));
     this.#counts = Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
     this.#children = this.#counts.map(() =>
-      spawn(process.execPath, [...nodeArgs, ...NODE_FLAGS, 'bench/lib/so-subscribers.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      spawn(process.execPath, [...nodeArgs, ...SOURCE_NODE_FLAGS, 'bench/lib/so-subscribers.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
     );
   }
 

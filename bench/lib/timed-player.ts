@@ -18,6 +18,8 @@ export interface VideoArrival {
 export interface TimedPlayerOptions {
   digest?: boolean;
   timeoutMs?: number;
+  /** A PEM CA trusted for rtmps/rtmpts URLs. */
+  ca?: string;
 }
 
 export class TimedPlayer {
@@ -32,7 +34,7 @@ export class TimedPlayer {
   constructor(options: TimedPlayerOptions = {}) {
     this.#digest = options.digest ?? false;
     this.#timeoutMs = options.timeoutMs ?? 15_000;
-    this.nc = new NetConnection({ connectTimeoutMs: this.#timeoutMs });
+    this.nc = new NetConnection({ connectTimeoutMs: this.#timeoutMs, ...(options.ca ? { ca: [options.ca] } : {}) });
   }
 
   /** Connects, plays, resolves at the first video message. */

@@ -1,10 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import os from 'node:os';
 import type { AppInstance } from '../instances/app-instance.ts';
 import type { Logger } from '../log/logger.ts';
 import { streamCodecs } from '../media/codec-names.ts';
 import type { FlvEgressStats } from '../media/flv-egress.ts';
+import { HlsEgress, type HlsEgressStats } from '../media/hls/hls-egress.ts';
+import type { TransportName } from '../rtmp/transport.ts';
+import { admitAdminRequest } from './admin-access.ts';
 
 /*
  * Admin API: JSON over the server's own HTTP port.
@@ -22,13 +24,7 @@ import type { FlvEgressStats } from '../media/flv-egress.ts';
  *   GET /admin/getApps  /admin/getAppStats?app=  /admin/getLiveStreams?appInst=app/inst  /admin/getServerStats
  * answer FMS's result object {level, code, timestamp, data} (errors: level "error", description),
  * always as JSON: FMS answers XML over HTTP, but JSON is what scripts and dashboards parse today,
- * and one format keeps one code path. `auser`/`apswd` are ignored; see the access rule below.
- *
- * Access (checkAdminAccess): with no token configured, only loopback clients are answered (the HTTP
- * port binds 127.0.0.1 by default), and only with a loopback Host header and no foreign Origin, so
- * a web page in a local browser can neither read these routes via DNS rebinding nor POST to them.
- * With a token configured, every request needs `Authorization: Bearer <token>`, loopback included
- * (a reverse proxy on the same machine makes every client look like loopback).
+ * and one format keeps one code path. `auser`/`apswd` are ignored; access is admin-access.ts's rule.
  */
 
 /** What the admin layer reads; the composition root implements it. */
@@ -37,12 +33,19 @@ export interface AdminSource {
   rtmpPort(): number;
   httpPort(): number;
   rtmpConnections(): number;
+  /** Open inbound connections per transport (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte). */
+  connectionsByTransport(): Record<TransportName, number>;
+  /** Bound ports; 0 for a door that is closed (RTMPS/HTTPS without a certificate). */
+  ports(): { rtmp: number; http: number; rtmps: number; https: number };
+  /** Open RTMPT sessions (RTMPT and RTMPTS). */
+  rtmptSessions(): number;
   /** Application names in the catalog (applications folder). */
   apps(): string[];
   instances(): AppInstance[];
   httpFlv(): FlvEgressStats;
   /** Script isolates of the process: alive now, and lost for good to isolated-vm catastrophic errors. */
   isolates(): { live: number; lost: number };
+  hls(): HlsEgressStats;
 }
 
 export interface AdminApiOptions {
@@ -59,77 +62,6 @@ export interface AdminApiOptions {
 export interface ReloadResult {
   reloaded: string[];
   failed: string[];
-}
-
-export interface AccessRequest {
-  remoteAddress?: string;
-  host?: string;
-  origin?: string;
-  authorization?: string;
-}
-
-export type AccessDecision = { ok: true } | { ok: false; status: 401 | 403; reason: string };
-
-/** The access rule of every admin route and /metrics (pure, so tests can feed it any address). */
-export function checkAdminAccess(request: AccessRequest, token: string | null): AccessDecision {
-  if (token) {
-    const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
-    if (presented !== undefined && tokensEqual(presented, token)) return { ok: true };
-    return { ok: false, status: 401, reason: 'a valid bearer token is required' };
-  }
-  if (!isLoopbackAddress(request.remoteAddress)) return { ok: false, status: 403, reason: 'admin routes answer loopback clients only unless a token is configured' };
-  if (request.host !== undefined && !isLoopbackHostHeader(request.host)) return { ok: false, status: 403, reason: 'Host is not a loopback name' };
-  if (request.origin !== undefined && !sameOrigin(request.origin, request.host)) return { ok: false, status: 403, reason: 'cross-origin requests are refused' };
-  return { ok: true };
-}
-
-/** Equal-time comparison; hashing first makes the lengths equal (and hides the token's length). */
-function tokensEqual(presented: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(presented), digest(expected));
-}
-
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.replace(/^::ffff:/i, '');
-  return address === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
-}
-
-function hostName(host: string): string {
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':')[0]!;
-  return name.toLowerCase();
-}
-
-function isLoopbackHostHeader(host: string): boolean {
-  const name = hostName(host);
-  return name === 'localhost' || isLoopbackAddress(name);
-}
-
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host.toLowerCase() === host.toLowerCase();
-  } catch {
-    return false; // "null" or garbage
-  }
-}
-
-/** Applies the access rule to a request; on refusal answers it and returns false. */
-export function admitAdminRequest(req: http.IncomingMessage, res: http.ServerResponse, token: string | null, log: Logger): boolean {
-  const header = (name: string) => {
-    const value = req.headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const decision = checkAdminAccess(
-    { remoteAddress: req.socket.remoteAddress, host: header('host'), origin: header('origin'), authorization: header('authorization') },
-    token,
-  );
-  if (decision.ok) return true;
-  log.warn({ ip: req.socket.remoteAddress, path: (req.url ?? '').split('?')[0], reason: decision.reason }, 'admin request refused');
-  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
-  if (decision.status === 401) headers['www-authenticate'] = 'Bearer';
-  res.writeHead(decision.status, headers);
-  res.end(JSON.stringify({ error: decision.reason }));
-  return false;
 }
 
 type Reply = { status: number; body: unknown };
@@ -246,7 +178,11 @@ export class AdminApi {
     return {
       rtmpPort: source.rtmpPort(),
       httpPort: source.httpPort(),
+      rtmpsPort: source.ports().rtmps,
+      httpsPort: source.ports().https,
       connections: source.rtmpConnections(),
+      connectionsByTransport: source.connectionsByTransport(),
+      rtmptSessions: source.rtmptSessions(),
       apps: source.apps(),
       instances: source.instances().map((i) => ({
         name: i.name,
@@ -258,6 +194,7 @@ export class AdminApi {
       uptimeSec: Math.round((Date.now() - source.startedAt) / 1000),
       httpFlv: source.httpFlv(),
       isolates: source.isolates(),
+      hls: source.hls(),
     };
   }
 
@@ -312,7 +249,8 @@ export class AdminApi {
       cpu_Usage: Math.round(((cpu.user + cpu.system) / 1000 / uptimeMs) * 100),
       memory_Usage: Math.round((1 - os.freemem() / os.totalmem()) * 100),
       physical_Mem: process.memoryUsage().rss,
-      num_cores: 1,
+      // CPUs this process may run on (affinity and container limits included), what an operator sizes by.
+      num_cores: os.availableParallelism(),
       io: {
         connected: source.rtmpConnections(),
         bytes_in: sessions.reduce((n, s) => n + s.connection.bytesIn, 0),
@@ -350,6 +288,8 @@ function clientsOf(i: AppInstance) {
     ip: s.info.ip,
     agent: s.info.agent,
     protocol: s.info.protocol,
+    secure: s.info.secure,
+    transport: s.connection.transportName,
     referrer: s.info.referrer,
     pageUrl: s.info.pageUrl,
     connectedAt: new Date(s.connectedAt).toISOString(),
@@ -376,6 +316,8 @@ function streamsOf(i: AppInstance) {
     packetsIn: s.packetsIn,
     lastTimestamp: s.lastTimestamp,
     flvPath: `/${[i.def.name, i.instanceName, s.name].map(encodeURIComponent).join('/')}.flv`,
+    /** Live HLS/LL-HLS playlist (packaged from its first request); null when HLS is off for the app. */
+    hlsPath: i.def.settings?.hls.enabled === false ? null : HlsEgress.playlistPath(i.def.name, i.instanceName, s.name),
   }));
 }
 

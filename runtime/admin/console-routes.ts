@@ -3,11 +3,14 @@ import { createRequire } from 'node:module';
 import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
-import { admitAdminRequest } from './admin-api.ts';
+import { admitAdminRequest } from './admin-access.ts';
 
 /*
  * The admin console: GET /console (a plain HTML/JS page, no build step) and its assets, including
- * the mpegts.js player served from our own node_modules (nothing from a CDN).
+ * the mpegts.js (HTTP/WS-FLV) and hls.js (LL-HLS) players served from our own node_modules (nothing
+ * from a CDN). GET / redirects to /console (someone opening http://host:8000/ lands on it; a
+ * `#token=…` fragment survives the redirect, as browsers keep the fragment of a Location without one),
+ * under the same access rule.
  *
  * Files come from a fixed table: no request path is ever joined to a directory, so there is no
  * path traversal to defend against.
@@ -22,7 +25,9 @@ import { admitAdminRequest } from './admin-api.ts';
  */
 
 const CONSOLE_DIR = path.join(import.meta.dirname, 'console');
-const MPEGTS_JS = path.join(path.dirname(createRequire(import.meta.url).resolve('mpegts.js/package.json')), 'dist', 'mpegts.js');
+const require = createRequire(import.meta.url);
+const MPEGTS_JS = path.join(path.dirname(require.resolve('mpegts.js/package.json')), 'dist', 'mpegts.js');
+const HLS_JS = path.join(path.dirname(require.resolve('hls.js/package.json')), 'dist', 'hls.min.js');
 
 const JS = 'text/javascript; charset=utf-8';
 const FILES: Record<string, { file: string; type: string }> = {
@@ -31,6 +36,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/console/console.js': { file: path.join(CONSOLE_DIR, 'console.js'), type: JS },
   '/console/console.css': { file: path.join(CONSOLE_DIR, 'console.css'), type: 'text/css; charset=utf-8' },
   '/console/mpegts.js': { file: MPEGTS_JS, type: JS },
+  '/console/hls.js': { file: HLS_JS, type: JS },
 };
 
 /**
@@ -57,14 +63,19 @@ export class ConsoleRoutes {
     this.#options = options;
   }
 
-  /** Handles `/console` and `/console/…`; returns false for other paths. */
+  /** Handles `/`, `/console` and `/console/…`; returns false for other paths. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const pathname = new URL(req.url ?? '/', 'http://host').pathname;
-    if (pathname !== '/console' && !pathname.startsWith('/console/')) return false;
+    if (pathname !== '/' && pathname !== '/console' && !pathname.startsWith('/console/')) return false;
     if (!this.#options.token && !admitAdminRequest(req, res, null, this.#options.log)) return true;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
       res.end('use GET\n');
+      return true;
+    }
+    if (pathname === '/') {
+      res.writeHead(302, { ...SECURITY_HEADERS, location: '/console', 'content-type': 'text/plain' });
+      res.end(req.method === 'HEAD' ? undefined : 'the console is at /console\n');
       return true;
     }
     const entry = FILES[pathname];

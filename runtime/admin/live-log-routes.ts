@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { LiveLog, LiveLogFilter } from '../log/live-log.ts';
-import { admitAdminRequest } from './admin-api.ts';
+import type { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { admitAdminRequest } from './admin-access.ts';
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 const HEARTBEAT_MS = 15_000;
@@ -9,6 +10,9 @@ const HEARTBEAT_MS = 15_000;
 export interface LiveLogRoutesOptions {
   token: string | null;
   log: Logger;
+  /** Unsent bytes an SSE subscriber may hold before records are dropped (http.liveLogMaxBufferedBytes). */
+  maxBufferedBytes: number;
+  budgetLog: RateLimitedLog;
 }
 
 /**
@@ -37,13 +41,31 @@ export class LiveLogRoutes {
     return true;
   }
 
+  /**
+   * SSE with back-pressure: a subscriber that stops reading (a console tab in a sleeping laptop)
+   * holds at most `maxBufferedBytes` of unsent records; past that, records are dropped and counted,
+   * and once its socket drains it gets one `dropped` event saying how many, then live records again.
+   */
   #stream(res: http.ServerResponse, filter: LiveLogFilter, limit: number): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(': connected\n\n'); // send the headers now, not with the first record
-    const push = (record: object) => res.write(`data: ${JSON.stringify(record)}\n\n`);
-    for (const record of this.#liveLog.recent(filter, limit)) push(record);
-    const unsubscribe = this.#liveLog.subscribe(filter, push);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const maxBufferedBytes = this.#options.maxBufferedBytes;
+    let dropped = 0;
+    const send = (text: string): void => {
+      if (dropped === 0 && res.writableLength <= maxBufferedBytes) {
+        res.write(text);
+        return;
+      }
+      if (dropped++ === 0) this.#options.budgetLog.exceeded('http.liveLogMaxBufferedBytes', { ip: res.socket?.remoteAddress, maxBufferedBytes }, 'live-log subscriber too slow; dropping records until it reads');
+    };
+    res.on('drain', () => {
+      if (dropped === 0) return;
+      res.write(`event: dropped\ndata: ${JSON.stringify({ dropped })}\n\n`);
+      dropped = 0;
+    });
+    for (const record of this.#liveLog.recent(filter, limit)) send(`data: ${JSON.stringify(record)}\n\n`);
+    const unsubscribe = this.#liveLog.subscribe(filter, (_record, json) => send(`data: ${json}\n\n`));
+    const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
     this.#streams.add(res);
     res.on('close', () => {
       clearInterval(heartbeat);

@@ -2,7 +2,8 @@ import type http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LiveLog } from '../log/live-log.ts';
 import type { Logger } from '../log/logger.ts';
-import { admitAdminRequest, type AdminSource } from './admin-api.ts';
+import { admitAdminRequest } from './admin-access.ts';
+import type { AdminSource } from './admin-api.ts';
 
 /*
  * Prometheus exposition at GET /metrics (same access rule as the admin API: loopback only, or a
@@ -147,6 +148,10 @@ export class Metrics {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(value()); } });
 
     gauge('fms_rtmp_connections', 'Open inbound RTMP connections (including ones still handshaking)', [], (g) => g.set(source.rtmpConnections()));
+    gauge('fms_rtmp_connections_by_transport', 'Open inbound RTMP connections per transport (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte)', ['transport'], (g) => {
+      for (const [transport, count] of Object.entries(source.connectionsByTransport())) g.set({ transport }, count);
+    });
+    gauge('fms_rtmpt_sessions', 'Open RTMPT/RTMPTS sessions', [], (g) => g.set(source.rtmptSessions()));
     gauge('fms_clients', 'Clients connected to each application instance', ['instance'], (g) => {
       for (const i of source.instances()) g.set({ instance: i.name }, i.sessions.length);
     });

@@ -91,8 +91,8 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'client.virtualKey': partial('stored; Stream.setVirtualPath mappings are not implemented'),
   'client.call': S,
   'client.getStats': partial('bw_in/bw_out are total KB (as application.getStats); the FMS 3 *_queue_* and dropped_audio/video_* fields are absent'),
-  'client.getBandwidthLimit': partial('returns the stored value; no limit is enforced'),
-  'client.setBandwidthLimit': partial('stored, logged as unsupported; no limit is enforced'),
+  'client.getBandwidthLimit': S,
+  'client.setBandwidthLimit': S, // server→client shaped (drops to keyframes), client→server announced (Set Peer Bandwidth)
   'client.ping': partial('sends an RTMP ping and returns whether it went out, without waiting for the answer; the round trip shows in getStats().ping_rtt'),
   'client.checkBandwidth': unsupported(`native bandwidth detection: ${STUB} (a script's own Client.prototype.checkBandwidth works)`),
   'client.getStreamLength': unsupported(`${STUB} when the script calls it (a client's RPC getStreamLength is answered natively)`),
@@ -107,14 +107,14 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
 
   // ---- server-side NetConnection (§4)
   'new NetConnection': S,
-  'nc.connect': S, // rtmp:// only: connect("http://…") (Flash Remoting) is flagged as a pattern
+  'nc.connect': S, // rtmp:// and http(s):// (Flash Remoting); a URL built at run time is flagged as a pattern
   'nc.call': S,
   'nc.close': S,
   'nc.isConnected': S,
   'nc.uri': S,
   'nc.objectEncoding': S,
   'nc.onStatus': S,
-  'nc.addHeader': unsupported(`Flash Remoting headers: ${STUB}`),
+  'nc.addHeader': S,
 
   // ---- server-side NetStream (§5)
   'new NetStream': S,
@@ -174,7 +174,7 @@ export const API_TIERS: Readonly<Record<string, TierEntry>> = {
   'so.mark': unsupported(STUB),
   'so.onStatus': partial('called for proxied SOs with the owner\'s refusals (NoReadAccess, NoWriteAccess…); a local SO raises none'),
   'so.resyncDepth': S,
-  'so.isDirty': unsupported(NOT_DEFINED),
+  'so.isDirty': S,
   'so.autoCommit': unsupported(NOT_DEFINED),
 
   // ---- File, XML, LoadVars, sockets, web services, AMS-era classes (§8, §9)

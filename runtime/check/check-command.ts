@@ -11,7 +11,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_CONFIG } from '../config.ts';
 import { loadAppSettings } from '../instances/application-xml.ts';
-import { decodeScript, findAppScript, ScriptLoader } from '../sandbox/script-loader.ts';
+import { BUILTIN_SCRIPTLIB_DIR, decodeScript, findAppScript, ScriptLoader } from '../sandbox/script-loader.ts';
+import { relativeInside } from '../common/path-containment.ts';
+import { servedProtocols } from './served-protocols.ts';
 import { summarize, toJson, toTable, type AppCheck } from './report.ts';
 import { literalLoads, parseScript, scanScripts, type Finding, type ParsedScript } from './scanner.ts';
 
@@ -23,13 +25,22 @@ export const CHECK_USAGE = `Usage: npm run check -- [--json] <app folder>...
   --json   machine-readable output
   Exit code: 0 nothing unsupported, 1 something unsupported is used, 2 usage error.`;
 
+/**
+ * What else FMS's script library held, which apps load() but this runtime does not ship: each gets
+ * a row that says what it was and where to put a copy of it.
+ */
+const FMS_SCRIPTLIB: { name: RegExp; what: string }[] = [
+  { name: /^(components|framework|facade|application)\.asc$|^components\//i, what: "FMS's communication components framework (components.asc, framework.asc, components/*.asc)" },
+  { name: /^webservices\//i, what: "FMS's WebServices library (webservices/*.asc; the WebService class is a stub here)" },
+];
+
 /** Folders that hold data, not code (as in the hot-reload watcher). */
 const DATA_FOLDERS = new Set(['streams', 'sharedobjects', 'node_modules']);
 const MAX_DEPTH = 4;
 
 export function checkApp(appDir: string, shownAs = appDir): AppCheck {
   const dir = path.resolve(appDir);
-  const { settings, issues } = loadAppSettings(path.dirname(dir), dir, DEFAULT_CONFIG.scripts);
+  const { settings, issues } = loadAppSettings(path.dirname(dir), dir, { ...DEFAULT_CONFIG.scripts, hls: DEFAULT_CONFIG.hls });
   const main = findAppScript(dir, path.basename(dir));
   if (main === null) return { app: shownAs, files: [], findings: [], applicationXml: issues };
   const loader = new ScriptLoader({ appDir: dir, scriptPath: main, scriptLibPaths: settings.libPaths });
@@ -44,14 +55,21 @@ export function checkApp(appDir: string, shownAs = appDir): AppCheck {
     const script = parseScript({ name: display(file), source: decodeScript(readFileSync(file)).text });
     parsed.set(file, script);
     for (const load of literalLoads(script)) {
+      const where = { kind: 'pattern' as const, file: script.file.name, line: load.line };
       let target: string;
       try {
         target = loader.resolve(load.name);
       } catch {
-        // netservices.asc has its own pattern row; anything else missing stops the instance's start.
-        if (!/(^|[\\/])netservices\.asc$/i.test(load.name)) {
-          extra.push({ kind: 'pattern', name: `load("${load.name}")`, tier: 'unsupported', note: 'file not found in the app folder or ScriptLibPath: the instance would fail to start', file: script.file.name, line: load.line });
-        }
+        const fms = FMS_SCRIPTLIB.find((lib) => lib.name.test(load.name.replace(/\\/g, '/')));
+        const note = fms
+          ? `${fms.what} is not shipped with this runtime: copy it from an FMS installation's scriptlib folder into the app folder or a scripts.libPaths folder, or the instance fails to start`
+          : 'file not found in the app folder or ScriptLibPath: the instance would fail to start';
+        extra.push({ ...where, name: `load("${load.name}")`, tier: 'unsupported', note });
+        continue;
+      }
+      // The runtime's own script library (netservices.asc): provided, not the app's code to scan.
+      if (relativeInside(BUILTIN_SCRIPTLIB_DIR, target) !== null) {
+        extra.push({ ...where, name: `${load.name} (provided by the runtime)`, tier: 'supported', note: 'Flash Remoting library of FMS\'s script library, shipped in host-api/scriptlib/' });
         continue;
       }
       visit(target);
@@ -60,7 +78,8 @@ export function checkApp(appDir: string, shownAs = appDir): AppCheck {
   visit(main);
   for (const file of ascFiles(dir)) visit(file);
   const scripts = [...parsed.values()];
-  return { app: shownAs, files: scripts.map((s) => s.file.name), findings: [...scanScripts(scripts), ...extra], applicationXml: issues };
+  const findings = [...scanScripts(scripts, { protocols: servedProtocols(DEFAULT_CONFIG) }), ...extra];
+  return { app: shownAs, files: scripts.map((s) => s.file.name), findings, applicationXml: issues };
 }
 
 function ascFiles(dir: string, depth = 0): string[] {

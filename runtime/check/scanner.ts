@@ -19,7 +19,7 @@ import { parse, type Node } from 'acorn';
 import { parse as parseLoose } from 'acorn-loose';
 import { fullAncestor } from 'acorn-walk';
 import { API_TIERS, CLASS_NAMES, INSTANCE_PREFIX, tierOf, type Tier } from './api-tiers.ts';
-import { findPatterns } from './patterns.ts';
+import { findPatterns, type PatternOptions } from './patterns.ts';
 
 export interface ScriptFile {
   /** Shown in the report (relative to the app folder). */
@@ -131,6 +131,12 @@ class ScriptScan {
   /** Variable or dotted path → class of the object assigned to it. */
   readonly bindings = new Map<string, string>();
   readonly findings: Finding[] = [];
+
+  readonly #patterns: PatternOptions | undefined;
+
+  constructor(patterns?: PatternOptions) {
+    this.#patterns = patterns;
+  }
 
   collect(script: ParsedScript): void {
     const program = script.ast as AnyNode;
@@ -255,7 +261,7 @@ class ScriptScan {
       else if (node.type === 'NewExpression') this.#construct(node, file);
       else if (node.type === 'CallExpression') this.#call(node, ancestors, file);
     });
-    for (const finding of findPatterns(script, this.defined)) this.findings.push(finding);
+    for (const finding of findPatterns(script, this.defined, this.#patterns)) this.findings.push(finding);
   }
 
   #record(name: string, file: string, node: AnyNode, override?: { tier: Tier; note: string }): void {
@@ -314,8 +320,8 @@ class ScriptScan {
 }
 
 /** Every finding of a set of scripts that share one global scope, in file then line order. */
-export function scanScripts(scripts: ParsedScript[]): Finding[] {
-  const scan = new ScriptScan();
+export function scanScripts(scripts: ParsedScript[], patterns?: PatternOptions): Finding[] {
+  const scan = new ScriptScan(patterns);
   // A walk that overflows the stack (see parseScript) skips the rest of that file, not the report.
   const overflowed = new Set<ParsedScript>();
   const guarded = (script: ParsedScript, work: () => void) => {

@@ -1,7 +1,9 @@
-import net from 'node:net';
+import type { SecureContext } from 'node:tls';
 import { DEFAULT_CONNECTION_OPTIONS, RtmpConnection, type RtmpCommand } from '../rtmp/connection.ts';
 import { TypedEmitter } from '../common/typed-emitter.ts';
+import { DEFAULT_PORTS, isRtmpe, openClientTransport, schemeOf } from './client-transport.ts';
 import { NetStream } from './net-stream.ts';
+import { trustedContext } from './tls-trust.ts';
 
 export type InfoObject = { level: string; code: string; description?: string; [field: string]: unknown };
 
@@ -36,14 +38,19 @@ export interface NetConnectionOptions {
   flashVer?: string;
   swfUrl?: string;
   pageUrl?: string;
-  /** Port used when the URL has none (RTMP's 1935). */
+  /** Port used when the URL has none (default: the scheme's, 1935 for rtmp/rtmpe, 443 for rtmps/rtmpts, 80 for rtmpt/rtmpte). */
   defaultPort?: number;
+  /** CA certificates (PEM) trusted for rtmps/rtmpts besides Node's and the system's. */
+  ca?: (string | Buffer)[];
+  /** Or the whole TLS trust at once (runtime/client/tls-trust.ts); wins over `ca`. */
+  secureContext?: SecureContext;
 }
 
 /**
  * The project's public RTMP client, modelled on Flash's NetConnection: connect with arguments,
  * call with results, `client` methods the server may call, status events. Used by tests, by the
- * samples and by server-side NetConnection relays.
+ * samples and by server-side NetConnection relays. Speaks rtmp://, rtmps:// (TLS, certificates
+ * verified), rtmpt:// and rtmpts:// (HTTP tunnel), rtmpe:// and rtmpte:// (RTMPE).
  */
 export class NetConnection extends TypedEmitter<NetConnectionEvents> {
   /** Methods the server may invoke (client.call / broadcastMsg on the server side). */
@@ -66,15 +73,26 @@ export class NetConnection extends TypedEmitter<NetConnectionEvents> {
 
   /** Resolves with the Connect.Success info; rejects with ConnectError carrying the server's info. */
   connect(uri: string, ...args: unknown[]): Promise<InfoObject> {
-    const url = new URL(uri);
-    if (url.protocol !== 'rtmp:') return Promise.reject(new ConnectError({ level: 'error', code: 'NetConnection.Call.BadVersion', description: `unsupported protocol ${url.protocol}` }));
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      return Promise.reject(new ConnectError({ level: 'error', code: 'NetConnection.Connect.Failed', description: 'not a URI' }));
+    }
+    const scheme = schemeOf(url);
+    if (!scheme) return Promise.reject(new ConnectError({ level: 'error', code: 'NetConnection.Call.BadVersion', description: `unsupported protocol ${url.protocol}` }));
     this.uri = uri;
     const app = url.pathname.replace(/^\//, '') + (url.search ?? '');
-    const port = url.port ? Number(url.port) : (this.options.defaultPort ?? 1935);
+    const port = url.port ? Number(url.port) : (this.options.defaultPort ?? DEFAULT_PORTS[scheme]);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      const connection = new RtmpConnection(socket, { ...DEFAULT_CONNECTION_OPTIONS, role: 'client' });
+      const secureContext = this.options.secureContext ?? (this.options.ca ? trustedContext(this.options.ca) : undefined);
+      const transport = openClientTransport(scheme, host, port, secureContext ? { secureContext } : {});
+      const connection = new RtmpConnection(transport, {
+        ...DEFAULT_CONNECTION_OPTIONS,
+        role: 'client',
+        ...(isRtmpe(scheme) ? { clientHandshake: { rtmpe: 6 } } : {}),
+      });
       connection.objectEncoding = this.options.objectEncoding ?? 0;
       this.connection = connection;
       let settled = false;

@@ -1,36 +1,46 @@
 import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
-import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { lastFlvTimestamp } from '../media/flv-file.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
-import { resolveStreamFile, resolveVirtualStreamFile } from '../media/stream-files.ts';
+import { recordedFileOf, recordedLengthSec } from './recorded-streams.ts';
 import { ErrorCode, type ScriptError } from '../errors.ts';
+import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
-import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from './client-session.ts';
-import type { StreamHost } from './net-stream-session.ts';
+import type { OutboundNetwork } from './outbound-connections.ts';
+import { DEFAULT_ACCESS, type ClientSession, type SessionOwner } from '../sessions/client-session.ts';
+import { refused, type ConnectOutcome } from '../sessions/connect-request.ts';
+import { CarriedAccess } from './carried-access.ts';
+import { clientHooks, type ClientHooks } from './client-hooks.ts';
+import type { StreamHost } from '../sessions/net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import type { CallOutcome, ClientInfo, InstanceHooks, RejectInfo, StreamInfo } from './script-contract.ts';
+import type { AccessField, CallReply, ClientRecord, StreamRecord } from '../../host-api/protocol.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
-import { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
-import { status } from './status-codes.ts';
-
-export type { ScriptFactory } from './script-generation.ts';
-
-type AccessField = 'readAccess' | 'writeAccess' | 'audioSampleAccess' | 'videoSampleAccess';
-const ACCESS_FIELDS: readonly AccessField[] = ['readAccess', 'writeAccess', 'audioSampleAccess', 'videoSampleAccess'];
+import { DEFAULT_SO_LIMITS, SharedObjectStore } from '../shared-objects/shared-object-store.ts';
+import type { SoLimits } from '../shared-objects/shared-object-budget.ts';
+import { status } from '../common/status-codes.ts';
+import { NO_RECORDING_SETTINGS, publishRecordingLimits } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS } from '../sessions/bandwidth-settings.ts';
+import type { RecordingLimits } from '../media/recorder.ts';
 
 export interface AppInstanceOptions {
-  /** Root folder of persistent shared objects. */
-  sharedObjectsDir: string;
-  /** This server's RTMP port: where rtmp://localhost/... without a port goes. */
-  ownRtmpPort: () => number;
-  connectTimeoutMs: number;
+  /** The folder of an application's persistent shared objects (one sub-folder per instance). */
+  sharedObjectsDir: (app: AppDefinition) => string;
+  /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
+  network: OutboundNetwork;
   idleUnloadSec: number;
   /** How long an unload waits for the script (queued events, onAppStop, onDisconnect) before ending it. */
   unloadTimeoutMs: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
+  /** sharedObjects.maxSlotBytes / maxObjectBytes / maxInstanceBytes. */
+  sharedObjectLimits?: SoLimits;
+  /** scripts.hostMemoryMb in bytes: host memory the script may cause before the instance is shut down. */
+  hostMemoryBytes?: number;
+  /** scripts.maxOutboundConnections. */
+  maxOutboundConnections?: number;
+  /** A stream of this instance started publishing (HLS packaging "always"). */
+  onStreamPublish?(instance: AppInstance, stream: LiveStream): void;
+  /** Starts/stops HLS packaging of one of this instance's streams (f4f: record()); false if refused. */
+  packageHls?(instance: AppInstance, streamName: string, on: boolean): boolean;
 }
 
 type InstanceState = 'starting' | 'running' | 'stopping' | 'closed';
@@ -54,12 +64,10 @@ export class AppInstance implements SessionOwner, StreamHost {
   #gen: ScriptGeneration;
   /** 1 for the first script; each hot reload that carried the clients over adds one. */
   generation = 1;
-  /**
-   * Carried-over clients whose onConnect in the new generation has not decided yet, with the access
-   * fields (readAccess…) its script has set so far. Until it decides, the limits the old script set
-   * stay enforced; then the fields it did not set fall back to the defaults a new Client starts with.
-   */
-  readonly #carriedAccess = new Map<string, Set<AccessField>>();
+  /** Clients a hot reload carried over, until the new script decides about them. */
+  readonly #carried = new CarriedAccess(() => this.#accessDefaults());
+  /** The instance's half of the bridge for its clients (the same for every script generation). */
+  readonly #clientHooks: ClientHooks;
   /** What every script generation borrows from this instance. */
   readonly #generationHost: GenerationHost;
   /** Remote shared objects of this instance (clients use them over RTMP messages 19/16). */
@@ -69,6 +77,9 @@ export class AppInstance implements SessionOwner, StreamHost {
   #state: InstanceState = 'starting';
   #started: Promise<boolean>;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** scripts.hostMemoryMb: over it the instance is shut down like an isolate out of memory. */
+  readonly #hostMemory: HostMemoryBudget;
+  #idleSinceMs = 0;
   /** onDisconnect handlers queued but not yet run (unload waits for them). */
   readonly #disconnecting = new Set<Promise<void>>();
   stats = { totalConnects: 0, totalDisconnects: 0, scriptErrors: 0 };
@@ -80,21 +91,41 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#options = options;
     this.log = log.child({ app: this.name });
     this.#onClosed = onClosed;
-    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes });
+    this.streams = new StreamRegistry({ gopCacheMaxBytes: options.gopCacheMaxBytes, onPublish: (stream) => options.onStreamPublish?.(this, stream) });
     this.#createScript = createScript;
-    this.sharedObjects = new SharedObjectStore({ dataDir: options.sharedObjectsDir, app: def.name, instance: instanceName, log: this.log });
-    this.sharedObjects.onSync = (name, list) => this.#gen.mediaEvent({ kind: 'soSync', name, list: list as unknown as Record<string, unknown>[] });
-    this.sharedObjects.onSend = (name, handler, args) => this.#gen.mediaEvent({ kind: 'soSend', name, handler, args });
+    const soLimits = options.sharedObjectLimits ?? DEFAULT_SO_LIMITS;
+    this.sharedObjects = new SharedObjectStore({
+      appDataDir: options.sharedObjectsDir(def),
+      instance: instanceName,
+      log: this.log,
+      limits: soLimits,
+      admitScriptBytes: (bytes) => this.#hostMemory.admit(bytes),
+    });
+    this.sharedObjects.onSync = (name, list) => this.#gen.event('soSync', { name, list: list as unknown as Record<string, unknown>[] });
+    this.sharedObjects.onSend = (name, handler, args) => this.#gen.event('soSend', { name, handler, args });
+    this.#clientHooks = clientHooks({
+      name: this.name,
+      log: this.log,
+      stats: this.stats,
+      session: (clientId) => this.#sessions.get(clientId),
+      sessions: () => this.#sessions.values(),
+      carried: this.#carried,
+      shutdown: () => queueMicrotask(() => void this.unload('Application.Shutdown')),
+    });
     this.#generationHost = {
       name: this.name,
       instanceName,
       streams: this.streams,
       sharedObjects: () => this.sharedObjects,
       recordedFile: (name) => this.recordedFile(name),
+      packageHls: (name, on) => options.packageHls?.(this, name, on) ?? false,
+      recordingSettings: () => this.def.settings?.recording ?? NO_RECORDING_SETTINGS,
       streamLengthSec: (name) => this.streamLengthSec(name),
-      ownRtmpPort: options.ownRtmpPort,
+      network: options.network,
       relayMaxBufferedBytes: options.playerMaxBufferedBytes,
-      clientHooks: this.#hooks,
+      maxOutboundConnections: options.maxOutboundConnections ?? 64,
+      maxSlotBytes: soLimits.maxSlotBytes,
+      clientHooks: this.#clientHooks,
       reportScriptError: (error) => this.#reportScriptError(error),
       onFatal: (gen, error) => {
         if (gen === this.#gen) this.#fatal(error);
@@ -106,7 +137,16 @@ export class AppInstance implements SessionOwner, StreamHost {
       log: this.log,
     };
     this.#gen = new ScriptGeneration(def, this.#generationHost, createScript);
+    this.#hostMemory = new HostMemoryBudget(this.name, options.hostMemoryBytes ?? 128 * 1024 * 1024, () => this.hostMemoryBytes, (error) => this.#fatal(error));
     this.#started = this.#start();
+  }
+
+  /**
+   * Host memory the script holds outside its isolate: shared-object slots it wrote last and SOs it
+   * opened, its open-file buffers and timers, its outbound queues and proxied-SO calls waiting.
+   */
+  get hostMemoryBytes(): number {
+    return this.sharedObjects.scriptBytes + this.#gen.hostBytes();
   }
 
   get streamHost(): StreamHost {
@@ -115,13 +155,15 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** FMS layout: recorded streams live in <app>/streams/<instance>/<name>.flv, unless Application.xml maps the name elsewhere. */
   recordedFile(name: string): string | null {
-    const mapped = resolveVirtualStreamFile(this.def.settings?.streamDirs ?? [], name);
-    if (mapped !== undefined) return mapped;
-    return resolveStreamFile(path.join(this.def.dir, 'streams'), this.instanceName, name);
+    return recordedFileOf(this.def, this.instanceName, name);
   }
 
   get playerMaxBufferedBytes(): number {
     return this.#options.playerMaxBufferedBytes;
+  }
+
+  publishRecordingLimits(): RecordingLimits {
+    return publishRecordingLimits(this.def.settings?.recording ?? NO_RECORDING_SETTINGS);
   }
 
   /** Resolves true once the script's top level and onAppStart ran, false if the start failed. */
@@ -137,6 +179,11 @@ export class AppInstance implements SessionOwner, StreamHost {
     return [...this.#sessions.values()];
   }
 
+  /** Since when this running instance has had no client (its idle unload is pending), else null. */
+  get idleSince(): number | null {
+    return this.#idleTimer === null || this.#state !== 'running' ? null : this.#idleSinceMs;
+  }
+
   async #start(): Promise<boolean> {
     try {
       await this.#gen.script.start();
@@ -146,8 +193,11 @@ export class AppInstance implements SessionOwner, StreamHost {
       if (this.#sessions.size === 0) this.#scheduleIdle(); // started without a client (reload, load on startup)
       return true;
     } catch (error) {
+      if (this.#state === 'closed') return false; // shut down while starting (host memory): logged then
       this.#reportScriptError(error);
       this.log.error('instance failed to start');
+      // The clients waiting for this start hear why before the close (a bare close looks like a server that is down).
+      for (const session of this.sessions) session.decide(this.#startFailed());
       this.#close();
       return false;
     }
@@ -158,14 +208,20 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#cancelIdle();
     this.#sessions.set(session.id, session);
     this.#defaultAccess(session);
-    session.attach(this, this.#options.connectTimeoutMs);
+    this.#defaultBandwidth(session);
+    session.join(this);
     this.stats.totalConnects++;
     if (!(await this.#started) || this.#state !== 'running') {
-      session.rejectWith(status.connectRejected(`Application (${this.name}) failed to start.`));
+      session.decide(this.#startFailed());
       return;
     }
     if (session.state !== 'pending') return;
     await this.#decideConnect(this.#gen, session);
+  }
+
+  /** What a client connecting to an instance that could not start gets (its script's file:line stays in the log). */
+  #startFailed(): ConnectOutcome {
+    return refused(status.connectRejected(`Application (${this.name}) failed to start.`), 'application failed to start');
   }
 
   /** The Client access properties before the script's onConnect: FMS defaults, then Application.xml's. */
@@ -173,32 +229,29 @@ export class AppInstance implements SessionOwner, StreamHost {
     Object.assign(session.info, this.#accessDefaults());
   }
 
+  /** Application.xml Client/Bandwidth and BandwidthCap, before onConnect (a script may change them there). */
+  #defaultBandwidth(session: ClientSession): void {
+    session.setBandwidthDefaults(this.def.settings?.bandwidth ?? NO_BANDWIDTH_LIMITS);
+  }
+
   #accessDefaults(): Record<AccessField, string> {
     const settings = this.def.settings;
     return { ...DEFAULT_ACCESS, ...(settings ? { audioSampleAccess: settings.audioSampleAccess, videoSampleAccess: settings.videoSampleAccess } : {}) };
-  }
-
-  /** A carried client's decision arrived: access fields the new script left alone get their defaults. */
-  #settleCarriedAccess(session: ClientSession): void {
-    const written = this.#carriedAccess.get(session.id);
-    if (!written) return;
-    this.#carriedAccess.delete(session.id);
-    const defaults = this.#accessDefaults();
-    for (const field of ACCESS_FIELDS) if (!written.has(field)) session.info[field] = defaults[field];
   }
 
   /**
    * onConnect in one generation; a generation retired meanwhile has handed the decision on.
    * `info` is what the script's Client starts from (a carried client's: the defaults).
    */
-  async #decideConnect(gen: ScriptGeneration, session: ClientSession, info: ClientInfo = session.info): Promise<void> {
-    const outcome = await gen.script.connect(info, session.connectArgs).catch((error: unknown) => {
+  async #decideConnect(gen: ScriptGeneration, session: ClientSession, info: ClientRecord = session.info): Promise<void> {
+    const outcome = await gen.script.dispatch('connect', { client: info, args: session.connectArgs }).catch((error: unknown) => {
       this.#reportScriptError(error);
       return 'reject' as const;
     });
     if (gen !== this.#gen) return; // a hot reload replayed this connect into the new generation
-    if (outcome === 'accept') this.#hooks.acceptConnection(session.id);
-    else if (outcome === 'reject') this.#hooks.rejectConnection(session.id, {});
+    // The handler's value decides like the script's own accept/reject calls do.
+    if (outcome === 'accept') this.#clientHooks.acceptConnection(session.id);
+    else if (outcome === 'reject') this.#clientHooks.rejectConnection(session.id, {});
   }
 
   /**
@@ -246,7 +299,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       // Connected already: the old script's limits stay enforced until the new one decides
       // (a viewer must not publish or write shared objects in between), while the new script's
       // Client starts from the defaults, as a new Client object does.
-      this.#carriedAccess.set(session.id, new Set());
+      this.#carried.carry(session.id);
       work.push(this.#decideConnect(next, session, { ...session.info, ...this.#accessDefaults() }));
     }
     let streams = 0;
@@ -254,7 +307,7 @@ export class AppInstance implements SessionOwner, StreamHost {
       for (const stream of session.streams) {
         if (!stream.publishing) continue;
         streams++;
-        work.push(next.script.publish(session.id, stream.publishing.info).catch((error: unknown) => this.#reportScriptError(error)));
+        work.push(next.script.dispatch('publish', { clientId: session.id, stream: stream.publishing.info }).catch((error: unknown) => this.#reportScriptError(error)));
       }
     }
     await Promise.all(work);
@@ -282,8 +335,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     return { ok: false as const, description: outcome.description };
   }
 
-  #callIn(gen: ScriptGeneration, session: ClientSession, method: string, args: unknown[]): Promise<CallOutcome> {
-    return gen.script.call(session.id, method, args).catch((error: unknown) => {
+  #callIn(gen: ScriptGeneration, session: ClientSession, method: string, args: unknown[]): Promise<CallReply> {
+    return gen.script.dispatch('call', { clientId: session.id, method, args }).catch((error: unknown) => {
       this.#reportScriptError(error);
       return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
     });
@@ -291,27 +344,28 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   /** Stream.length semantics: duration in seconds of a recorded stream, 0 when there is none. */
   streamLengthSec(name: string): number {
-    const file = this.recordedFile(parseStreamName(name).name);
-    if (!file || !existsSync(file)) return 0;
-    return lastFlvTimestamp(file) / 1000;
+    return recordedLengthSec(this.recordedFile(parseStreamName(name).name));
   }
 
-  publishStarted(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {
-    void this.#gen.script.publish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
+  publishStarted(session: ClientSession, _stream: LiveStream, info: StreamRecord): void {
+    this.#gen.event('publish', { clientId: session.id, stream: info });
   }
 
-  publishStopped(session: ClientSession, _stream: LiveStream, info: StreamInfo): void {
+  publishStopped(session: ClientSession, _stream: LiveStream, info: StreamRecord): void {
     if (this.#state === 'closed') return;
-    void this.#gen.script.unpublish(session.id, info).catch((error: unknown) => this.#reportScriptError(error));
+    this.#gen.event('unpublish', { clientId: session.id, stream: info });
   }
 
   sessionClosed(session: ClientSession, _reason: string, wasAccepted: boolean): void {
     if (!this.#sessions.delete(session.id)) return;
-    this.#carriedAccess.delete(session.id);
+    this.#carried.forget(session.id);
     this.stats.totalDisconnects++;
     // onDisconnect is for accepted clients only; rejected or pending ones never joined.
     if (wasAccepted && this.#state !== 'closed') {
-      const done = this.#gen.script.disconnect(session.id).catch((error: unknown) => this.#reportScriptError(error));
+      const done = this.#gen.script.dispatch('disconnect', { clientId: session.id }).then(
+        () => undefined,
+        (error: unknown) => this.#reportScriptError(error),
+      );
       this.#disconnecting.add(done);
       void done.finally(() => this.#disconnecting.delete(done));
     }
@@ -322,6 +376,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (this.#state !== 'running') return;
     this.#cancelIdle();
     const idleUnloadSec = this.def.settings?.idleUnloadSec ?? this.#options.idleUnloadSec; // Application.xml MaxAppIdleTime
+    this.#idleSinceMs = Date.now();
     this.#idleTimer = setTimeout(() => void this.unload('Application.GC'), idleUnloadSec * 1000);
     this.#idleTimer.unref();
   }
@@ -343,7 +398,8 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#state = 'stopping';
     const startedAt = performance.now();
     const wait = new UnloadWait(this.#options.unloadTimeoutMs);
-    const allow = previous === 'running' ? await wait.for(this.#gen.script.stop(code).catch(() => true)) : true;
+    const info = code === 'Application.GC' ? status.appGc() : status.appShutdown();
+    const allow = previous === 'running' ? await wait.for(this.#gen.script.dispatch('appStop', { info }).catch(() => true)) : true;
     if (code === 'Application.GC' && allow === false && this.#sessions.size === 0) {
       wait.end();
       this.#state = 'running';
@@ -372,7 +428,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#reportScriptError(error);
     for (const session of this.sessions) {
       if (session.accepted) session.disconnect('script failure', status.connectAppShutdown(this.name));
-      else session.rejectWith(status.connectRejected(`Application (${this.name}) script failed.`));
+      else session.decide(refused(status.connectRejected(`Application (${this.name}) script failed.`), 'script failure'));
     }
     this.#close();
   }
@@ -391,6 +447,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#cancelIdle();
+    this.#hostMemory.stop();
     this.#gen.retire();
     void this.sharedObjects.close(); // idempotent; flushes persistent shared objects on the fatal path too
     for (const session of this.sessions) session.disconnect('application closed');
@@ -405,93 +462,6 @@ export class AppInstance implements SessionOwner, StreamHost {
       e?.message ?? String(error),
     );
   }
-
-  /** The operations a script may perform on clients, each validated against this instance's own clients. */
-  readonly #hooks: GenerationHost['clientHooks'] = {
-    trace: (text) => this.log.info({ trace: true }, text),
-    scriptError: (info) => {
-      this.stats.scriptErrors++;
-      const { description, ...where } = info;
-      this.log.error({ code: 'Application.Script.Error', ...where }, description);
-    },
-    acceptConnection: (clientId) => {
-      const session = this.#sessions.get(clientId);
-      if (session && this.#carriedAccess.has(clientId)) {
-        this.#settleCarriedAccess(session);
-        session.log.info({ app: this.name }, 'client carried over to the reloaded script');
-        return;
-      }
-      if (!session || session.state !== 'pending') return;
-      session.accept();
-      session.log.info({ app: this.name, agent: session.info.agent }, 'client accepted');
-    },
-    rejectConnection: (clientId, info: RejectInfo) => {
-      const session = this.#sessions.get(clientId);
-      if (session && this.#carriedAccess.delete(clientId)) {
-        // Already connected, so no _error for the connect: the status FMS sends, then the close.
-        session.log.info({ app: this.name }, 'client rejected by the reloaded script');
-        const rejected = info.redirect
-          ? status.connectRedirect(info.redirect, info.description, info.application)
-          : status.connectRejected(info.description, info.application);
-        session.disconnect('rejected by the reloaded script', rejected);
-        return;
-      }
-      if (!session || session.state !== 'pending') return;
-      session.log.info({ app: this.name, redirect: info.redirect }, 'client rejected');
-      session.reject(info);
-    },
-    disconnect: (clientId) => {
-      const session = this.#sessions.get(clientId);
-      if (!session || session.state === 'closed') return false;
-      session.disconnect('application.disconnect');
-      return true;
-    },
-    clientCall: (clientId, method, args, onResult) => this.#sessions.get(clientId)?.call(method, args, onResult) ?? false,
-    broadcastMsg: (method, args) => {
-      for (const session of this.#sessions.values()) if (session.accepted) session.call(method, args);
-    },
-    setClientAccess: (clientId, field, value) => {
-      const session = this.#sessions.get(clientId);
-      if (session) session.info[field] = value;
-      this.#carriedAccess.get(clientId)?.add(field);
-    },
-    clientStats: (clientId) => {
-      const session = this.#sessions.get(clientId);
-      if (!session) return {} as Record<string, number>;
-      const c = session.connection;
-      return {
-        bytes_in: c.bytesIn, bytes_out: c.bytesOut, msg_in: c.messagesIn, msg_out: c.messagesOut, msg_dropped: session.messagesDropped,
-        // Same unit as application.getStats (total kilobytes): FMS 3's Client reference says "current
-        // bandwidth" without a unit, and one definition for both objects is what a script can rely on.
-        ping_rtt: c.lastPingRttMs, bw_in: Math.floor(c.bytesIn / 1024), bw_out: Math.floor(c.bytesOut / 1024),
-      };
-    },
-    clientPing: (clientId) => this.#sessions.get(clientId)?.connection.ping() ?? false,
-    applicationStats: () => {
-      let bytesIn = 0;
-      let bytesOut = 0;
-      let msgIn = 0;
-      let msgOut = 0;
-      let msgDropped = 0;
-      for (const s of this.#sessions.values()) {
-        bytesIn += s.connection.bytesIn;
-        bytesOut += s.connection.bytesOut;
-        msgIn += s.connection.messagesIn;
-        msgOut += s.connection.messagesOut;
-        msgDropped += s.messagesDropped;
-      }
-      return {
-        // Adobe's reference: bw_in/bw_out are the total kilobytes received/sent (not a rate).
-        bw_in: Math.floor(bytesIn / 1024), bw_out: Math.floor(bytesOut / 1024),
-        bytes_in: bytesIn, bytes_out: bytesOut, msg_in: msgIn, msg_out: msgOut, msg_dropped: msgDropped,
-        server_bytes_in: bytesIn, server_bytes_out: bytesOut,
-        total_connects: this.stats.totalConnects, total_disconnects: this.stats.totalDisconnects,
-      };
-    },
-    shutdown: () => {
-      queueMicrotask(() => void this.unload('Application.Shutdown'));
-    },
-  };
 }
 
 /** One deadline for the whole unload: `for()` resolves undefined once it has passed. */

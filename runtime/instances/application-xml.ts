@@ -21,12 +21,21 @@
  *                                      (before scripts.fileVirtualDirectories; FMS 2 SSAS reference, File)
  *   StreamManager/VirtualDirectory/Streams  → "prefix;folder": recorded streams named prefix/... live there
  *   Client/Access/AudioSampleAccess, VideoSampleAccess (enabled="true") → default client.*SampleAccess
+ *   HLS/Enabled, HLS/Packaging (on-request|always), HLS/LowLatency, HLS/PartDuration (ms),
+ *   HLS/SegmentDuration (ms; Adobe's HLSMediaFileDuration also read), HLS/WindowSegments (Adobe's
+ *   HLSSlidingWindowLength also read) → this app's HLS packaging (hls.* config keys are the defaults)
+ *   Recording/MaxDuration (s), MaxSize (KB), MaxDurationCap, MaxSizeCap → recording limits (-1 = none)
+ *   Client/Bandwidth/ServerToClient, ClientToServer (bytes/s) → every client's limits (0 = none)
+ *   Client/BandwidthCap/ServerToClient, ClientToServer (bytes/s) → the most setBandwidthLimit may set
  * Everything else that sets something is reported once as unsupported (an empty element sets
  * nothing and is not reported), so an operator sees at a glance what the port ignores.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { PACKAGING_MODES, type HlsSettings } from '../media/hls/hls-settings.ts';
+import { NO_RECORDING_SETTINGS, type RecordingSettings } from './recording-limits.ts';
+import { NO_BANDWIDTH_LIMITS, type BandwidthSettings } from '../sessions/bandwidth-settings.ts';
+import { isEmpty, readXmlFile, type XmlElement } from './xml-file.ts';
 
 export interface AppSettings {
   memoryLimitMb: number;
@@ -46,6 +55,12 @@ export interface AppSettings {
   /** Default client.audioSampleAccess / videoSampleAccess ('' = none, FMS default). */
   audioSampleAccess: string;
   videoSampleAccess: string;
+  /** HLS packaging of this app's streams. */
+  hls: HlsSettings;
+  /** Recording/MaxDuration, MaxSize and their caps (recording-limits.ts). */
+  recording: RecordingSettings;
+  /** Client/Bandwidth and Client/BandwidthCap, bytes/s (0 = none). */
+  bandwidth: BandwidthSettings;
 }
 
 /** The server-wide values the files start from (runtime/config.ts `scripts`). */
@@ -54,6 +69,7 @@ export interface ScriptDefaults {
   handlerTimeoutMs: number;
   idleUnloadSec: number;
   libPaths: string[];
+  hls: HlsSettings;
 }
 
 /** Something in a file we do not honour, or a value we could not use: one warning line each. */
@@ -62,13 +78,6 @@ export interface SettingIssue {
   /** Element path from the root, e.g. "Application/Process"; "" for the whole file. */
   element: string;
   reason: string;
-}
-
-interface XmlElement {
-  name: string;
-  attrs: Record<string, string>;
-  text: string;
-  children: XmlElement[];
 }
 
 type Apply = (settings: AppSettings, element: XmlElement, ctx: ApplyContext) => void;
@@ -84,6 +93,30 @@ function numberOf(element: XmlElement, ctx: ApplyContext): number | null {
     return null;
   }
   return n;
+}
+
+/** A limit: a whole number, or -1 for "no limit" (FMS's default in every Recording element). */
+function limitOf(element: XmlElement, ctx: ApplyContext): number | null {
+  const n = Number(element.text);
+  if (element.text === '' || !Number.isInteger(n) || n < -1) {
+    ctx.issue(`"${element.text}" is not a whole number or -1; server default kept`);
+    return null;
+  }
+  return n;
+}
+
+function recordingLimit(field: keyof RecordingSettings): Apply {
+  return (settings, element, ctx) => {
+    const n = limitOf(element, ctx);
+    if (n !== null) settings.recording = { ...settings.recording, [field]: n };
+  };
+}
+
+function bandwidth(field: keyof BandwidthSettings): Apply {
+  return (settings, element, ctx) => {
+    const n = numberOf(element, ctx);
+    if (n !== null) settings.bandwidth = { ...settings.bandwidth, [field]: Math.floor(n) };
+  };
 }
 
 function booleanOf(element: XmlElement, ctx: ApplyContext): boolean | null {
@@ -138,7 +171,43 @@ const APPLICATION_SETTINGS: Record<string, Apply> = {
   'streammanager/virtualdirectory/streams': streamsDirectory,
   'client/access/audiosampleaccess': sampleAccess('audioSampleAccess'),
   'client/access/videosampleaccess': sampleAccess('videoSampleAccess'),
+  'hls/enabled': hlsBoolean('enabled'),
+  'hls/lowlatency': hlsBoolean('lowLatency'),
+  'hls/packaging': (s, e, ctx) => {
+    const mode = e.text.toLowerCase();
+    if (PACKAGING_MODES.includes(mode)) s.hls = { ...s.hls, packaging: mode as HlsSettings['packaging'] };
+    else ctx.issue(`"${e.text}" is not one of ${PACKAGING_MODES.join(', ')}; server default kept`);
+  },
+  'hls/partduration': hlsNumber('partTargetMs', 100, 5000),
+  'hls/segmentduration': hlsNumber('segmentTargetMs', 500, 60_000),
+  'hls/hlsmediafileduration': hlsNumber('segmentTargetMs', 500, 60_000),
+  'hls/windowsegments': hlsNumber('windowSegments', 3, 1000),
+  'hls/hlsslidingwindowlength': hlsNumber('windowSegments', 3, 1000),
+  'client/bandwidth/servertoclient': bandwidth('serverToClient'),
+  'client/bandwidth/clienttoserver': bandwidth('clientToServer'),
+  'client/bandwidthcap/servertoclient': bandwidth('serverToClientCap'),
+  'client/bandwidthcap/clienttoserver': bandwidth('clientToServerCap'),
+  'recording/maxduration': recordingLimit('maxDurationSec'),
+  'recording/maxsize': recordingLimit('maxSizeKb'),
+  'recording/maxdurationcap': recordingLimit('maxDurationCapSec'),
+  'recording/maxsizecap': recordingLimit('maxSizeCapKb'),
 };
+
+function hlsBoolean(field: 'enabled' | 'lowLatency'): Apply {
+  return (s, e, ctx) => {
+    const on = booleanOf(e, ctx);
+    if (on !== null) s.hls = { ...s.hls, [field]: on };
+  };
+}
+
+function hlsNumber(field: 'partTargetMs' | 'segmentTargetMs' | 'windowSegments', min: number, max: number): Apply {
+  return (s, e, ctx) => {
+    const n = numberOf(e, ctx);
+    if (n === null) return;
+    if (n < min || n > max) ctx.issue(`${n} is outside ${min}-${max}; server default kept`);
+    else s.hls = { ...s.hls, [field]: Math.round(n) };
+  };
+}
 
 const VHOST_SETTINGS: Record<string, Apply> = {
   'virtualdirectory/streams': streamsDirectory,
@@ -186,59 +255,12 @@ function fileDirectory(settings: AppSettings, element: XmlElement, ctx: ApplyCon
   settings.fileDirs = [`${virtual};${dir}`, ...settings.fileDirs.filter((entry) => entry.split(';')[0] !== virtual)];
 }
 
-const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: true, parseTagValue: false, parseAttributeValue: false });
-
-type OrderedNode = Record<string, unknown>;
-
-function toElement(node: OrderedNode): XmlElement | null {
-  const name = Object.keys(node).find((key) => key !== ':@');
-  if (name === undefined || name.startsWith('#') || name.startsWith('?')) return null;
-  const attrs = (node[':@'] ?? {}) as Record<string, string>;
-  const element: XmlElement = { name, attrs, text: '', children: [] };
-  for (const child of (node[name] ?? []) as OrderedNode[]) {
-    if ('#text' in child) element.text += String(child['#text']);
-    else {
-      const sub = toElement(child);
-      if (sub) element.children.push(sub);
-    }
-  }
-  element.text = element.text.trim();
-  return element;
-}
-
-/** Reads one file: null when it does not exist; an issue (and no element) when it is not well-formed XML. */
-export function readXmlFile(file: string): { root: XmlElement } | { issue: SettingIssue } | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return { issue: { file, element: '', reason: `cannot read: ${(error as Error).message}` } };
-  }
-  let root: XmlElement | undefined;
-  try {
-    const valid = XMLValidator.validate(text);
-    if (valid !== true) return { issue: { file, element: '', reason: `not well-formed XML (line ${valid.err.line}: ${valid.err.msg}); file ignored` } };
-    root = (parser.parse(text) as OrderedNode[]).map(toElement).find((e): e is XmlElement => e !== null);
-  } catch (error) {
-    // fast-xml-parser throws past its nesting limit ("Maximum nested tags exceeded"), toElement could
-    // overflow the stack: callers (every connect's app lookup, the check command) expect an issue.
-    return { issue: { file, element: '', reason: `cannot parse (${(error as Error).message}); file ignored` } };
-  }
-  if (!root) return { issue: { file, element: '', reason: 'no root element; file ignored' } };
-  return { root };
-}
-
-function isEmpty(element: XmlElement): boolean {
-  return element.text === '' && element.children.length === 0 && Object.keys(element.attrs).length === 0;
-}
-
 /** Walks the tree: known paths apply, known ancestors are descended, anything else that sets something is an issue. */
 function applyFile(settings: AppSettings, file: string, rootName: string, table: Record<string, Apply>, issues: SettingIssue[]): void {
   const read = readXmlFile(file);
   if (read === null) return;
-  if ('issue' in read) {
-    issues.push(read.issue);
+  if ('problem' in read) {
+    issues.push({ file, element: '', reason: read.problem });
     return;
   }
   if (read.root.name.toLowerCase() !== rootName.toLowerCase()) {
@@ -273,12 +295,19 @@ export function loadAppSettings(appsDir: string, appDir: string, defaults: Scrip
     fileDirs: [],
     audioSampleAccess: '',
     videoSampleAccess: '',
+    hls: { ...defaults.hls },
+    recording: NO_RECORDING_SETTINGS,
+    bandwidth: NO_BANDWIDTH_LIMITS,
   };
   const issues: SettingIssue[] = [];
   const [vhost, serverDefault, perApp] = settingsFiles(appsDir, appDir) as [string, string, string];
   applyFile(settings, vhost, 'VirtualHost', VHOST_SETTINGS, issues);
   applyFile(settings, serverDefault, 'Application', APPLICATION_SETTINGS, issues);
   applyFile(settings, perApp, 'Application', APPLICATION_SETTINGS, issues);
+  if (settings.hls.partTargetMs * 2 > settings.hls.segmentTargetMs) {
+    issues.push({ file: perApp, element: 'Application/HLS', reason: 'PartDuration must be at most half of SegmentDuration; server defaults kept' });
+    settings.hls = { ...settings.hls, partTargetMs: defaults.hls.partTargetMs, segmentTargetMs: Math.max(defaults.hls.segmentTargetMs, 2 * defaults.hls.partTargetMs) };
+  }
   return { settings, issues };
 }
 

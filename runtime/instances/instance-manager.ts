@@ -1,27 +1,49 @@
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import type { RateLimitedLog } from '../log/rate-limited-log.ts';
+import type { RtmpConnection } from '../rtmp/connection.ts';
 import type { AppCatalog, AppDefinition } from './app-catalog.ts';
-import { AppInstance, type AppInstanceOptions, type ScriptFactory } from './app-instance.ts';
-import { ClientSession } from './client-session.ts';
-import { status } from './status-codes.ts';
-import { parseConnectTarget } from './tc-url.ts';
+import { AppInstance, type AppInstanceOptions } from './app-instance.ts';
+import type { ScriptFactory } from './script-generation.ts';
+import type { ArgumentLimits } from '../sessions/argument-budget.ts';
+import { ClientSession, type SessionLimits } from '../sessions/client-session.ts';
+import { refused } from '../sessions/connect-request.ts';
+import { status } from '../common/status-codes.ts';
+
+/** What the manager enforces before routing a connect (config `rtmp.*`, `instances.*`). */
+export interface ConnectBudgets {
+  arguments: ArgumentLimits;
+  /** rtmp.connectTimeoutMs: from the end of the handshake to the application's decision. */
+  connectTimeoutMs: number;
+  /** rtmp.idleTimeoutSec in ms. */
+  idleTimeoutMs: number;
+  /** Loaded (starting or running) instances of one app, and of all apps. */
+  maxInstancesPerApp: number;
+  maxInstancesTotal: number;
+  budgetLog: RateLimitedLog;
+}
 
 /**
  * Routes each new connection to its application instance, creating instances lazily on the first
- * connect (FMS semantics) and forgetting them when they close.
+ * connect (FMS semantics) and forgetting them when they close. Every connect is checked against the
+ * argument budgets first, and a new instance against the instance caps.
  */
 export class InstanceManager {
   readonly #catalog: AppCatalog;
   readonly #options: AppInstanceOptions;
+  readonly #budgets: ConnectBudgets;
+  readonly #sessionLimits: SessionLimits;
   readonly #createScript: ScriptFactory;
   readonly #log: Logger;
   readonly #instances = new Map<string, AppInstance>();
   /** The reload of each app now running (reloadApp), which the next reload of that app waits for. */
   readonly #reloads = new Map<string, Promise<void>>();
 
-  constructor(catalog: AppCatalog, options: AppInstanceOptions, createScript: ScriptFactory, log: Logger) {
+  constructor(catalog: AppCatalog, options: AppInstanceOptions, budgets: ConnectBudgets, createScript: ScriptFactory, log: Logger) {
     this.#catalog = catalog;
     this.#options = options;
+    this.#budgets = budgets;
+    this.#sessionLimits = { arguments: budgets.arguments, connectTimeoutMs: budgets.connectTimeoutMs, idleTimeoutMs: budgets.idleTimeoutMs, budgetLog: budgets.budgetLog };
     this.#createScript = createScript;
     this.#log = log;
   }
@@ -30,56 +52,73 @@ export class InstanceManager {
     return [...this.#instances.values()];
   }
 
-  /** Handles a connection whose handshake completed: waits for its connect command. */
-  adopt(connection: RtmpConnection, connectTimeoutMs: number): void {
-    const timer = setTimeout(() => {
-      this.#log.warn({ ip: connection.remoteAddress }, 'no connect command in time; closing');
-      connection.close('no connect command in time');
-    }, connectTimeoutMs);
-    let handled = false;
-    const onCommand = (command: RtmpCommand) => {
-      handled = true;
-      clearTimeout(timer);
-      connection.off('command', onCommand);
-      this.#onConnect(connection, command);
-    };
-    connection.on('command', onCommand);
-    connection.once('close', (reason, error) => {
-      clearTimeout(timer);
-      // After connect the session logs its own end; before it, this is the one line.
-      if (!handled && error) this.#log.warn({ ip: connection.remoteAddress, reason, code: (error as { code?: string }).code }, 'connection closed before connect');
-    });
+  /** Whether `name` ("app/instance") is a loaded instance (the live log keeps a ring only for those). */
+  has(name: string): boolean {
+    return this.#instances.has(name);
   }
 
-  #onConnect(connection: RtmpConnection, command: RtmpCommand): void {
-    const log = this.#log.child({ ip: connection.remoteAddress });
-    if (command.name !== 'connect') {
-      log.warn({ command: command.name }, 'first command is not connect; closing');
-      connection.close('protocol: first command is not connect');
-      return;
-    }
-    const props = command.commandObject as Record<string, unknown> | null;
-    const target = parseConnectTarget(props?.['tcUrl'], props?.['app']);
-    if (!target) {
-      log.warn('connect without tcUrl or app; closing');
-      connection.sendCommand(0, '_error', command.transactionId, null, [status.connectRejected('Connect needs a tcUrl or app.')]);
-      connection.close('connect without tcUrl');
-      return;
-    }
-    const session = new ClientSession(connection, command, target, log);
+  /** A connection whose handshake completed becomes a client session, which routes its connect here. */
+  adopt(connection: RtmpConnection): ClientSession {
+    return new ClientSession(connection, this.#sessionLimits, this.#log.child({ ip: connection.remoteAddress }), (session) => this.#route(session));
+  }
+
+  /** A connect to `app/instance`: to its instance, created on the first connect (within the instance caps). */
+  #route(session: ClientSession): void {
+    const target = session.target!;
     const def = this.#catalog.lookup(target.app);
     if (!def) {
-      log.info({ app: target.app }, 'connect to unknown application rejected');
-      session.rejectWith(status.connectInvalidApp(target.app));
+      session.decide(refused(status.connectInvalidApp(target.app), 'unknown application'));
       return;
     }
     const key = `${def.name}/${target.instance}`;
     let instance = this.#instances.get(key);
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {
+      if (def.scriptMissing) {
+        // Fail closed: without its script the app's onConnect checks are gone; never accept everyone.
+        session.decide(refused(status.connectRejected(`Application (${def.name}) script is missing.`), 'application script missing', 'warn'));
+        return;
+      }
+      const full = this.#makeRoom(def.name);
+      if (full) {
+        this.#budgets.budgetLog.exceeded(full, { code: ErrorCode.InstanceLimit, ip: session.info.ip, app: def.name, loaded: this.#loadedCount() }, 'instance limit reached; connect rejected');
+        session.decide(refused(status.connectRejected(`Resource limit reached: no more instances of application ${def.name} can be loaded.`), `over budget: ${full}`, 'debug'));
+        return;
+      }
       instance = this.#create(def, target.instance, key);
       this.#instances.set(key, instance);
     }
     void instance.connect(session);
+  }
+
+  #loadedCount(appName?: string): number {
+    let count = 0;
+    for (const instance of this.#instances.values()) {
+      if ((instance.state === 'starting' || instance.state === 'running') && (appName === undefined || instance.def.name === appName)) count++;
+    }
+    return count;
+  }
+
+  /**
+   * Room for one more instance of `appName` under instances.maxPerApp and instances.maxTotal. At a
+   * cap, the instance idle the longest (no clients, waiting for its idle unload) in the cap's scope
+   * is unloaded now with Application.GC, as its idle time would later — so instances someone left
+   * cannot keep out the clients of new ones. Returns null when there is room, else the cap's key.
+   */
+  #makeRoom(appName: string): string | null {
+    for (;;) {
+      const full =
+        this.#loadedCount(appName) >= this.#budgets.maxInstancesPerApp ? 'instances.maxPerApp' : this.#loadedCount() >= this.#budgets.maxInstancesTotal ? 'instances.maxTotal' : null;
+      if (!full) return null;
+      let victim: AppInstance | null = null;
+      for (const instance of this.#instances.values()) {
+        if (instance.idleSince === null || (full === 'instances.maxPerApp' && instance.def.name !== appName)) continue;
+        if (victim === null || instance.idleSince < victim.idleSince!) victim = instance;
+      }
+      if (!victim) return full;
+      victim.log.info('unloaded early to make room for a new instance');
+      void victim.unload('Application.GC'); // stopping at once: no longer counted
+      if (victim.state === 'running') return full; // cannot happen (unload marks it stopping first); never loop on it
+    }
   }
 
   /**
@@ -90,7 +129,8 @@ export class InstanceManager {
    *   (AppInstance.reload): clients and live streams stay.
    * - 'restart' (FMS-style): the new instance starts (top level + onAppStart) beside the old one,
    *   then replaces it; the old one's clients get NetConnection.Connect.AppShutdown.
-   * A removed app folder unloads its instances. `onlyInstance` limits it to one instance (admin console).
+   * A removed app folder unloads its instances; a removed script does not (fail closed: the loaded
+   * version keeps serving). `onlyInstance` limits it to one instance (admin console).
    */
   reloadApp(appName: string, mode: 'carry' | 'restart', onlyInstance?: string): Promise<{ reloaded: string[]; failed: string[] }> {
     // One reload of an app at a time: the watcher, the library watcher and the admin routes can
@@ -110,6 +150,11 @@ export class InstanceManager {
     const result = { reloaded: [] as string[], failed: [] as string[] };
     const def = this.#catalog.lookup(appName);
     const old = this.instances.filter((i) => i.def.name === appName && i.state === 'running' && (onlyInstance === undefined || i.instanceName === onlyInstance));
+    if (def?.scriptMissing && old.length > 0) {
+      this.#log.warn({ appName }, 'application script disappeared; the loaded version keeps serving, new instances are refused');
+      result.failed.push(...old.map((instance) => instance.name));
+      return result;
+    }
     for (const instance of old) {
       if (!def) {
         await instance.unload('Application.Shutdown');
@@ -147,7 +192,7 @@ export class InstanceManager {
    */
   async loadOnStartup(appName: string, instanceName = '_definst_'): Promise<boolean> {
     const def = this.#catalog.lookup(appName);
-    if (!def) return false;
+    if (!def || def.scriptMissing) return false;
     const key = `${def.name}/${instanceName}`;
     let instance = this.#instances.get(key);
     if (!instance || instance.state === 'closed' || instance.state === 'stopping') {

@@ -1,13 +1,19 @@
+import type { SecureContext } from 'node:tls';
+import { DEFAULT_PORTS, schemeOf, type RtmpScheme } from '../client/client-transport.ts';
 import { CallError, ConnectError, NetConnection, type InfoObject } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { stripCredentials } from '../log/logger.ts';
-import { Relay, type RelayStats } from '../media/relay.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { isMetadata } from '../media/media-packet.ts';
+import { Relay, type RelayLink, type RelayStats } from '../media/relay.ts';
+import type { LiveStream } from '../media/live-stream.ts';
 import type { StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
-import { MessageType } from '../rtmp/message.ts';
-import type { ClientCallResult } from './script-contract.ts';
-import { status } from './status-codes.ts';
+import { Timeline } from '../media/timeline.ts';
+import type { CallResultRecord } from '../../host-api/protocol.ts';
+import { status } from '../common/status-codes.ts';
 
 /** What outbound connections report back to the script (server-side NetConnection/NetStream events). */
 export interface OutboundEvents {
@@ -17,11 +23,20 @@ export interface OutboundEvents {
   nsStatus(nsId: number, info: InfoObject): void;
 }
 
+/** What server-side NetConnections need from the server around them. */
+export interface OutboundNetwork {
+  /** This server's own port for a scheme (0: that door is closed): loopback URIs without a port go there. */
+  ownPort(scheme: RtmpScheme): number;
+  /** TLS trust for rtmps:// and rtmpts:// (config outbound.caFiles); undefined = Node's and the system's CAs. */
+  secureContext(): SecureContext | undefined;
+}
+
 export interface OutboundOptions {
-  /** This server's own RTMP port: the default for loopback URIs without a port. */
-  ownRtmpPort: () => number;
+  network: OutboundNetwork;
   relayMaxBufferedBytes: number;
   agent: string;
+  /** scripts.maxOutboundConnections: connecting or connected at once; beyond it connect() fails. */
+  maxConnections: number;
 }
 
 interface OutboundNc {
@@ -29,24 +44,38 @@ interface OutboundNc {
   uri: string;
   client: NetConnection | null;
   connected: boolean;
-  /** Publishes waiting for Connect.Success (scripts publish right after connect, as Adobe's sample does). */
-  waiting: (() => void)[];
+  /** Settles when this connect attempt succeeds or fails; relays waiting to publish wait on it. */
+  ready: Promise<NetConnection>;
+  settle: { resolve: (client: NetConnection) => void; reject: (error: unknown) => void };
 }
 
 interface OutboundNs {
   id: number;
   ncId: number;
-  relay: Relay;
+  /** ns.attach(): the local stream its relays carry. */
+  source: LiveStream | null;
+  /** The relay of the current (or last) publish; null before the first. */
+  relay: Relay | null;
+  /** The remote NetStream while a relay publishes (ns.send goes there). */
   remote: NetStream | null;
-  publishName: string | null;
+  /** One clock for all its publishes: a republish continues where the last one stopped (ns.time too). */
+  timeline: Timeline;
+}
+
+/** An FMS info carried as an error (what a relay that lost its connection fails with). */
+function infoError(info: InfoObject): Error & { info: InfoObject } {
+  return Object.assign(new Error(info.code), { info });
 }
 
 const AT_SET_DATA_FRAME = Buffer.from([0x02, 0x00, 0x0d, ...Buffer.from('@setDataFrame')]);
 
 /**
- * Server-side NetConnections and NetStreams of one instance. A NetStream is a native relay
- * (runtime/media/relay.ts): packets flow from the attached local stream to the remote server
- * without entering the isolate. Each object is keyed by an id the script side holds.
+ * Server-side NetConnections and NetStreams of one instance, keyed by ids the script side holds.
+ * Each publish of a NetStream starts a native relay (runtime/media/relay.ts) that runs its own
+ * life — waits for the connection, opens the remote stream, forwards packets from the attached
+ * local stream without them entering the isolate, fails when the connection goes — while this
+ * class only starts and stops it and passes what the remote side says on to the script, which
+ * decides about reconnecting as on FMS.
  */
 export class OutboundConnections {
   readonly #ncs = new Map<number, OutboundNc>();
@@ -57,6 +86,7 @@ export class OutboundConnections {
   readonly #events: OutboundEvents;
   readonly #options: OutboundOptions;
   readonly #log: Logger;
+  readonly #refusals: RateLimitedLog;
   #closed = false;
 
   constructor(streams: StreamRegistry, events: OutboundEvents, options: OutboundOptions, log: Logger) {
@@ -64,9 +94,27 @@ export class OutboundConnections {
     this.#events = events;
     this.#options = options;
     this.#log = log;
+    this.#refusals = new RateLimitedLog(log);
   }
 
-  /** Resolves the port of a URI: explicit port; else our own port for loopback hosts; else 1935. */
+  /** Connections connecting or connected now (what scripts.maxOutboundConnections bounds). */
+  get openCount(): number {
+    let open = 0;
+    for (const nc of this.#ncs.values()) if (nc.client !== null) open++;
+    return open;
+  }
+
+  /** Bytes waiting in the outbound connections' send queues: host memory the script causes. */
+  get bufferedBytes(): number {
+    let bytes = 0;
+    for (const nc of this.#ncs.values()) bytes += nc.client?.connection?.bufferedBytes ?? 0;
+    return bytes;
+  }
+
+  /**
+   * Resolves the port of a URI (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte): explicit port; else, for
+   * loopback hosts, our own port for that scheme when that door is open; else the scheme's default.
+   */
   resolveUri(uri: string): { url: string; port: number } | null {
     let parsed: URL;
     try {
@@ -74,9 +122,11 @@ export class OutboundConnections {
     } catch {
       return null; // not a URI at all: connect() reports Call.BadVersion/Failed
     }
-    if (parsed.protocol !== 'rtmp:') return null;
+    const scheme = schemeOf(parsed);
+    if (!scheme) return null;
     const loopback = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(parsed.hostname) || parsed.hostname.startsWith('127.');
-    const port = parsed.port ? Number(parsed.port) : loopback ? this.#options.ownRtmpPort() : 1935;
+    const own = loopback ? this.#options.network.ownPort(scheme) : 0;
+    const port = parsed.port ? Number(parsed.port) : own > 0 ? own : DEFAULT_PORTS[scheme];
     parsed.port = String(port);
     return { url: parsed.toString(), port };
   }
@@ -85,13 +135,26 @@ export class OutboundConnections {
     if (this.#closed) return false;
     this.close(ncId, false);
     const resolved = this.resolveUri(uri);
-    const nc: OutboundNc = { id: ncId, uri, client: null, connected: false, waiting: [] };
+    const nc = this.#newNc(ncId, uri);
     this.#ncs.set(ncId, nc);
     if (!resolved) {
-      queueMicrotask(() => this.#events.ncStatus(ncId, status.callBadVersion(`Unsupported URI: ${stripCredentials(uri)}`)));
+      const info = status.callBadVersion(`Unsupported URI: ${stripCredentials(uri)}`);
+      nc.settle.reject(infoError(info));
+      queueMicrotask(() => this.#events.ncStatus(ncId, info));
       return false;
     }
-    const client = new NetConnection({ flashVer: this.#options.agent });
+    // Over the budget: what FMS answers when a connection cannot be made — connect() false and
+    // NetConnection.Connect.Failed in onStatus (a script that reconnects on Failed keeps trying).
+    if (this.openCount >= this.#options.maxConnections) {
+      const description = `Too many server-side connections (scripts.maxOutboundConnections = ${this.#options.maxConnections}).`;
+      this.#refusals.exceeded('scripts.maxOutboundConnections', { code: ErrorCode.ScriptOutboundLimit, nc: ncId, open: this.openCount, uri: stripCredentials(resolved.url) }, 'server-side NetConnection refused: too many open');
+      const info = status.connectFailed(description);
+      nc.settle.reject(infoError(info)); // a relay waiting for it fails with the reason
+      queueMicrotask(() => this.#events.ncStatus(ncId, info));
+      return false;
+    }
+    const secureContext = this.#options.network.secureContext();
+    const client = new NetConnection({ flashVer: this.#options.agent, ...(secureContext ? { secureContext } : {}) });
     nc.client = client;
     client.client = new Proxy({}, {
       get: (_t, method) => typeof method === 'string'
@@ -108,7 +171,7 @@ export class OutboundConnections {
         if (this.#ncs.get(ncId) !== nc) return client.close();
         nc.connected = true;
         this.#events.ncStatus(ncId, info);
-        for (const run of nc.waiting.splice(0)) run();
+        nc.settle.resolve(client);
         for (const watch of [...(this.#connectWatchers.get(ncId) ?? [])]) watch(client);
       },
       (error: unknown) => {
@@ -131,14 +194,20 @@ export class OutboundConnections {
     return true;
   }
 
+  #newNc(id: number, uri: string): OutboundNc {
+    let settle: OutboundNc['settle'] = { resolve: () => undefined, reject: () => undefined };
+    const ready = new Promise<NetConnection>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    ready.catch(() => undefined); // observed by the relays waiting on it, if any
+    return { id, uri, client: null, connected: false, ready, settle };
+  }
+
+  /** The connection failed or closed: relays waiting for it fail with its info; the script hears it. */
   #fail(nc: OutboundNc, info: InfoObject): void {
-    nc.waiting = [];
-    for (const ns of this.#nss.values()) {
-      if (ns.ncId !== nc.id) continue;
-      ns.remote = null;
-      ns.relay.setTarget(null);
-      ns.relay.setState('failed', `${info.code}${info.description ? `: ${info.description}` : ''}`);
-    }
+    nc.settle.reject(infoError(info));
+    nc.client?.close();
+    nc.client = null; // no longer open: it does not count against scripts.maxOutboundConnections
     this.#events.ncStatus(nc.id, info);
   }
 
@@ -168,7 +237,7 @@ export class OutboundConnections {
     return nc?.connected ? nc.client : null;
   }
 
-  call(ncId: number, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
+  call(ncId: number, method: string, args: unknown[], onResult?: (result: CallResultRecord) => void): boolean {
     const nc = this.#ncs.get(ncId);
     if (!nc?.client || !nc.connected) return false;
     const pending = nc.client.call(method, ...args);
@@ -184,33 +253,28 @@ export class OutboundConnections {
     const nc = this.#ncs.get(ncId);
     if (!nc) return;
     this.#ncs.delete(ncId);
-    // A NetStream lives on one connection: closed with it, its relay lets go of the local stream.
-    for (const ns of this.#nss.values()) {
-      if (ns.ncId !== ncId) continue;
-      this.#stopRelay(ns, 'connection closed');
-      ns.relay.close('connection closed');
-    }
+    for (const ns of this.#nss.values()) if (ns.ncId === ncId) this.#stopRelay(ns, 'connection closed');
     const wasConnected = nc.connected;
     nc.connected = false;
+    nc.settle.reject(infoError(status.connectClosed()));
     nc.client?.close();
     if (notify && wasConnected) queueMicrotask(() => this.#events.ncStatus(ncId, status.connectClosed()));
   }
 
   createStream(nsId: number, ncId: number): void {
-    const nc = this.#ncs.get(ncId);
-    const relay = new Relay(`relay-${nsId}`, stripCredentials(nc?.uri ?? ''), this.#options.relayMaxBufferedBytes);
-    relay.on('state', (stats) => this.#log.info({ relay: stats.id, state: stats.state, destination: stats.destination, stream: stats.streamName, lastError: stats.lastError }, 'relay state'));
-    this.#nss.set(nsId, { id: nsId, ncId, relay, remote: null, publishName: null });
+    this.#nss.set(nsId, { id: nsId, ncId, source: null, relay: null, remote: null, timeline: new Timeline() });
   }
 
-  /** ns.attach(stream) / attach(false): the local stream whose packets the relay carries. */
+  /** ns.attach(stream) / attach(false): the local stream its relays carry (a running one switches). */
   attach(nsId: number, streamName: string | null): boolean {
     const ns = this.#nss.get(nsId);
     if (!ns) return false;
-    ns.relay.attach(streamName === null ? null : this.#streams.getOrCreate(streamName));
+    ns.source = streamName === null ? null : this.#streams.getOrCreate(streamName);
+    ns.relay?.attach(ns.source);
     return true;
   }
 
+  /** ns.publish(name, type) starts a relay to the remote server; publish(false) stops it. */
   publish(nsId: number, name: string | false, type: string): boolean {
     const ns = this.#nss.get(nsId);
     if (!ns) return false;
@@ -220,30 +284,53 @@ export class OutboundConnections {
     }
     const nc = this.#ncs.get(ns.ncId);
     if (!nc) return false;
-    ns.publishName = name;
-    ns.relay.setState('connecting');
-    const start = () => void this.#startPublish(ns, nc, name, type);
-    if (nc.connected) start();
-    else nc.waiting.push(start);
+    this.#stopRelay(ns, 'republished', false); // a publish while publishing replaces the relay
+    const relay = new Relay({
+      id: `relay-${nsId}`,
+      kind: 'republish',
+      destination: stripCredentials(nc.uri),
+      streamName: name,
+      maxBufferedBytes: this.#options.relayMaxBufferedBytes,
+      timeline: ns.timeline,
+      log: this.#log,
+    });
+    ns.relay = relay;
+    relay.attach(ns.source);
+    relay.start((lost) => this.#openRemote(ns, nc, relay, name, type === 'record' || type === 'append' ? type : 'live', lost));
     return true;
   }
 
-  async #startPublish(ns: OutboundNs, nc: OutboundNc, name: string, type: string): Promise<void> {
+  /**
+   * The far end of a republish: once the NetConnection is connected, a remote stream that accepted
+   * the publish. What the remote stream says goes to the script's NetStream.onStatus; a failure
+   * that is not a NetStream status of the remote (a createStream the server refused) too.
+   */
+  async #openRemote(ns: OutboundNs, nc: OutboundNc, relay: Relay, name: string, type: 'live' | 'record' | 'append', lost: (error: unknown) => void): Promise<RelayLink> {
+    const client = await nc.ready;
+    let remote: NetStream;
     try {
-      const remote = await nc.client!.createStream();
+      remote = await client.createStream();
       remote.on('status', (info) => {
         if (this.#nss.get(ns.id) === ns) this.#events.nsStatus(ns.id, info);
       });
-      await remote.publish(name, type === 'record' || type === 'append' ? type : 'live');
-      if (this.#nss.get(ns.id) !== ns || ns.publishName !== name) return remote.close();
-      ns.remote = remote;
-      ns.relay.setTarget(this.#sinkFor(nc.client!, remote), name);
-      ns.relay.setState('publishing');
+      await remote.publish(name, type);
     } catch (error) {
       const info = (error as { info?: InfoObject }).info;
-      ns.relay.setState('failed', info?.code ?? String(error));
-      if (info && this.#nss.get(ns.id) === ns && !info.code.startsWith('NetStream.')) this.#events.nsStatus(ns.id, info);
+      if (info && ns.relay === relay && !info.code.startsWith('NetStream.')) this.#events.nsStatus(ns.id, info);
+      throw error;
     }
+    const onClose = () => lost(infoError(status.connectClosed()));
+    client.once('close', onClose);
+    ns.remote = remote;
+    return {
+      sink: this.#sinkFor(client, remote),
+      close: () => {
+        client.off('close', onClose);
+        if (ns.remote === remote) ns.remote = null;
+        remote.command('closeStream');
+        remote.close();
+      },
+    };
   }
 
   #sinkFor(client: NetConnection, remote: NetStream): PacketSink {
@@ -254,9 +341,7 @@ export class OutboundConnections {
       },
       write: (packet) => {
         // onMetaData goes out as @setDataFrame so the remote keeps it for its own late joiners.
-        const payload = packet.type === MessageType.DataAmf0 && packet.payload.subarray(3, 13).toString('latin1') === 'onMetaData'
-          ? Buffer.concat([AT_SET_DATA_FRAME, packet.payload])
-          : packet.payload;
+        const payload = isMetadata(packet) ? Buffer.concat([AT_SET_DATA_FRAME, packet.payload]) : packet.payload;
         connection.sendMessage({ type: packet.type, streamId: remote.id, timestamp: packet.timestamp, payload });
       },
     };
@@ -271,31 +356,31 @@ export class OutboundConnections {
 
   /** ns.time: seconds of media the relay has delivered to the remote stream; 0 when not publishing. */
   timeSec(nsId: number): number {
-    return (this.#nss.get(nsId)?.relay.timeMs ?? 0) / 1000;
+    return (this.#nss.get(nsId)?.relay?.timeMs ?? 0) / 1000;
   }
 
-  #stopRelay(ns: OutboundNs, reason: string): void {
-    ns.relay.setTarget(null);
-    ns.publishName = null;
-    if (ns.remote) {
-      const remote = ns.remote;
-      ns.remote = null;
-      remote.command('closeStream');
-      remote.close();
-      this.#events.nsStatus(ns.id, status.unpublishSuccess(ns.relay.stats().streamName, ''));
-    }
-    ns.relay.setState('closed', reason === 'closed' ? undefined : reason);
+  /** Stops the NetStream's relay; the script hears Unpublish.Success when it was publishing. */
+  #stopRelay(ns: OutboundNs, reason: string, notify = true): void {
+    const relay = ns.relay;
+    if (!relay || relay.ended) return;
+    const wasPublishing = relay.state === 'publishing';
+    relay.close(reason);
+    if (notify && wasPublishing) this.#events.nsStatus(ns.id, status.unpublishSuccess(relay.stats().streamName, ''));
   }
 
+  /** The relay of each NetStream that has published (running or ended), for the admin API. */
   relays(): RelayStats[] {
-    return [...this.#nss.values()].map((ns) => ns.relay.stats());
+    return [...this.#nss.values()].flatMap((ns) => (ns.relay ? [ns.relay.stats()] : []));
   }
 
   /** Instance unload: every relay and connection closed, no events to a script that is going away. */
   closeAll(): void {
     this.#closed = true;
-    for (const ns of this.#nss.values()) ns.relay.close('instance closed');
-    for (const nc of this.#ncs.values()) nc.client?.close();
+    for (const ns of this.#nss.values()) ns.relay?.close('instance closed');
+    for (const nc of this.#ncs.values()) {
+      nc.settle.reject(infoError(status.connectClosed()));
+      nc.client?.close();
+    }
     this.#nss.clear();
     this.#ncs.clear();
     this.#connectWatchers.clear();

@@ -1,5 +1,5 @@
 import type { ProxiedSharedObjects } from '../shared-objects/proxied-shared-objects.ts';
-import type { SharedObjectHooks, SharedObjectOp } from './script-contract.ts';
+import type { InstanceHooks, SharedObjectOp } from '../../host-api/protocol.ts';
 import type { SharedObjectState } from '../shared-objects/shared-object-state.ts';
 import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 
@@ -7,7 +7,7 @@ import type { SharedObjectStore } from '../shared-objects/shared-object-store.ts
  * The script's SharedObject handles (SharedObject.get), by name: the host side of host-api's
  * SharedObject class. Operations on a name the script never got are ignored (undefined).
  */
-export class ScriptSharedObjects implements SharedObjectHooks {
+export class ScriptSharedObjects {
   readonly #store: () => SharedObjectStore;
   readonly #proxied: () => ProxiedSharedObjects | null;
   readonly #handles = new Map<string, SharedObjectState>();
@@ -24,8 +24,8 @@ export class ScriptSharedObjects implements SharedObjectHooks {
     return this.#proxied()?.get(key, ncId, name, persistent) ?? false;
   }
 
-  get(name: string, persistent: boolean): boolean {
-    const state = this.#store().get(name, persistent);
+  async get(name: string, persistent: boolean): Promise<boolean> {
+    const state = await this.#store().open(name, persistent);
     if (state) this.#handles.set(name, state);
     return state !== null;
   }
@@ -55,8 +55,6 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         if (held > 0) this.#locks.set(name, held - 1);
         return state.unlock();
       }
-      case 'flush':
-        return state.flush();
       case 'clear':
         return state.clear();
       case 'close':
@@ -72,6 +70,11 @@ export class ScriptSharedObjects implements SharedObjectHooks {
         state.resyncDepth = Number(args[0]);
         return undefined;
     }
+  }
+
+  flush(name: string): Promise<boolean> {
+    if (this.#proxied()?.has(name)) return Promise.resolve(false); // the owner's business (FMS)
+    return this.#handles.get(name)?.flush() ?? Promise.resolve(false);
   }
 
   /**
@@ -90,4 +93,15 @@ export class ScriptSharedObjects implements SharedObjectHooks {
   clearSharedObjects(soPath: string): boolean {
     return this.#store().clearSharedObjects(soPath);
   }
+
+  /** The instance's half of the bridge for shared objects. */
+  readonly hooks = {
+    soGet: (name, persistent) => this.get(name, persistent),
+    soFlush: (name) => this.flush(name),
+    soOp: (name, op, args) => this.op(name, op, args),
+    soClearPath: (soPath) => this.clearSharedObjects(soPath),
+    soGetProxied: (key, ncId, name, persistent) => this.getProxied(key, ncId, name, persistent),
+    // A proxied SO's writes are its owner's business: never dirty here.
+    soIsDirty: (name) => this.#handles.get(name)?.dirty === true && !this.#proxied()?.has(name),
+  } satisfies Partial<InstanceHooks>;
 }

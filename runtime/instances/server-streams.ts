@@ -2,35 +2,55 @@ import { existsSync, unlinkSync } from 'node:fs';
 import type { NetConnection } from '../client/net-connection.ts';
 import type { NetStream } from '../client/net-stream.ts';
 import type { Logger } from '../log/logger.ts';
+import { stripCredentials } from '../log/strip-credentials.ts';
 import type { LiveStream } from '../media/live-stream.ts';
-import { Recorder } from '../media/recorder.ts';
-import { Relay } from '../media/relay.ts';
+import { Recorder, type RecordingLimit } from '../media/recorder.ts';
+import { scriptRecordingLimits, type RecordingSettings } from './recording-limits.ts';
+import { isMetadata } from '../media/media-packet.ts';
+import { Relay, type RelayStats } from '../media/relay.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import type { PacketSink } from '../media/subscriber-queue.ts';
-import { Timeline } from '../media/timeline.ts';
 import { VodPlayer } from '../media/vod-player.ts';
 import { encodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
-import { status, type InfoObject } from './status-codes.ts';
+import { status, type InfoObject } from '../common/status-codes.ts';
 
 export interface ServerStreamHost {
   readonly streams: StreamRegistry;
   recordedFile(name: string): string | null;
+  /** Application.xml Recording (limits and caps for Stream.record). */
+  recordingSettings(): RecordingSettings;
   /** The client NetConnection behind a script's server-side NetConnection id (for remote pulls). */
   remoteConnection(ncId: number): NetConnection | null;
   streamStatus(name: string, info: InfoObject): void;
+  /** Starts/stops HLS packaging of a stream whatever its requests (Adobe livepkgr's f4f: recording); false if refused. */
+  packageHls(name: string, on: boolean): boolean;
 }
 
-type Source =
-  | { kind: 'live'; relay: Relay }
-  | { kind: 'vod'; player: VodPlayer }
-  | { kind: 'remote'; remote: NetStream };
+/** What feeds a server-side stream now: a relay (a pull of a live stream, local or remote) or a recorded file. */
+type Source = { kind: 'relay'; relay: Relay } | { kind: 'vod'; player: VodPlayer };
+
+interface OwnedStream {
+  stream: LiveStream;
+  source: Source | null;
+  playlist: PlaylistItem[];
+  /** The last relay that fed it (running or ended), for the admin API. */
+  relay: Relay | null;
+}
 
 interface PlaylistItem {
   name: string;
   startSec: number;
   lengthSec: number;
   ncId: number | null;
+}
+
+/** A server-side stream as a relay's destination: metadata is kept for its late joiners, the rest fans out. */
+function intoStream(target: LiveStream): PacketSink {
+  return {
+    bufferedBytes: 0, // in-process: the stream's own players have bounded queues
+    write: (p) => (isMetadata(p) ? target.setMetadata(p) : target.write(p)),
+  };
 }
 
 /**
@@ -42,10 +62,12 @@ interface PlaylistItem {
 export class ServerStreams {
   readonly #host: ServerStreamHost;
   readonly #log: Logger;
-  readonly #owned = new Map<string, { stream: LiveStream; source: Source | null; playlist: PlaylistItem[] }>();
+  readonly #owned = new Map<string, OwnedStream>();
   readonly #recorders = new Map<string, Recorder>();
   /** closeAll() ran (the generation is retired): a handler finishing meanwhile starts nothing new. */
   #closed = false;
+  /** f4f: streams whose record() started HLS packaging. */
+  readonly #hlsRecordings = new Set<string>();
 
   constructor(host: ServerStreamHost, log: Logger) {
     this.#host = host;
@@ -83,7 +105,7 @@ export class ServerStreams {
   #entry(name: string) {
     let entry = this.#owned.get(name);
     if (!entry) {
-      entry = { stream: this.#host.streams.getOrCreate(name), source: null, playlist: [] };
+      entry = { stream: this.#host.streams.getOrCreate(name), source: null, playlist: [], relay: null };
       this.#owned.set(name, entry);
     }
     return entry;
@@ -110,14 +132,9 @@ export class ServerStreams {
       this.#status(name, status.playStreamNotFound(item.name, ''));
       return this.#next(name);
     }
-    const relay = new Relay(`stream-${name}`, `local:${item.name}`, Number.MAX_SAFE_INTEGER);
-    const sink: PacketSink = {
-      bufferedBytes: 0, // in-process: the target's own subscribers have their own bounded queues
-      write: (p) => (p.type === MessageType.DataAmf0 && p.payload.subarray(3, 13).toString('latin1') === 'onMetaData' ? target.setMetadata(p) : target.write(p)),
-    };
-    relay.setTarget(sink, name);
+    const relay = this.#pull(entry, name, item.name);
     relay.attach(this.#host.streams.getOrCreate(item.name));
-    entry.source = { kind: 'live', relay };
+    relay.start(() => ({ sink: intoStream(target), close: () => undefined }));
     this.#status(name, status.playStart(item.name, ''));
   }
 
@@ -148,6 +165,23 @@ export class ServerStreams {
     }
   }
 
+  /** A relay feeding the server-side stream `name` from `from` (local stream or, with `remoteUri`, remote). */
+  #pull(entry: OwnedStream, name: string, from: string, remoteUri?: string): Relay {
+    const relay = new Relay({
+      id: `stream-${name}`,
+      kind: 'pull',
+      destination: name,
+      streamName: from,
+      ...(remoteUri === undefined ? {} : { remoteSource: remoteUri }),
+      maxBufferedBytes: Number.MAX_SAFE_INTEGER, // in-process: the stream's own players have bounded queues
+      log: this.#log,
+    });
+    entry.source = { kind: 'relay', relay };
+    entry.relay = relay;
+    return relay;
+  }
+
+  /** Stream.play(name, …, nc): a relay pulling `item.name` from the server the NetConnection is connected to. */
   #playRemote(name: string, item: PlaylistItem): void {
     const entry = this.#owned.get(name)!;
     const nc = this.#host.remoteConnection(item.ncId!);
@@ -155,32 +189,40 @@ export class ServerStreams {
       this.#status(name, status.playFailed(item.name, '', 'The NetConnection is not connected.'));
       return;
     }
-    void nc.createStream().then(
-      (remote) => {
-        const target = entry.stream;
-        // A remote stream joined mid-way starts at its own clock (e.g. 2 s in): start ours at 0.
-        const timeline = new Timeline();
-        remote.on('media', (m) => target.write({ type: m.type, timestamp: timeline.map(m), payload: m.payload }));
-        remote.on('data', (values, m) => {
-          if (values[0] === 'onMetaData') target.setMetadata({ type: MessageType.DataAmf0, timestamp: 0, payload: m.payload });
-          // Data rides at the current position of our timeline, not the remote clock (Stream.time reads it).
-          else if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') target.write({ type: m.type, timestamp: timeline.lastOut, payload: m.payload });
-        });
-        remote.on('status', (info) => this.#status(name, info as InfoObject));
-        entry.source = { kind: 'remote', remote };
-        remote.play(item.name, item.startSec, item.lengthSec, true);
-      },
-      (error: unknown) => this.#status(name, status.playFailed(item.name, '', String(error))),
-    );
+    const relay = this.#pull(entry, name, item.name, stripCredentials(nc.uri));
+    relay.start(async (lost) => {
+      let remote: NetStream;
+      try {
+        remote = await nc.createStream();
+      } catch (error) {
+        this.#status(name, status.playFailed(item.name, '', String(error)));
+        throw error;
+      }
+      remote.on('media', (m) => relay.packet(m));
+      remote.on('data', (values, m) => {
+        // Data rides at the current position of the stream's timeline (Stream.time reads it), not the remote clock.
+        if (values[0] !== 'onStatus' && values[0] !== '|RtmpSampleAccess') relay.packet(m);
+      });
+      remote.on('status', (info) => this.#status(name, info as InfoObject));
+      const onClose = () => lost(Object.assign(new Error('connection closed'), { info: status.connectClosed() }));
+      nc.once('close', onClose);
+      remote.play(item.name, item.startSec, item.lengthSec, true);
+      return {
+        sink: intoStream(entry.stream),
+        close: () => {
+          nc.off('close', onClose);
+          remote.close();
+        },
+      };
+    });
   }
 
   #stopSource(entry: { source: Source | null }): void {
     const source = entry.source;
     entry.source = null;
     if (!source) return;
-    if (source.kind === 'live') source.relay.close('closed');
-    else if (source.kind === 'vod') source.player.stop();
-    else source.remote.close();
+    if (source.kind === 'relay') source.relay.close('closed');
+    else source.player.stop();
   }
 
   #stop(name: string, unpublish: boolean): void {
@@ -227,11 +269,16 @@ export class ServerStreams {
     return true;
   }
 
-  /** s.record("record"|"append"|false). Works on client-published and server-owned streams. */
-  record(name: string, mode: 'record' | 'append' | false): boolean {
+  /**
+   * s.record("record"|"append"|false[, maxDuration, maxSize]). Works on client-published and
+   * server-owned streams. Limits follow recording-limits.ts; reaching one stops the recording with
+   * NetStream.Record.Stop (after NetStream.Record.DiskQuotaExceeded for the size).
+   */
+  record(name: string, mode: 'record' | 'append' | false, maxDurationSec?: number, maxSizeKb?: number): boolean {
     if (this.#closed) return false;
     const existing = this.#recorders.get(name);
     const stream = this.#host.streams.getOrCreate(name);
+    if (name.startsWith('f4f:')) return this.#recordHls(name, mode !== false);
     if (mode === false) {
       if (!existing) return false;
       existing.stop(stream);
@@ -246,16 +293,48 @@ export class ServerStreams {
     }
     existing?.stop(stream);
     try {
-      const recorder = new Recorder(file, mode);
-      recorder.start(stream);
+      const limits = scriptRecordingLimits(this.#host.recordingSettings(), maxDurationSec, maxSizeKb);
+      const recorder = new Recorder(file, mode, limits, (limit) => this.#recordingLimited(name, recorder, limit));
       this.#recorders.set(name, recorder);
-      this.#status(name, status.recordStart(name, ''));
+      this.#status(name, status.recordStart(name, '')); // before start(): a tiny limit may end it at once
+      recorder.start(stream);
       return true;
     } catch (error) {
+      this.#recorders.delete(name);
       this.#log.error({ stream: name, err: (error as Error).message }, 'recording failed');
       this.#status(name, status.recordFailed(name, ''));
       return false;
     }
+  }
+
+  /**
+   * Adobe's livepkgr pattern: record() on "f4f:<name>" packaged the stream as HDS fragments (and HLS
+   * next to them). HDS is gone from every player; here it starts HLS packaging of that stream instead
+   * (served at /<app>/<instance>/f4f:<name>/index.m3u8), record(false) returns it to on-request.
+   */
+  #recordHls(name: string, on: boolean): boolean {
+    if (!on) {
+      if (!this.#hlsRecordings.delete(name)) return false;
+      this.#host.packageHls(name, false);
+      this.#status(name, status.recordStop(name, ''));
+      return true;
+    }
+    if (this.#hlsRecordings.has(name)) return true;
+    if (!this.#host.packageHls(name, true)) {
+      this.#log.warn({ stream: name }, 'HLS packaging of an f4f: recording refused (HLS off for this application, or hls.maxPackagedStreams reached)');
+      this.#status(name, status.recordFailed(name, ''));
+      return false;
+    }
+    this.#hlsRecordings.add(name);
+    this.#status(name, status.recordStart(name, ''));
+    return true;
+  }
+
+  #recordingLimited(name: string, recorder: Recorder, limit: RecordingLimit): void {
+    if (this.#recorders.get(name) === recorder) this.#recorders.delete(name);
+    this.#log.info({ stream: name, limit }, 'recording limit reached; recording stopped');
+    if (limit === 'size') this.#status(name, status.recordDiskQuotaExceeded(name, ''));
+    this.#status(name, status.recordStop(name, ''));
   }
 
   /** s.send(handler, ...args): a data message to every subscriber (recorded too). */
@@ -280,11 +359,18 @@ export class ServerStreams {
     return true;
   }
 
+  /** The relay of each server-side stream that has pulled one (running or ended), for the admin API. */
+  relays(): RelayStats[] {
+    return [...this.#owned.values()].flatMap((entry) => (entry.relay ? [entry.relay.stats()] : []));
+  }
+
   /** Instance unload: every source, playlist and recording stopped. */
   closeAll(): void {
     this.#closed = true;
     for (const name of [...this.#owned.keys()]) this.destroy(name);
     for (const [name, recorder] of this.#recorders) recorder.stop(this.#host.streams.get(name));
     this.#recorders.clear();
+    for (const name of this.#hlsRecordings) this.#host.packageHls(name, false);
+    this.#hlsRecordings.clear();
   }
 }

@@ -1,5 +1,5 @@
 import type { LiveStream } from './live-stream.ts';
-import { metadataObject } from './flv-egress.ts';
+import { metadataObject } from './media-packet.ts';
 
 /*
  * Human-readable codec names of a live stream, for the admin API and console. Read from the codec

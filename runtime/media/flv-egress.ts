@@ -1,12 +1,13 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { decodeAmf0 } from '../rtmp/amf0.ts';
+import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { MessageType } from '../rtmp/message.ts';
 import { flvHeader, flvTag } from './flv-file.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
-import type { MediaPacket } from './media-packet.ts';
+import { metadataObject, type MediaPacket } from './media-packet.ts';
 import { parseStreamName } from './stream-registry.ts';
 import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';
 import { Timeline } from './timeline.ts';
@@ -45,7 +46,13 @@ export interface FlvEgressOptions {
   lookup: EgressLookup;
   /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
   maxBufferedBytes: number;
+  /**
+   * A player with more than this unsent is cut off (http.playerMaxOutputBytes): what the queue never
+   * drops (codec configs, data messages) must not pile up without end for a player that stopped reading.
+   */
+  maxOutputBytes: number;
   log: Logger;
+  budgetLog: RateLimitedLog;
 }
 
 /** One `{app, instance, stream}` reading of a request path. */
@@ -95,6 +102,8 @@ interface FlvOutput {
   readonly writable: boolean;
   write(buffer: Buffer): void;
   end(reason: string): void;
+  /** Ends at once, dropping what is unsent (a player that does not read would never take it). */
+  abort(): void;
   /** Called once when the transport closes (by either side), with why. */
   onClosed(listener: (reason: string) => void): void;
 }
@@ -120,7 +129,11 @@ class HttpFlvOutput implements FlvOutput {
   }
 
   end(): void {
-    if (!this.#res.writableEnded) this.#res.end();
+    if (!this.#res.writableEnded && !this.#res.destroyed) this.#res.end();
+  }
+
+  abort(): void {
+    this.#res.destroy();
   }
 
   onClosed(listener: (reason: string) => void): void {
@@ -157,6 +170,10 @@ class WsFlvOutput implements FlvOutput {
   end(reason: string): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     this.#ws.close(reason === 'server closing' ? WS_GOING_AWAY : WS_NORMAL, reason.slice(0, 120));
+  }
+
+  abort(): void {
+    this.#ws.terminate();
   }
 
   onClosed(listener: (reason: string) => void): void {
@@ -279,7 +296,7 @@ export class FlvEgress {
     const app = `${route.app}/${route.instance}`;
     const transport = output.kind === 'ws' ? 'ws-flv' : 'http-flv';
     const log = this.#options.log.child({ app, stream: source.stream.name, player: `${output.kind}-${this.#nextId++}`, ip: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '') });
-    const player = new FlvPlayer(output, source, this.#options.maxBufferedBytes, (reason) => {
+    const player = new FlvPlayer(output, source, this.#options, (reason) => {
       this.#players.delete(player);
       this.#totals.bytesSent += player.bytesSent;
       this.#totals.packetsDropped += player.packetsDropped;
@@ -303,14 +320,16 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
   readonly #queue: SubscriberQueue;
   readonly #timeline = new Timeline(0);
   readonly #onClose: (reason: string) => void;
+  readonly #limits: Pick<FlvEgressOptions, 'maxOutputBytes' | 'budgetLog'>;
   #closed = false;
   bytesSent = 0;
 
-  constructor(output: FlvOutput, source: EgressSource, maxBufferedBytes: number, onClose: (reason: string) => void) {
+  constructor(output: FlvOutput, source: EgressSource, options: FlvEgressOptions, onClose: (reason: string) => void) {
     this.#output = output;
     this.#source = source;
     this.#onClose = onClose;
-    this.#queue = new SubscriberQueue(this, { maxBufferedBytes });
+    this.#limits = options;
+    this.#queue = new SubscriberQueue(this, { maxBufferedBytes: options.maxBufferedBytes });
     output.onClosed((reason) => this.close(reason));
   }
 
@@ -358,9 +377,15 @@ class FlvPlayer implements LiveSubscriber, PacketSink {
   }
 
   #send(buffer: Buffer): void {
-    if (!this.#output.writable) return;
+    if (!this.#output.writable || this.#closed) return;
     this.#output.write(buffer);
     this.bytesSent += buffer.length;
+    const unsent = this.#output.bufferedBytes;
+    if (unsent > this.#limits.maxOutputBytes) {
+      this.#limits.budgetLog.exceeded('http.playerMaxOutputBytes', { code: ErrorCode.HttpPeerTooSlow, kind: this.#output.kind, unsent }, 'FLV player does not read; cut off');
+      this.#output.abort();
+      this.close('player too slow');
+    }
   }
 }
 
@@ -380,15 +405,4 @@ export function headerFlags(stream: Pick<LiveStream, 'metadata' | 'videoConfig' 
   if (meta && ('videocodecid' in meta || 'audiocodecid' in meta)) return { audio: 'audiocodecid' in meta, video: 'videocodecid' in meta };
   if (stream.videoConfig || stream.audioConfig) return { audio: stream.audioConfig !== null, video: stream.videoConfig !== null };
   return { audio: true, video: true };
-}
-
-/** The onMetaData object of a data message's AMF0 payload, or null. */
-export function metadataObject(payload: Buffer): Record<string, unknown> | null {
-  try {
-    const values = decodeAmf0(payload);
-    const object = values[0] === 'onMetaData' ? values[1] : values[0];
-    return typeof object === 'object' && object !== null ? (object as Record<string, unknown>) : null;
-  } catch {
-    return null; // malformed metadata: fall back to the codec configs
-  }
 }

@@ -12,6 +12,8 @@ export interface LiveSubscriber {
 export interface LiveStreamLimits {
   /** The GOP cache is dropped (late joiners wait for the next keyframe) beyond this size. */
   gopCacheMaxBytes: number;
+  /** Told after every publish start (HLS packaging "always" starts there). */
+  onPublish?(stream: LiveStream): void;
 }
 
 export interface PublisherInfo {
@@ -65,6 +67,7 @@ export class LiveStream {
     this.metadata = this.videoConfig = this.audioConfig = null;
     this.#resetGop();
     for (const subscriber of [...this.subscribers]) subscriber.published(this);
+    this.#limits.onPublish?.(this);
   }
 
   stopPublish(): void {

@@ -1,68 +1,137 @@
-import { MessageType } from '../rtmp/message.ts';
+import type { Logger } from '../log/logger.ts';
 import { TypedEmitter } from '../common/typed-emitter.ts';
+import { KeyframeGate } from './keyframe-gate.ts';
 import type { LiveStream, LiveSubscriber } from './live-stream.ts';
-import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from './media-packet.ts';
+import type { MediaPacket } from './media-packet.ts';
 import { SubscriberQueue, type PacketSink } from './subscriber-queue.ts';
 import { Timeline } from './timeline.ts';
 
-export type RelayState = 'idle' | 'connecting' | 'publishing' | 'retrying' | 'closed' | 'failed';
+/**
+ * `connecting` until the far end is open, then `publishing` (a republish to a remote server) or
+ * `playing` (a pull into a local stream), until it ends: `closed` by its owner or `failed` on its
+ * own (the far end refused or went away). Nothing retries: reconnecting is the script's decision.
+ */
+export type RelayState = 'connecting' | 'publishing' | 'playing' | 'closed' | 'failed';
+
+/** `republish`: NetStream.attach + publish (local stream → remote server); `pull`: Stream.play (remote or local stream → local stream). */
+export type RelayKind = 'republish' | 'pull';
 
 export interface RelayStats {
   id: string;
+  kind: RelayKind;
   state: RelayState;
-  /** Destination with credentials stripped, e.g. rtmp://host:1935/app/inst. */
+  /** Where the packets go: a remote URI for a republish (credentials stripped), the local stream of a pull. */
   destination: string;
+  /** The stream name on the far side: the remote publish name, or the stream a pull plays. */
   streamName: string;
+  /** Where the packets come from: a local stream name, or the remote URI of a pull; null while detached. */
   source: string | null;
   bytes: number;
   packets: number;
   droppedPackets: number;
   /** Media time the destination socket has not taken yet (estimated from backlog and bitrate). */
   lagMs: number;
+  /** Why it failed (the far end's status code and description, or the socket error). */
   lastError: string | null;
+  /** Why it ended ('closed' when its owner stopped it normally); null while it runs. */
+  endReason: string | null;
   startedAt: number;
+  endedAt: number | null;
 }
 
-export type RelayEvents = { state: [stats: RelayStats] };
+export type RelayEvents = {
+  state: [stats: RelayStats];
+  /** Once, when it ends; `error` is what made it fail (undefined when its owner closed it). */
+  end: [stats: RelayStats, error: unknown];
+};
+
+/** The open far end of a relay. */
+export interface RelayLink {
+  /** Where packets go (a remote stream's connection, or a local live stream). */
+  sink: PacketSink;
+  /** Releases the far end; called once when the relay ends. */
+  close(): void;
+}
 
 /**
- * A native relay: packets of a local live stream go straight to a destination (an outbound RTMP
- * stream) through this host-side object, never through a script. It owns a bounded queue (the
- * destination socket's backlog, see SubscriberQueue), so a slow or dead destination never stalls
- * the source or its siblings. Timestamps stay continuous across detach/attach and republish, and
- * 32-bit wrap is handled with signed 32-bit deltas.
+ * Opens the far end. `lost` reports that it went away later (the relay fails with that error); a
+ * rejection fails the relay at once. Errors carrying an FMS `info` ({code, description}) are shown
+ * by code.
+ */
+export type RelayOpener = (lost: (error: unknown) => void) => RelayLink | Promise<RelayLink>;
+
+export interface RelayOptions {
+  id: string;
+  kind: RelayKind;
+  destination: string;
+  streamName: string;
+  /** Source label when packets do not come from an attached local stream (a remote pull's URI). */
+  remoteSource?: string;
+  /** Backlog of the destination beyond which packets are dropped up to the next keyframe. */
+  maxBufferedBytes: number;
+  /** A timeline the owner keeps across relays, so one NetStream's republishes continue its clock. */
+  timeline?: Timeline;
+  log: Logger;
+}
+
+/** "NetStream.Publish.BadName: x is already being published." for FMS info errors, else the message. */
+function describeError(error: unknown): string {
+  const info = (error as { info?: { code?: unknown; description?: unknown } } | undefined)?.info;
+  if (info && typeof info.code === 'string') return `${info.code}${typeof info.description === 'string' && info.description ? `: ${info.description}` : ''}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A native relay (mediamtx-style forwarder) that owns its loop: it opens its far end, forwards
+ * packets until it is closed or the far end goes away, keeps its counters and last error, and logs
+ * its end once. Its owner (the script's NetStream or Stream) only starts it, feeds or attaches its
+ * source and closes it, and observes it through its events.
+ *
+ * Packets never pass through a script. A bounded queue (the destination's backlog, see
+ * SubscriberQueue) keeps a slow or dead destination from stalling the source or its siblings, and
+ * the destination starts at a keyframe. Timestamps stay continuous across detach/attach (and
+ * across the relays of one owner sharing a timeline); the 32-bit wrap is handled by Timeline.
  */
 export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   readonly id: string;
-  #state: RelayState = 'idle';
-  /** close() ran: for good (a 'closed' state set by the owner, ns.publish(false), can be published again). */
-  #ended = false;
+  readonly kind: RelayKind;
+  readonly #options: RelayOptions;
+  readonly #log: Logger;
+  #state: RelayState = 'connecting';
   #source: LiveStream | null = null;
-  #target: PacketSink | null = null;
+  #link: RelayLink | null = null;
   #queue: SubscriberQueue | null = null;
-  #destination: string;
-  #streamName = '';
   #lastError: string | null = null;
+  #endReason: string | null = null;
   #bytes = 0;
   #packets = 0;
-  #droppedBefore = 0;
-  #startedAt = Date.now();
-  readonly #maxBufferedBytes: number;
-  readonly #timeline = new Timeline();
-  #needKeyframe = true;
+  readonly #startedAt = Date.now();
+  #endedAt: number | null = null;
+  /** Drops of its queue, kept when the queue goes at the end. */
+  #droppedAtEnd = 0;
+  readonly #timeline: Timeline;
+  /** The destination starts at a keyframe (after every new destination, source or publish). */
+  readonly #gate = new KeyframeGate(true);
   #bitrateBytesPerSec = 0;
   #rateWindowStart = Date.now();
   #rateWindowBytes = 0;
 
-  constructor(id: string, destination: string, maxBufferedBytes: number) {
+  constructor(options: RelayOptions) {
     super();
-    this.id = id;
-    this.#destination = destination;
-    this.#maxBufferedBytes = maxBufferedBytes;
+    this.id = options.id;
+    this.kind = options.kind;
+    this.#options = options;
+    this.#log = options.log;
+    this.#timeline = options.timeline ?? new Timeline();
+    this.#timeline.rebase();
   }
 
   get state(): RelayState {
     return this.#state;
+  }
+
+  get ended(): boolean {
+    return this.#state === 'closed' || this.#state === 'failed';
   }
 
   get source(): LiveStream | null {
@@ -71,53 +140,100 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
 
   /** Media time carried to the destination so far (ms; ns.time), 0 while it has no destination. */
   get timeMs(): number {
-    return this.#target ? this.#timeline.lastOut : 0;
+    return this.#queue ? this.#timeline.lastOut : 0;
   }
 
   stats(): RelayStats {
-    const backlog = this.#target?.bufferedBytes ?? 0;
+    const backlog = this.#link?.sink.bufferedBytes ?? 0;
     return {
       id: this.id,
+      kind: this.kind,
       state: this.#state,
-      destination: this.#destination,
-      streamName: this.#streamName,
-      source: this.#source?.name ?? null,
+      destination: this.#options.destination,
+      streamName: this.#options.streamName,
+      source: this.#options.remoteSource ?? this.#source?.name ?? null,
       bytes: this.#bytes,
       packets: this.#packets,
-      droppedPackets: this.#droppedBefore + (this.#queue?.packetsDropped ?? 0),
+      droppedPackets: this.#queue?.packetsDropped ?? this.#droppedAtEnd,
       lagMs: this.#bitrateBytesPerSec > 0 ? Math.round((backlog / this.#bitrateBytesPerSec) * 1000) : 0,
       lastError: this.#lastError,
+      endReason: this.#endReason,
       startedAt: this.#startedAt,
+      endedAt: this.#endedAt,
     };
   }
 
-  setState(state: RelayState, error?: string): void {
-    if (error !== undefined) this.#lastError = error;
-    if (state === this.#state) return;
-    if (this.#state === 'closed') return;
-    this.#state = state;
+  /** Starts the relay's life: opens the far end with `open`, then forwards until it ends. Once. */
+  start(open: RelayOpener): void {
+    this.#log.debug({ relay: this.id, kind: this.kind, destination: this.#options.destination, stream: this.#options.streamName }, 'relay connecting');
+    let opened: RelayLink | Promise<RelayLink>;
+    try {
+      opened = open((error) => this.#end('failed', error));
+    } catch (error) {
+      return this.#end('failed', error);
+    }
+    // A far end in this process (a local pull) opens at once: its startup packets go out now.
+    if (!(opened instanceof Promise)) return this.#opened(opened);
+    opened.then(
+      (link) => this.#opened(link),
+      (error: unknown) => this.#end('failed', error),
+    );
+  }
+
+  #opened(link: RelayLink): void {
+    if (this.ended) {
+      link.close(); // closed (or lost) while it was opening
+      return;
+    }
+    this.#link = link;
+    this.#queue = new SubscriberQueue(this.#countingSink(link.sink), { maxBufferedBytes: this.#options.maxBufferedBytes });
+    this.#state = this.kind === 'republish' ? 'publishing' : 'playing';
+    this.#log.info({ relay: this.id, kind: this.kind, destination: this.#options.destination, stream: this.#options.streamName, source: this.stats().source }, 'relay started');
     this.emit('state', this.stats());
+    if (this.#source?.isPublishing) this.#sendStartup(this.#source);
   }
 
   /** Source of packets: a local live stream, or null to detach (timestamps continue on re-attach). */
   attach(source: LiveStream | null): void {
-    if (this.#source === source || this.#ended) return;
+    if (this.#source === source || this.ended) return;
     this.#source?.unsubscribe(this);
     this.#source = source;
     this.#rebase();
     if (!source) return;
     source.subscribe(this);
-    if (this.#target && source.isPublishing) this.#sendStartup(source);
+    if (this.#queue && source.isPublishing) this.#sendStartup(source);
   }
 
-  /** The destination is ready to take packets (publish succeeded), or gone (null). */
-  setTarget(target: PacketSink | null, streamName = this.#streamName): void {
-    this.#streamName = streamName;
-    if (this.#queue) this.#droppedBefore += this.#queue.packetsDropped;
-    this.#target = target;
-    this.#queue = target ? new SubscriberQueue(this.#countingSink(target), { maxBufferedBytes: this.#maxBufferedBytes }) : null;
-    this.#rebase();
-    if (target && this.#source?.isPublishing) this.#sendStartup(this.#source);
+  /** Its owner stops it (ns.publish(false), nc.close(), Stream.play(false), unload). Idempotent. */
+  close(reason = 'closed'): void {
+    this.#end('closed', undefined, reason);
+  }
+
+  #end(state: 'closed' | 'failed', error: unknown, reason?: string): void {
+    if (this.ended) return;
+    this.#state = state;
+    this.#endedAt = Date.now();
+    if (state === 'failed') this.#lastError = describeError(error);
+    this.#endReason = reason ?? this.#lastError ?? 'failed';
+    this.#source?.unsubscribe(this);
+    this.#droppedAtEnd = this.#queue?.packetsDropped ?? 0;
+    this.#queue = null;
+    const link = this.#link;
+    this.#link = null;
+    try {
+      link?.close();
+    } catch (closeError) {
+      this.#log.warn({ relay: this.id, err: (closeError as Error)?.message }, 'relay far end did not close cleanly');
+    }
+    const stats = this.stats();
+    const fields = {
+      relay: this.id, kind: this.kind, state, reason: this.#endReason, destination: stats.destination, stream: stats.streamName,
+      source: stats.source, bytes: stats.bytes, packets: stats.packets, droppedPackets: stats.droppedPackets, durationMs: this.#endedAt - this.#startedAt,
+    };
+    if (state === 'failed') this.#log.warn({ ...fields, lastError: this.#lastError }, 'relay ended');
+    else this.#log.info(fields, 'relay ended');
+    this.emit('state', stats);
+    this.emit('end', stats, error);
   }
 
   #countingSink(target: PacketSink): PacketSink {
@@ -147,21 +263,17 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   /** New timeline segment: the next media packet maps to just after the last one sent. */
   #rebase(): void {
     this.#timeline.rebase();
-    this.#needKeyframe = true;
+    this.#gate.cut();
   }
 
   #sendStartup(source: LiveStream): void {
     for (const packet of source.startupPackets) this.packet(packet);
   }
 
-  // LiveSubscriber
+  /** LiveSubscriber (an attached local stream), or a remote pull's packets. */
   packet(packet: MediaPacket): void {
     if (!this.#queue) return;
-    if (this.#needKeyframe && packet.type === MessageType.Video && !isVideoConfig(packet)) {
-      if (!isVideoKeyframe(packet)) return; // the destination starts at a keyframe
-      this.#needKeyframe = false;
-    }
-    if (this.#needKeyframe && packet.type === MessageType.Audio && !isAudioConfig(packet) && this.#source?.videoConfig) return;
+    if (!this.#gate.admit(packet, Boolean(this.#source?.videoConfig))) return;
     this.#queue.push({ type: packet.type, timestamp: this.#timeline.map(packet), payload: packet.payload });
   }
 
@@ -171,20 +283,5 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
 
   unpublished(): void {
     // Keep the destination open: a new publisher on the source continues the same remote stream.
-  }
-
-  close(reason: string): void {
-    // Also when the owner already set 'closed': a closed relay must leave its source's subscribers,
-    // or a stream that outlives it (players keep it) holds it, and through it the script generation
-    // that made it, for good.
-    this.#ended = true;
-    this.#source?.unsubscribe(this);
-    this.#source = null;
-    this.#target = null;
-    this.#queue = null;
-    if (this.#state === 'closed') return;
-    this.#lastError = this.#lastError ?? (reason === 'closed' ? null : reason);
-    this.#state = 'closed';
-    this.emit('state', this.stats());
   }
 }

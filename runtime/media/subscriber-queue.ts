@@ -1,5 +1,6 @@
 import { MessageType } from '../rtmp/message.ts';
 import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from './media-packet.ts';
+import { MESSAGE_OVERHEAD_BYTES, type BandwidthLimiter } from './bandwidth-limiter.ts';
 
 /** Where a player's packets go: a connection (or a relay) that reports its own backlog. */
 export interface PacketSink {
@@ -17,12 +18,21 @@ export interface SubscriberQueueLimits {
  * limit, media is dropped up to the next video keyframe (or, for audio-only streams, until the
  * backlog halves) so a stalled player costs bounded memory and resumes cleanly on a keyframe.
  * Codec configs and data messages are never dropped: players need them to decode what follows.
+ *
+ * A client with a bandwidth limit (`limiter`, shared by the client's streams) also drops what its
+ * token bucket has no room for — video up to the next keyframe that fits, audio packet by packet —
+ * so it gets at most its allowance, decodable, without anything piling up. Unlimited players
+ * (limiter null) pay one field test per packet.
  */
 export class SubscriberQueue {
   readonly #sink: PacketSink;
   readonly #limits: SubscriberQueueLimits;
   #dropping = false;
   #hasVideo = false;
+  /** Set by the client session when a server→client limit is in force; null = unlimited. */
+  limiter: BandwidthLimiter | null = null;
+  /** The limiter refused a video frame: the next video sent must be a keyframe. */
+  #limitedUntilKeyframe = false;
   packetsSent = 0;
   packetsDropped = 0;
   bytesDropped = 0;
@@ -38,16 +48,30 @@ export class SubscriberQueue {
 
   push(packet: MediaPacket): void {
     if (packet.type === MessageType.Video) this.#hasVideo = true;
-    if (this.#mustKeep(packet)) return this.#send(packet);
+    if (this.#mustKeep(packet)) {
+      this.limiter?.force(packet.payload.length + MESSAGE_OVERHEAD_BYTES);
+      return this.#send(packet);
+    }
     const backlog = this.#sink.bufferedBytes;
     if (!this.#dropping && backlog > this.#limits.maxBufferedBytes) this.#dropping = true;
     if (this.#dropping && this.#canResume(packet, backlog)) this.#dropping = false;
-    if (this.#dropping) {
+    if (this.#dropping || (this.limiter !== null && !this.#withinLimit(this.limiter, packet))) {
       this.packetsDropped++;
       this.bytesDropped += packet.payload.length;
       return;
     }
     this.#send(packet);
+  }
+
+  /** Whether the client's allowance has room for this packet (video: only from a keyframe on, after a refusal). */
+  #withinLimit(limiter: BandwidthLimiter, packet: MediaPacket): boolean {
+    const bytes = packet.payload.length + MESSAGE_OVERHEAD_BYTES;
+    if (packet.type !== MessageType.Video) return limiter.take(bytes);
+    const keyframe = isVideoKeyframe(packet);
+    if (keyframe) limiter.keyframeAt(packet.timestamp);
+    if (this.#limitedUntilKeyframe && !keyframe) return false;
+    this.#limitedUntilKeyframe = !limiter.take(bytes);
+    return !this.#limitedUntilKeyframe;
   }
 
   #mustKeep(packet: MediaPacket): boolean {

@@ -49,11 +49,23 @@ export class AppWatcher extends TypedEmitter<AppWatcherEvents> {
     this.#watcher = watch([this.#appsDir, ...this.#libDirs], {
       ignoreInitial: true,
       depth: 4,
-      ignored: (file) => path.relative(this.#appsDir, file).split(path.sep).some((part, i) => i > 0 && DATA_FOLDERS.has(part)),
+      // Only script files and folders are watched, and a name with another extension is passed over
+      // without even a stat: a script churning through thousands of its own data files (File
+      // writes, remove(true)) would otherwise cost a watch, a stat per folder re-read and an event
+      // each (a 13,000-file remove: 420–510 ms event-loop stalls, 6–8 s instead of 0.5 s). A folder
+      // whose name has a dot ("v1.2") is passed over too.
+      ignored: (file, stats) => !this.#mayHoldScripts(file, stats),
     });
     this.#watcher.on('all', (_event, file) => this.#touched(file));
     this.#watcher.on('error', (error) => this.emit('error', error as Error));
     await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
+  }
+
+  /** Whether the watcher follows `file`: a script file, or a folder that may hold some. */
+  #mayHoldScripts(file: string, stats?: { isFile(): boolean }): boolean {
+    if (path.relative(this.#appsDir, file).split(path.sep).some((part, i) => i > 0 && DATA_FOLDERS.has(part))) return false;
+    if (SCRIPT_FILE.test(file)) return true;
+    return !path.basename(file).includes('.') && stats?.isFile() !== true;
   }
 
   #touched(file: string): void {

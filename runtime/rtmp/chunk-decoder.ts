@@ -1,4 +1,5 @@
 import { ErrorCode, ProtocolError } from '../errors.ts';
+import type { AssemblyAccount } from './assembly-budget.ts';
 import { DEFAULT_CHUNK_SIZE_BYTES, MAX_CHUNK_SIZE_BYTES, MessageType, type RtmpMessage } from './message.ts';
 
 export interface ChunkDecoderLimits {
@@ -6,6 +7,8 @@ export interface ChunkDecoderLimits {
   maxMessageBytes: number;
   /** Most distinct chunk stream ids a peer may open (each holds state and maybe a partial message). */
   maxChunkStreams: number;
+  /** Where the bytes of partial messages are reserved before they are allocated (inbound connections). */
+  assembly?: AssemblyAccount;
 }
 
 /** Basic header (≤3) + fmt 0 message header (11) + extended timestamp (4). */
@@ -40,6 +43,7 @@ class ChunkStream {
 export class ChunkDecoder {
   readonly #maxMessageBytes: number;
   readonly #maxChunkStreams: number;
+  readonly #assembly: AssemblyAccount | undefined;
   #chunkSize = DEFAULT_CHUNK_SIZE_BYTES;
   #streams = new Map<number, ChunkStream>();
   #dead = false;
@@ -53,6 +57,7 @@ export class ChunkDecoder {
   constructor(limits: ChunkDecoderLimits) {
     this.#maxMessageBytes = limits.maxMessageBytes;
     this.#maxChunkStreams = limits.maxChunkStreams;
+    this.#assembly = limits.assembly;
   }
 
   /** Incoming chunk size in effect (changed by the peer's Set Chunk Size). */
@@ -114,7 +119,10 @@ export class ChunkDecoder {
         continue;
       }
       if (available === 0) return;
-      stream.partial ??= Buffer.allocUnsafe(stream.length);
+      if (stream.partial === null) {
+        this.#assembly?.reserve(stream.length); // throws over budget: nothing allocated
+        stream.partial = Buffer.allocUnsafe(stream.length);
+      }
       const n = Math.min(this.#chunkLeft, available);
       data.copy(stream.partial, stream.received, pos, pos + n);
       stream.received += n;
@@ -126,6 +134,7 @@ export class ChunkDecoder {
         const payload = stream.partial;
         stream.partial = null;
         stream.received = 0;
+        this.#assembly?.release(payload.length);
         this.#deliver(stream, payload, onMessage);
       }
     }
@@ -258,6 +267,7 @@ export class ChunkDecoder {
     if (payload.length < 4) throw new ProtocolError(ErrorCode.ChunkInvalid, 'Abort message shorter than 4 bytes');
     const stream = this.#streams.get(payload.readUInt32BE(0));
     if (stream) {
+      if (stream.partial) this.#assembly?.release(stream.partial.length);
       stream.partial = null;
       stream.received = 0;
     }

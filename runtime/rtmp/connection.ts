@@ -1,12 +1,15 @@
 import type { Socket } from 'node:net';
 import { ErrorCode, ProtocolError } from '../errors.ts';
+import type { AssemblyAccount, AssemblyBudget } from './assembly-budget.ts';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
 import { splitAggregate } from './aggregate.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
 import { ChunkEncoder, encodeShared } from './chunk-encoder.ts';
 import { scheduleFlush } from './flush-queue.ts';
-import { ClientHandshake, ServerHandshake } from './handshake.ts';
+import { CipherTransport } from './cipher-transport.ts';
+import { ClientHandshake, ServerHandshake, type ClientHandshakeOptions, type RtmpeGate } from './handshake.ts';
 import { MessageType, OUTPUT_CHUNK_SIZE_BYTES, UserControlEvent, type RtmpMessage } from './message.ts';
+import { transportName, type RtmpTransport, type TransportName, type TransportSink } from './transport.ts';
 import { TypedEmitter } from '../common/typed-emitter.ts';
 
 /** A decoded command message (types 20 and 17). */
@@ -33,6 +36,10 @@ export type RtmpConnectionEvents = {
   /** Handshake finished; messages may flow. */
   ready: [];
   command: [command: RtmpCommand];
+  /** A command over `commandByteLimit`, not decoded: only its name and transaction id were read. */
+  commandTooLarge: [head: { name: string; transactionId: number }, bytes: number];
+  /** No byte from the peer for the watchIdle time, even after a ping (see watchIdle). */
+  idle: [];
   /** Data message (types 18/15) decoded to AMF values; `message` keeps the raw payload for relaying. */
   data: [values: unknown[], message: RtmpMessage];
   /** Audio (8) or video (9); aggregates are already split into their sub-messages. */
@@ -40,6 +47,8 @@ export type RtmpConnectionEvents = {
   /** Shared-object message (19/16), raw. */
   sharedObject: [message: RtmpMessage];
   userControl: [event: number, payload: Buffer];
+  /** The peer's Set Peer Bandwidth (bytes, limit type 0 hard / 1 soft / 2 dynamic): what it allows us to send. */
+  peerBandwidth: [bytes: number, limitType: number];
   /** The socket's write buffer emptied (for subscriber queues waiting on a slow peer). */
   drain: [];
   close: [reason: string, error: Error | undefined];
@@ -53,6 +62,12 @@ export interface RtmpConnectionOptions {
   handshakeTimeoutMs: number;
   /** A peer that lets more than this pile up unread is closed (a client that never reads). */
   maxOutputBufferBytes: number;
+  /** Inbound connections: the listener's budget for messages in reassembly. */
+  assemblyBudget?: AssemblyBudget;
+  /** Server role: admits RTMPE handshakes (C0 = 6, 8 or 9); absent = RTMPE refused. */
+  rtmpe?: RtmpeGate;
+  /** Client role: handshake flavour (complex digest, RTMPE). */
+  clientHandshake?: ClientHandshakeOptions;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Omit<RtmpConnectionOptions, 'role'> = {
@@ -74,12 +89,13 @@ function csidFor(type: number, streamId: number): number {
 
 /**
  * One RTMP connection, either role: handshake, chunking, protocol control, acknowledgements,
- * ping, aggregate splitting and AMF command decoding. It knows nothing about applications.
- * Writes are batched per event-loop turn (one writev) and TCP_NODELAY is on: media latency matters.
+ * ping, aggregate splitting and AMF command decoding. It knows nothing about applications, nor
+ * how its bytes travel (a transport: TCP, TLS, RTMPT, under the RTMPE cipher or not).
+ * Writes are batched per event-loop turn (one writev on sockets): media latency matters.
  */
 export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
-  readonly socket: Socket;
   readonly options: RtmpConnectionOptions;
+  #transport: RtmpTransport;
   /** Encoding for commands we send: follows the peer's connect objectEncoding. */
   objectEncoding: 0 | 3 = 0;
   bytesIn = 0;
@@ -103,24 +119,32 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #peerWindowAckSize = 0;
   #lastAckSent = 0;
   #handshakeTimer: NodeJS.Timeout | null;
+  #idleTimer: NodeJS.Timeout | null = null;
   #pingSentAt = 0;
+  readonly #assembly: AssemblyAccount | undefined;
+  /**
+   * Commands with a larger payload are not decoded; `commandTooLarge` is emitted instead. The owner
+   * sets it (the connect budget until the connect is handled); no limit by default.
+   */
+  commandByteLimit = Number.POSITIVE_INFINITY;
 
-  constructor(socket: Socket, options: RtmpConnectionOptions) {
+  constructor(transport: RtmpTransport, options: RtmpConnectionOptions) {
     super();
-    this.socket = socket;
+    this.#transport = transport;
     this.options = options;
+    this.#assembly = options.assemblyBudget?.open((error) => this.close(error.message, error));
     this.#decoder = new ChunkDecoder({
       maxMessageBytes: options.maxMessageBytes,
       maxChunkStreams: options.maxChunkStreams,
+      ...(this.#assembly ? { assembly: this.#assembly } : {}),
     });
     // A listener that throws (e.g. a malformed shared-object message decoded by the session) must
     // cost this connection only, never the process: close it with the error, which gets logged.
     this.listenerError = (error) => this.close(error instanceof ProtocolError ? error.message : 'internal error', error as Error);
-    socket.setNoDelay(true);
     if (options.role === 'server') {
-      this.#handshake = new ServerHandshake();
+      this.#handshake = new ServerHandshake(options.rtmpe ?? null);
     } else {
-      const client = new ClientHandshake();
+      const client = new ClientHandshake(options.clientHandshake);
       this.#handshake = client;
       this.#write(client.start());
     }
@@ -128,11 +152,30 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
       () => this.close('handshake timeout', new ProtocolError(ErrorCode.HandshakeFailed, 'handshake not completed in time')),
       options.handshakeTimeoutMs,
     );
-    socket.on('data', (data: Buffer) => this.#onData(data));
-    socket.on('drain', () => this.emit('drain'));
-    socket.on('error', (error) => this.close('socket error', error));
-    socket.on('close', () => this.close('peer closed'));
-    socket.on('end', () => this.close('peer closed'));
+    transport.bind(this.#sink);
+  }
+
+  /** The one receiver of the transport's events (kept when the RTMPE cipher goes on top). */
+  readonly #sink: TransportSink = {
+    data: (data) => this.#onData(data),
+    drain: () => this.emit('drain'),
+    closed: (reason, error) => this.close(reason, error),
+  };
+
+  get transport(): RtmpTransport {
+    return this.#transport;
+  }
+
+  /** 'rtmp', 'rtmps', 'rtmpt', 'rtmpts', 'rtmpe' or 'rtmpte' (RTMPE shows once its handshake is done). */
+  get transportName(): TransportName {
+    return transportName(this.#transport);
+  }
+
+  /** The TCP/TLS socket beneath (tests and benches pause it); throws for RTMPT, which has none. */
+  get socket(): Socket {
+    const socket = this.#transport.socket;
+    if (!socket) throw new Error(`a ${this.transportName} connection has no socket of its own`);
+    return socket;
   }
 
   get closed(): boolean {
@@ -145,11 +188,11 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   /** Bytes written but not yet taken by the kernel: the back-pressure signal for media. */
   get bufferedBytes(): number {
-    return this.socket.writableLength + this.#pendingBytes;
+    return this.#transport.bufferedBytes + this.#pendingBytes;
   }
 
   get remoteAddress(): string {
-    return (this.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    return this.#transport.remoteAddress;
   }
 
   #onData(data: Buffer): void {
@@ -163,10 +206,19 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         this.#handshake = null;
         if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
         this.#handshakeTimer = null;
+        let rest = step.rest;
+        if (step.cipher) {
+          // The handshake answer (queued above) still goes out in clear; everything after is RC4.
+          this.#flush();
+          const cipher = new CipherTransport(this.#transport, step.cipher);
+          this.#transport = cipher;
+          cipher.bind(this.#sink);
+          if (rest) rest = cipher.decrypt(rest);
+        }
         this.#sendProtocolSetup();
         this.emit('ready');
-        if (!step.rest || step.rest.length === 0 || this.#closed) return;
-        data = step.rest;
+        if (!rest || rest.length === 0 || this.#closed) return;
+        data = rest;
       }
       this.#decoder.push(data, this.#onMessageNow);
       this.#maybeAcknowledge();
@@ -179,13 +231,16 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     const ack = Buffer.alloc(4);
     ack.writeUInt32BE(this.options.windowAckSizeBytes);
     this.sendMessage({ type: MessageType.WindowAckSize, streamId: 0, timestamp: 0, payload: ack });
-    if (this.options.role === 'server') {
-      const bw = Buffer.alloc(5);
-      bw.writeUInt32BE(this.options.windowAckSizeBytes);
-      bw[4] = 2; // dynamic
-      this.sendMessage({ type: MessageType.SetPeerBandwidth, streamId: 0, timestamp: 0, payload: bw });
-    }
+    if (this.options.role === 'server') this.setPeerBandwidth(this.options.windowAckSizeBytes);
     this.setChunkSize(OUTPUT_CHUNK_SIZE_BYTES);
+  }
+
+  /** Set Peer Bandwidth: how much the peer may send (FMS announces a client's client→server limit with it). */
+  setPeerBandwidth(bytes: number, limitType: 0 | 1 | 2 = 2): void {
+    const payload = Buffer.alloc(5);
+    payload.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.floor(bytes))));
+    payload[4] = limitType;
+    this.sendMessage({ type: MessageType.SetPeerBandwidth, streamId: 0, timestamp: 0, payload });
   }
 
   setChunkSize(size: number): void {
@@ -219,6 +274,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         return;
       case MessageType.SetPeerBandwidth:
         this.#requireLength(message, 4);
+        this.emit('peerBandwidth', payload.readUInt32BE(0), payload[4] ?? 2);
         return;
       case MessageType.UserControl:
         return this.#onUserControl(message);
@@ -233,6 +289,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         return this.emit('data', decodeAmf0(amfBody(message)), message);
       case MessageType.CommandAmf0:
       case MessageType.CommandAmf3:
+        if (payload.length > this.commandByteLimit) return this.emit('commandTooLarge', peekCommand(message), payload.length);
         return this.emit('command', decodeCommand(message));
       case MessageType.SharedObjectAmf0:
       case MessageType.SharedObjectAmf3:
@@ -259,6 +316,28 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
       this.#pingSentAt = 0;
     }
     this.emit('userControl', event, body);
+  }
+
+  /**
+   * Emits `idle` when the peer sent nothing for `timeoutMs` (checked every half of it): after the
+   * first quiet half a PingRequest goes out — Flash Player, ffmpeg and OBS answer it, so a client
+   * that is alive but silent shows it — and if nothing at all arrives by the next check, `idle`.
+   * A client is thus idle between `timeoutMs` and 1.5 × `timeoutMs` after its last byte.
+   */
+  watchIdle(timeoutMs: number): void {
+    if (this.#idleTimer || this.#closed) return;
+    let seen = this.bytesIn;
+    let pinged = false;
+    this.#idleTimer = setInterval(() => {
+      if (this.bytesIn !== seen) {
+        seen = this.bytesIn;
+        pinged = false;
+      } else if (!pinged) {
+        pinged = true;
+        this.ping();
+      } else this.emit('idle');
+    }, timeoutMs / 2);
+    this.#idleTimer.unref();
   }
 
   /** Sends a PingRequest; the RTT shows in lastPingRttMs when the response arrives. */
@@ -344,16 +423,8 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     this.#pending = [];
     this.bytesOut += this.#pendingBytes;
     this.#pendingBytes = 0;
-    if (pieces.length === 1) this.socket.write(pieces[0]!);
-    else {
-      // One writev for everything queued this turn. Measured against one Buffer.concat + write
-      // (bench:media-path): the copy costs more than it saves once a turn holds many messages
-      // (a burst, fanned out to every player), and is no better for one message per turn.
-      this.socket.cork();
-      for (const piece of pieces) this.socket.write(piece);
-      this.socket.uncork();
-    }
-    if (this.socket.writableLength > this.options.maxOutputBufferBytes) {
+    this.#transport.write(pieces);
+    if (this.#transport.bufferedBytes > this.options.maxOutputBufferBytes) {
       this.close('peer too slow', new ProtocolError(ErrorCode.PeerTooSlow, 'peer does not read; output buffer over limit'));
     }
   }
@@ -362,11 +433,11 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   close(reason: string, error?: Error): void {
     if (this.#closed) return;
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    this.#assembly?.close();
     this.#flush();
     this.#closed = true;
-    this.socket.end();
-    // A peer that never reads would keep the socket half-open forever; destroy after a grace period.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.#transport.end();
     this.emit('close', reason, error);
   }
 }
@@ -375,6 +446,20 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 function amfBody(message: RtmpMessage): Buffer {
   const amf3 = message.type === MessageType.CommandAmf3 || message.type === MessageType.DataAmf3;
   return amf3 && message.payload.length > 0 && message.payload[0] === 0 ? message.payload.subarray(1) : message.payload;
+}
+
+/**
+ * The name and transaction id of a command without decoding the rest (the first two AMF0 values:
+ * a string, then a number). For commands too large to decode.
+ */
+function peekCommand(message: RtmpMessage): { name: string; transactionId: number } {
+  const body = amfBody(message);
+  if (body.length < 3 || body[0] !== 0x02) throw new ProtocolError(ErrorCode.CommandInvalid, 'command without a name');
+  const nameEnd = 3 + body.readUInt16BE(1);
+  if (body.length < nameEnd) throw new ProtocolError(ErrorCode.AmfInvalid, 'command name longer than the message');
+  const name = body.toString('utf8', 3, nameEnd);
+  const transactionId = body.length >= nameEnd + 9 && body[nameEnd] === 0x00 ? body.readDoubleBE(nameEnd + 1) : 0;
+  return { name, transactionId };
 }
 
 function decodeCommand(message: RtmpMessage): RtmpCommand {

@@ -1,103 +1,34 @@
-import { createHmac, randomFillSync } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../errors.ts';
+import {
+  CLIENT_VERSION,
+  DIGEST_BYTES,
+  GENUINE_FMS_KEY,
+  GENUINE_FMS_KEY_TEXT,
+  GENUINE_FP_KEY,
+  GENUINE_FP_KEY_TEXT,
+  HANDSHAKE_PACKET_BYTES,
+  RTMP_VERSION,
+  RTMPE_CLIENT_VERSION,
+  SERVER_VERSION,
+  answerSignature,
+  findDigest,
+  imprintDigest,
+  randomPacket,
+  signedAnswer,
+  type DigestScheme,
+} from './handshake-digest.ts';
+import { dhKeyOffset, DH_KEY_BYTES, RtmpeKeyExchange, type RtmpeCipher, type RtmpeGate } from './rtmpe.ts';
+import type { RtmpeType } from './rtmpe-signature.ts';
+
+export type { RtmpeGate } from './rtmpe.ts';
 
 /**
- * RTMP handshake (C0 C1 C2 / S0 S1 S2), both roles, as incremental state machines: the socket may
- * hand us any split of the bytes, so each side buffers only the fixed-size packet it is waiting for.
- *
- * Two flavours exist. The "simple" handshake of the public spec echoes the peer's random packet.
- * The "complex" (digest) handshake, which Flash Player, FMLE and ffmpeg use, hides an HMAC-SHA256
- * digest at a data-dependent offset inside C1/S1; Flash Player refuses to play H.264/AAC from a
- * server that does not answer it, so a server must speak it. It is not security: the keys below are
- * public constants from the Flash Player and FMS binaries.
+ * RTMP handshake (C0 C1 C2 / S0 S1 S2), both roles, as incremental state machines: the transport
+ * may hand us any split of the bytes, so each side buffers only the fixed-size packet it is waiting
+ * for. Three flavours: the "simple" handshake of the public spec (the peer's random packet echoed),
+ * the digest ("complex") handshake (handshake-digest.ts), and RTMPE (C0 = 6, 8 or 9), the digest
+ * handshake carrying Diffie-Hellman keys (rtmpe.ts) after which both directions are RC4.
  */
-
-export const RTMP_VERSION = 3;
-/** RTMPE (encrypted RTMP) announces itself with version 6; we do not implement it. */
-const RTMPE_VERSION = 6;
-export const HANDSHAKE_PACKET_BYTES = 1536;
-const DIGEST_BYTES = 32;
-/** Each half of the packet (bytes 8..771 and 772..1535) holds a 4-byte offset seed + 728 candidate bytes. */
-const DIGEST_SPAN = 728;
-
-/** The 32 bytes that follow the text in both Genuine keys. */
-const KEY_TAIL = Buffer.from(
-  'f0eec24a8068bee82e00d0d1029e7e576eec5d2d29806fab93b8e636cfeb31ae',
-  'hex',
-);
-/** "Genuine Adobe Flash Player 001" (30 bytes) + KEY_TAIL = 62 bytes. */
-export const GENUINE_FP_KEY: Buffer = Buffer.concat([Buffer.from('Genuine Adobe Flash Player 001', 'latin1'), KEY_TAIL]);
-/** "Genuine Adobe Flash Media Server 001" (36 bytes) + KEY_TAIL = 68 bytes. */
-export const GENUINE_FMS_KEY: Buffer = Buffer.concat([
-  Buffer.from('Genuine Adobe Flash Media Server 001', 'latin1'),
-  KEY_TAIL,
-]);
-/** Digests inside C1 are keyed with the text part only; the full key signs the S2/C2 answer. */
-export const GENUINE_FP_KEY_TEXT: Buffer = GENUINE_FP_KEY.subarray(0, 30);
-export const GENUINE_FMS_KEY_TEXT: Buffer = GENUINE_FMS_KEY.subarray(0, 36);
-
-/** Version we announce in S1 bytes 4-7 (an FMS 3.x-style value; ffmpeg validates S1 when byte 4 >= 3). */
-export const SERVER_VERSION = 0x0d0e0a0d;
-/** Flash Player 9.0.124.2, the version ffmpeg and rtmpdump announce in C1 bytes 4-7. */
-export const CLIENT_VERSION = 0x09007c02;
-
-/**
- * Digest layout scheme. 0: the digest lives in the block at bytes 8..771 (its offset seed at 8..11);
- * 1: it lives in the block at 772..1535 (seed at 772..775). Clients pick one; the server mirrors it.
- */
-export type DigestScheme = 0 | 1;
-
-/** Byte offset of the 32-byte digest inside a 1536-byte packet for the given scheme. */
-export function digestOffset(packet: Buffer, scheme: DigestScheme): number {
-  const seedAt = scheme === 0 ? 8 : 772;
-  const sum = packet[seedAt]! + packet[seedAt + 1]! + packet[seedAt + 2]! + packet[seedAt + 3]!;
-  return (sum % DIGEST_SPAN) + seedAt + 4;
-}
-
-/** HMAC-SHA256 over the whole packet except the 32 digest bytes themselves. */
-export function computePacketDigest(packet: Buffer, offset: number, key: Buffer): Buffer {
-  return createHmac('sha256', key)
-    .update(packet.subarray(0, offset))
-    .update(packet.subarray(offset + DIGEST_BYTES, HANDSHAKE_PACKET_BYTES))
-    .digest();
-}
-
-/** Finds a valid digest in a C1/S1 packet, trying both schemes; null when neither validates. */
-export function findDigest(packet: Buffer, key: Buffer): { scheme: DigestScheme; digest: Buffer } | null {
-  for (const scheme of [0, 1] as const) {
-    const offset = digestOffset(packet, scheme);
-    const expected = computePacketDigest(packet, offset, key);
-    const digest = packet.subarray(offset, offset + DIGEST_BYTES);
-    if (expected.equals(digest)) return { scheme, digest: Buffer.from(digest) };
-  }
-  return null;
-}
-
-/** Writes the digest into the packet (in place) for the scheme; returns a copy of the digest. */
-export function imprintDigest(packet: Buffer, key: Buffer, scheme: DigestScheme): Buffer {
-  const offset = digestOffset(packet, scheme);
-  const digest = computePacketDigest(packet, offset, key);
-  digest.copy(packet, offset);
-  return digest;
-}
-
-/**
- * Builds the answer packet (S2 or C2) to a peer digest: random bytes whose last 32 bytes are
- * HMAC(key = HMAC(fullKey, peerDigest), data = packet[0..1504]).
- */
-export function signedAnswer(peerDigest: Buffer, fullKey: Buffer): Buffer {
-  const packet = randomFillSync(Buffer.allocUnsafe(HANDSHAKE_PACKET_BYTES));
-  answerSignature(packet, peerDigest, fullKey).copy(packet, HANDSHAKE_PACKET_BYTES - DIGEST_BYTES);
-  return packet;
-}
-
-/** The signature an answer packet must end with (exported so tests and callers can verify one). */
-export function answerSignature(packet: Buffer, peerDigest: Buffer, fullKey: Buffer): Buffer {
-  const answerKey = createHmac('sha256', fullKey).update(peerDigest).digest();
-  return createHmac('sha256', answerKey)
-    .update(packet.subarray(0, HANDSHAKE_PACKET_BYTES - DIGEST_BYTES))
-    .digest();
-}
 
 export interface HandshakeStep {
   /** Bytes to write to the peer now. */
@@ -106,22 +37,14 @@ export interface HandshakeStep {
   done: boolean;
   /** Bytes that arrived after the handshake in the same push (e.g. a pipelined connect command). */
   rest?: Buffer;
+  /** RTMPE: the cipher for everything after the handshake (`rest` included). */
+  cipher?: RtmpeCipher;
 }
 
-export type HandshakeMode = 'simple' | 'complex';
+export type HandshakeMode = 'simple' | 'complex' | 'rtmpe';
 
-function checkVersion(version: number, who: string): void {
-  if (version === RTMP_VERSION) return;
-  const what = version === RTMPE_VERSION ? 'RTMPE (encrypted RTMP) is not supported' : `unsupported RTMP version ${version}`;
-  throw new ProtocolError(ErrorCode.HandshakeFailed, `${who}: ${what}`);
-}
-
-/** A fresh random 1536-byte packet with time 0 and the given version in bytes 4-7. */
-function randomPacket(version: number): Buffer {
-  const packet = randomFillSync(Buffer.allocUnsafe(HANDSHAKE_PACKET_BYTES));
-  packet.writeUInt32BE(0, 0);
-  packet.writeUInt32BE(version, 4);
-  return packet;
+function isRtmpeType(version: number): version is RtmpeType {
+  return version === 6 || version === 8 || version === 9;
 }
 
 /**
@@ -134,24 +57,49 @@ function fill(target: Buffer, filled: number, data: Buffer, from: number): numbe
   return n;
 }
 
+function finished(send: Buffer | undefined, data: Buffer, pos: number, cipher: RtmpeCipher | null): HandshakeStep {
+  const step: HandshakeStep = { done: true };
+  if (send) step.send = send;
+  if (pos < data.length) step.rest = data.subarray(pos);
+  if (cipher) step.cipher = cipher;
+  return step;
+}
+
+/** What an RTMPE server still needs when C2 arrives. */
+interface RtmpeServerState {
+  type: RtmpeType;
+  cipher: RtmpeCipher;
+  /** Our S1 digest: C2 must end with the signature made from it. */
+  serverDigest: Buffer;
+  c2: Buffer;
+}
+
 /**
- * Server side: C0+C1 in, S0+S1+S2 out, C2 in (consumed, not checked: many clients send garbage).
- * Holds at most C0+C1 (1537 bytes); C2 is only counted.
+ * Server side: C0+C1 in, S0+S1+S2 out, C2 in → done. Plain and digest handshakes hold at most
+ * C0+C1 (1537 bytes) and only count C2 (many clients send garbage there). RTMPE (admitted by the
+ * gate, absent = refused) holds C2 too and checks its signature: a client that derived other keys
+ * would only send noise, so a wrong C2 closes the connection now, with a clear reason.
  */
 export class ServerHandshake {
+  readonly #rtmpe: RtmpeGate | null;
   #c0c1 = Buffer.allocUnsafe(1 + HANDSHAKE_PACKET_BYTES);
   #c0c1Filled = 0;
   #c2Seen = 0;
   #done = false;
   #mode: HandshakeMode | null = null;
   #scheme: DigestScheme | null = null;
+  #encrypted: RtmpeServerState | null = null;
 
-  /** 'simple' or 'complex' once C1 is in (for logs and tests). */
+  constructor(rtmpe: RtmpeGate | null = null) {
+    this.#rtmpe = rtmpe;
+  }
+
+  /** 'simple', 'complex' or 'rtmpe' once C1 is in (for logs and tests). */
   get mode(): HandshakeMode | null {
     return this.#mode;
   }
 
-  /** Digest scheme the client used, when complex. */
+  /** Digest scheme the client used, when complex or RTMPE. */
   get scheme(): DigestScheme | null {
     return this.#scheme;
   }
@@ -162,22 +110,30 @@ export class ServerHandshake {
     let send: Buffer | undefined;
     if (this.#c0c1Filled < this.#c0c1.length) {
       const taken = fill(this.#c0c1, this.#c0c1Filled, data, pos);
-      // Reject a bad version on the first byte, before waiting for 1536 more.
-      if (this.#c0c1Filled === 0 && taken > 0) checkVersion(this.#c0c1[0]!, 'C0');
+      // Judge the version on the first byte, before waiting for 1536 more.
+      if (this.#c0c1Filled === 0 && taken > 0) this.#checkC0(this.#c0c1[0]!);
       this.#c0c1Filled += taken;
       pos += taken;
       if (this.#c0c1Filled < this.#c0c1.length) return { done: false };
-      send = this.#reply(this.#c0c1.subarray(1));
+      const version = this.#c0c1[0]!;
+      const c1 = this.#c0c1.subarray(1);
+      send = isRtmpeType(version) ? this.#replyRtmpe(version, c1) : this.#reply(c1);
     }
     const c2Taken = Math.min(HANDSHAKE_PACKET_BYTES - this.#c2Seen, data.length - pos);
+    if (this.#encrypted) fill(this.#encrypted.c2, this.#c2Seen, data, pos);
     this.#c2Seen += c2Taken;
     pos += c2Taken;
     if (this.#c2Seen < HANDSHAKE_PACKET_BYTES) return send ? { send, done: false } : { done: false };
+    if (this.#encrypted) this.#checkC2(this.#encrypted);
     this.#done = true;
-    const step: HandshakeStep = { done: true };
-    if (send) step.send = send;
-    if (pos < data.length) step.rest = data.subarray(pos);
-    return step;
+    return finished(send, data, pos, this.#encrypted?.cipher ?? null);
+  }
+
+  #checkC0(version: number): void {
+    if (version === RTMP_VERSION) return;
+    if (!isRtmpeType(version)) throw new ProtocolError(ErrorCode.HandshakeFailed, `C0: unsupported RTMP version ${version}`);
+    if (!this.#rtmpe) throw new ProtocolError(ErrorCode.RtmpeRefused, 'C0: RTMPE (encrypted RTMP) is not enabled (rtmpe.enabled)');
+    if (!this.#rtmpe.admit()) throw new ProtocolError(ErrorCode.RtmpeRefused, 'C0: RTMPE handshake refused: over rtmpe.maxHandshakesPerSec');
   }
 
   /** S0+S1+S2 as one buffer (one write, one TCP segment train). */
@@ -203,11 +159,41 @@ export class ServerHandshake {
     signedAnswer(clientDigest.digest, GENUINE_FMS_KEY).copy(out, 1 + HANDSHAKE_PACKET_BYTES);
     return out;
   }
+
+  /**
+   * RTMPE: the client's DH key sits in the half C1's digest does not use; ours goes into S1 the
+   * same way, under our digest. S0 mirrors the client's type (6, 8 or 9), which decides whether the
+   * S2/C2 signatures are enciphered (rtmpe-signature.ts).
+   */
+  #replyRtmpe(type: RtmpeType, c1: Buffer): Buffer {
+    const clientDigest = findDigest(c1, GENUINE_FP_KEY_TEXT);
+    if (!clientDigest) throw new ProtocolError(ErrorCode.RtmpeInvalid, 'RTMPE: C1 carries no valid digest');
+    this.#mode = 'rtmpe';
+    const scheme = clientDigest.scheme;
+    this.#scheme = scheme;
+    const clientKeyAt = dhKeyOffset(c1, scheme);
+    const exchange = new RtmpeKeyExchange();
+    const cipher = exchange.cipherFor(c1.subarray(clientKeyAt, clientKeyAt + DH_KEY_BYTES));
+    const s1 = randomPacket(SERVER_VERSION);
+    exchange.publicKey.copy(s1, dhKeyOffset(s1, scheme));
+    const serverDigest = imprintDigest(s1, GENUINE_FMS_KEY_TEXT, scheme);
+    this.#encrypted = { type, cipher, serverDigest, c2: Buffer.allocUnsafe(HANDSHAKE_PACKET_BYTES) };
+    return Buffer.concat([Buffer.from([type]), s1, signedAnswer(clientDigest.digest, GENUINE_FMS_KEY, type)]);
+  }
+
+  #checkC2(state: RtmpeServerState): void {
+    const expected = answerSignature(state.c2, state.serverDigest, GENUINE_FP_KEY, state.type);
+    if (!expected.equals(state.c2.subarray(HANDSHAKE_PACKET_BYTES - DIGEST_BYTES))) {
+      throw new ProtocolError(ErrorCode.RtmpeInvalid, 'RTMPE: C2 signature does not match');
+    }
+  }
 }
 
 export interface ClientHandshakeOptions {
   /** Send a digest C1 (Flash Player style). Default true: some servers refuse the simple form. */
   complex?: boolean;
+  /** RTMPE: C0 = this type (6 is what rtmpdump and ffmpeg send), DH keys, RC4 afterwards. */
+  rtmpe?: RtmpeType;
 }
 
 /**
@@ -216,6 +202,9 @@ export interface ClientHandshakeOptions {
  */
 export class ClientHandshake {
   readonly complex: boolean;
+  readonly #rtmpeType: RtmpeType | null;
+  #exchange: RtmpeKeyExchange | null = null;
+  #cipher: RtmpeCipher | null = null;
   #started = false;
   #s0s1 = Buffer.allocUnsafe(1 + HANDSHAKE_PACKET_BYTES);
   #s0s1Filled = 0;
@@ -224,10 +213,11 @@ export class ClientHandshake {
   #mode: HandshakeMode | null = null;
 
   constructor(options: ClientHandshakeOptions = {}) {
-    this.complex = options.complex ?? true;
+    this.#rtmpeType = options.rtmpe ?? null;
+    this.complex = this.#rtmpeType !== null || (options.complex ?? true);
   }
 
-  /** 'complex' when S1 carried a valid server digest and we answered it, else 'simple'. */
+  /** 'complex' when S1 carried a valid server digest and we answered it, 'rtmpe', else 'simple'. */
   get mode(): HandshakeMode | null {
     return this.#mode;
   }
@@ -237,6 +227,16 @@ export class ClientHandshake {
     if (this.#started) throw new Error('ClientHandshake.start() called twice');
     this.#started = true;
     const out = Buffer.allocUnsafe(1 + HANDSHAKE_PACKET_BYTES);
+    if (this.#rtmpeType !== null) {
+      out[0] = this.#rtmpeType;
+      const c1 = randomPacket(RTMPE_CLIENT_VERSION);
+      // Scheme 1 with the key in the first half, as rtmpdump and ffmpeg send RTMPE.
+      this.#exchange = new RtmpeKeyExchange();
+      this.#exchange.publicKey.copy(c1, dhKeyOffset(c1, 1));
+      imprintDigest(c1, GENUINE_FP_KEY_TEXT, 1);
+      c1.copy(out, 1);
+      return out;
+    }
     out[0] = RTMP_VERSION;
     const c1 = randomPacket(this.complex ? CLIENT_VERSION : 0);
     // Scheme 0 is what ffmpeg and rtmpdump send and every digest-aware server checks.
@@ -251,21 +251,28 @@ export class ClientHandshake {
     let send: Buffer | undefined;
     if (this.#s0s1Filled < this.#s0s1.length) {
       const taken = fill(this.#s0s1, this.#s0s1Filled, data, pos);
-      if (this.#s0s1Filled === 0 && taken > 0) checkVersion(this.#s0s1[0]!, 'S0');
+      if (this.#s0s1Filled === 0 && taken > 0) this.#checkS0(this.#s0s1[0]!);
       this.#s0s1Filled += taken;
       pos += taken;
       if (this.#s0s1Filled < this.#s0s1.length) return { done: false };
-      send = this.#answer(this.#s0s1.subarray(1));
+      const s1 = this.#s0s1.subarray(1);
+      send = this.#exchange ? this.#answerRtmpe(this.#s0s1[0] as RtmpeType, s1, this.#exchange) : this.#answer(s1);
     }
     const s2Taken = Math.min(HANDSHAKE_PACKET_BYTES - this.#s2Seen, data.length - pos);
     this.#s2Seen += s2Taken;
     pos += s2Taken;
     if (this.#s2Seen < HANDSHAKE_PACKET_BYTES) return send ? { send, done: false } : { done: false };
     this.#done = true;
-    const step: HandshakeStep = { done: true };
-    if (send) step.send = send;
-    if (pos < data.length) step.rest = data.subarray(pos);
-    return step;
+    return finished(send, data, pos, this.#cipher);
+  }
+
+  #checkS0(version: number): void {
+    if (this.#rtmpeType === null) {
+      if (version !== RTMP_VERSION) throw new ProtocolError(ErrorCode.HandshakeFailed, `S0: unsupported RTMP version ${version}`);
+    } else if (!isRtmpeType(version)) {
+      // A server may answer another RTMPE type than we asked for (FMS answers 8 or 9 to 6); any RTMPE type will do.
+      throw new ProtocolError(ErrorCode.RtmpeRefused, `S0: the server does not speak RTMPE (answered version ${version})`);
+    }
   }
 
   /** C2: signed answer to the server digest when there is one, else an echo of S1. */
@@ -277,5 +284,14 @@ export class ClientHandshake {
     }
     this.#mode = 'complex';
     return signedAnswer(serverDigest.digest, GENUINE_FP_KEY);
+  }
+
+  #answerRtmpe(type: RtmpeType, s1: Buffer, exchange: RtmpeKeyExchange): Buffer {
+    const serverDigest = findDigest(s1, GENUINE_FMS_KEY_TEXT);
+    if (!serverDigest) throw new ProtocolError(ErrorCode.RtmpeInvalid, 'RTMPE: S1 carries no valid digest');
+    this.#mode = 'rtmpe';
+    const keyAt = dhKeyOffset(s1, serverDigest.scheme);
+    this.#cipher = exchange.cipherFor(s1.subarray(keyAt, keyAt + DH_KEY_BYTES));
+    return signedAnswer(serverDigest.digest, GENUINE_FP_KEY, type);
   }
 }

@@ -5,6 +5,7 @@
  * Application.Script.Error record.
  */
 import { ErrorCode, ScriptError } from '../errors.ts';
+import { cutText } from '../log/log-limits.ts';
 import type { ThrownRecord } from '../../host-api/protocol.ts';
 
 export interface ScriptWhere {
@@ -23,6 +24,8 @@ export interface FailureContext {
   sources: SourceLines;
   handlerTimeoutMs: number;
   memoryLimitMb: number;
+  /** Script error messages are cut to this (host-api cuts what it reports; this covers what isolated-vm rethrows). */
+  maxTextChars: number;
 }
 
 // Messages isolated-vm 7 uses; the tests in test/sandbox/ pin them.
@@ -78,13 +81,14 @@ export function classifyCatastrophe(message: string, context: FailureContext): S
 export function classifyFailure(error: unknown, context: FailureContext, isolateDisposed: boolean): ScriptError {
   if (error instanceof ScriptError) return error;
   // isolated-vm rethrows primitives a script threw (`throw "oops"`) as they are.
-  if (!(error instanceof Error)) return thrownError({ name: '', message: String(error) }, context.sources, error);
-  const { message } = error;
+  const max = context.maxTextChars;
+  if (!(error instanceof Error)) return thrownError({ name: '', message: cutText(String(error), max) }, context.sources, cutText(String(error), max));
+  const message = cutText(error.message, max);
   if (message === TIMEOUT_MESSAGE) return timeoutError(context, error, locateStack(error.stack, context.sources));
   if (MEMORY_PATTERNS.some((pattern) => pattern.test(message))) return outOfMemoryError(context, error);
   if (DISPOSED_PATTERN.test(message) && isolateDisposed) return outOfMemoryError(context, error);
   if (error instanceof SyntaxError) return syntaxError(message, context.sources, error);
-  return thrownError({ name: error.name, message, stack: error.stack }, context.sources, error);
+  return thrownError({ name: error.name, message, ...(error.stack === undefined ? {} : { stack: cutText(error.stack, max) }) }, context.sources, error);
 }
 
 /** An exception caught inside the isolate (reported in a dispatch reply). */

@@ -1,25 +1,34 @@
 /**
  * The host side of the script File class (fms-api §8): a per-instance table of open files and the
- * directory operations, every path confined by ScriptPaths.
+ * directory operations, every path confined by ScriptPaths and every script file protected by
+ * ScriptFileGuard.
  *
- * FMS File methods are synchronous, so these are synchronous host calls using fs sync APIs. They
- * run on the Node thread that also moves media, so every read is bounded (MAX_READ_BYTES) and
- * flush() does not fsync: writeSync has already handed the bytes to the OS, and an fsync on a busy
- * disk could stall every stream for tens of milliseconds.
+ * FMS File methods are synchronous for the script. Reads and writes of an open file are
+ * synchronous host calls (fs sync APIs on the thread that also moves media), so each is bounded by
+ * scripts.fileMaxIoBytes. Work whose size the script does not choose call by call — listing or
+ * removing a folder, copying a file, fsync — runs asynchronously while the script waits
+ * (protocol.ts HostWaits), so it never stalls the event loop in one piece; File.list() stops at
+ * scripts.fileMaxListEntries.
  *
  * Failures answer as FMS does — false / null / 0 — never an exception into the script. A refused
- * path (escape attempt, bad syntax) is logged once per attempt through `onRefused`; an ordinary
- * failure (file missing, folder not empty) is not logged.
+ * path (escape attempt, bad syntax, protected script file) is logged once per attempt through
+ * `onRefused`; a budget hit or a failed write (disk full, read-only folder) through `onProblem`;
+ * an ordinary failure (file missing, folder not empty) is not logged.
  */
 import fs from 'node:fs';
-import path from 'node:path';
+import fsp from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { ErrorCode, type ErrorCodeValue } from '../errors.ts';
+import { copyUnlessAborted, folderNames, removeTree } from './folder-work.ts';
+import { readBytes, readChars, readLine, safe, type OpenFile } from './open-file-reads.ts';
+import { ScriptFileGuard } from './script-file-guard.ts';
 import { FileAccessError, ScriptPaths, type ResolvedPath } from './script-paths.ts';
 
 export type FileType = 'text' | 'binary' | 'utf8';
 export type FileIoOp =
   | 'read' | 'readln' | 'readlns' | 'readAll' | 'readByte'
   | 'write' | 'writeByte'
-  | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'flush' | 'close';
+  | 'eof' | 'position' | 'seek' | 'setPosition' | 'length' | 'close';
 export type FileChangeOp = 'mkdir' | 'remove' | 'renameTo' | 'copyTo';
 
 export interface FileInfo {
@@ -28,36 +37,33 @@ export interface FileInfo {
   exists: boolean;
   isFile: boolean;
   isDirectory: boolean;
-  /** Bytes of a file, entries of a directory, 0 when missing. */
+  /** Bytes of a file; 0 for a directory (File.length of a folder lists it: host-api) or when missing. */
   length: number;
   lastModified: number | null;
   creationTime: number | null;
 }
 
-/** Server configuration files (lower case) the settings reader takes from app folders. */
-const SERVER_CONFIG_FILES = new Set(['application.xml', 'vhost.xml']);
-/** One read may return at most this much (the isolate has a 64 MB heap by default). */
-export const MAX_READ_BYTES = 16 * 1024 * 1024;
-const MAX_LINE_BYTES = 1024 * 1024;
-const MAX_OPEN_FILES = 64;
-const MAX_LIST_ENTRIES = 10_000;
-/** readln reads ahead this much; a loop of readln() is then one syscall per 64 KB, not per line. */
-const READ_AHEAD = 64 * 1024;
-
-interface OpenFile {
-  fd: number;
-  encoding: BufferEncoding;
-  append: boolean;
-  canRead: boolean;
-  canWrite: boolean;
-  position: number;
+export interface ScriptFilesOptions {
+  appDir: string;
+  /** FMS VirtualDirectory entries, "/virtual;/native/dir". */
+  virtualDirectories?: readonly string[];
+  /** A path was refused (escape attempt, protected file): called once per attempt. */
+  onRefused(input: string, reason: string): void;
   /**
-   * Read-ahead for readln: bytes of the file from `cacheStart`; emptied by every write through this
-   * handle (a second handle writing the same file may go unseen for up to 64 KB of lines).
+   * A budget was hit (SCRIPT_FILE_TOO_LARGE) or a write failed (STORAGE_WRITE_FAILED); `budget`
+   * names the config key (or 'file write'), what a rate-limited log line is keyed by.
    */
-  cache: Buffer;
-  cacheStart: number;
+  onProblem?(code: ErrorCodeValue, budget: string, input: string, reason: string): void;
+  /** Files the script may not change (default: protection by name only). */
+  guard?: ScriptFileGuard;
+  /** scripts.fileMaxIoBytes: largest read or write of one call (default 16 MiB). */
+  maxIoBytes?: number;
+  /** scripts.fileMaxListEntries: most entries list() returns (default 10,000). */
+  maxListEntries?: number;
 }
+
+const MAX_OPEN_FILES = 64;
+const fsync = promisify(fs.fsync);
 
 interface OpenFlags {
   flags: string;
@@ -88,13 +94,28 @@ function openFlags(mode: string): OpenFlags | null {
 
 export class ScriptFiles {
   readonly #paths: ScriptPaths;
+  readonly #guard: ScriptFileGuard;
   readonly #onRefused: (input: string, reason: string) => void;
+  readonly #onProblem: NonNullable<ScriptFilesOptions['onProblem']>;
+  readonly #maxIoBytes: number;
+  readonly #maxListEntries: number;
   readonly #open = new Map<number, OpenFile>();
   #nextHandle = 1;
 
-  constructor(appDir: string, virtualDirectories: readonly string[], onRefused: (input: string, reason: string) => void) {
-    this.#paths = new ScriptPaths(appDir, virtualDirectories);
-    this.#onRefused = onRefused;
+  constructor(options: ScriptFilesOptions) {
+    this.#paths = new ScriptPaths(options.appDir, options.virtualDirectories ?? []);
+    this.#guard = options.guard ?? new ScriptFileGuard();
+    this.#onRefused = options.onRefused;
+    this.#onProblem = options.onProblem ?? (() => undefined);
+    this.#maxIoBytes = options.maxIoBytes ?? 16 * 1024 * 1024;
+    this.#maxListEntries = options.maxListEntries ?? 10_000;
+  }
+
+  /** Read-ahead buffers of the open files: host memory the script holds. */
+  get bufferedBytes(): number {
+    let bytes = 0;
+    for (const file of this.#open.values()) bytes += file.cache.length;
+    return bytes;
   }
 
   /** Null when the path is refused (logged). */
@@ -103,55 +124,59 @@ export class ScriptFiles {
     if (!target) return null;
     const stat = statOf(target.native);
     const isDirectory = stat?.isDirectory() === true;
-    let length = stat?.size ?? 0;
-    if (isDirectory) length = safe(() => fs.readdirSync(target.native).length, 0);
     return {
       name: target.virtual,
       exists: stat !== null,
       isFile: stat?.isFile() === true,
       isDirectory,
-      length,
+      length: isDirectory ? 0 : (stat?.size ?? 0),
       lastModified: stat ? stat.mtimeMs : null,
       creationTime: stat ? stat.birthtimeMs || stat.ctimeMs : null,
     };
   }
 
-  /** Script paths of a directory's entries, sorted; null when refused or not a directory. */
-  list(input: string): string[] | null {
+  /**
+   * Script paths of a directory's entries, sorted; null when refused, not a directory, or holding
+   * more than scripts.fileMaxListEntries entries (logged: a cut list would be a silent loss). Read
+   * a batch at a time off the event loop, and never more than one entry past the budget.
+   */
+  async list(input: string, signal: AbortSignal): Promise<string[] | null> {
     const target = this.#resolve(input);
     if (!target) return null;
-    const names = safe(() => fs.readdirSync(target.native), null);
-    if (!names) return null;
+    const names = await folderNames(target.native, this.#maxListEntries, signal).catch(() => undefined);
+    if (names === undefined) return null;
+    if (names === null) {
+      this.#onProblem(ErrorCode.ScriptFileTooLarge, 'scripts.fileMaxListEntries', input, `folder has more than scripts.fileMaxListEntries (${this.#maxListEntries}) entries`);
+      return null;
+    }
     const base = target.virtual === '/' ? '' : target.virtual;
-    return names.sort().slice(0, MAX_LIST_ENTRIES).map((name) => `${base}/${name}`);
+    return names.sort().map((name) => `${base}/${name}`);
   }
 
-  change(input: string, op: FileChangeOp, arg: string | boolean): boolean {
+  /** mkdir / remove / renameTo / copyTo, done off the event loop; false when refused, failed or stopped by `signal`. */
+  async change(input: string, op: FileChangeOp, arg: string | boolean, signal: AbortSignal): Promise<boolean> {
     const target = this.#resolve(input);
     if (!target) return false;
-    if ((op === 'remove' || op === 'renameTo') && this.#serverConfig(input, target)) return false;
     switch (op) {
       case 'mkdir': {
         const dir = this.#resolve(`${target.virtual}/${String(arg)}`);
-        return dir !== null && safe(() => (fs.mkdirSync(dir.native), true), false);
+        return dir !== null && settled(fsp.mkdir(dir.native));
       }
-      case 'remove':
-        if (target.isRoot) return false;
-        return safe(() => {
-          if (statOf(target.native)?.isDirectory() !== true) fs.unlinkSync(target.native);
-          else if (arg === true) fs.rmSync(target.native, { recursive: true });
-          else fs.rmdirSync(target.native);
-          return true;
-        }, false);
+      case 'remove': {
+        if (target.isRoot || this.#protected(input, target)) return false;
+        const isDirectory = statOf(target.native)?.isDirectory() === true;
+        if (!isDirectory) return settled(fsp.unlink(target.native));
+        return settled(arg === true ? removeTree(target.native, signal) : fsp.rmdir(target.native));
+      }
       case 'renameTo':
       case 'copyTo': {
         const destination = this.#resolve(String(arg));
-        if (!destination || destination.isRoot || (op === 'renameTo' && target.isRoot)) return false;
-        if (this.#serverConfig(String(arg), destination)) return false;
+        if (!destination || destination.isRoot || (op === 'renameTo' && (target.isRoot || this.#protected(input, target)))) return false;
+        if (this.#protected(String(arg), destination)) return false;
         // Never replace: a script overwriting its own main.asc by accident is worse than a false.
         if (statOf(destination.native) !== null) return false;
-        if (op === 'renameTo') return safe(() => (fs.renameSync(target.native, destination.native), true), false);
-        return safe(() => (fs.copyFileSync(target.native, destination.native, fs.constants.COPYFILE_EXCL), true), false);
+        if (op === 'renameTo') return settled(fsp.rename(target.native, destination.native));
+        return settled(copyUnlessAborted(target.native, destination.native, fs.constants.COPYFILE_EXCL, signal));
       }
     }
   }
@@ -161,7 +186,7 @@ export class ScriptFiles {
     const target = this.#resolve(input);
     const flags = openFlags(mode);
     if (!target || !flags || this.#open.size >= MAX_OPEN_FILES) return 0;
-    if (flags.canWrite && this.#serverConfig(input, target)) return 0;
+    if (flags.canWrite && this.#protected(input, target)) return 0;
     if (statOf(target.native)?.isDirectory() === true) return 0;
     // "w" / "w+" truncate: opened without O_TRUNC, truncated only once the descriptor is checked.
     const truncate = flags.flags.startsWith('w');
@@ -182,7 +207,7 @@ export class ScriptFiles {
     }
     const handle = this.#nextHandle++;
     const position = flags.append ? fs.fstatSync(fd).size : 0;
-    this.#open.set(handle, { fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position, cache: Buffer.alloc(0), cacheStart: 0 });
+    this.#open.set(handle, { input, fd, encoding: type === 'binary' ? 'latin1' : 'utf8', ...flags, position, cache: Buffer.alloc(0), cacheStart: 0 });
     return handle;
   }
 
@@ -195,8 +220,6 @@ export class ScriptFiles {
       case 'close':
         this.#open.delete(handle);
         return safe(() => (fs.closeSync(file.fd), true), false);
-      case 'flush':
-        return true;
       case 'eof':
         return file.position >= size();
       case 'position':
@@ -210,12 +233,29 @@ export class ScriptFiles {
         file.position = next;
         return true;
       }
-      case 'write':
-        return this.#write(file, Buffer.from(String(arg), file.encoding));
+      case 'write': {
+        const text = String(arg);
+        // Every UTF-16 unit is at least one byte: too long is refused before encoding anything.
+        if (text.length > this.#maxIoBytes) return this.#tooLarge(file, text.length);
+        return this.#write(file, Buffer.from(text, file.encoding));
+      }
       case 'writeByte':
         return this.#write(file, Buffer.from([Number(arg) & 0xff]));
       default:
         return file.canRead ? this.#read(file, op, Number(arg)) : null;
+    }
+  }
+
+  /** File.flush(): fsync, off the event loop. True once what was written is on disk. */
+  async flush(handle: number): Promise<boolean> {
+    const file = this.#open.get(handle);
+    if (!file) return false;
+    try {
+      await fsync(file.fd);
+      return true;
+    } catch (error) {
+      this.#onProblem(ErrorCode.StorageWriteFailed, 'file write', file.input, `fsync failed: ${(error as Error).message}`);
+      return false;
     }
   }
 
@@ -224,39 +264,61 @@ export class ScriptFiles {
     this.#open.clear();
   }
 
+  /**
+   * Every byte or false: writeSync may write less than asked (a disk filling up); it is called
+   * again for the rest until all is written or it fails. The position moves by what was written.
+   */
   #write(file: OpenFile, bytes: Buffer): boolean {
     if (!file.canWrite) return false;
+    if (bytes.length > this.#maxIoBytes) return this.#tooLarge(file, bytes.length);
     file.cache = Buffer.alloc(0);
-    return safe(() => {
-      // Append mode writes at the end whatever the position (O_APPEND); track where that is.
-      fs.writeSync(file.fd, bytes, 0, bytes.length, file.append ? null : file.position);
-      file.position = file.append ? fs.fstatSync(file.fd).size : file.position + bytes.length;
+    let written = 0;
+    try {
+      while (written < bytes.length) {
+        // Append mode writes at the end whatever the position (O_APPEND).
+        const n = fs.writeSync(file.fd, bytes, written, bytes.length - written, file.append ? null : file.position + written);
+        if (n <= 0) throw Object.assign(new Error('no progress (disk full?)'), { code: 'ENOSPC' });
+        written += n;
+      }
       return true;
-    }, false);
+    } catch (error) {
+      this.#onProblem(ErrorCode.StorageWriteFailed, 'file write', file.input, `write failed after ${written} of ${bytes.length} bytes: ${(error as Error).message}`);
+      return false;
+    } finally {
+      file.position = file.append ? safe(() => fs.fstatSync(file.fd).size, file.position + written) : file.position + written;
+    }
+  }
+
+  #tooLarge(file: OpenFile, bytes: number): false {
+    this.#onProblem(ErrorCode.ScriptFileTooLarge, 'scripts.fileMaxIoBytes', file.input, `write of ${bytes} bytes is over scripts.fileMaxIoBytes (${this.#maxIoBytes})`);
+    return false;
   }
 
   #read(file: OpenFile, op: FileIoOp, n: number): unknown {
     switch (op) {
       case 'readByte': {
-        const byte = this.#bytes(file, 1);
+        const byte = readBytes(file, 1, this.#maxIoBytes);
         if (byte.length === 0) return -1;
         file.position += 1;
         return byte[0];
       }
       case 'read':
-        return this.#chars(file, Math.max(0, Math.floor(n) || 0));
+        return readChars(file, Math.max(0, Math.floor(n) || 0), this.#maxIoBytes);
       case 'readln':
-        return this.#line(file);
+        return readLine(file, this.#maxIoBytes);
       default: {
         // readAll / readlns(n): lines from the position on (a final newline adds no empty line).
         const limit = op === 'readlns' ? Math.max(0, Math.floor(n) || 0) : Infinity;
         const lines: string[] = [];
         let total = 0;
         while (lines.length < limit) {
-          const line = this.#line(file);
+          const line = readLine(file, this.#maxIoBytes);
           if (line === null) break;
           total += line.length;
-          if (total > MAX_READ_BYTES) return null;
+          if (total > this.#maxIoBytes) {
+            this.#onProblem(ErrorCode.ScriptFileTooLarge, 'scripts.fileMaxIoBytes', file.input, `${op}() would return more than scripts.fileMaxIoBytes (${this.#maxIoBytes})`);
+            return null;
+          }
           lines.push(line);
         }
         return lines;
@@ -264,68 +326,12 @@ export class ScriptFiles {
     }
   }
 
-  #bytes(file: OpenFile, count: number): Buffer {
-    // Never more than what is left: read(1e9) on a small file must not allocate 16 MB.
-    const left = safe(() => fs.fstatSync(file.fd).size, 0) - file.position;
-    const buffer = Buffer.alloc(Math.max(0, Math.min(count, MAX_READ_BYTES, left)));
-    const got = safe(() => fs.readSync(file.fd, buffer, 0, buffer.length, file.position), 0);
-    return buffer.subarray(0, got);
-  }
-
-  /** read(n): n characters (bytes in binary mode). */
-  #chars(file: OpenFile, n: number): string {
-    if (file.encoding === 'latin1') {
-      const bytes = this.#bytes(file, n);
-      file.position += bytes.length;
-      return bytes.toString('latin1');
-    }
-    // A UTF-16 code unit takes at most 3 UTF-8 bytes (a pair of them, 4).
-    const bytes = this.#bytes(file, n * 3);
-    const decoded = bytes.toString('utf8');
-    let taken = decoded.slice(0, n);
-    const last = taken.charCodeAt(taken.length - 1);
-    if (last >= 0xd800 && last <= 0xdbff) taken = decoded.slice(0, n + 1);
-    file.position += taken === decoded ? bytes.length : Buffer.byteLength(taken, 'utf8');
-    return taken;
-  }
-
-  /** The next line without its "\n" / "\r\n"; null at the end of the file. */
-  #line(file: OpenFile): string | null {
-    const parts: Buffer[] = [];
-    let length = 0;
-    for (;;) {
-      let offset = file.position - file.cacheStart;
-      if (offset < 0 || offset >= file.cache.length) {
-        file.cache = this.#bytes(file, READ_AHEAD);
-        file.cacheStart = file.position;
-        offset = 0;
-      }
-      if (file.cache.length === 0) break;
-      const newline = file.cache.indexOf(0x0a, offset);
-      if (newline >= 0) {
-        parts.push(file.cache.subarray(offset, newline));
-        file.position += newline - offset + 1;
-        return stripCr(Buffer.concat(parts).toString(file.encoding));
-      }
-      const rest = file.cache.subarray(offset);
-      parts.push(rest);
-      length += rest.length;
-      file.position += rest.length;
-      if (length >= MAX_LINE_BYTES) break;
-    }
-    if (parts.length === 0) return null;
-    return stripCr(Buffer.concat(parts).toString(file.encoding));
-  }
-
-  /**
-   * Application.xml and Vhost.xml are the operator's: they raise the isolate's memory and time
-   * limits and map library and stream folders anywhere on disk, and the server rereads them (hot
-   * reload, next instance). A script writing its own would lift its sandbox's limits and its file
-   * confinement, so they are read-only to scripts whatever their case (logged like any refusal).
-   */
-  #serverConfig(input: string, target: ResolvedPath): boolean {
-    if (!SERVER_CONFIG_FILES.has(path.basename(target.native).toLowerCase())) return false;
-    this.#onRefused(input, `${path.basename(target.native)} is server configuration, read-only to scripts`);
+  /** A file the script may not change (ScriptFileGuard), or a folder holding one: refused and logged. */
+  #protected(input: string, target: ResolvedPath): boolean {
+    const isDirectory = statOf(target.native)?.isDirectory() === true;
+    const reason = isDirectory ? this.#guard.folderReason(target.native) : this.#guard.fileReason(target.native);
+    if (reason === null) return false;
+    this.#onRefused(input, reason);
     return true;
   }
 
@@ -357,20 +363,14 @@ function openedWhereResolved(fd: number, native: string): boolean {
   return real === native;
 }
 
-function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
-}
-
 function statOf(native: string): fs.Stats | null {
   return safe(() => fs.statSync(native), null);
 }
 
-/** Runs a file-system call; an OS error becomes the FMS failure value. */
-function safe<T>(work: () => T, failure: T): T {
-  try {
-    return work();
-  } catch {
-    return failure;
-  }
+/** An asynchronous file-system call as the FMS answer: true when it succeeded. */
+function settled(work: Promise<unknown>): Promise<boolean> {
+  return work.then(
+    () => true,
+    () => false,
+  );
 }
-

@@ -1,14 +1,15 @@
 /**
- * HTTP for scripts' LoadVars / XML load, send and sendAndLoad (fms-api §9), through Node's fetch.
+ * HTTP for scripts — LoadVars / XML load, send and sendAndLoad (fms-api §9) and Flash Remoting
+ * (script-remoting.ts) — through Node's fetch.
  *
  * A script is untrusted code on the operator's network, so every request is bounded:
  * - hosts: loopback (localhost, 127.0.0.0/8, ::1) plus `scripts.http.allowHosts` ("api.example.com"
  *   or "*.example.com"); redirects are followed by hand (at most 5) so each hop is checked too;
  * - time: one deadline for the whole exchange, body included (`timeoutMs`);
- * - size: the body is streamed and the request aborted past `maxBytes`;
+ * - size: the body is streamed and the request aborted past its limit (`maxBytes` for LoadVars/XML);
  * - count: at most MAX_PENDING requests in flight per instance; dispose aborts them all.
- * Every refusal or failure is one log line (`onProblem`); the script only learns "it failed"
- * (onLoad(false)), as FMS scripts did.
+ * For LoadVars/XML every refusal or failure is one log line (`onProblem`); the script only learns
+ * "it failed" (onLoad(false)), as FMS scripts did. Remoting uses `send` and logs its own line.
  */
 
 export interface HttpRequest {
@@ -16,8 +17,8 @@ export interface HttpRequest {
   url: string;
   /** [name, value] pairs from addRequestHeader; unsafe names are dropped. */
   headers: [string, string][];
-  /** POST body, already encoded by the script side (null for GET). */
-  body: string | null;
+  /** POST body, already encoded by the caller (null for GET). */
+  body: string | Uint8Array | null;
   contentType: string;
 }
 
@@ -28,6 +29,20 @@ export interface HttpResult {
   body: string | null;
   bytesLoaded: number;
   bytesTotal: number;
+}
+
+/**
+ * What an exchange ended with, for callers that log their own line (Flash Remoting): a response
+ * (its body only when 2xx and read in full within the size limit) or why none could be had.
+ */
+export type HttpOutcome =
+  | { ok: true; status: number; body: Buffer | null; bytesTotal: number }
+  | { ok: false; status: number; reason: string };
+
+/** The largest response body an exchange accepts, and the config key that sets it. */
+export interface BodyLimit {
+  maxBytes: number;
+  key: string;
 }
 
 export interface ScriptHttpOptions {
@@ -79,35 +94,52 @@ export class ScriptHttp {
   }
 
   /**
-   * Starts a request; `deliver` gets its result later, exactly once (unless abortAll() ran first).
-   * Returns false — and delivers nothing — when the request is refused before it starts.
+   * LoadVars / XML: starts a request; `deliver` gets its result later, exactly once (unless
+   * abortAll() ran first). Returns false — and delivers nothing — when the request is refused
+   * before it starts. Every refusal or failure is one onProblem line.
    */
   request(request: HttpRequest, deliver: (result: HttpResult) => void): boolean {
-    const refusal = this.#refusal(request.url);
-    if (refusal !== null) {
-      this.#options.onProblem(loggableUrl(request.url), refusal);
-      return false;
-    }
+    const refusal = this.send(request, { maxBytes: this.#options.maxBytes, key: 'scripts.http.maxBytes' }, (outcome) => {
+      if (!outcome.ok) {
+        this.#options.onProblem(loggableUrl(request.url), outcome.reason);
+        deliver({ status: outcome.status, body: null, bytesLoaded: 0, bytesTotal: 0 });
+        return;
+      }
+      const body = outcome.body === null ? null : new TextDecoder('utf-8').decode(outcome.body);
+      deliver({ status: outcome.status, body, bytesLoaded: outcome.body?.length ?? 0, bytesTotal: outcome.bytesTotal });
+    });
+    if (refusal === null) return true;
+    this.#options.onProblem(loggableUrl(request.url), refusal);
+    return false;
+  }
+
+  /**
+   * The bounded exchange itself, logging nothing: returns why the request is refused before it
+   * starts (then `deliver` is never called), or null and `deliver` gets the outcome exactly once
+   * (unless abortAll() ran first). `limit` bounds the response body (its config key names it in the reason).
+   */
+  send(request: HttpRequest, limit: BodyLimit, deliver: (outcome: HttpOutcome) => void): string | null {
+    const refusal = this.refusal(request.url);
+    if (refusal !== null) return refusal;
     const controller = new AbortController();
     this.#pending.add(controller);
     const timer = setTimeout(() => controller.abort(new HttpProblem(`no complete answer within ${this.#options.timeoutMs} ms`)), this.#options.timeoutMs);
     timer.unref();
-    this.#exchange(request, controller.signal).then(
-      (result) => {
-        if (this.#pending.has(controller)) deliver(result);
+    this.#exchange(request, limit, controller.signal).then(
+      (outcome) => {
+        if (this.#pending.has(controller)) deliver(outcome);
       },
       (error: unknown) => {
         if (!this.#pending.has(controller)) return; // aborted by abortAll(): the instance is gone
         const problem = controller.signal.aborted ? controller.signal.reason : error;
         const status = problem instanceof HttpProblem ? problem.status : 0;
-        this.#options.onProblem(loggableUrl(request.url), problem instanceof Error ? problem.message : String(problem));
-        deliver({ status, body: null, bytesLoaded: 0, bytesTotal: 0 });
+        deliver({ ok: false, status, reason: describe(problem) });
       },
     ).finally(() => {
       clearTimeout(timer);
       this.#pending.delete(controller);
     });
-    return true;
+    return null;
   }
 
   abortAll(): void {
@@ -116,7 +148,8 @@ export class ScriptHttp {
     for (const controller of pending) controller.abort(new HttpProblem('application instance unloaded'));
   }
 
-  #refusal(url: string): string | null {
+  /** Why a request to `url` would be refused now (host, scheme, credentials, own port, in-flight count), or null. */
+  refusal(url: string): string | null {
     if (this.#pending.size >= MAX_PENDING) return `more than ${MAX_PENDING} requests in flight`;
     let parsed: URL;
     try {
@@ -143,7 +176,7 @@ export class ScriptHttp {
     });
   }
 
-  async #exchange(request: HttpRequest, signal: AbortSignal): Promise<HttpResult> {
+  async #exchange(request: HttpRequest, limit: BodyLimit, signal: AbortSignal): Promise<HttpOutcome> {
     const headers = new Headers();
     for (const [name, value] of request.headers) {
       if (HEADER_NAME.test(name) && !RESERVED_HEADERS.has(name.toLowerCase()) && !/[\r\n\0]/.test(value)) headers.set(name, value);
@@ -159,7 +192,7 @@ export class ScriptHttp {
         await response.body?.cancel();
         if (hop >= MAX_REDIRECTS) throw new HttpProblem(`more than ${MAX_REDIRECTS} redirects`, response.status);
         url = new URL(location, url).href;
-        const refusal = this.#refusal(url);
+        const refusal = this.refusal(url);
         if (refusal !== null) throw new HttpProblem(`redirect refused: ${refusal}`, response.status);
         if (response.status !== 307 && response.status !== 308) {
           method = 'GET';
@@ -168,19 +201,19 @@ export class ScriptHttp {
         }
         continue;
       }
-      return this.#read(response);
+      return this.#read(response, limit);
     }
   }
 
-  async #read(response: Response): Promise<HttpResult> {
+  async #read(response: Response, { maxBytes, key }: BodyLimit): Promise<HttpOutcome> {
     const declared = Number(response.headers.get('content-length') ?? NaN);
     const bytesTotal = Number.isFinite(declared) ? declared : 0;
     if (!response.ok) {
       await response.body?.cancel();
-      return { status: response.status, body: null, bytesLoaded: 0, bytesTotal };
+      return { ok: true, status: response.status, body: null, bytesTotal };
     }
-    const tooLarge = new HttpProblem(`response larger than scripts.http.maxBytes (${this.#options.maxBytes})`, response.status);
-    if (bytesTotal > this.#options.maxBytes) {
+    const tooLarge = new HttpProblem(`response larger than ${key} (${maxBytes})`, response.status);
+    if (bytesTotal > maxBytes) {
       await response.body?.cancel();
       throw tooLarge;
     }
@@ -189,11 +222,18 @@ export class ScriptHttp {
     if (response.body) {
       for await (const chunk of response.body) {
         loaded += chunk.byteLength;
-        if (loaded > this.#options.maxBytes) throw tooLarge; // leaving the loop cancels the stream
+        if (loaded > maxBytes) throw tooLarge; // leaving the loop cancels the stream
         chunks.push(chunk);
       }
     }
-    const text = new TextDecoder('utf-8').decode(Buffer.concat(chunks));
-    return { status: response.status, body: text, bytesLoaded: loaded, bytesTotal: bytesTotal || loaded };
+    return { ok: true, status: response.status, body: Buffer.concat(chunks), bytesTotal: bytesTotal || loaded };
   }
+}
+
+/** fetch's network errors say "fetch failed" and keep the reason (ECONNREFUSED, ENOTFOUND) in `cause`. */
+function describe(problem: unknown): string {
+  if (!(problem instanceof Error)) return String(problem);
+  const cause = (problem as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
+  return detail && !problem.message.includes(detail) ? `${problem.message} (${detail})` : problem.message;
 }

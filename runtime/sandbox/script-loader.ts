@@ -1,6 +1,6 @@
 /**
- * The scripts an isolate runs: the host-api bundle first, then the application's script found and
- * read the way FMS does, then what `load(file)` asks for.
+ * The scripts an isolate runs: the host-api bundle first (host-api-bundle.ts), then the
+ * application's script found and read the way FMS does, then what `load(file)` asks for.
  *
  * load() timing — deferred, as the FMS reference describes ("compiled and executed after main.asc
  * is successfully loaded and before application.onAppStart()"): a load() during main.asc's top
@@ -10,51 +10,33 @@
  * reads and runs the file at once, so its definitions are usable on the next line.
  *
  * Where load() looks: the folder of the main script, then the app folder (they differ when the
- * script lives in scripts/), then each configured script library path. A name that resolves
- * outside the root it was resolved against (../, absolute paths, symlinks) is refused.
+ * script lives in scripts/), then each configured script library path, then the runtime's own
+ * script library (host-api/scriptlib/: netservices.asc), as FMS's scriptlib folder came last. A
+ * name that resolves outside the root it was resolved against (../, absolute paths, symlinks) is refused.
+ *
+ * Size: no script file larger than scripts.maxScriptBytes is read (a 155 MB load() used to stall
+ * the event loop for a second). main.asc is read before the isolate exists (synchronously, size
+ * checked first); a load() from a handler is read off the event loop while the script waits.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import esbuild from 'esbuild';
+import { fileURLToPath } from 'node:url';
 import { ErrorCode, ScriptError } from '../errors.ts';
 import type { ThrownRecord } from '../../host-api/protocol.ts';
 import type { SourceLines } from './isolate-errors.ts';
 import { relativeInside } from '../common/path-containment.ts';
 
-const HOST_API_ENTRY = fileURLToPath(new URL('../../host-api/bootstrap.ts', import.meta.url));
+/**
+ * What FMS shipped in its script library, rewritten here (netservices.asc): load()'s last folder.
+ * scripts/build.js copies it to dist/scriptlib/ and defines FMS_SCRIPTLIB_DIR relative to the
+ * compiled module; the sources read it from host-api/scriptlib/.
+ */
+declare const FMS_SCRIPTLIB_DIR: string | undefined;
+export const BUILTIN_SCRIPTLIB_DIR = fileURLToPath(new URL(typeof FMS_SCRIPTLIB_DIR === 'string' ? FMS_SCRIPTLIB_DIR : '../../host-api/scriptlib/', import.meta.url));
 /** The bundle's file name in stack traces (never a script file, so error locations skip it). */
 export const HOST_API_FILENAME = 'fms-host-api.js';
-const BUNDLE_GLOBAL = '__fmsHostApi';
-
-let bundle: Promise<string> | undefined;
-
-/**
- * host-api bundled into one script at first use (esbuild, ~25 ms) and kept in memory. It is
- * wrapped in a function whose value is `install`: the bundle's top-level names stay locals, none
- * lands on the global object, and the directive makes all of host-api strict-mode code (so
- * `caller` and stack frames cannot lead a script into it).
- */
-export function hostApiBundle(): Promise<string> {
-  bundle ??= esbuild
-    .build({
-      entryPoints: [HOST_API_ENTRY],
-      bundle: true,
-      format: 'iife',
-      globalName: BUNDLE_GLOBAL,
-      target: 'es2020',
-      platform: 'neutral',
-      write: false,
-      logLevel: 'silent',
-    })
-    .then((result) => `(function () {\n'use strict';\n${result.outputFiles[0]?.text ?? ''}\nreturn ${BUNDLE_GLOBAL}.install;\n})()`)
-    .catch((error: unknown) => {
-      bundle = undefined; // let the next instance try again
-      throw error;
-    });
-  return bundle;
-}
 
 export interface ScriptSource {
   /** Display name used in stack traces and errors: relative to the app folder when inside it. */
@@ -68,6 +50,8 @@ export interface ScriptLoaderOptions {
   appDir: string;
   scriptPath: string;
   scriptLibPaths: string[];
+  /** scripts.maxScriptBytes (default 8 MiB). */
+  maxScriptBytes?: number;
 }
 
 /** In the app folder, then scripts/: main.asc, main.js, <app>.asc, <app>.js (case-insensitive). */
@@ -140,7 +124,7 @@ export class ScriptLoader implements SourceLines {
 
   constructor(private readonly options: ScriptLoaderOptions) {
     this.appDir = path.resolve(options.appDir);
-    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p))];
+    const candidates = [path.dirname(path.resolve(options.scriptPath)), this.appDir, ...options.scriptLibPaths.map((p) => path.resolve(p)), path.resolve(BUILTIN_SCRIPTLIB_DIR)];
     this.roots = [...new Set(candidates)];
   }
 
@@ -151,6 +135,19 @@ export class ScriptLoader implements SourceLines {
   /** Resolves and reads a load() argument; throws ScriptError(ScriptLoadFailed) when it cannot. */
   loadFile(name: string): ScriptSource {
     return this.read(this.resolve(name));
+  }
+
+  /** loadFile, reading off the event loop; rejects with ScriptError(ScriptLoadFailed). */
+  async loadFileAsync(name: string): Promise<ScriptSource> {
+    const file = this.resolve(name);
+    let bytes: Buffer;
+    try {
+      this.checkSize(file, (await stat(file)).size);
+      bytes = await readFile(file);
+    } catch (error) {
+      throw error instanceof ScriptError ? error : new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
+    }
+    return this.decoded(file, bytes);
   }
 
   resolve(name: string): string {
@@ -208,10 +205,20 @@ export class ScriptLoader implements SourceLines {
   private read(file: string): ScriptSource {
     let bytes: Buffer;
     try {
+      this.checkSize(file, statSync(file).size);
       bytes = readFileSync(file);
     } catch (error) {
-      throw new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
+      throw error instanceof ScriptError ? error : new ScriptError(ErrorCode.ScriptLoadFailed, `cannot read ${file}: ${(error as Error).message}`, {}, { cause: error });
     }
+    return this.decoded(file, bytes);
+  }
+
+  private checkSize(file: string, size: number): void {
+    const max = this.options.maxScriptBytes ?? 8 * 1024 * 1024;
+    if (size > max) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.displayName(file)} is ${size} bytes, more than scripts.maxScriptBytes (${max})`);
+  }
+
+  private decoded(file: string, bytes: Buffer): ScriptSource {
     const { text, encoding } = decodeScript(bytes);
     const filename = this.displayName(file);
     this.lines.set(filename, text.split(LINE_BREAK));

@@ -8,8 +8,11 @@
  */
 import type { NetConnection } from '../client/net-connection.ts';
 import { SharedObject, type SyncItem } from '../client/shared-object.ts';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SharedObjectOp } from '../instances/script-contract.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import type { SharedObjectOp } from '../../host-api/protocol.ts';
+import { measureSlot } from './shared-object-file-format.ts';
 
 export interface ProxiedSoEvents {
   /** The owner's answers and other subscribers' changes, for the script's so.onSync. */
@@ -35,6 +38,8 @@ class ProxiedSharedObject {
   stopWatching: () => void = () => undefined;
   /** What the script did while the owner had not answered Use: replayed in order once it has. */
   readonly waiting: Array<(so: SharedObject) => void> = [];
+  /** Bytes of the slot values waiting in `waiting` (host memory the script holds). */
+  waitingBytes = 0;
   #dropped = false;
 
   constructor(
@@ -44,16 +49,21 @@ class ProxiedSharedObject {
     readonly log: Logger,
   ) {}
 
-  whenReady(run: (so: SharedObject) => void): void {
+  whenReady(run: (so: SharedObject) => void, bytes = 0): void {
     if (this.closed) return;
     if (this.so?.isConnected) return run(this.so);
-    if (this.waiting.length < MAX_WAITING_CALLS) return void this.waiting.push(run);
+    if (this.waiting.length < MAX_WAITING_CALLS) {
+      this.waitingBytes += bytes;
+      this.waiting.push(run);
+      return;
+    }
     if (!this.#dropped) this.log.warn({ so: this.name, max: MAX_WAITING_CALLS }, 'proxied shared object not connected; further calls dropped');
     this.#dropped = true;
   }
 
   ready(so: SharedObject): void {
     this.#dropped = false;
+    this.waitingBytes = 0;
     for (const run of this.waiting.splice(0)) run(so);
   }
 }
@@ -64,11 +74,23 @@ export class ProxiedSharedObjects {
   readonly #connections: ProxiedSoConnections;
   readonly #events: ProxiedSoEvents;
   readonly #log: Logger;
+  readonly #maxSlotBytes: number;
+  readonly #refusals: RateLimitedLog;
 
-  constructor(connections: ProxiedSoConnections, events: ProxiedSoEvents, log: Logger) {
+  /** `maxSlotBytes`: sharedObjects.maxSlotBytes, applied to what the script sends the owner too. */
+  constructor(connections: ProxiedSoConnections, events: ProxiedSoEvents, log: Logger, maxSlotBytes = Number.POSITIVE_INFINITY) {
     this.#connections = connections;
     this.#events = events;
     this.#log = log;
+    this.#maxSlotBytes = maxSlotBytes;
+    this.#refusals = new RateLimitedLog(log);
+  }
+
+  /** Slot values the script set while their owners were not connected: host memory it holds. */
+  get waitingBytes(): number {
+    let bytes = 0;
+    for (const proxied of this.#objects.values()) bytes += proxied.waitingBytes;
+    return bytes;
   }
 
   has(key: string): boolean {
@@ -96,8 +118,14 @@ export class ProxiedSharedObjects {
         return data[String(args[0] ?? '')];
       case 'setProperty': {
         const slot = String(args[0] ?? '');
-        proxied.whenReady((so) => so.setProperty(slot, args[1]));
-        return undefined;
+        const bytes = measureSlot(slot, args[1], this.#maxSlotBytes);
+        if (bytes === null) {
+          const fields = { code: ErrorCode.SharedObjectTooLarge, so: proxied.name, slot: slot.slice(0, 100), byScript: true };
+          this.#refusals.exceeded('sharedObjects.maxSlotBytes', fields, 'proxied shared object change by the script refused: over budget');
+          return false;
+        }
+        proxied.whenReady((so) => so.setProperty(slot, args[1]), bytes);
+        return true;
       }
       case 'getPropertyNames':
         return Object.keys(data);
@@ -118,7 +146,6 @@ export class ProxiedSharedObjects {
       case 'close':
         this.#close(proxied);
         return undefined;
-      case 'flush':
       case 'clear':
       case 'purge':
         return false; // the owner's business
@@ -160,6 +187,7 @@ export class ProxiedSharedObjects {
     proxied.closed = true;
     proxied.stopWatching();
     proxied.waiting.length = 0;
+    proxied.waitingBytes = 0;
     this.#objects.delete(proxied.key);
     proxied.so?.close();
   }

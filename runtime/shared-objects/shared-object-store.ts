@@ -16,9 +16,16 @@
  * - access: readAccess for use, writeAccess for change/remove (path = SO name); a denied write
  *   gets NoWriteAccess plus the slot's current value, so the client reports "reject".
  * - fan-out: each message is encoded once for all its receivers (OutgoingSoMessage).
+ * - budgets (shared-object-budget.ts), checked before a change is applied: a client change over
+ *   maxSlotBytes / maxObjectBytes / maxInstanceBytes is refused like a denied write (NoWriteAccess
+ *   plus the slot's current value: Flash reports "reject" in onSync); a new SO that would not fit
+ *   is refused with ObjectCreationFailed. A script's setProperty over a budget returns false (over
+ *   its host memory the instance is shut down by its owner). One rate-limited log line each.
  */
 import path from 'node:path';
+import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
 import type { SharedObjectMessageModel, SoEvent } from '../rtmp/shared-object-codec.ts';
 import { hasAccess } from '../common/access-list.ts';
 import { errorFields, SharedObjectFiles } from './shared-object-files.ts';
@@ -26,6 +33,7 @@ import { sharedObjectNameProblem, SoPathPattern } from './shared-object-names.ts
 import { OutgoingSoMessage } from './shared-object-outgoing.ts';
 import { firstVersion, retireVersion } from './shared-object-lives.ts';
 import { SharedObjectState, type QueuedRequest, type SharedObjectOwner, type SharedObjectSubscriber, type SyncEntry } from './shared-object-state.ts';
+import { OBJECT_OVERHEAD_BYTES, SLOT_OVERHEAD_BYTES, SharedObjectBudget, type SlotCost, type SoLimits, type SoRefusal } from './shared-object-budget.ts';
 
 
 export const SoStatusCode = {
@@ -36,16 +44,34 @@ export const SoStatusCode = {
 } as const;
 
 export interface SharedObjectStoreOptions {
-  /** Root of persistent SOs; files go to <dataDir>/<app>/<instance>/. */
-  dataDir: string;
-  app: string;
+  /**
+   * This application's folder of persistent SOs; files go to <appDataDir>/<instance>/ (the server
+   * picks it: <app folder>/sharedobjects, FMS's layout, or <dataDir>/sharedobjects/<app>).
+   */
+  appDataDir: string;
   instance: string;
   log: Logger;
   /** Longest a change waits before it is written. Default 100. */
   flushDelayMs?: number;
-  /** Larger files are not loaded (moved aside as corrupt). Default 64 MiB. */
-  maxFileBytes?: number;
+  /** sharedObjects.maxSlotBytes / maxObjectBytes / maxInstanceBytes (defaults: DEFAULT_SO_LIMITS). */
+  limits?: SoLimits;
+  /**
+   * The script would hold `bytes` more: false refuses it (the owner shuts the instance down when
+   * its host memory budget is exceeded). Default: always admitted.
+   */
+  admitScriptBytes?: (bytes: number) => boolean;
 }
+
+/** The config defaults (runtime/config.ts sharedObjects.*), for stores built without a config. */
+export const DEFAULT_SO_LIMITS: SoLimits = { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 };
+
+/** The config key each refusal is logged under. */
+const REFUSAL_BUDGET: Record<SoRefusal, string> = {
+  slot: 'sharedObjects.maxSlotBytes',
+  object: 'sharedObjects.maxObjectBytes',
+  instance: 'sharedObjects.maxInstanceBytes',
+  hostMemory: 'scripts.hostMemoryMb',
+};
 
 /** Events per message in a sync; large SOs are synced in several messages. */
 export const SYNC_BATCH_EVENTS = 512;
@@ -59,24 +85,32 @@ export class SharedObjectStore implements SharedObjectOwner {
   /** Client so.send() on SOs the script holds (server-side handlerName, P2). */
   onSend: ((name: string, handler: string, args: unknown[]) => void) | null = null;
   readonly #log: Logger;
+  readonly #refusals: RateLimitedLog;
   readonly #files: SharedObjectFiles;
+  readonly #budget: SharedObjectBudget;
   readonly #objects = new Map<string, SharedObjectState>();
   #syncScheduled: NodeJS.Immediate | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(options: SharedObjectStoreOptions) {
-    for (const part of [options.app, options.instance]) {
-      const problem = sharedObjectNameProblem(part);
-      if (problem) throw new Error(`invalid app/instance path for shared objects (${problem}): ${JSON.stringify(part)}`);
-    }
-    this.dir = path.resolve(options.dataDir, options.app, options.instance);
+    const problem = sharedObjectNameProblem(options.instance);
+    if (problem) throw new Error(`invalid instance path for shared objects (${problem}): ${JSON.stringify(options.instance)}`);
+    this.dir = path.resolve(options.appDataDir, options.instance);
     this.#log = options.log;
-    this.#files = new SharedObjectFiles({
-      dir: this.dir,
-      log: options.log,
-      flushDelayMs: options.flushDelayMs ?? 100,
-      maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
-    });
+    this.#refusals = new RateLimitedLog(options.log);
+    const limits = options.limits ?? DEFAULT_SO_LIMITS;
+    this.#budget = new SharedObjectBudget(limits, options.admitScriptBytes);
+    this.#files = new SharedObjectFiles({ dir: this.dir, log: options.log, flushDelayMs: options.flushDelayMs ?? 100, maxObjectBytes: limits.maxObjectBytes });
+  }
+
+  /** Bytes of shared-object data the script holds (slots it wrote last, SOs it opened): part of its host memory. */
+  get scriptBytes(): number {
+    return this.#budget.scriptBytes;
+  }
+
+  /** The same for clients: what sharedObjects.maxInstanceBytes bounds. */
+  get clientBytes(): number {
+    return this.#budget.clientBytes;
   }
 
   get closed(): boolean {
@@ -137,11 +171,30 @@ export class SharedObjectStore implements SharedObjectOwner {
       this.#status(sub, name, persistent, SoStatusCode.NoReadAccess);
       return null;
     }
-    const state = this.#open(name, persistent);
+    const state = this.#open(name, persistent, false);
+    if (state === 'refused') {
+      this.#status(sub, name, persistent, SoStatusCode.ObjectCreationFailed);
+      return null;
+    }
     if (!state) {
       this.#status(sub, name, persistent, SoStatusCode.BadPersistence);
       return null;
     }
+    if (state.ready) {
+      // Its file is loading: answered once it is in (unless the client left meanwhile).
+      state.waitingUses.set(sub.id, sub);
+      void state.ready.then((ok) => {
+        if (state.waitingUses.get(sub.id) !== sub) return;
+        state.waitingUses.delete(sub.id);
+        if (ok) this.#subscribe(sub, state, knownVersion);
+        else this.#status(sub, name, persistent, SoStatusCode.ObjectCreationFailed);
+      });
+      return state;
+    }
+    return this.#subscribe(sub, state, knownVersion);
+  }
+
+  #subscribe(sub: SharedObjectSubscriber, state: SharedObjectState, knownVersion: number): SharedObjectState {
     this.#syncState(state); // existing subscribers first hear what the script changed so far
     state.subscribers.set(sub.id, sub);
     const delta = state.history.delta(knownVersion, state.version, state.data);
@@ -152,6 +205,7 @@ export class SharedObjectStore implements SharedObjectOwner {
 
   release(sub: SharedObjectSubscriber, name: string): void {
     const state = this.#objects.get(name);
+    state?.waitingUses.delete(sub.id);
     if (!state || !state.subscribers.delete(sub.id)) return;
     this.maybeUnload(state);
   }
@@ -159,6 +213,7 @@ export class SharedObjectStore implements SharedObjectOwner {
   /** A client disconnected: release everything it used. */
   releaseAll(sub: SharedObjectSubscriber): void {
     for (const state of [...this.#objects.values()]) {
+      state.waitingUses.delete(sub.id);
       if (state.subscribers.delete(sub.id)) this.maybeUnload(state);
     }
   }
@@ -191,19 +246,26 @@ export class SharedObjectStore implements SharedObjectOwner {
     this.#apply(state, request);
   }
 
-  /** NoWriteAccess, then the slot's current value: the client resets it and reports "reject". */
+  /**
+   * NoWriteAccess, then the slot's current value: the client resets it and reports "reject". Also
+   * the answer to a change over a budget: FMS has no status of its own for that, and "reject" is
+   * what a Flash client's onSync knows for a change the server did not apply.
+   */
   #refuse(state: SharedObjectState, { sub, slot }: QueuedRequest): void {
     this.#deliver(sub, state, [{ type: 'status', code: SoStatusCode.NoWriteAccess, level: 'error' }, this.#current(state, slot)]);
   }
 
-  #apply(state: SharedObjectState, { sub, slot, remove, value }: QueuedRequest): void {
+  #apply(state: SharedObjectState, request: QueuedRequest): void {
+    const { sub, slot, remove, value } = request;
     const oldValue = state.data.get(slot);
     if (remove && !state.data.has(slot)) {
       this.#deliver(sub, state, [{ type: 'success', name: slot }]);
       return;
     }
+    const cost = this.#admit(state, slot, remove ? undefined : value, false, sub.id);
+    if (cost === false) return this.#refuse(state, request);
     this.#syncState(state); // the script's earlier changes go out first, in order
-    state.writeSlot(slot, remove ? undefined : value);
+    state.writeSlot(slot, remove ? undefined : value, cost);
     this.changed(state, false);
     this.#deliver(sub, state, [{ type: 'success', name: slot }]);
     const event: SoEvent = remove ? { type: 'remove', name: slot } : { type: 'change', name: slot, value };
@@ -232,7 +294,20 @@ export class SharedObjectStore implements SharedObjectOwner {
 
   // ---- script side ---------------------------------------------------------------------------
 
-  /** SharedObject.get(name, persistent): null when the name is refused or persistence differs. */
+  /**
+   * SharedObject.get(name, persistent), resolved once a persistent SO's file is loaded: null when
+   * the name is refused, persistence differs, or it does not fit the script's budget.
+   */
+  async open(name: string, persistent: boolean): Promise<SharedObjectState | null> {
+    const state = this.get(name, persistent);
+    if (state?.ready && !(await state.ready)) return null;
+    return state;
+  }
+
+  /**
+   * SharedObject.get(name, persistent) at once: null when the name is refused or persistence
+   * differs. A persistent SO whose file is still loading has `ready` set (open() waits for it).
+   */
   get(name: string, persistent: boolean): SharedObjectState | null {
     if (this.closed) return null;
     const problem = sharedObjectNameProblem(name);
@@ -240,7 +315,8 @@ export class SharedObjectStore implements SharedObjectOwner {
       this.#log.warn({ so: name, problem }, 'shared object name refused');
       return null;
     }
-    const state = this.#open(name, persistent);
+    const state = this.#open(name, persistent, true);
+    if (state === 'refused') return null;
     if (state) state.heldByScript = true;
     return state;
   }
@@ -285,6 +361,18 @@ export class SharedObjectStore implements SharedObjectOwner {
 
   // ---- internals shared with SharedObjectState -----------------------------------------------
 
+  admit(state: SharedObjectState, slot: string, value: unknown, byScript: boolean): SlotCost | null | false {
+    return this.#admit(state, slot, value, byScript, null);
+  }
+
+  charge(old: SlotCost | undefined, next: SlotCost | undefined): void {
+    this.#budget.charge(old, next);
+  }
+
+  cleared(state: SharedObjectState): void {
+    this.#budget.objectReleased(state, true);
+  }
+
   /** After any data change: persist later; `fromScript` changes also wait for the next sync. */
   changed(state: SharedObjectState, fromScript: boolean): void {
     if (fromScript || state.pendingClear) this.#scheduleSync();
@@ -314,21 +402,17 @@ export class SharedObjectStore implements SharedObjectOwner {
     if (state.subscribers.size > 0 || state.heldByScript) return;
     state.queued.length = 0;
     state.lockCount = 0;
-    if (!state.persistent) {
-      this.#objects.delete(state.name);
-      retireVersion(state.version);
-      return;
-    }
+    if (!state.persistent) return this.#drop(state);
     void this.write(state).then(() => {
-      if (state.subscribers.size === 0 && !state.heldByScript && !state.dirty && this.#objects.get(state.name) === state) {
-        this.#objects.delete(state.name);
-        retireVersion(state.version);
-      }
+      if (state.subscribers.size === 0 && !state.heldByScript && !state.dirty && this.#objects.get(state.name) === state) this.#drop(state);
     });
   }
 
-  /** Writes a dirty persistent SO (queued behind its earlier file operations). */
-  write(state: SharedObjectState): Promise<void> {
+  /**
+   * Writes a dirty persistent SO (queued behind its earlier file operations); resolves true once it
+   * is durable (so.flush() answers with this), false when the write failed (logged).
+   */
+  write(state: SharedObjectState): Promise<boolean> {
     return this.#files.write(state);
   }
 
@@ -343,21 +427,99 @@ export class SharedObjectStore implements SharedObjectOwner {
     this.#syncScheduled = null;
     const states = [...this.#objects.values()];
     for (const state of states) retireVersion(state.version);
-    this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => undefined);
+    this.#closing = Promise.all(states.map((state) => this.write(state))).then(() => {
+      for (const state of states) if (state.ready === null) this.#budget.objectReleased(state);
+    });
     this.#objects.clear();
     return this.#closing;
   }
 
   // ---- private ---------------------------------------------------------------------------------
 
-  #open(name: string, persistent: boolean): SharedObjectState | null {
+  /**
+   * The SO of that name, opened if needed; null when its persistence differs, 'refused' when a new
+   * one does not fit the opener's budget. A persistent SO with a file is returned at once with
+   * `ready` set while the file loads (#load).
+   */
+  #open(name: string, persistent: boolean, byScript: boolean): SharedObjectState | null | 'refused' {
     const existing = this.#objects.get(name);
     if (existing) return existing.persistent === persistent ? existing : null;
     const state = new SharedObjectState(this, name, persistent);
-    if (persistent) this.#files.load(state);
-    if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
+    state.openedByScript = byScript;
+    if (persistent && this.#files.hasFile(name)) {
+      this.#objects.set(name, state);
+      state.ready = this.#load(state);
+      return state;
+    }
+    if (!this.#budget.admitObject(byScript)) {
+      this.#refused(byScript ? 'hostMemory' : 'instance', { so: name }, 'shared object not opened: over budget');
+      return 'refused';
+    }
+    this.#budget.objectOpened(state);
+    state.startAt(firstVersion()); // a new life (shared-object-lives.ts)
     this.#objects.set(name, state);
     return state;
+  }
+
+  /**
+   * Fills a persistent SO from its file (read and parsed off the event loop). False, and the SO is
+   * forgotten, when it does not fit the opener's budget (what it loads included) or the store closed.
+   */
+  async #load(state: SharedObjectState): Promise<boolean> {
+    const saved = await this.#files.load(state);
+    if (this.closed || this.#objects.get(state.name) !== state) return false;
+    const cleared = state.pendingClear; // clearSharedObjects() while it loaded: the file's slots are gone
+    const costs = cleared || !saved ? [] : saved.slots.map(([slot, value, stored]) => {
+      const cost: SlotCost = stored ? { bytes: stored.length + SLOT_OVERHEAD_BYTES, byScript: state.openedByScript, encoded: stored } : this.#budget.loaded(slot, value, state.openedByScript);
+      return [slot, value, cost] as const;
+    });
+    const bytes = costs.reduce((sum, [, , cost]) => sum + cost.bytes, 0);
+    if (!this.#budget.admitObject(state.openedByScript, OBJECT_OVERHEAD_BYTES + bytes)) {
+      this.#objects.delete(state.name);
+      state.ready = null;
+      this.#refused(state.openedByScript ? 'hostMemory' : 'instance', { so: state.name, loadedBytes: bytes }, 'shared object not opened: over budget');
+      return false;
+    }
+    this.#budget.objectOpened(state);
+    for (const [slot, value, cost] of costs) {
+      state.data.set(slot, value);
+      state.slotCosts.set(slot, cost);
+      state.bytes += cost.bytes;
+      this.#budget.charge(undefined, cost);
+    }
+    if (saved && !cleared) {
+      state.version = saved.version;
+      state.history.reset(saved.version); // which slot changed when is not in the file
+    }
+    // A new life (shared-object-lives.ts); one cleared while loading also starts above the file's.
+    if (cleared) state.startAt(Math.max(firstVersion(), state.version, (saved?.version ?? 0) + 1));
+    else if (state.version === 0 && state.data.size === 0) state.startAt(firstVersion());
+    state.ready = null;
+    return true;
+  }
+
+  /** Forgets an SO nobody uses any more (its bytes are freed). */
+  #drop(state: SharedObjectState): void {
+    this.#objects.delete(state.name);
+    retireVersion(state.version);
+    this.#budget.objectReleased(state);
+  }
+
+  /** The cost of a change, null for a deletion, false (logged, rate-limited) when a budget refuses it. */
+  #admit(state: SharedObjectState, slot: string, value: unknown, byScript: boolean, client: string | null): SlotCost | null | false {
+    const remove = value === null || value === undefined;
+    const measured = remove ? null : this.#budget.measure(state, slot, value, byScript);
+    const refusal: SoRefusal | null = typeof measured === 'string' ? measured : this.#budget.refusal(state, slot, measured, byScript);
+    if (refusal === null) return measured as SlotCost | null;
+    const fields = { so: state.name, slot: slot.slice(0, 100), ...(client ? { client } : { byScript: true }), soBytes: state.bytes };
+    this.#refused(refusal, fields, byScript ? 'shared object change by the script refused: over budget' : 'shared object change refused: over budget');
+    return false;
+  }
+
+  #refused(refusal: SoRefusal, fields: Record<string, unknown>, message: string): void {
+    // Over the host memory budget the owner shuts the instance down and logs that itself.
+    if (refusal === 'hostMemory') return;
+    this.#refusals.exceeded(REFUSAL_BUDGET[refusal], { code: ErrorCode.SharedObjectTooLarge, ...fields }, message);
   }
 
   #scheduleSync(): void {

@@ -1,6 +1,6 @@
 /**
  * A chat participant using the project's public client:
- *   node --no-node-snapshot --import tsx samples/chat/chat-client.ts rtmp://127.0.0.1/chat <name> [message]
+ *   node scripts/run-ts.js samples/chat/chat-client.ts rtmp://127.0.0.1/chat <name> [message]
  * Joins, prints the user list, says the message (if any), prints what it hears for a few seconds.
  */
 import { NetConnection } from '../../runtime/client/net-connection.ts';

@@ -66,7 +66,7 @@ function printReport(seed: number, seconds: number, inProcess: InProcessStats, l
     '  in-process inputs tried (rejected with ProtocolError), crashes, hangs:',
     ...TARGET_NAMES.map(
       (t) =>
-        `    ${t.padEnd(14)} ${String(inProcess.tried[t] ?? 0).padStart(9)}  (${inProcess.rejected[t] ?? 0})  crashes ${perTarget(findings, t, 'crash')}, hangs ${perTarget(findings, t, 'hang')}`,
+        `    ${t.padEnd(16)} ${String(inProcess.tried[t] ?? 0).padStart(9)}  (${inProcess.rejected[t] ?? 0})  crashes ${perTarget(findings, t, 'crash')}, hangs ${perTarget(findings, t, 'hang')}`,
     ),
     `    worker restarts after a hang: ${inProcess.restarts}`,
     `  live server: ${live.connections} connections (${live.rawHandshakes} with mutated handshakes) in ${live.batches} batches; crashes ${perTarget(findings, 'live', 'crash')}, hangs ${perTarget(findings, 'live', 'hang')}`,

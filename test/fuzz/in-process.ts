@@ -9,7 +9,7 @@ import { MAX_INPUT_BYTES } from './mutators.ts';
 import type { Findings } from './findings.ts';
 import { HANG_MS, SharedLayout, type WorkerInit, type WorkerMessage } from './in-process-protocol.ts';
 
-export const TARGET_NAMES = ['handshake', 'chunk-decoder', 'amf0', 'amf3'] as const;
+export const TARGET_NAMES = ['handshake', 'chunk-decoder', 'rtmpe-handshake', 'rtmpt-requests', 'amf0', 'amf3', 'hls-request'] as const;
 
 export interface InProcessStats {
   tried: Record<string, number>;

@@ -194,14 +194,14 @@ export async function runLive(seed: number, deadline: number, maxConnections: nu
   // Watch every post-handshake connection's end: the listener's own close handler keeps errors to
   // itself, and InstanceManager.adopt is the one public point every such connection passes through.
   const adopt = server.instances.adopt.bind(server.instances);
-  server.instances.adopt = (connection, connectTimeoutMs) => {
+  server.instances.adopt = (connection) => {
     const input = inFlight.get(connection.socket.remotePort ?? -1);
     connection.on('close', (reason, error) => {
       if (!error || !isInternalError(error)) return;
       const signature = `live|close|${error.name}|${error.message.replace(/\d+/g, 'N').slice(0, 120)}`;
       findings.add('crash', 'live', signature, input?.bytes ?? null, `connection closed (${reason}) by a non-protocol error:\n${error.stack ?? error.message}`);
     });
-    adopt(connection, connectTimeoutMs);
+    return adopt(connection);
   };
   const onUncaught = (error: unknown) => {
     const e = error as Error;

@@ -7,7 +7,8 @@
 import { encodeAmf0, AmfVector, AmfXml, ecmaArray, typedObject } from '../../runtime/rtmp/amf0.ts';
 import { encodeAmf3Value } from '../../runtime/rtmp/amf3.ts';
 import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
-import { ClientHandshake, GENUINE_FP_KEY_TEXT, imprintDigest, HANDSHAKE_PACKET_BYTES } from '../../runtime/rtmp/handshake.ts';
+import { ClientHandshake } from '../../runtime/rtmp/handshake.ts';
+import { GENUINE_FP_KEY_TEXT, imprintDigest, HANDSHAKE_PACKET_BYTES } from '../../runtime/rtmp/handshake-digest.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 import { INTERESTING_32, mutateBytes, type Rng } from './mutators.ts';
 
@@ -85,6 +86,26 @@ export function handshakeSeeds(chunkTail: Buffer): Buffer[] {
   const complex1 = Buffer.from(complex0);
   imprintDigest(complex1.subarray(1), GENUINE_FP_KEY_TEXT, 1);
   return [complex0, simple, complex1].flatMap((c0c1) => [c0c1, Buffer.concat([c0c1, c2]), Buffer.concat([c0c1, c2, chunkTail])]);
+}
+
+/** RTMPE C0C1 of each type (6, 8, 9), alone, with a C2, and with a C2 and chunk bytes after it. */
+export function rtmpeSeeds(chunkTail: Buffer): Buffer[] {
+  const c2 = Buffer.alloc(HANDSHAKE_PACKET_BYTES, 0x5a);
+  return ([6, 8, 9] as const).flatMap((type) => {
+    const c0c1 = new ClientHandshake({ rtmpe: type }).start();
+    return [c0c1, Buffer.concat([c0c1, c2]), Buffer.concat([c0c1, c2, chunkTail])];
+  });
+}
+
+/** RTMPT request lines ("<path> <body>"), a session's worth each, for the routing + session target. */
+export function rtmptSeeds(): Buffer[] {
+  const lines = (...l: string[]) => Buffer.from(l.join('\n'), 'latin1');
+  return [
+    lines('/fcs/ident2', '/open/1 x', '/send/S/0 C0C1', '/idle/S/1', '/send/S/2 C2', '/close/S/3'),
+    lines('/send/S/5 a', '/send/S/7 c', '/send/S/6 b', '/idle/S/8', '/idle/S/8', '/send/S/4 z'),
+    lines('/idle/S/0', '/idle/S/1', '/send/S/3 x', '/send/S/9 y', '/send/S/2 w', '/close/S/10'),
+    lines('/send/other/1 q', '/send/S/999999999999999 x', '/open/2', '/send/S/-1', '/send//1', '/idle/S/1x'),
+  ];
 }
 
 /** Re-signs a (mutated) C1 so that the digest path, not just the simple fallback, sees the mutation. */

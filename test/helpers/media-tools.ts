@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NetConnection, type NetConnectionOptions } from '../../runtime/client/net-connection.ts';
 import type { NetStream } from '../../runtime/client/net-stream.ts';
 import { readFlvTags } from '../../runtime/media/flv-file.ts';
 
@@ -112,5 +113,23 @@ export async function publishTags(
       if (tag.type === 18) continue;
       stream.sendMedia(tag.type as 8 | 9, timestamp, tag.payload);
     }
+  }
+}
+
+/** Plays `streamName` at `url` with our client for `ms` and counts the video messages received. */
+export async function countFrames(url: string, streamName: string, ms: number, options: NetConnectionOptions = {}): Promise<number> {
+  const nc = new NetConnection(options);
+  try {
+    await nc.connect(url);
+    const ns = await nc.createStream();
+    let frames = 0;
+    ns.on('media', (m) => {
+      if (m.type === 9) frames++;
+    });
+    ns.play(streamName);
+    await new Promise((r) => setTimeout(r, ms));
+    return frames;
+  } finally {
+    nc.close();
   }
 }

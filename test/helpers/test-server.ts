@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -57,7 +57,7 @@ export interface TestServer {
 export async function startTestServer(appsDir: string, overrides: Record<string, unknown> = {}): Promise<TestServer> {
   const problems: string[] = [];
   const base: Config = mergeConfig(
-    { rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, logLevel: 'debug', sharedObjects: { dataDir: tempDir('so') } },
+    { rtmp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, logLevel: 'debug', dataDir: tempDir('data') },
     problems,
     DEFAULT_CONFIG,
   );
@@ -78,4 +78,14 @@ export async function startTestServer(appsDir: string, overrides: Record<string,
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `fms-${prefix}-`));
+}
+
+/** A fresh applications folder: one sub-folder per app, with its main.asc when a script is given (null: script-less). */
+export function appsFolder(apps: Record<string, string | null>): string {
+  const dir = tempDir('apps');
+  for (const [name, script] of Object.entries(apps)) {
+    mkdirSync(path.join(dir, name));
+    if (script !== null) writeFileSync(path.join(dir, name, 'main.asc'), script);
+  }
+  return dir;
 }

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import type { AppSummary } from '../../runtime/check/report.ts';
 import { tempDir } from '../helpers/test-server.ts';
 
@@ -10,7 +11,7 @@ const FIXTURES = 'test/fixtures/apps';
 
 /** The real command, as users run it: a child process through the CLI entry. */
 function check(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'runtime/main.ts', 'check', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [...SOURCE_NODE_FLAGS, 'runtime/main.ts', 'check', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -57,7 +58,7 @@ describe('check command (npm run check -- <app folder>)', function () {
     );
   });
 
-  it('an app using unsupported members, E4X, Flash Remoting and a setTimeout feature test: exit 1 and the expected rows', () => {
+  it('an app using unsupported members, E4X, components.asc, Flash Remoting, a run-time URL, a protocol not served and a setTimeout feature test: exit 1 and the expected rows', () => {
     const { code, report } = checkJson(`${FIXTURES}/check-unsupported`);
     assert.equal(code, 1);
     assert.equal(report.ok, false);
@@ -67,17 +68,25 @@ describe('check command (npm run check -- <app folder>)', function () {
       'unsupported syntax error e4x.asc:2',
       'unsupported application.registerProxy main.asc:6',
       'unsupported E4X e4x.asc:2',
-      'unsupported Flash Remoting (netservices.asc) main.asc:2',
-      'unsupported Flash Remoting (NetServices) main.asc:12',
-      'partial client.setBandwidthLimit main.asc:8',
+      'unsupported load("components.asc") main.asc:19',
       'partial new File main.asc:7',
+      'partial client.protocol compared with "rtmfp" main.asc:9',
       'partial feature test of setTimeout main.asc:4',
-      'supported application.onAppStart main.asc:11',
+      'partial NetConnection.connect to a URL built at run time main.asc:16',
+      'supported application.config main.asc:16',
+      'supported application.onAppStart main.asc:12',
       'supported application.onConnect main.asc:5',
-      'supported load main.asc:2, main.asc:3',
-      'supported trace main.asc:13',
+      'supported client.protocol main.asc:9',
+      'supported client.setBandwidthLimit main.asc:8',
+      'supported load main.asc:2, main.asc:3, main.asc:19',
+      'supported nc.connect main.asc:16',
+      'supported new NetConnection main.asc:15',
+      'supported trace main.asc:9, main.asc:17',
+      'supported netservices.asc (provided by the runtime) main.asc:2',
+      'supported remoting service quotes main.asc:14',
     ]);
-    assert.deepEqual(app.summary, { supported: 4, partial: 3, unsupported: 5 });
+    assert.deepEqual(app.summary, { supported: 11, partial: 4, unsupported: 4 });
+    assert.match(app.findings.find((f) => f.name === 'load("components.asc")')!.note!, /communication components framework[^]*scriptlib/);
     assert.match(app.findings.find((f) => f.name === 'feature test of setTimeout')!.note!, /scripts\.exposeSetTimeout/);
   });
 

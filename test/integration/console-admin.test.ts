@@ -74,6 +74,22 @@ describe('admin console: page, instance reload, stream and client details, dispa
     await ts.logs.waitFor((r) => r.msg === 'admin request refused' && r.path === '/console');
   });
 
+  it('GET / redirects to the console under the same rule (a foreign Host gets 403, not the redirect)', async () => {
+    const res = await rawGet(port, '/', { host: `127.0.0.1:${port}` });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.location, '/console');
+    const followed = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(followed.status, 200);
+    assert.equal(new URL(followed.url).pathname, '/console');
+    assert.ok((await followed.text()).includes('data-testid="instances"'), 'landed on the console page');
+    const rebinding = await rawGet(port, '/', { host: 'evil.example:80' });
+    assert.equal(rebinding.status, 403);
+    assert.equal(rebinding.headers.location, undefined);
+    await ts.logs.waitFor((r) => r.msg === 'admin request refused' && r.path === '/');
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' })).status, 405);
+    assert.equal((await rawGet(port, '/index.html')).status, 404, 'only / itself redirects');
+  });
+
   it('fms_script_dispatch_seconds counts one more call dispatch after a client call', async () => {
     await nc.connect(ts.url('scripted'), 'accept');
     const count = /^fms_script_dispatch_seconds_count\{instance="scripted\/_definst_",event="call"\} (\d+)$/m;
@@ -154,6 +170,9 @@ describe('admin console with a token configured', function () {
   it('serves the static page to anyone, but every API call the page makes needs the bearer token', async () => {
     const port = ts.server.httpPort;
     assert.equal((await fetch(`http://127.0.0.1:${port}/console`)).status, 200);
+    const root = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302, 'with a token, / redirects anyone to the (static) console page');
+    assert.equal(root.headers.get('location'), '/console');
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/instances`)).status, 401);
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/log/stream`)).status, 401);
     assert.equal((await fetch(`http://127.0.0.1:${port}/api/instances`, { headers: { authorization: `Bearer ${token}` } })).status, 200);

@@ -86,6 +86,9 @@ describe(title, function () {
     assert.ok(elapsed < 1000, `trace shown after ${elapsed} ms`);
     // The polled tables pick up the client with its agent within a poll period (2 s).
     await page.waitForSelector(`[data-testid="clients"] td:text("${nc.options.flashVer}")`, { timeout: 5000 });
+    // Its transport is shown, and the summary counts connections per transport.
+    assert.equal(await page.locator(`[data-testid="clients"] tr:has(td:text("${nc.options.flashVer}")) td:nth-child(4)`).textContent(), 'rtmp');
+    assert.match((await page.locator('#server-summary').textContent()) ?? '', /connections \(rtmp \d+\)/);
   });
 
   it('Play on an ffmpeg-published stream plays it over WS-FLV: video.currentTime advances', async () => {
@@ -114,6 +117,27 @@ describe(title, function () {
     await page.waitForFunction(() => (document.getElementById('player') as HTMLVideoElement).currentTime > 1.0, undefined, { timeout: 10_000 });
     // The WS-FLV player of the previous test was destroyed when this one started.
     await ts.logs.waitFor((r) => r.msg === 'ws-flv play ended' && r.stream === 'cam', 5000);
+  });
+
+  it('the player plays LL-HLS through hls.js: currentTime advances, hls.js reports the latency to the live edge', async () => {
+    const row = page.locator('[data-stream="scripted/_definst_/cam"]');
+    assert.equal(await row.locator('[data-testid="hls-url"]').textContent(), `http://127.0.0.1:${ts.server.httpPort}/scripted/_definst_/cam/index.m3u8`);
+    await page.selectOption('[data-testid="player-transport"]', 'hls');
+    await row.locator('[data-testid="play"]').click();
+    await ts.logs.waitFor((r) => r.msg === 'hls packaging started' && r.stream === 'cam', 5000);
+    const start = await page.waitForFunction(() => {
+      const v = document.getElementById('player') as HTMLVideoElement;
+      return v.currentTime > 0.5 ? v.currentTime : 0;
+    }, undefined, { timeout: 15_000 });
+    const first = (await start.jsonValue()) as number;
+    await new Promise((r) => setTimeout(r, 1500));
+    const now = await page.evaluate(() => (document.getElementById('player') as HTMLVideoElement).currentTime);
+    assert.ok(now > first + 1, `currentTime ${first} -> ${now}`);
+    const latency = await page.waitForFunction(() => /latency ([\d.]+) s/.exec(document.getElementById('player-latency')!.textContent ?? '')?.[1], undefined, { timeout: 5000 });
+    const seconds = Number(await latency.jsonValue());
+    // PART-HOLD-BACK is 1.0 s; hls.js keeps about that far behind the newest part.
+    assert.ok(seconds > 0 && seconds < 4, `hls.js latency ${seconds} s`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-hls.png'), fullPage: true });
   });
 
   it('Reload on the instance reloads it, and the log pane shows it', async () => {

@@ -168,7 +168,7 @@ describe('SIGTERM ends the process within shutdownTimeoutMs (server process)', f
   async function start(apps: Record<string, string>, config: Record<string, unknown>): Promise<ServerProcess> {
     const root = writeApps(apps);
     const configFile = path.join(root, '..', `${path.basename(root)}.json`);
-    writeFileSync(configFile, JSON.stringify({ ...config, sharedObjects: { dataDir: tempDir('deadline-so') } }));
+    writeFileSync(configFile, JSON.stringify({ ...config, dataDir: tempDir('deadline-so') }));
     server = await startServerProcess(root, ['--config', configFile, '--no-watch']);
     return server;
   }

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection, type InfoObject } from '../../runtime/client/net-connection.ts';
 import { SharedObject } from '../../runtime/client/shared-object.ts';
-import { liveIsolateCount } from '../../runtime/sandbox/sandbox.ts';
+import { liveIsolateCount } from '../../runtime/sandbox/isolate-counters.ts';
 import { publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 

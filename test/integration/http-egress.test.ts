@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { AdminApi, type AdminSource } from '../../runtime/admin/admin-api.ts';
@@ -118,6 +119,7 @@ describe('HTTP-FLV egress, admin API and /metrics on the HTTP port', function ()
     const serverStats = await getJson(port, '/admin/getServerStats');
     assert.equal(serverStats.body.level, 'status');
     assert.ok(serverStats.body.data.up_time >= 0);
+    assert.equal(serverStats.body.data.num_cores, os.availableParallelism(), 'the CPUs this process may use, not a constant');
     assert.equal((await getJson(port, '/admin/getAppStats?app=missing')).body.level, 'error');
     assert.equal((await getJson(port, '/admin/getLiveStreams?appInst=live/missing')).body.level, 'error');
   });
@@ -200,10 +202,14 @@ describe('admin routes with a token configured', () => {
       rtmpPort: () => 1935,
       httpPort: () => port,
       rtmpConnections: () => 0,
+      connectionsByTransport: () => ({ rtmp: 0, rtmps: 0, rtmpt: 0, rtmpts: 0, rtmpe: 0, rtmpte: 0 }),
+      ports: () => ({ rtmp: 1935, http: port, rtmps: 0, https: 0 }),
+      rtmptSessions: () => 0,
       apps: () => ['live'],
       instances: () => [],
       httpFlv: () => ({ players: 0, totalPlayers: 0, bytesSent: 0, packetsDropped: 0 }),
       isolates: () => ({ live: 0, lost: 0 }),
+      hls: () => ({ packagedStreams: 0, blockedRequests: 0, bytesInMemory: 0, requests: 0 }),
     };
     const admin = new AdminApi(source, { token, log });
     metrics = new Metrics(source, { token, liveLog: new LiveLog(), log });

@@ -2,27 +2,13 @@ import { strict as assert } from 'node:assert';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
-import { playWithFfprobe, publishTags, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
+import { countFrames, playWithFfprobe, publishTags, publishWithFfmpeg, testFlv } from '../helpers/media-tools.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { makeTlsFixtures } from '../helpers/tls-fixtures.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/apps');
-
-/** Counts media messages a viewer receives on `url` over `ms`. */
-async function countFrames(url: string, streamName: string, ms: number): Promise<number> {
-  const nc = new NetConnection();
-  await nc.connect(url);
-  const ns = await nc.createStream();
-  let frames = 0;
-  ns.on('media', (m) => {
-    if (m.type === 9) frames++;
-  });
-  ns.play(streamName);
-  await new Promise((r) => setTimeout(r, ms));
-  nc.close();
-  return frames;
-}
 
 describe('multipoint publishing: server-side NetConnection/NetStream as native relays', function () {
   this.timeout(90_000);
@@ -64,19 +50,29 @@ describe('multipoint publishing: server-side NetConnection/NetStream as native r
 
     it('both cities play the stream published in New York; a killed city resumes after restart', async () => {
       const sample = path.join(ROOT, 'samples/multipoint');
+      // As run.sh does, with this run's own CA: Los Angeles serves RTMPS, New York trusts the CA.
+      const tlsFiles = makeTlsFixtures();
+      const laConfig = path.join(tlsFiles.dir, 'la.json');
+      const nyConfig = path.join(tlsFiles.dir, 'ny.json');
+      writeFileSync(laConfig, JSON.stringify({ rtmps: { host: '127.0.0.1', cert: tlsFiles.cert, key: tlsFiles.key } }));
+      writeFileSync(nyConfig, JSON.stringify({ outbound: { caFiles: [tlsFiles.caFile] } }));
       const chicago = await startServerProcess(path.join(sample, 'chicago'));
-      const losAngeles = await startServerProcess(path.join(sample, 'losangeles'));
+      const losAngeles = await startServerProcess(path.join(sample, 'losangeles'), ['--config', laConfig, '--rtmps-port', '0']);
       servers.push(chicago, losAngeles);
+      const laRtmpsPort = (await losAngeles.logs.waitFor((r) => r.msg === 'server listening'))['rtmpsPort'] as number;
       const nyApps = tempDir('ny');
       cpSync(path.join(sample, 'newyork'), nyApps, { recursive: true });
       const script = path.join(nyApps, 'livestreams/main.asc');
-      writeFileSync(script, readFileSync(script, 'utf8').replace('19352', String(chicago.rtmpPort)).replace('19353', String(losAngeles.rtmpPort)));
-      const newYork = await startServerProcess(nyApps);
+      const source = readFileSync(script, 'utf8');
+      assert.ok(source.includes('rtmps://localhost:19443/livestreams'), 'the sample relays to Los Angeles over RTMPS');
+      writeFileSync(script, source.replace('19352', String(chicago.rtmpPort)).replace('19443', String(laRtmpsPort)));
+      const newYork = await startServerProcess(nyApps, ['--config', nyConfig]);
       servers.push(newYork);
 
       const pub = publishWithFfmpeg(testFlv(20), newYork.url('livestreams/show'), [], ['-stream_loop', '-1']);
       try {
-        await newYork.logs.waitFor((r) => String(r.msg).endsWith(`${losAngeles.rtmpPort}/livestreams stream: NetStream.Publish.Start`), 20_000);
+        await newYork.logs.waitFor((r) => r.msg === `rtmps://localhost:${laRtmpsPort}/livestreams stream: NetStream.Publish.Start`, 20_000);
+        assert.ok(losAngeles.logs.records.some((r) => r.msg === 'client accepted' && r['transport'] === 'rtmps'), 'the relay arrived in Los Angeles over RTMPS');
         await newYork.logs.waitFor((r) => String(r.msg).endsWith(`${chicago.rtmpPort}/livestreams stream: NetStream.Publish.Start`), 20_000);
         const [chi, la] = await Promise.all([
           playWithFfprobe(chicago.url('livestreams/show'), 3),

@@ -57,7 +57,7 @@ describe('shared objects: version, resyncDepth and clearSharedObjects (main.asc 
     return { nc, so };
   }
 
-  const instanceDir = () => path.join(dataDir, APP, '_definst_');
+  const instanceDir = () => path.join(dataDir, 'sharedobjects', APP, '_definst_');
   const fileOf = (name: string) => path.join(instanceDir(), ...name.split('/')) + '.fso.json';
 
   beforeEach(async () => {
@@ -65,7 +65,7 @@ describe('shared objects: version, resyncDepth and clearSharedObjects (main.asc 
     dataDir = tempDir('so-data');
     cpSync(path.join(FIXTURES, APP), path.join(apps, APP), { recursive: true });
     mkdirSync(path.join(apps, 'plain'));
-    ts = await startTestServer(apps, { sharedObjects: { dataDir } });
+    ts = await startTestServer(apps, { dataDir });
   });
 
   afterEach(async () => {

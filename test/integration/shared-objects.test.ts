@@ -30,7 +30,7 @@ describe('remote shared objects over RTMP (messages 19/16) with our client', fun
     dataDir = tempDir('so-data');
     mkdirSync(path.join(apps, 'chat'));
     cpSync(path.join(FIXTURES, 'scripted'), path.join(apps, 'scripted'), { recursive: true });
-    ts = await startTestServer(apps, { sharedObjects: { dataDir } });
+    ts = await startTestServer(apps, { dataDir });
   });
   after(async () => ts?.close());
 
@@ -97,7 +97,7 @@ describe('remote shared objects over RTMP (messages 19/16) with our client', fun
     await sync;
     a.nc.close();
     await ts.close();
-    ts = await startTestServer(apps, { sharedObjects: { dataDir } });
+    ts = await startTestServer(apps, { dataDir });
     const b = await joined(ts, 'chat/keep', 'counter', true);
     assert.equal(b.so.data['n'], 41);
     b.nc.close();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { cleanupApps, clientInfo, createInstance, disposeAll } from './helpers.ts';
+import { status } from '../../runtime/common/status-codes.ts';
 
 const SCRIPT = `
 var stopInfo = null;
@@ -61,55 +62,55 @@ describe('sandbox: the application object', () => {
 
   it('application.clients holds the accepted clients only; disconnect removes them and fires onDisconnect', async () => {
     const { sandbox, hooks } = await started();
-    assert.equal(await sandbox.connect(clientInfo('a'), ['alpha']), 'accept');
-    assert.equal(await sandbox.connect(clientInfo('b'), ['beta']), 'accept');
-    assert.equal(await sandbox.connect(clientInfo('p'), ['pending']), 'pending');
-    assert.equal(await sandbox.connect(clientInfo('r'), ['reject']), 'reject');
-    assert.deepEqual(await sandbox.call('a', 'modes', []), { ok: true, value: 'alpha,beta' });
-    await sandbox.disconnect('b');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('a'), args: ['alpha'] }), 'accept');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('b'), args: ['beta'] }), 'accept');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('p'), args: ['pending'] }), 'pending');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('r'), args: ['reject'] }), 'reject');
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'modes', args: [] }), { ok: true, value: 'alpha,beta' });
+    await sandbox.dispatch('disconnect', { clientId: 'b' });
     assert.deepEqual(hooks.traces, ['onDisconnect b beta']);
-    assert.deepEqual(await sandbox.call('a', 'modes', []), { ok: true, value: 'alpha' });
-    assert.deepEqual(await sandbox.call('a', 'kick', ['a']), { ok: true, value: true });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'modes', args: [] }), { ok: true, value: 'alpha' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'kick', args: ['a'] }), { ok: true, value: true });
     assert.deepEqual(hooks.disconnected, ['a'], 'application.disconnect goes to the host; onDisconnect comes with the event');
   });
 
   it('broadcastMsg reaches the host with plain arguments', async () => {
     const { sandbox, hooks } = await started();
-    await sandbox.connect(clientInfo('a'), ['alpha']);
-    assert.deepEqual(await sandbox.call('a', 'shout', ['hello']), { ok: true, value: 1 });
+    await sandbox.dispatch('connect', { client: clientInfo('a'), args: ['alpha'] });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'shout', args: ['hello'] }), { ok: true, value: 1 });
     assert.deepEqual(hooks.broadcasts, [{ method: 'onShout', args: ['hello', { from: 'a' }] }]);
   });
 
   it('name, hostname, server and config are exposed read-only', async () => {
     const { sandbox } = await started();
-    await sandbox.connect(clientInfo('a'), ['alpha']);
-    assert.deepEqual(await sandbox.call('a', 'info', []), { ok: true, value: 'testapp/_definst_|media.example|FMS/3,5,7,7009|hi|false' });
+    await sandbox.dispatch('connect', { client: clientInfo('a'), args: ['alpha'] });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'info', args: [] }), { ok: true, value: 'testapp/_definst_|media.example|FMS/3,5,7,7009|hi|false' });
   });
 
   it('onPublish / onUnpublish get the client and one Stream object per publish', async () => {
     const { sandbox, hooks } = await started();
-    await sandbox.connect(clientInfo('a'), ['alpha']);
-    await sandbox.publish('a', { name: 'cam1', publishQueryString: 'token=x' });
-    await sandbox.unpublish('a', { name: 'cam1', publishQueryString: 'token=x' });
+    await sandbox.dispatch('connect', { client: clientInfo('a'), args: ['alpha'] });
+    await sandbox.dispatch('publish', { clientId: 'a', stream: { name: 'cam1', publishQueryString: 'token=x' } });
+    await sandbox.dispatch('unpublish', { clientId: 'a', stream: { name: 'cam1', publishQueryString: 'token=x' } });
     assert.deepEqual(hooks.traces, ['onPublish a cam1 q=token=x true', 'onUnpublish cam1 same=true']);
   });
 
   it('onAppStop gets the info object; returning false refuses the unload', async () => {
     const { sandbox, hooks } = await started();
-    await sandbox.connect(clientInfo('a'), ['alpha']);
-    assert.equal(await sandbox.stop('Application.GC'), true);
-    await sandbox.call('a', 'keepAlive', [true]);
-    assert.equal(await sandbox.stop('Application.GC'), false);
-    await sandbox.call('a', 'keepAlive', [false]);
-    assert.equal(await sandbox.stop('Application.Shutdown'), true);
+    await sandbox.dispatch('connect', { client: clientInfo('a'), args: ['alpha'] });
+    assert.equal(await sandbox.dispatch('appStop', { info: status.appGc() }), true);
+    await sandbox.dispatch('call', { clientId: 'a', method: 'keepAlive', args: [true] });
+    assert.equal(await sandbox.dispatch('appStop', { info: status.appGc() }), false);
+    await sandbox.dispatch('call', { clientId: 'a', method: 'keepAlive', args: [false] });
+    assert.equal(await sandbox.dispatch('appStop', { info: status.appShutdown() }), true);
     assert.deepEqual(hooks.traces, ['onAppStop Application.GC', 'onAppStop Application.GC', 'onAppStop Application.Shutdown']);
   });
 
   it('trace() records text; P2 members exist, log "unsupported" once each; shutdown and ping go to the host', async () => {
     const { sandbox, hooks, logger } = await started();
-    await sandbox.connect(clientInfo('a'), ['alpha']);
-    assert.deepEqual(await sandbox.call('a', 'p2', []), { ok: true, value: 'done' });
-    assert.deepEqual(await sandbox.call('a', 'p2', []), { ok: true, value: 'done' });
+    await sandbox.dispatch('connect', { client: clientInfo('a'), args: ['alpha'] });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'p2', args: [] }), { ok: true, value: 'done' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a', method: 'p2', args: [] }), { ok: true, value: 'done' });
     assert.equal(hooks.shutdowns, 2);
     assert.deepEqual(hooks.pings, ['a', 'a']);
     const unsupported = logger.records.filter((r) => r.level === 'warn').map((r) => r.message);

@@ -51,51 +51,51 @@ describe('sandbox: onConnect semantics', () => {
       ['string', 'pending'],
     ];
     for (const [mode, expected] of table) {
-      assert.equal(await sandbox.connect(clientInfo(`id-${mode}`), [mode]), expected, `onConnect returning ${mode}`);
+      assert.equal(await sandbox.dispatch('connect', { client: clientInfo(`id-${mode}`), args: [mode] }), expected, `onConnect returning ${mode}`);
     }
     assert.deepEqual(hooks.accepted, [], 'the host, not a hook, carries return-value decisions');
-    assert.deepEqual(await sandbox.call('id-true', 'clients', []), { ok: true, value: 'id-true:true' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'id-true', method: 'clients', args: [] }), { ok: true, value: 'id-true:true' });
   });
 
   it('with no onConnect handler every client is accepted', async () => {
     const { sandbox } = createInstance('var nothing = 1;\n');
     await sandbox.start();
-    assert.equal(await sandbox.connect(clientInfo('c1'), []), 'accept');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
   });
 
   it('accept/reject inside the handler wins over the return value (decision already sent: pending)', async () => {
     const { sandbox, hooks } = createInstance(SCRIPT);
     await sandbox.start();
-    assert.equal(await sandbox.connect(clientInfo('a1'), ['accept-inside']), 'pending');
-    assert.equal(await sandbox.connect(clientInfo('r1'), ['reject-inside']), 'pending');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('a1'), args: ['accept-inside'] }), 'pending');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('r1'), args: ['reject-inside'] }), 'pending');
     assert.deepEqual(hooks.accepted, ['a1']);
     assert.deepEqual(hooks.rejected, [{ clientId: 'r1', info: { application: { message: 'go away', code: 42 } } }]);
-    assert.deepEqual(await sandbox.call('a1', 'clients', []), { ok: true, value: 'a1:accept-inside' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'a1', method: 'clients', args: [] }), { ok: true, value: 'a1:accept-inside' });
   });
 
   it('pending, then acceptConnection from a timer: the client joins application.clients', async () => {
     const { sandbox, hooks } = createInstance(SCRIPT);
     await sandbox.start();
-    assert.equal(await sandbox.connect(clientInfo('p1'), ['later', { user: 'ann' }]), 'pending');
-    assert.deepEqual((await sandbox.call('p1', 'clients', [])).ok, false, 'a pending client cannot call');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('p1'), args: ['later', { user: 'ann' }] }), 'pending');
+    assert.deepEqual((await sandbox.dispatch('call', { clientId: 'p1', method: 'clients', args: [] })).ok, false, 'a pending client cannot call');
     await hooks.waitFor(() => hooks.accepted.includes('p1'), 'the deferred accept');
     assert.deepEqual(hooks.accepted, ['p1']);
     assert.ok(hooks.traces.includes('accepting p1 ann'));
-    assert.deepEqual(await sandbox.call('p1', 'clients', []), { ok: true, value: 'p1:later' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'p1', method: 'clients', args: [] }), { ok: true, value: 'p1:later' });
   });
 
   it('rejectConnection passes errObj through; redirectConnection sends url, description and errObj', async () => {
     const { sandbox, hooks } = createInstance(SCRIPT);
     await sandbox.start();
-    await sandbox.connect(clientInfo('r2'), ['reject-plain']);
-    await sandbox.connect(clientInfo('d1'), ['redirect']);
-    await sandbox.connect(clientInfo('d2'), ['redirect-no-url']);
+    await sandbox.dispatch('connect', { client: clientInfo('r2'), args: ['reject-plain'] });
+    await sandbox.dispatch('connect', { client: clientInfo('d1'), args: ['redirect'] });
+    await sandbox.dispatch('connect', { client: clientInfo('d2'), args: ['redirect-no-url'] });
     assert.deepEqual(hooks.rejected, [
       { clientId: 'r2', info: {} },
       { clientId: 'd1', info: { redirect: 'rtmp://elsewhere.example/app', description: 'Moved', application: { why: 'moved' } } },
       { clientId: 'd2', info: {} },
     ]);
-    assert.deepEqual(await sandbox.call('d1', 'clients', []), {
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'd1', method: 'clients', args: [] }), {
       ok: false,
       code: 'NetConnection.Call.Failed',
       description: 'Method not found (clients).',
@@ -113,11 +113,11 @@ describe('sandbox: onConnect semantics', () => {
       ].join('\n'),
     );
     await sandbox.start();
-    assert.equal(await sandbox.connect(clientInfo('gone'), []), 'pending');
-    await sandbox.disconnect('gone');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('gone'), args: [] }), 'pending');
+    await sandbox.dispatch('disconnect', { clientId: 'gone' });
     assert.deepEqual(hooks.traces, [], 'onDisconnect is for accepted clients only');
-    assert.equal(await sandbox.connect(clientInfo('c2'), ['ok']), 'accept');
-    assert.deepEqual(await sandbox.call('c2', 'acceptHeld', []), { ok: true, value: 1 });
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('c2'), args: ['ok'] }), 'accept');
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c2', method: 'acceptHeld', args: [] }), { ok: true, value: 1 });
     assert.deepEqual(hooks.accepted, []);
   });
 });

@@ -22,22 +22,22 @@ describe('sandbox: globals FMS did not have', () => {
   it('by default there is no JSON, setTimeout, clearTimeout, console or WebAssembly (scripts feature-test them)', async () => {
     const { sandbox } = createInstance(PROBE);
     await sandbox.start();
-    await sandbox.connect(clientInfo('c1'), []);
-    assert.deepEqual(await sandbox.call('c1', 'seen', []), { ok: true, value: 'undefined,undefined,undefined,undefined,undefined' });
+    await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'seen', args: [] }), { ok: true, value: 'undefined,undefined,undefined,undefined,undefined' });
   });
 
   it('exposeJson and exposeSetTimeout turn them on; setTimeout fires once with its arguments', async () => {
     const { sandbox, hooks } = createInstance(PROBE, { exposeJson: true, exposeSetTimeout: true });
     await sandbox.start();
-    await sandbox.connect(clientInfo('c1'), []);
-    assert.deepEqual(await sandbox.call('c1', 'seen', []), { ok: true, value: 'object,function,function,undefined,undefined' });
-    assert.deepEqual(await sandbox.call('c1', 'json', []), { ok: true, value: '{"a":[1,2]}' });
-    assert.deepEqual(await sandbox.call('c1', 'later', []), { ok: true, value: 'number' });
+    await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'seen', args: [] }), { ok: true, value: 'object,function,function,undefined,undefined' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'json', args: [] }), { ok: true, value: '{"a":[1,2]}' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'later', args: [] }), { ok: true, value: 'number' });
     await hooks.waitFor(() => hooks.traces.includes('fired once'), 'the timeout');
     // A 5 ms interval in a second instance is the clock: after it ticked ten times, nothing more fired.
     const clock = createInstance('var n = 0;\nsetInterval(function () { trace("tick " + (++n)); }, 5);\n');
     await clock.sandbox.start();
     await clock.hooks.waitFor(() => clock.hooks.traces.length >= 10, 'ten ticks');
-    assert.deepEqual(await sandbox.call('c1', 'fired', []), { ok: true, value: 'once' });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'fired', args: [] }), { ok: true, value: 'once' });
   });
 });

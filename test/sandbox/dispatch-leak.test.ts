@@ -15,11 +15,11 @@ describe('sandbox: dispatches leave nothing behind', function () {
   it('5000 calls into a healthy instance keep the live Promise count flat', async () => {
     const instance = createInstance('Client.prototype.echo = function (x) { return x; };\n');
     await instance.sandbox.start();
-    await instance.sandbox.connect(clientInfo('c1'), []);
+    await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
     const promises = () => v8.queryObjects(Promise, { format: 'count' }) as number;
-    for (let i = 0; i < 200; i++) await instance.sandbox.call('c1', 'echo', [i]); // warm up
+    for (let i = 0; i < 200; i++) await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'echo', args: [i] }); // warm up
     const before = promises();
-    for (let i = 0; i < 5000; i++) assert.deepEqual(await instance.sandbox.call('c1', 'echo', [i]), { ok: true, value: i });
+    for (let i = 0; i < 5000; i++) assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'echo', args: [i] }), { ok: true, value: i });
     const grown = promises() - before;
     assert.ok(grown < 500, `${grown} more live promises after 5000 calls`);
   });

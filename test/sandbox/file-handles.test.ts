@@ -19,9 +19,9 @@ Client.prototype.openMany = function (n) {
 };
 `);
     await sandbox.start();
-    await sandbox.connect(clientInfo('c1'), []);
+    await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
     const before = openFds();
-    assert.deepEqual(await sandbox.call('c1', 'openMany', [70]), { ok: true, value: 64 });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'openMany', args: [70] }), { ok: true, value: 64 });
     assert.ok(openFds() >= before + 64, 'the files are open on the host');
     sandbox.dispose();
     assert.ok(openFds() <= before, `descriptors released (${openFds()} vs ${before})`);

@@ -127,8 +127,8 @@ describe('sandbox hazard: escape attempts', () => {
       files: { 'lib/tool.asc': 'var tool = 1;\n' },
     });
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
-    const reply = await instance.sandbox.call('c1', 'probe', []);
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    const reply = await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'probe', args: [] });
     assert.ok(reply.ok, JSON.stringify(reply));
     const probe = reply.value as Record<string, unknown>;
 
@@ -158,8 +158,8 @@ describe('sandbox hazard: escape attempts', () => {
   it('strict-mode host-api: callers and stack frames do not expose host-api functions', async () => {
     const instance = createInstance(SCRIPT);
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
-    const reply = await instance.sandbox.call('c1', 'connectProbe', []);
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    const reply = await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'connectProbe', args: [] });
     assert.ok(reply.ok);
     const probe = reply.value as Record<string, unknown>;
     assert.equal(probe.calleeCaller, true, 'arguments.callee.caller is null');
@@ -171,8 +171,8 @@ describe('sandbox hazard: escape attempts', () => {
   it('patched call/apply/bind/Reflect.apply and Object.prototype setters never see a host-api function', async () => {
     const instance = createInstance(SCRIPT, { files: { 'lib/tool.asc': 'var tool = 1;\n' } });
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
-    assert.deepEqual(await instance.sandbox.call('c1', 'patchedBuiltins', []), { ok: true, value: '' });
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'patchedBuiltins', args: [] }), { ok: true, value: '' });
     assert.equal(instance.hooks.traces.at(-1), 'patched');
     assert.deepEqual(instance.hooks.broadcasts, [{ method: 'hello', args: [{ a: 1 }] }]);
     assert.deepEqual(instance.hooks.access, [{ clientId: 'c1', field: 'readAccess', value: '/patched' }]);

@@ -35,7 +35,7 @@ describe('sandbox hazard: infinite loop in a setInterval callback', () => {
     await clock.sandbox.start();
     await clock.hooks.waitFor(() => clock.hooks.traces.length >= 10, 'ten clock ticks');
     assert.equal(broken.hooks.traces.length, tracesAtDeath);
-    assert.equal(await broken.sandbox.connect(clientInfo('c1'), []), 'reject');
+    assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'reject');
     await neighbour.ask(1);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ErrorCode, ScriptError } from '../../runtime/errors.ts';
 import { cleanupApps, createInstance, disposeAll, startNeighbour, whileRunning, STALL_LIMIT_MS } from './helpers.ts';
+import { status } from '../../runtime/common/status-codes.ts';
 
 describe('sandbox hazard: infinite loop in onAppStart (and at top level)', () => {
   afterEach(disposeAll);
@@ -28,7 +29,7 @@ describe('sandbox hazard: infinite loop in onAppStart (and at top level)', () =>
     assert.ok(elapsedMs < 1500, `ended after ${elapsedMs.toFixed(0)} ms`);
     assert.ok(answers > 0);
     assert.ok(maxGapMs < STALL_LIMIT_MS, `event loop stalled for ${maxGapMs.toFixed(0)} ms`);
-    assert.equal(await broken.sandbox.stop('Application.Shutdown'), true);
+    assert.equal(await broken.sandbox.dispatch('appStop', { info: status.appShutdown() }), true);
     await neighbour.ask(7);
   });
 

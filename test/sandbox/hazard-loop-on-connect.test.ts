@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../runtime/errors.ts';
 import { cleanupApps, clientInfo, createInstance, disposeAll, startNeighbour, whileRunning, STALL_LIMIT_MS } from './helpers.ts';
+import { status } from '../../runtime/common/status-codes.ts';
 
 describe('sandbox hazard: infinite loop in onConnect', () => {
   afterEach(disposeAll);
@@ -12,7 +13,7 @@ describe('sandbox hazard: infinite loop in onConnect', () => {
     await broken.sandbox.start();
 
     const startedAt = performance.now();
-    const outcome = broken.sandbox.connect(clientInfo('c1'), []);
+    const outcome = broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
     const { answers, maxGapMs } = await whileRunning(outcome, neighbour.ask);
     const elapsedMs = performance.now() - startedAt;
 
@@ -26,13 +27,13 @@ describe('sandbox hazard: infinite loop in onConnect', () => {
     assert.ok(maxGapMs < STALL_LIMIT_MS, `event loop stalled for ${maxGapMs.toFixed(0)} ms`);
 
     // The poisoned instance answers with neutral values from now on; the neighbour is unaffected.
-    assert.equal(await broken.sandbox.connect(clientInfo('c2'), []), 'reject');
-    assert.deepEqual(await broken.sandbox.call('c1', 'anything', []), {
+    assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c2'), args: [] }), 'reject');
+    assert.deepEqual(await broken.sandbox.dispatch('call', { clientId: 'c1', method: 'anything', args: [] }), {
       ok: false,
       code: 'NetConnection.Call.Failed',
       description: 'Method not found (anything).',
     });
-    assert.equal(await broken.sandbox.stop('Application.Shutdown'), true);
+    assert.equal(await broken.sandbox.dispatch('appStop', { info: status.appShutdown() }), true);
     await neighbour.ask(42);
     assert.equal(broken.fatals.length, 1);
   });

@@ -3,11 +3,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import { ErrorCode } from '../../runtime/errors.ts';
 import { cleanupApps, disposeAll, runAway, STALL_LIMIT_MS } from './helpers.ts';
 
 const HELPERS_URL = new URL('./helpers.ts', import.meta.url).href;
-const SANDBOX_URL = new URL('../../runtime/sandbox/sandbox.ts', import.meta.url).href;
+const COUNTERS_URL = new URL('../../runtime/sandbox/isolate-counters.ts', import.meta.url).href;
 
 const BOMBS = 6;
 const BOMB_MEMORY_MB = 16;
@@ -21,7 +22,7 @@ const BOMB_MEMORY_MB = 16;
 const BOMB_SERIES_CHILD = `
 const { readFileSync } = await import('node:fs');
 const { clientInfo, createInstance, startNeighbour, whileRunning } = await import(${JSON.stringify(HELPERS_URL)});
-const { liveIsolateCount, lostIsolateThreadCount } = await import(${JSON.stringify(SANDBOX_URL)});
+const { liveIsolateCount, lostIsolateThreadCount } = await import(${JSON.stringify(COUNTERS_URL)});
 const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
 const neighbour = await startNeighbour();
 const before = { threads: threads(), isolates: liveIsolateCount() };
@@ -29,8 +30,8 @@ const bombs = [];
 for (let n = 0; n < ${BOMBS}; n++) {
   const broken = createInstance('Client.prototype.bomb = function () { var o = {}; var i = 0; while (true) { o["k" + (i++)] = { a: i }; } };', { handlerTimeoutMs: 10000, memoryLimitMb: ${BOMB_MEMORY_MB} });
   await broken.sandbox.start();
-  await broken.sandbox.connect(clientInfo('c1'), []);
-  const { answers, maxGapMs } = await whileRunning(broken.sandbox.call('c1', 'bomb', []), neighbour.ask);
+  await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+  const { answers, maxGapMs } = await whileRunning(broken.sandbox.dispatch('call', { clientId: 'c1', method: 'bomb', args: [] }), neighbour.ask);
   const error = await broken.fatal;
   broken.sandbox.dispose();
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -43,7 +44,7 @@ console.log('REPORT ' + JSON.stringify({ before, bombs }));
 /** Runs ESM code in a fresh node (same flags as mocha), returns its REPORT line, then SIGKILLs it. */
 async function runInChild(code: string): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fms-child-'));
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', '--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, '--input-type=module', '-e', code], {
     env: { ...process.env, TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'ignore'],
   });

@@ -26,7 +26,7 @@ describe('sandbox hazard: syntax errors', () => {
     assert.match(error.message, /^SyntaxError: Unexpected token/);
     assert.equal(broken.fatals.length, 0);
     assert.deepEqual(broken.hooks.scriptErrors, [], 'reported through start() only');
-    assert.equal(await broken.sandbox.connect(clientInfo('c1'), []), 'reject');
+    assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'reject');
     await neighbour.ask(1);
   });
 
@@ -47,8 +47,8 @@ describe('sandbox hazard: syntax errors', () => {
       { files: { 'plugins/broken.asc': 'var p = 1;\n\nvar q = (2;\n' } },
     );
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
-    assert.deepEqual(await instance.sandbox.call('c1', 'plugin', []), {
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'plugin', args: [] }), {
       ok: false,
       code: 'NetConnection.Call.Failed',
       description: 'Failed to execute method (plugin).',
@@ -59,7 +59,7 @@ describe('sandbox hazard: syntax errors', () => {
     assert.equal(reported?.filename, 'plugins/broken.asc');
     assert.equal(reported?.lineno, 3);
     assert.equal(reported?.linebuf, 'var q = (2;');
-    assert.deepEqual(await instance.sandbox.call('c1', 'ok', []), { ok: true, value: 1 });
+    assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'c1', method: 'ok', args: [] }), { ok: true, value: 1 });
   });
 
   it('a throw at main.asc top level fails the start with ScriptThrown at its line', async () => {

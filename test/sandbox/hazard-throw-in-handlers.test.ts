@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { cleanupApps, clientInfo, createInstance, disposeAll, startNeighbour, type TestInstance } from './helpers.ts';
+import { status } from '../../runtime/common/status-codes.ts';
 
 // Each handler throws on a known line; onStatus records what it was told, and a Client method reads it.
 const SCRIPT = [
@@ -60,18 +61,18 @@ describe('sandbox hazard: exceptions thrown by each handler', () => {
     });
 
     // onConnect throws before deciding: the client is rejected.
-    assert.equal(await sandbox.connect(clientInfo('t1'), ['throw']), 'reject');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('t1'), args: ['throw'] }), 'reject');
     assert.equal(lastError(instance)?.description, 'TypeError: bad connect');
     assert.equal(lastError(instance)?.lineno, 11);
-    assert.equal(await sandbox.connect(clientInfo('t2'), ['string']), 'reject');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('t2'), args: ['string'] }), 'reject');
     assert.equal(lastError(instance)?.description, 'uncaught exception: plain string');
     // After accepting inside the handler, a throw does not undo the accept.
-    assert.equal(await sandbox.connect(clientInfo('t3'), ['after-accept']), 'pending');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('t3'), args: ['after-accept'] }), 'pending');
     assert.deepEqual(hooks.accepted, ['t3']);
     assert.equal(lastError(instance)?.lineno, 13);
 
-    assert.equal(await sandbox.connect(clientInfo('c1'), []), 'accept');
-    assert.deepEqual(await sandbox.call('c1', 'boom', []), {
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'boom', args: [] }), {
       ok: false,
       code: 'NetConnection.Call.Failed',
       description: 'Failed to execute method (boom).',
@@ -83,13 +84,13 @@ describe('sandbox hazard: exceptions thrown by each handler', () => {
       linebuf: '  return x.property;',
     });
 
-    await sandbox.publish('c1', { name: 'cam', publishQueryString: '' });
+    await sandbox.dispatch('publish', { clientId: 'c1', stream: { name: 'cam', publishQueryString: '' } });
     assert.equal(lastError(instance)?.description, 'Error: pub cam');
-    await sandbox.unpublish('c1', { name: 'cam', publishQueryString: '' });
+    await sandbox.dispatch('unpublish', { clientId: 'c1', stream: { name: 'cam', publishQueryString: '' } });
     assert.equal(lastError(instance)?.description, 'Error: unpub cam');
 
     // A timer and a responder throw later, outside any awaited call.
-    assert.deepEqual(await sandbox.call('c1', 'later', []), { ok: true, value: true });
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'later', args: [] }), { ok: true, value: true });
     const ask = hooks.calls.find((c) => c.method === 'ask');
     ask?.onResult?.({ ok: true, value: 5 });
     await hooks.waitFor(() => hooks.scriptErrors.some((e) => e.description === 'Error: timer'), 'the timer error');
@@ -98,23 +99,23 @@ describe('sandbox hazard: exceptions thrown by each handler', () => {
 
     // onStatus throwing is reported but not fed back to onStatus (no loop).
     const before = hooks.scriptErrors.length;
-    await sandbox.call('c1', 'statusBoom', []);
+    await sandbox.dispatch('call', { clientId: 'c1', method: 'statusBoom', args: [] });
     assert.deepEqual(
       hooks.scriptErrors.slice(before).map((e) => e.description),
       ['Error: first', 'Error: onStatus itself fails'],
     );
 
-    await sandbox.disconnect('c1');
+    await sandbox.dispatch('disconnect', { clientId: 'c1' });
     assert.equal(lastError(instance)?.description, 'Error: bye c1');
 
-    assert.equal(await sandbox.connect(clientInfo('c2'), []), 'accept');
-    assert.deepEqual(await sandbox.call('c2', 'ok', []), { ok: true, value: 'still alive' });
-    const statuses = (await sandbox.call('c2', 'statuses', [])) as { ok: true; value: string };
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('c2'), args: [] }), 'accept');
+    assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c2', method: 'ok', args: [] }), { ok: true, value: 'still alive' });
+    const statuses = (await sandbox.dispatch('call', { clientId: 'c2', method: 'statuses', args: [] })) as { ok: true; value: string };
     assert.match(statuses.value, /^Application\.Script\.Error\|error\|main\.asc:8;/);
     assert.ok(statuses.value.includes('Application.Script.Error|error|main.asc:22'), statuses.value);
 
     // onAppStop throwing does not block the unload.
-    assert.equal(await sandbox.stop('Application.GC'), true);
+    assert.equal(await sandbox.dispatch('appStop', { info: status.appGc() }), true);
     assert.equal(lastError(instance)?.description, 'Error: stop Application.GC');
     assert.equal(instance.fatals.length, 0);
     await neighbour.ask(3);

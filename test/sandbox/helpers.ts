@@ -7,111 +7,116 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ScriptError } from '../../runtime/errors.ts';
-import type { ClientCallResult, ClientInfo, InstanceHooks, RejectInfo } from '../../runtime/instances/script-contract.ts';
-import { Sandbox, type SandboxLogger, type SandboxOptions } from '../../runtime/sandbox/sandbox.ts';
+import { HOST_ARGUMENTS, type CallResultRecord, type ClientRecord, type InstanceHooks, type RejectRecord } from '../../host-api/protocol.ts';
+import { scriptErrorInfo } from '../../runtime/sandbox/isolate-errors.ts';
+import { Sandbox } from '../../runtime/sandbox/sandbox.ts';
+import type { SandboxLogger, SandboxOptions } from '../../runtime/sandbox/sandbox-options.ts';
 
 export interface RecordedCall {
   clientId: string;
   method: string;
   args: unknown[];
-  onResult?: (result: ClientCallResult) => void;
+  onResult?: ((result: CallResultRecord) => void) | undefined;
 }
 
-type MediaHooks = InstanceHooks['media'];
-type ScriptErrorInfo = Parameters<InstanceHooks['scriptError']>[0];
+type ScriptErrorInfo = ReturnType<typeof scriptErrorInfo>;
+type Recorded = [op: string, ...args: unknown[]];
 
-/** Records every hook call; `waitFor` resolves when a condition becomes true (no sleeping). */
-export class RecordingHooks implements InstanceHooks {
+/**
+ * The instance's half of the bridge, recording: every operation the sandbox hands on — also any
+ * added to the contract later, without a change here — lands in `ops` as [operation, ...arguments]
+ * and answers from `answers` (true when it has none). The views below read `ops`. `waitFor`
+ * resolves when a condition becomes true (no sleeping).
+ */
+export interface RecordingHooks extends InstanceHooks {}
+export class RecordingHooks {
+  readonly ops: Recorded[] = [];
   readonly traces: string[] = [];
   readonly scriptErrors: ScriptErrorInfo[] = [];
-  readonly accepted: string[] = [];
-  readonly rejected: { clientId: string; info: RejectInfo }[] = [];
-  readonly disconnected: string[] = [];
-  readonly calls: RecordedCall[] = [];
-  readonly broadcasts: { method: string; args: unknown[] }[] = [];
-  readonly access: { clientId: string; field: string; value: string }[] = [];
-  shutdowns = 0;
-  /** Server-side NetConnection/NetStream/Stream operations, recorded as [operation, ...args]. */
-  readonly mediaOps: unknown[][] = [];
-  readonly media: MediaHooks = new Proxy({} as MediaHooks, {
-    get: (_target, op) => (...args: unknown[]) => {
-      this.mediaOps.push([op, ...args]);
-      this.notify();
-      return op === 'streamGet' ? args[0] : op === 'streamLength' ? 0 : true;
+  /** What an operation answers, by name; the others answer true. */
+  readonly answers: Record<string, (...args: unknown[]) => unknown> = {
+    streamGet: (name) => name,
+    streamLength: () => 0,
+    soOp: () => undefined,
+    clientStats: (clientId) => ({ bytes_in: 1, bytes_out: 2, client_id_length: String(clientId).length }),
+    applicationStats: () => ({ total_connects: 3, total_disconnects: 1 }),
+    // 1,250,000 — FMS's default — before any setBandwidthLimit.
+    getBandwidthLimit: (clientId, direction) => {
+      const set = this.bandwidth.filter((b) => b.clientId === clientId).map((b) => (direction === 1 ? b.serverToClient : b.clientToServer)).filter((v) => v > 0);
+      return set.at(-1) ?? 1_250_000;
     },
-  });
-  /** SharedObject operations, recorded as [operation, name, ...args]; get always succeeds. */
-  readonly soOps: unknown[][] = [];
-  readonly sharedObjects: InstanceHooks['sharedObjects'] = {
-    get: (name, persistent) => {
-      this.soOps.push(['get', name, persistent]);
-      return true;
-    },
-    op: (name, op, args) => {
-      this.soOps.push([op, name, ...args]);
-      this.notify();
-      return undefined;
-    },
-    getProxied: (key, ncId, name, persistent) => {
-      this.soOps.push(['getProxied', key, ncId, name, persistent]);
-      return true;
-    },
-    clearSharedObjects: (soPath) => {
-      this.soOps.push(['clearSharedObjects', soPath]);
-      this.notify();
-      return true;
-    },
+    setBandwidthLimit: () => undefined,
   };
   private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
 
+  constructor() {
+    // Any operation of the contract not defined on the object is recorded and answered generically.
+    return new Proxy(this, {
+      get: (target, op, receiver) => {
+        if (typeof op !== 'string' || op in target || !Object.hasOwn(HOST_ARGUMENTS, op)) return Reflect.get(target, op, receiver);
+        return (...args: unknown[]) => {
+          target.ops.push([op, ...args]);
+          target.notify();
+          const answer = target.answers[op];
+          return answer ? answer(...args) : true;
+        };
+      },
+    });
+  }
+
   trace(text: string): void {
     this.traces.push(text);
+    this.ops.push(['trace', text]);
     this.notify();
   }
-  scriptError(info: ScriptErrorInfo): void {
-    this.scriptErrors.push(info);
+
+  /** Sandbox onScriptError, as the instance gets it. */
+  scriptError(error: ScriptError): void {
+    this.scriptErrors.push(scriptErrorInfo(error));
     this.notify();
   }
-  acceptConnection(clientId: string): void {
-    this.accepted.push(clientId);
-    this.notify();
+
+  /** The arguments of every call of `op`, in order. */
+  argsOf(op: string): unknown[][] {
+    return this.ops.filter(([name]) => name === op).map(([, ...args]) => args);
   }
-  rejectConnection(clientId: string, info: RejectInfo): void {
-    this.rejected.push({ clientId, info });
-    this.notify();
+
+  get accepted(): string[] {
+    return this.argsOf('acceptConnection').map(([clientId]) => clientId as string);
   }
-  disconnect(clientId: string): boolean {
-    this.disconnected.push(clientId);
-    this.notify();
-    return true;
+  get rejected(): { clientId: string; info: RejectRecord }[] {
+    return this.argsOf('rejectConnection').map(([clientId, info]) => ({ clientId: clientId as string, info: info as RejectRecord }));
   }
-  clientCall(clientId: string, method: string, args: unknown[], onResult?: (result: ClientCallResult) => void): boolean {
-    this.calls.push({ clientId, method, args, ...(onResult === undefined ? {} : { onResult }) });
-    this.notify();
-    return true;
+  get disconnected(): string[] {
+    return this.argsOf('disconnect').map(([clientId]) => clientId as string);
   }
-  broadcastMsg(method: string, args: unknown[]): void {
-    this.broadcasts.push({ method, args });
-    this.notify();
+  get calls(): RecordedCall[] {
+    return this.argsOf('clientCall').map(([clientId, method, args, onResult]) => ({
+      clientId: clientId as string,
+      method: method as string,
+      args: args as unknown[],
+      ...(onResult === undefined ? {} : { onResult: onResult as RecordedCall['onResult'] }),
+    }));
   }
-  setClientAccess(clientId: string, field: string, value: string): void {
-    this.access.push({ clientId, field, value });
-    this.notify();
+  get broadcasts(): { method: string; args: unknown[] }[] {
+    return this.argsOf('broadcastMsg').map(([method, args]) => ({ method: method as string, args: args as unknown[] }));
   }
-  clientStats(clientId: string): Record<string, number> {
-    return { bytes_in: 1, bytes_out: 2, client_id_length: clientId.length };
+  get access(): { clientId: string; field: string; value: string }[] {
+    return this.argsOf('setClientAccess').map(([clientId, field, value]) => ({ clientId: clientId as string, field: field as string, value: value as string }));
   }
-  readonly pings: string[] = [];
-  clientPing(clientId: string): boolean {
-    this.pings.push(clientId);
-    return true;
+  get shutdowns(): number {
+    return this.argsOf('shutdown').length;
   }
-  applicationStats(): Record<string, number> {
-    return { total_connects: 3, total_disconnects: 1 };
+  get pings(): string[] {
+    return this.argsOf('clientPing').map(([clientId]) => clientId as string);
   }
-  shutdown(): void {
-    this.shutdowns++;
-    this.notify();
+  /** client.setBandwidthLimit calls; getBandwidthLimit answers from them. */
+  get bandwidth(): { clientId: string; serverToClient: number; clientToServer: number }[] {
+    return this.argsOf('setBandwidthLimit').map(([clientId, serverToClient, clientToServer]) => ({
+      clientId: clientId as string,
+      serverToClient: serverToClient as number,
+      clientToServer: clientToServer as number,
+    }));
   }
 
   waitFor(check: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
@@ -128,7 +133,7 @@ export class RecordingHooks implements InstanceHooks {
     });
   }
 
-  private notify(): void {
+  notify(): void {
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const waiter = this.waiters[i];
       if (waiter !== undefined && waiter.check()) {
@@ -205,6 +210,7 @@ export function createInstance(
     memoryLimitMb: 32,
     handlerTimeoutMs: 1000,
     hooks,
+    onScriptError: (error) => hooks.scriptError(error),
     logger,
     onFatal: (error) => {
       fatals.push(error);
@@ -220,12 +226,13 @@ export function disposeAll(): void {
   for (const sandbox of live.splice(0)) sandbox.dispose();
 }
 
-export function clientInfo(id: string, overrides: Partial<ClientInfo> = {}): ClientInfo {
+export function clientInfo(id: string, overrides: Partial<ClientRecord> = {}): ClientRecord {
   return {
     id,
     ip: '127.0.0.1',
     agent: 'WIN 9,0,124,2',
     protocol: 'rtmp',
+    secure: false,
     referrer: 'http://example.com/app.swf',
     pageUrl: 'http://example.com/index.html',
     uri: 'rtmp://localhost/testapp',
@@ -243,9 +250,9 @@ export function clientInfo(id: string, overrides: Partial<ClientInfo> = {}): Cli
 export async function startNeighbour(): Promise<{ ask: (value: number) => Promise<void>; instance: TestInstance }> {
   const instance = createInstance('Client.prototype.echo = function (x) { return x; };\n', { handlerTimeoutMs: 1000 });
   await instance.sandbox.start();
-  assert.equal(await instance.sandbox.connect(clientInfo('h1'), []), 'accept');
+  assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('h1'), args: [] }), 'accept');
   const ask = async (value: number): Promise<void> => {
-    assert.deepEqual(await instance.sandbox.call('h1', 'echo', [value]), { ok: true, value });
+    assert.deepEqual(await instance.sandbox.dispatch('call', { clientId: 'h1', method: 'echo', args: [value] }), { ok: true, value });
   };
   return { ask, instance };
 }
@@ -307,9 +314,9 @@ export async function runAway(
   const neighbour = await startNeighbour();
   const broken = createInstance(mainAsc, options);
   await broken.sandbox.start();
-  assert.equal(await broken.sandbox.connect(clientInfo('c1'), []), 'accept');
+  assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
   const startedAt = performance.now();
-  const call = broken.sandbox.call('c1', method, []);
+  const call = broken.sandbox.dispatch('call', { clientId: 'c1', method, args: [] });
   const { answers, maxGapMs } = await whileRunning(call, neighbour.ask);
   const elapsedMs = performance.now() - startedAt;
   assert.deepEqual(await call, { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${method}).` });

@@ -85,9 +85,9 @@ describe('sandbox: script loading', () => {
       const { sandbox, hooks } = createInstance(LEGACY_MAIN, { files: { 'lib/helpers.asc': LEGACY_LIB } });
       await sandbox.start();
       assert.deepEqual(hooks.traces, ['started with HI!']);
-      await sandbox.connect(clientInfo('c1'), []);
-      assert.deepEqual(await sandbox.call('c1', 'join', ['kitchen']), { ok: true, value: 'kitchen=1,lobby=0' });
-      await sandbox.call('c1', 'fail', []);
+      await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+      assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'join', args: ['kitchen'] }), { ok: true, value: 'kitchen=1,lobby=0' });
+      await sandbox.dispatch('call', { clientId: 'c1', method: 'fail', args: [] });
       assert.deepEqual(hooks.scriptErrors, [
         { description: 'Error: from the library', filename: 'lib/helpers.asc', lineno: 5, linebuf: '  throw new Error("from the library");' },
       ]);
@@ -98,9 +98,9 @@ describe('sandbox: script loading', () => {
       const crLib = LEGACY_LIB.replace(/\n/g, '\r');
       const { sandbox, hooks } = createInstance('', { files: { 'main.asc': utf8(crlfMain), 'lib/helpers.asc': utf8(crLib) } });
       await sandbox.start();
-      await sandbox.connect(clientInfo('c1'), []);
-      assert.deepEqual(await sandbox.call('c1', 'join', ['hall']), { ok: true, value: 'hall=1,lobby=0' });
-      await sandbox.call('c1', 'fail', []);
+      await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+      assert.deepEqual(await sandbox.dispatch('call', { clientId: 'c1', method: 'join', args: ['hall'] }), { ok: true, value: 'hall=1,lobby=0' });
+      await sandbox.dispatch('call', { clientId: 'c1', method: 'fail', args: [] });
       assert.deepEqual(hooks.scriptErrors[0], {
         description: 'Error: from the library',
         filename: 'lib/helpers.asc',
@@ -139,8 +139,8 @@ describe('sandbox: script loading', () => {
         { files: { 'plugins/tool.asc': '// a plugin\nfunction tool() {\n  return missing.value;\n}\n' } },
       );
       await sandbox.start();
-      await sandbox.connect(clientInfo('c1'), []);
-      await sandbox.call('c1', 'plugin', []);
+      await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+      await sandbox.dispatch('call', { clientId: 'c1', method: 'plugin', args: [] });
       assert.deepEqual(hooks.scriptErrors, [
         { description: 'ReferenceError: missing is not defined', filename: 'plugins/tool.asc', lineno: 3, linebuf: '  return missing.value;' },
       ]);

@@ -53,11 +53,11 @@ setInterval(function () { ticks++; }, 1);
     await sandbox.start();
     // Submitted without awaiting: each runs to completion, in order.
     const results = await Promise.all([
-      sandbox.connect(clientInfo('c1'), []),
-      sandbox.call('c1', 'slow', [100]),
-      sandbox.disconnect('c1'),
-      sandbox.connect(clientInfo('c2'), []),
-      sandbox.call('c2', 'ticks', []),
+      sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }),
+      sandbox.dispatch('call', { clientId: 'c1', method: 'slow', args: [100] }),
+      sandbox.dispatch('disconnect', { clientId: 'c1' }),
+      sandbox.dispatch('connect', { client: clientInfo('c2'), args: [] }),
+      sandbox.dispatch('call', { clientId: 'c2', method: 'ticks', args: [] }),
     ]);
     assert.deepEqual(hooks.traces.map((t) => t.replace(/so far \d+$/, 'so far N')), ['connect c1', 'slow done, ticks so far N', 'disconnect c1', 'connect c2']);
     const ticksDuringSlow = (results[1] as { value: number }).value;
@@ -80,6 +80,6 @@ setInterval(function () { trace("alive"); }, 5);
     await clock.sandbox.start();
     await clock.hooks.waitFor(() => clock.hooks.traces.length >= 10, 'ten clock ticks');
     assert.equal(hooks.traces.length, traced, 'no tick after dispose');
-    assert.equal(await sandbox.connect(clientInfo('c1'), []), 'reject');
+    assert.equal(await sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'reject');
   });
 });

@@ -67,9 +67,9 @@ describe('sandbox: XML DOM and parser, LoadVars encode/decode', () => {
   async function started() {
     const instance = createInstance(SCRIPT);
     await instance.sandbox.start();
-    assert.equal(await instance.sandbox.connect(clientInfo('c1'), []), 'accept');
+    assert.equal(await instance.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
     const call = async (method: string, ...args: unknown[]) => {
-      const reply = await instance.sandbox.call('c1', method, args);
+      const reply = await instance.sandbox.dispatch('call', { clientId: 'c1', method, args });
       assert.ok(reply.ok, JSON.stringify(reply));
       return reply.value as Record<string, unknown>;
     };

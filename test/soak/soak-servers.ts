@@ -73,7 +73,7 @@ function writeApp(appsDir: string, name: string, script: string | null): void {
 
 async function start(appsDir: string, config: Record<string, unknown>, watch: boolean, nodeArgs: string[] = []): Promise<SoakServer> {
   const configFile = path.join(tempDir('soak-config'), 'config.json');
-  writeFileSync(configFile, JSON.stringify({ ...config, sharedObjects: { dataDir: tempDir('soak-so') } }));
+  writeFileSync(configFile, JSON.stringify({ ...config, dataDir: tempDir('soak-so') }));
   const args = ['--config', configFile, '--log-level', 'info', ...(watch ? [] : ['--no-watch'])];
   const process = await startServerProcess(appsDir, args, 0, nodeArgs);
   const httpPort = (await process.logs.waitFor((r) => r.msg === 'server listening'))['httpPort'] as number;

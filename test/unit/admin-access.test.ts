@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { checkAdminAccess, isLoopbackAddress, type AccessRequest } from '../../runtime/admin/admin-api.ts';
+import { checkAdminAccess, isLoopbackAddress, type AccessRequest } from '../../runtime/admin/admin-access.ts';
 
 const local = { remoteAddress: '127.0.0.1', host: '127.0.0.1:8000' };
 
@@ -33,6 +33,22 @@ describe('admin access rule (admin API and /metrics)', () => {
     ['token: no header, even from loopback', local, 's3cret', 401],
     ['token: empty bearer', { ...local, authorization: 'Bearer ' }, 's3cret', 401],
   ];
+  // Host headers read strictly: each of these once passed a lenient reading (or could) and must be refused.
+  const badHosts = [
+    '[::1]evil.com', '[::1]:8000evil', '[::1]@evil.com', '[::1', '::1', '[127.0.0.1]', '[::1]:', '[::1]:99999',
+    'localhost:80:81', 'localhost@evil.com', 'evil.com@localhost', 'localhost.evil.com', 'localhost.', '127.0.0.1.evil.com',
+    '127.0.0.1:', '127.0.0.1:99999', '127.0.0.1:123456', 'localhost:abc', 'localhost:-1', 'localhost evil', ' localhost', 'localhost/',
+    'localhost#x', 'localhost%00', '127.0.0.01', '127.1', '0x7f.0.0.1', '127.0.0.256', '2130706433', '', 'localhost\tevil', 'evil.com',
+  ];
+  for (const host of badHosts) {
+    it(`no token: malformed or foreign Host ${JSON.stringify(host)} refused`, () => {
+      assert.deepEqual(checkAdminAccess({ remoteAddress: '127.0.0.1', host }, null), { ok: false, status: 403, reason: 'Host is not a loopback name' });
+    });
+  }
+  for (const host of ['localhost', 'LOCALHOST:8000', '127.0.0.1', '127.10.0.255:1', '[::1]', '[::1]:65535', '[::ffff:127.0.0.1]:80']) {
+    it(`no token: loopback Host ${host} admitted`, () => assert.deepEqual(checkAdminAccess({ remoteAddress: '127.0.0.1', host }, null), { ok: true }));
+  }
+
   for (const [name, request, token, expected] of table) {
     it(name, () => {
       const decision = checkAdminAccess(request, token);

@@ -3,8 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppSettingsReader, loadAppSettings, type ScriptDefaults, type SettingIssue } from '../../runtime/instances/application-xml.ts';
 import { tempDir } from '../helpers/test-server.ts';
+import { DEFAULT_CONFIG } from '../../runtime/config.ts';
+import { hlsSettingsOf } from '../../runtime/media/hls/hls-settings.ts';
 
-const DEFAULTS: ScriptDefaults = { memoryLimitMb: 64, handlerTimeoutMs: 5000, idleUnloadSec: 1200, libPaths: ['/srv/fms/scriptlib'] };
+const DEFAULTS: ScriptDefaults = { memoryLimitMb: 64, handlerTimeoutMs: 5000, idleUnloadSec: 1200, libPaths: ['/srv/fms/scriptlib'], hls: hlsSettingsOf(DEFAULT_CONFIG.hls) };
 
 /** One apps folder with a server-wide Application.xml (optional) and an app folder `a`. */
 function appsWith(appXml: string | null, defaultXml: string | null = null, vhostXml: string | null = null) {

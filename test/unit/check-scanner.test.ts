@@ -28,6 +28,14 @@ describe('check: scanner', () => {
     has(rows, 'client.ping@main.asc:5 partial');
   });
 
+  it('livepkgr: Stream.get("f4f:" + name) is reported as partial, HLS instead of HDS', () => {
+    const rows = scan({ 'main.asc': 'application.onPublish = function (c, s) {\n  var f = Stream.get("f4f:" + s.name);\n  f.record("append");\n};' });
+    has(rows, 'f4f: recording (Adobe livepkgr)@main.asc:2 partial');
+    const finding = scanScripts([parseScript({ name: 'main.asc', source: 'Stream.get("f4f:x");' })]).find((f) => f.name.startsWith('f4f:'));
+    assert.match(finding?.note ?? '', /^HLS instead of HDS/);
+    lacks(scan({ 'main.asc': 'Stream.get("mirror-" + name);' }), 'f4f:');
+  });
+
   it('this inside application handlers is the application', () => {
     const rows = scan({ 'main.asc': 'application.onConnect = function (c) {\n  this.acceptConnection(c);\n};' });
     has(rows, 'application.acceptConnection@main.asc:2 supported');
@@ -89,15 +97,40 @@ describe('check: scanner', () => {
         'var hasXml = typeof XML != "undefined";',
         'var gw = new NetConnection(); gw.connect("http://example.com/flashservices/gateway");',
         'Client.prototype.__noSuchMethod__ = function () {};',
+        'gw.call("Catalog.search", null, "x"); application.nc = new NetConnection(); application.nc.call("notRemoting", null);',
+        'this.conn = NetServices.createGatewayConnection(); this.conn.call("Auth.login", null);',
       ].join('\n'),
     });
     lacks(rows, 'feature test of JSON'); // the script defines JSON itself (json2.js style)
     has(rows, 'feature test of Array.prototype.forEach@main.asc:2 partial');
     has(rows, 'feature test of XML@main.asc:3 partial');
-    has(rows, 'Flash Remoting (NetConnection to http://)@main.asc:4 unsupported');
+    has(rows, 'Flash Remoting (NetConnection to http://)@main.asc:4 supported');
     has(rows, '__noSuchMethod__@main.asc:5 unsupported');
+    has(rows, 'remoting service Catalog.search@main.asc:6 supported');
+    lacks(rows, 'remoting service notRemoting');
+    has(rows, 'remoting service Auth.login@main.asc:7 supported');
     const json = scan({ 'main.asc': 'var native = typeof JSON == "object";' });
     has(json, 'feature test of JSON@main.asc:1 partial');
+  });
+
+  it('patterns: NetConnection URLs built at run time, client.protocol compared with transports this server does not serve', () => {
+    const rows = scan({
+      'main.asc': [
+        'var nc = new NetConnection(); nc.connect(application.config.origin);',
+        'nc.connect("rtmp://origin/live");',
+        'application.onConnect = function (client) {',
+        '  if (client.protocol === "rtmp") trace("plain");',
+        '  if ("rtmpe" != client.protocol) trace("not encrypted");',
+        '  switch (client.protocol) { case "rtmpt": trace("tunnel"); break; case "RTMP": break; }',
+        '};',
+      ].join('\n'),
+    });
+    has(rows, 'NetConnection.connect to a URL built at run time@main.asc:1 partial');
+    lacks(rows, 'NetConnection.connect to a URL built at run time@main.asc:2');
+    lacks(rows, 'client.protocol compared with "rtmp"');
+    lacks(rows, 'client.protocol compared with "RTMP"');
+    has(rows, 'client.protocol compared with "rtmpe"@main.asc:5 partial');
+    has(rows, 'client.protocol compared with "rtmpt"@main.asc:6 partial');
   });
 
   it('a file that does not parse: the syntax error with its line, E4X lines, and the rest still scanned', () => {

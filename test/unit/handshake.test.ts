@@ -1,19 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { createHmac, randomBytes } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../runtime/errors.ts';
+import { ClientHandshake, ServerHandshake, type HandshakeStep } from '../../runtime/rtmp/handshake.ts';
 import {
-  ClientHandshake,
   GENUINE_FMS_KEY,
   GENUINE_FMS_KEY_TEXT,
   GENUINE_FP_KEY,
   GENUINE_FP_KEY_TEXT,
   HANDSHAKE_PACKET_BYTES,
-  ServerHandshake,
   answerSignature,
   findDigest,
   imprintDigest,
-  type HandshakeStep,
-} from '../../runtime/rtmp/handshake.ts';
+} from '../../runtime/rtmp/handshake-digest.ts';
 
 const N = HANDSHAKE_PACKET_BYTES;
 
@@ -188,12 +186,22 @@ describe('rtmp handshake', () => {
     assert.deepEqual(step.send, s1);
   });
 
-  for (const version of [0, 4, 6, 0xff]) {
+  for (const version of [0, 4, 7, 0xff]) {
     it(`rejects C0 version ${version} on the first byte`, () => {
       const server = new ServerHandshake();
       assert.throws(
         () => server.push(Buffer.from([version])),
         (e: unknown) => e instanceof ProtocolError && e.code === ErrorCode.HandshakeFailed,
+      );
+    });
+  }
+
+  for (const version of [6, 8, 9]) {
+    it(`refuses RTMPE (C0 version ${version}) on the first byte when it is not enabled`, () => {
+      const server = new ServerHandshake();
+      assert.throws(
+        () => server.push(Buffer.from([version])),
+        (e: unknown) => e instanceof ProtocolError && e.code === ErrorCode.RtmpeRefused,
       );
     });
   }

@@ -23,7 +23,7 @@ describe('script File: a folder swapped for a symlink between the check and the 
       writeFileSync(path.join(app, 'data', 'notes.txt'), 'inside\n');
       writeFileSync(path.join(outside, 'notes.txt'), 'SECRET\n');
       const refusals: string[] = [];
-      const files = new ScriptFiles(app, [], (_input, reason) => refusals.push(reason));
+      const files = new ScriptFiles({ appDir: app, onRefused: (_input, reason) => refusals.push(reason) });
 
       const realpath = fs.realpathSync;
       let armed = true;
@@ -53,7 +53,7 @@ describe('script File: a folder swapped for a symlink between the check and the 
   it('without a swap, "write" still truncates and "create" still creates', () => {
     const app = tempDir('race-plain');
     writeFileSync(path.join(app, 'old.txt'), 'old content\n');
-    const files = new ScriptFiles(app, [], () => assert.fail('nothing is refused'));
+    const files = new ScriptFiles({ appDir: app, onRefused: () => assert.fail('nothing is refused') });
     const handle = files.open('/old.txt', 'text', 'write');
     assert.ok(handle > 0);
     assert.equal(files.io(handle, 'length', null), 0);

@@ -36,6 +36,12 @@ function subscriber(id: string, access: { readAccess?: string; writeAccess?: str
 
 const events = (messages: SharedObjectMessageModel[]): SoEvent[] => messages.flatMap((m) => m.events);
 
+/** A client's Use, answered: a persistent SO with a file answers once the file has loaded (off the event loop). */
+async function used(store: SharedObjectStore, sub: SharedObjectSubscriber, name: string, persistent: boolean): Promise<void> {
+  store.use(sub, name, persistent);
+  await store.objects.get(name)?.ready;
+}
+
 describe('SharedObjectStore', () => {
   let dataDir: string;
   let logLines: Array<Record<string, unknown>>;
@@ -43,7 +49,7 @@ describe('SharedObjectStore', () => {
 
   function newStore(flushDelayMs = 100): SharedObjectStore {
     const log = pino({ base: null, level: 'debug' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-    const store = new SharedObjectStore({ dataDir, app: 'chatapp', instance: 'room1', log, flushDelayMs });
+    const store = new SharedObjectStore({ appDataDir: path.join(dataDir, 'chatapp'), instance: 'room1', log, flushDelayMs });
     stores.push(store);
     return store;
   }
@@ -384,7 +390,7 @@ describe('SharedObjectStore', () => {
       assert.deepStrictEqual(so.getPropertyNames(), ['y']);
     });
 
-    it('a temporary SO lives while the script or a client holds it', () => {
+    it('a temporary SO lives while the script or a client holds it', async () => {
       const store = newStore();
       const so = store.get('t', false)!;
       so.setProperty('x', 1);
@@ -395,7 +401,7 @@ describe('SharedObjectStore', () => {
       store.releaseAll(a);
       assert.equal(store.objects.has('t'), false);
       assert.equal(store.get('t', false)!.size(), 0, 'a new, empty SO');
-      assert.equal(so.flush(), false, 'flush is for persistent SOs');
+      assert.equal(await so.flush(), false, 'flush is for persistent SOs');
       assert.equal(so.purge(3), true);
     });
   });
@@ -432,7 +438,7 @@ describe('SharedObjectStore', () => {
 
       const second = newStore();
       const b = subscriber('b');
-      second.use(b, 'rooms/lobby', true);
+      await used(second, b, 'rooms/lobby', true);
       const [msg] = b.take();
       assert.equal(msg!.version, version);
       assert.equal(msg!.persistent, true);
@@ -455,7 +461,7 @@ describe('SharedObjectStore', () => {
       loop['self'] = loop;
       so.setProperty('loop', loop);
       await store.close();
-      const again = newStore().get('cyc', true)!;
+      const again = (await newStore().open('cyc', true))!;
       assert.deepStrictEqual(again.getProperty('loop'), { a: 1, self: null });
     });
 
@@ -464,25 +470,26 @@ describe('SharedObjectStore', () => {
       const store = newStore(delayMs);
       const so = store.get('timed', true)!;
       const file = store.fileOf('timed')!;
-      const start = Date.now();
       so.setProperty('x', 1);
       assert.equal(existsSync(file), false, 'not written synchronously');
       await new Promise((resolve) => setTimeout(resolve, delayMs / 2));
       so.setProperty('y', 2);
+      assert.equal(so.dirty, true, 'not written before flushDelayMs');
+      // Timers fire in order of their due time: by now the write due at delayMs has started (the SO
+      // is no longer dirty); one postponed by the second change would be due at 1.5 × delayMs.
+      // (When it finishes depends on the disk: it is durable, fsyncs included.)
+      await new Promise((resolve) => setTimeout(resolve, delayMs * 0.75));
+      assert.equal(so.dirty, false, 'the second change postponed the write');
       await so.settled();
-      const elapsed = Date.now() - start;
-      assert.ok(elapsed >= delayMs - 5, `written after ${elapsed} ms`);
-      assert.ok(elapsed < delayMs * 1.5, `written after ${elapsed} ms: the second change postponed the write`);
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { slots: unknown[] };
       assert.deepStrictEqual(saved.slots, [['x', 1], ['y', 2]]);
     });
 
-    it('flush() writes at once; close() writes what is still dirty', async () => {
+    it('flush() writes at once and resolves true once the file is there; close() writes what is still dirty', async () => {
       const store = newStore(60_000);
       const so = store.get('f', true)!;
       so.setProperty('x', 1);
-      assert.equal(so.flush(), true);
-      await so.settled();
+      assert.equal(await so.flush(), true);
       assert.deepStrictEqual((JSON.parse(readFileSync(store.fileOf('f')!, 'utf8')) as { slots: unknown[] }).slots, [['x', 1]]);
       so.setProperty('x', 2);
       await store.close();
@@ -500,7 +507,7 @@ describe('SharedObjectStore', () => {
       await state.settled();
       assert.ok(existsSync(store.fileOf('p')!));
       const b = subscriber('b');
-      store.use(b, 'p', true);
+      await used(store, b, 'p', true);
       assert.deepStrictEqual(events(b.take()).slice(2), [{ type: 'change', name: 'x', value: 1 }]);
     });
 
@@ -521,13 +528,13 @@ describe('SharedObjectStore', () => {
       ['a file of another format', '{"hello":"world"}'],
       ['an unknown tag', '{"format":"fms-runtime.shared-object","formatVersion":1,"name":"bad","version":1,"slots":[["a",{"$t":"weird"}]]}'],
     ] as const) {
-      it(`moves ${label} aside with one log line and starts empty`, () => {
+      it(`moves ${label} aside with one log line and starts empty`, async () => {
         const store = newStore();
         const file = store.fileOf('bad')!;
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(file, content);
         const a = subscriber('a');
-        store.use(a, 'bad', true);
+        await used(store, a, 'bad', true);
         assert.deepStrictEqual(events(a.take()), [{ type: 'useSuccess' }, { type: 'clear' }]);
         assert.equal(existsSync(file), false);
         const aside = readdirSync(path.dirname(file)).filter((f) => f.startsWith('bad.fso.json.corrupt-'));
@@ -540,10 +547,10 @@ describe('SharedObjectStore', () => {
       });
     }
 
-    it('refuses app or instance names that would leave the data dir', () => {
+    it('refuses instance names that would leave the data dir', () => {
       const log = pino({ level: 'silent' });
-      assert.throws(() => new SharedObjectStore({ dataDir, app: '..', instance: 'x', log }));
-      assert.throws(() => new SharedObjectStore({ dataDir, app: 'a', instance: '../../etc', log }));
+      assert.throws(() => new SharedObjectStore({ appDataDir: dataDir, instance: '..', log }));
+      assert.throws(() => new SharedObjectStore({ appDataDir: dataDir, instance: '../../etc', log }));
     });
   });
 });

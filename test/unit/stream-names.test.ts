@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { resolveStreamFile } from '../../runtime/media/stream-files.ts';
 import { parseStreamName } from '../../runtime/media/stream-registry.ts';
 import { hasAccess } from '../../runtime/common/access-list.ts';
-import { parseConnectTarget } from '../../runtime/instances/tc-url.ts';
-import { stripCredentials } from '../../runtime/log/logger.ts';
+import { parseConnectTarget } from '../../runtime/sessions/connect-target.ts';
+import { stripCredentials } from '../../runtime/log/strip-credentials.ts';
 
 describe('names, paths and access lists', () => {
   it('tcUrl → app, instance (default _definst_), query; falls back to the app field', () => {

@@ -1,6 +1,7 @@
 // fms-runtime admin console: plain browser JavaScript, no framework, no build step.
 // Data comes from the admin JSON API (polled), the live log from /api/log/stream (SSE read through
-// fetch so it can carry the Authorization header), video from WS-FLV/HTTP-FLV through mpegts.js.
+// fetch so it can carry the Authorization header), video from WS-FLV/HTTP-FLV through mpegts.js or
+// LL-HLS through hls.js.
 // Everything server-provided is inserted with textContent, never as HTML: script traces and client
 // agents are attacker-controlled strings.
 'use strict';
@@ -117,8 +118,10 @@
       const clientLists = await Promise.all(
         instances.instances.map((i) => api(`/api/instances/${instancePath(i.name)}/clients`).catch(() => ({ clients: [] }))),
       );
+      const perTransport = Object.entries(server.connectionsByTransport || {}).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n}`).join(', ');
+      const tlsPorts = `${server.rtmpsPort ? ` · RTMPS :${server.rtmpsPort}` : ''}${server.httpsPort ? ` · HTTPS :${server.httpsPort}` : ''}`;
       $('server-summary').textContent =
-        `RTMP :${server.rtmpPort} · HTTP :${server.httpPort} · ${server.connections} connections · up ${server.uptimeSec}s · FLV players ${server.httpFlv.players} · updated ${new Date().toLocaleTimeString()}`;
+        `RTMP :${server.rtmpPort} · HTTP :${server.httpPort}${tlsPorts} · ${server.connections} connections${perTransport ? ` (${perTransport})` : ''} · up ${server.uptimeSec}s · FLV players ${server.httpFlv.players} · updated ${new Date().toLocaleTimeString()}`;
       fill('apps', apps.apps.map((a) => ({ cells: [a.name, a.instances.join(', '), a.clients] })), 3);
       fill('instances', instances.instances.map((i) => {
         const actions = document.createElement('span');
@@ -130,8 +133,8 @@
       }), 8);
       fill('clients', clientLists.flatMap((list, index) => list.clients.map((c) => ({
         attrs: { 'data-client': c.id },
-        cells: [instances.instances[index].name, c.id, c.ip, cell(c.agent, 'wrap'), time(c.connectedAt), bytes(c.bytesIn), bytes(c.bytesOut)],
-      }))), 7);
+        cells: [instances.instances[index].name, c.id, c.ip, c.transport, cell(c.agent, 'wrap'), time(c.connectedAt), bytes(c.bytesIn), bytes(c.bytesOut)],
+      }))), 8);
       fill('streams', streams.streams.filter((s) => s.publishing).map((s) => ({
         attrs: { 'data-stream': `${s.instance}/${s.name}` },
         cells: [
@@ -140,12 +143,13 @@
           s.subscribers,
           [s.codecs.video, s.codecs.audio].filter(Boolean).join(' + '),
           `${s.bitrateKbps} kb/s`,
+          cell(s.hlsPath ? hlsLink(s.hlsPath) : 'off', 'wrap'),
           cell(button('Play', 'play', () => play(s))),
         ],
-      })), 7);
+      })), 8);
       fill('relays', relays.relays.map((r) => ({
-        cells: [r.instance, r.streamName, cell(r.destination, 'wrap'), r.state, `${r.lagMs} ms`, cell(r.lastError || '', 'wrap')],
-      })), 6);
+        cells: [r.instance, r.kind, r.streamName, cell(r.source || '', 'wrap'), cell(r.destination, 'wrap'), r.state, `${r.lagMs} ms`, cell(r.lastError || '', 'wrap')],
+      })), 8);
       if ($('status').textContent.startsWith('API:')) setStatus(''); // the API answers again
     } catch (error) {
       setStatus(`API: ${error.message}`, true);
@@ -234,18 +238,60 @@
   $('log-level').addEventListener('change', startLog);
   $('log-clear').addEventListener('click', () => $('log').replaceChildren());
 
-  // --- player: mpegts.js over WS-FLV or HTTP-FLV ---
+  function hlsLink(hlsPath) {
+    const a = document.createElement('a');
+    a.href = hlsPath;
+    a.textContent = `${location.origin}${hlsPath}`;
+    a.dataset.testid = 'hls-url';
+    return a;
+  }
+
+  // --- player: mpegts.js over WS-FLV or HTTP-FLV, hls.js over LL-HLS ---
   let player = null;
+  let latencyTimer = null;
 
   function stopPlayer() {
+    clearInterval(latencyTimer);
+    $('player-latency').textContent = '';
     if (!player) return;
     player.destroy();
     player = null;
     $('player-status').textContent = 'stopped';
   }
 
+  function playHls(stream) {
+    const Hls = window.Hls;
+    if (!Hls || !Hls.isSupported()) {
+      $('player-status').textContent = 'this browser has no Media Source Extensions';
+      return;
+    }
+    const url = `${location.origin}${stream.hlsPath}`;
+    // Low-latency mode: parts, blocking reloads and preload hints; the live edge is PART-HOLD-BACK behind.
+    // maxLiveSyncPlaybackRate: after a stall, play up to 1.5× until back at the target latency.
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5 });
+    player = hls;
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (data.fatal) $('player-status').textContent = `error: ${data.type} ${data.details}`;
+    });
+    hls.loadSource(url);
+    hls.attachMedia($('player'));
+    $('player-title').textContent = `${stream.instance}/${stream.name}`;
+    $('player-status').textContent = `playing ${url}`;
+    // hls.js's own measure: seconds from the playhead to the live edge of the playlist.
+    latencyTimer = setInterval(() => {
+      if (player === hls && Number.isFinite(hls.latency)) $('player-latency').textContent = `latency ${hls.latency.toFixed(2)} s`;
+    }, 500);
+    const started = $('player').play();
+    if (started && started.catch) started.catch((error) => ($('player-status').textContent = `play() refused: ${error.message}`));
+  }
+
   function play(stream) {
     stopPlayer();
+    if ($('player-transport').value === 'hls') {
+      if (stream.hlsPath) playHls(stream);
+      else $('player-status').textContent = 'HLS is off for this application';
+      return;
+    }
     const mpegts = window.mpegts;
     if (!mpegts || !mpegts.isSupported()) {
       $('player-status').textContent = 'this browser has no Media Source Extensions';

@@ -1,0 +1,19 @@
+import { strict as assert } from 'node:assert';
+import { NODE_FLAGS, SOURCE_NODE_FLAGS, SUPPORTED_NODE_LINES, hasNodeFlags, unsupportedNodeMessage } from '../../bin/node-runtime.cjs';
+
+describe('bin/node-runtime.cjs: supported Node lines and the runtime flags', () => {
+  it('Node older than 24 gets one line naming the supported lines; 24, 26 and newer pass', () => {
+    assert.deepEqual(SUPPORTED_NODE_LINES, [24, 26]);
+    for (const old of ['20.20.2', '22.12.0', '23.11.1']) {
+      assert.equal(unsupportedNodeMessage(old), `fms-runtime: Node.js ${old} is not supported; use Node.js 24 or 26 (LTS), see "Install" in the README.`);
+    }
+    for (const ok of ['24.0.0', '24.22.3', '25.1.0', '26.12.1', '28.0.0']) assert.equal(unsupportedNodeMessage(ok), null, ok);
+  });
+
+  it('--no-node-snapshot is the runtime flag; the sources add tsx; this very process was started with them (mocha config)', () => {
+    assert.deepEqual(NODE_FLAGS, ['--no-node-snapshot']);
+    assert.deepEqual(SOURCE_NODE_FLAGS, ['--no-node-snapshot', '--import=tsx']);
+    assert.equal(hasNodeFlags(), true);
+    assert.equal(hasNodeFlags(['--import=tsx']), false);
+  });
+});
