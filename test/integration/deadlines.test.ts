@@ -77,6 +77,11 @@ describe('deadlines scripts cannot dodge (real server)', function () {
       purejs: `${ACCEPT}Client.prototype.spin = function () { while (true) {} };\n`,
       hostloop: `${ACCEPT}Client.prototype.spin = function () { while (true) application.getStats(); };\n`,
       fileloop: `${ACCEPT}Client.prototype.spin = function () { var f = new File('x.txt'); while (true) f.exists; };\n`,
+      // Waiting host calls (isolated-vm applySyncPromise, work done off the event loop): isolated-vm's
+      // own timeout does not count the time the isolate waits in them.
+      flushloop: `${ACCEPT}Client.prototype.spin = function () { var so = SharedObject.get('state', true); var i = 0; while (true) { so.setProperty('n', i++); if (!so.flush()) throw new Error('flush failed'); } };\n`,
+      folderloop: `${ACCEPT}Client.prototype.spin = function () { var root = new File('/'); var d = new File('/spin'); while (true) { if (!root.mkdir('spin') || !d.remove(true) || root.list() === null) throw new Error('folder work failed'); } };\n`,
+      loadloop: `${ACCEPT}Client.prototype.spin = function () { while (true) { try { load('missing.asc'); } catch (e) {} } };\n`,
       stopspin: `${ACCEPT}application.onAppStop = function () { while (true) application.getStats(); };\nClient.prototype.quit = function () { application.shutdown(); };\n`,
       slowbye: `${ACCEPT}application.onDisconnect = function (client) { ${busy(800)} };\n`,
     });
@@ -84,7 +89,7 @@ describe('deadlines scripts cannot dodge (real server)', function () {
   });
   after(() => ts?.close());
 
-  for (const app of ['purejs', 'hostloop', 'fileloop']) {
+  for (const app of ['purejs', 'hostloop', 'fileloop', 'flushloop', 'folderloop', 'loadloop']) {
     it(`${app}: the runaway is ended at the handler timeout with the same log line, client status and instance fate`, async () => {
       const healthy = await keepAsking(ts.url('healthy'));
       const spinner = await client(ts.url(app));
