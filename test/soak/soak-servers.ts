@@ -12,6 +12,12 @@ import { tempDir } from '../helpers/test-server.ts';
 export const HANDLER_TIMEOUT_MS = 2000;
 export const MEMORY_LIMIT_MB = 32;
 export const HANDSHAKE_TIMEOUT_MS = 5000;
+/** instances.maxPerApp of A: low, so the instance-cap attack reaches it with a few dozen clients. */
+export const MAX_INSTANCES_PER_APP = 30;
+/** scripts.hostMemoryMb of A: the SO-slot hog reaches it in well under a second. */
+export const HOST_MEMORY_MB = 64;
+/** scripts.maxOutboundConnections (the default). */
+export const MAX_OUTBOUND_CONNECTIONS = 64;
 
 export interface SoakServer {
   process: ServerProcess;
@@ -63,7 +69,22 @@ application.onUnpublish = function (client, stream) {
 const HOSTILE_SCRIPT = `application.onConnect = function (client) { return true; };
 Client.prototype.spin = function () { while (true) {} };
 Client.prototype.spinHost = function () { while (true) application.getStats(); };
+Client.prototype.spinFlush = function () { var so = SharedObject.get('spin', true), i = 0; while (true) { so.setProperty('n', i++); so.flush(); } };
 Client.prototype.bomb = function () { var o = {}, i = 0; while (true) o['k' + i++] = { a: i }; };
+application.onPublish = function (client, stream) { trace('publish ' + stream.name); };
+Client.prototype.traceLong = function (chars, times) { var s = new Array(chars + 1).join('a'); for (var i = 0; i < times; i++) trace(s); return true; };
+// Finding 4: two 1 MB slots every 10 ms, spread over SOs (one SO alone stops at sharedObjects.maxObjectBytes).
+Client.prototype.hog = function () {
+  var mb = new Array(1024 * 1024 + 1).join('x'), i = 0;
+  setInterval(function () { for (var k = 0; k < 2; k++, i++) SharedObject.get('hog' + (i % 64), false).setProperty('k' + i, mb + i); }, 10);
+  return true;
+};
+Client.prototype.dial = function (url, times) {
+  var ok = 0, ncs = [];
+  for (var i = 0; i < times; i++) { var nc = new NetConnection(); ncs.push(nc); if (nc.connect(url)) ok++; }
+  for (var j = 0; j < ncs.length; j++) ncs[j].close();
+  return ok;
+};
 `;
 
 function writeApp(appsDir: string, name: string, script: string | null): void {
@@ -101,11 +122,18 @@ export async function startServerUnderTest(relayTarget: SoakServer, nodeArgs: st
   const appsDir = tempDir('soak-a-apps');
   writeApp(appsDir, 'soak', soakScript(1, relayTarget.url('live')));
   writeApp(appsDir, 'hostile', HOSTILE_SCRIPT);
+  writeApp(appsDir, 'sink', null); // where the hostile script dials its own server
   return start(
     appsDir,
     {
       rtmp: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
-      scripts: { handlerTimeoutMs: HANDLER_TIMEOUT_MS, memoryLimitMb: MEMORY_LIMIT_MB },
+      instances: { maxPerApp: MAX_INSTANCES_PER_APP },
+      scripts: {
+        handlerTimeoutMs: HANDLER_TIMEOUT_MS,
+        memoryLimitMb: MEMORY_LIMIT_MB,
+        hostMemoryMb: HOST_MEMORY_MB,
+        maxOutboundConnections: MAX_OUTBOUND_CONNECTIONS,
+      },
       reload: { debounceMs: 200 },
     },
     true,
