@@ -6,6 +6,15 @@ import { SharedObject } from '../../runtime/client/shared-object.ts';
 import { liveIsolateCount } from '../../runtime/sandbox/isolate-counters.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
+/** A server (no watcher) with one application `name` running `script`; `write` saves a new version. */
+async function serveOneApp(name: string, script: string): Promise<{ ts: TestServer; write(script: string): void }> {
+  const apps = tempDir('apps');
+  mkdirSync(path.join(apps, name));
+  const write = (text: string) => writeFileSync(path.join(apps, name, 'main.asc'), text);
+  write(script);
+  return { ts: await startTestServer(apps, { reload: { watch: false } }), write };
+}
+
 /**
  * Hot reloads that overlap. The watcher (debounced), the admin reload route, the live-log reload
  * route and the library watcher can each start a reload while another is still loading or
@@ -14,7 +23,7 @@ import { startTestServer, tempDir, type TestServer } from '../helpers/test-serve
 describe('hot reload (carry): overlapping reloads', function () {
   this.timeout(60_000);
   let ts: TestServer;
-  let apps: string;
+  let write: (script: string) => void;
 
   /** onAppStart busy for `busyMs`: the next reload's swap lands while it runs. */
   const script = (version: number, busyMs: number) => `// version ${version}
@@ -27,10 +36,7 @@ Client.prototype.version = function () { return ${version}; };
 `;
 
   before(async () => {
-    apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'race'));
-    writeFileSync(path.join(apps, 'race', 'main.asc'), script(1, 0));
-    ts = await startTestServer(apps, { reload: { watch: false } });
+    ({ ts, write } = await serveOneApp('race', script(1, 0)));
   });
   after(async () => ts?.close());
 
@@ -39,7 +45,7 @@ Client.prototype.version = function () { return ${version}; };
     await nc.connect(ts.url('race'));
     const statuses: string[] = [];
     nc.on('status', (i: InfoObject) => statuses.push(i.code));
-    writeFileSync(path.join(apps, 'race', 'main.asc'), script(2, 400));
+    write(script(2, 400));
     const manager = ts.server.instances;
     const instance = manager.instances.find((i) => i.name === 'race/_definst_')!;
     const def = ts.server.catalog.lookup('race')!;
@@ -64,15 +70,12 @@ describe('hot reload (restart mode): overlapping reloads', function () {
   this.timeout(60_000);
 
   it('two reloads at once leave one instance, one isolate: no orphaned instance beside the registered one', async () => {
-    const apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'race'));
-    writeFileSync(path.join(apps, 'race', 'main.asc'), 'Client.prototype.version = function () { return 1; };\n');
-    const ts = await startTestServer(apps, { reload: { watch: false } });
+    const { ts, write } = await serveOneApp('race', 'Client.prototype.version = function () { return 1; };\n');
     try {
       const nc = new NetConnection();
       await nc.connect(ts.url('race'));
       const isolatesBefore = liveIsolateCount();
-      writeFileSync(path.join(apps, 'race', 'main.asc'), 'Client.prototype.version = function () { return 2; };\n');
+      write('Client.prototype.version = function () { return 2; };\n');
       const manager = ts.server.instances;
       const results = await Promise.all([manager.reloadApp('race', 'restart'), manager.reloadApp('race', 'restart')]);
       assert.ok(results.every((r) => r.failed.length === 0), JSON.stringify(results));
@@ -106,15 +109,12 @@ application.onConnect = function (client, name) {
 `;
 
   async function setup(v2Restricts: boolean) {
-    const apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'guarded'));
-    writeFileSync(path.join(apps, 'guarded', 'main.asc'), script(1, 0, true));
-    const ts = await startTestServer(apps, { reload: { watch: false } });
+    const { ts, write } = await serveOneApp('guarded', script(1, 0, true));
     const nc = new NetConnection();
     await nc.connect(ts.url('guarded'), 'viewer');
     const so = SharedObject.getRemote(nc, 'board', false);
     await so.connect();
-    writeFileSync(path.join(apps, 'guarded', 'main.asc'), script(2, 800, v2Restricts));
+    write(script(2, 800, v2Restricts));
     const instance = ts.server.instances.instances[0]!;
     const board = () => instance.sharedObjects.get('board', false)?.getProperty('x');
     return { ts, nc, so, instance, board };
@@ -161,7 +161,7 @@ application.onConnect = function (client, name) {
 describe('hot reload (carry): calls in flight across the swap', function () {
   this.timeout(60_000);
   let ts: TestServer;
-  let apps: string;
+  let write: (script: string) => void;
   const script = (version: number) => `// version ${version}
 Client.prototype.echo = function (x) {
   var until = new Date().getTime() + 2;
@@ -171,10 +171,7 @@ Client.prototype.echo = function (x) {
 `;
 
   before(async () => {
-    apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'busy'));
-    writeFileSync(path.join(apps, 'busy', 'main.asc'), script(1));
-    ts = await startTestServer(apps, { reload: { watch: false } });
+    ({ ts, write } = await serveOneApp('busy', script(1)));
   });
   after(async () => ts?.close());
 
@@ -207,7 +204,7 @@ Client.prototype.echo = function (x) {
     );
     for (let r = 0; r < 20; r++) {
       await new Promise((resolve) => setTimeout(resolve, 30));
-      writeFileSync(path.join(apps, 'busy', 'main.asc'), script(version + 1));
+      write(script(version + 1));
       const result = await ts.server.instances.reloadApp('busy', 'carry');
       assert.deepEqual(result.failed, []);
       version++;
@@ -228,7 +225,7 @@ Client.prototype.echo = function (x) {
 describe('hot reload (carry): relays let go of the local stream', function () {
   this.timeout(60_000);
   let ts: TestServer;
-  let apps: string;
+  let write: (script: string) => void;
   const script = (version: number) => `// version ${version}
 var relays = {};
 application.onPublish = function (client, stream) {
@@ -249,10 +246,7 @@ application.onUnpublish = function (client, stream) {
 `;
 
   before(async () => {
-    apps = tempDir('apps');
-    mkdirSync(path.join(apps, 'relays'));
-    writeFileSync(path.join(apps, 'relays', 'main.asc'), script(1));
-    ts = await startTestServer(apps, { reload: { watch: false } });
+    ({ ts, write } = await serveOneApp('relays', script(1)));
   });
   after(async () => ts?.close());
 
@@ -272,7 +266,7 @@ application.onUnpublish = function (client, stream) {
       const ns = await publisher.createStream();
       await ns.publish('cam');
       await until(() => relaysPublishing() === 1, `round ${round}: the relay publishes`);
-      writeFileSync(path.join(apps, 'relays', 'main.asc'), script(round + 2));
+      write(script(round + 2));
       assert.deepEqual((await ts.server.instances.reloadApp('relays', 'carry')).failed, []);
       await until(() => relaysPublishing() === 1, `round ${round}: the new generation's relay publishes`);
       publisher.close();
