@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
-import { ConfigError, FmsRuntimeError } from './errors.ts';
+import { ConfigError, ErrorCode, FmsRuntimeError } from './errors.ts';
 import { lostIsolateThreadCount } from './sandbox/isolate-counters.ts';
 import { Server } from './server.ts';
 
@@ -37,6 +37,13 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (fields: { signal: string } | { reason: string }) => {
       server.log.info(fields, 'signal' in fields ? 'signal received' : 'stopping');
+      // Armed until the process is gone, not just until close() resolves: whatever still holds the
+      // event loop afterwards (an isolate thread that will not end, say) must not keep it alive.
+      const { shutdownTimeoutMs } = options.config;
+      setTimeout(() => {
+        server.log.error({ code: ErrorCode.ShutdownTimeout, shutdownTimeoutMs }, 'shutdown deadline passed; ending the process');
+        endNow(server);
+      }, shutdownTimeoutMs).unref();
       void server.close().then(resolve);
     };
     process.once('SIGINT', () => stop({ signal: 'SIGINT' }));
@@ -44,6 +51,17 @@ async function main(): Promise<number> {
     if (process.env['npm_command']) followNpm(() => stop({ reason: 'the npm process that started the server is gone' }));
   });
   return 0;
+}
+
+/**
+ * The last resort: `process.exit()` runs isolated-vm's exit hooks, which join isolate threads and
+ * hang on one that never ends (a catastrophic error parks it for good). SIGKILL of our own pid is the
+ * one way out that cannot hang; the log is flushed first.
+ */
+function endNow(server: Server): void {
+  const kill = () => process.kill(process.pid, 'SIGKILL');
+  setTimeout(kill, 500).unref();
+  server.log.flush(kill);
 }
 
 /**
