@@ -91,9 +91,7 @@ export function defineMethod(target: object, key: string, value: unknown): void 
 export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>): ReturnType<HostCalls[K]> {
   const fn = hostFn;
   if (fn === undefined) throw new TypeErrorConstructor('host-api is not installed');
-  const reply = fn(op, args);
-  if (reply[0] === true) return reply[1];
-  throw new TypeErrorConstructor(reply[1]);
+  return answer(fn(op, args));
 }
 
 /**
@@ -102,8 +100,18 @@ export function host<K extends HostOp>(op: K, ...args: Parameters<HostCalls[K]>)
  */
 export function hostWait<K extends HostWaitOp>(op: K, ...args: Parameters<HostWaits[K]>): ReturnType<HostWaits[K]> {
   if (waitRef === undefined || applySyncPromise === undefined) throw new TypeErrorConstructor('host-api is not installed');
-  const reply = reflectApply(applySyncPromise, waitRef, [undefined, [op, args], WAIT_OPTIONS]) as HostReply<ReturnType<HostWaits[K]>>;
+  return answer(reflectApply(applySyncPromise, waitRef, [undefined, [op, args], WAIT_OPTIONS]) as HostReply<ReturnType<HostWaits[K]>>);
+}
+
+/** The value of a host reply; a refusal throws a TypeError, the deadline reply unwinds the handler. */
+function answer<T>(reply: HostReply<T>): T {
   if (reply[0] === true) return reply[1];
+  if (reply[0] === 'deadline') {
+    // The stack is captured here, where the script called in; the host ends the isolate next.
+    const stack: unknown = new ErrorConstructor('Script execution timed out.').stack;
+    (hostFn as HostFunction)('timedOut', [typeof stack === 'string' ? stack : '']);
+    throw new ErrorConstructor('Script execution timed out.');
+  }
   throw new TypeErrorConstructor(reply[1]);
 }
 

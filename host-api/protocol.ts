@@ -73,7 +73,13 @@ export interface RejectRecord {
   description?: string;
 }
 
-export type CallReply = { ok: true; value: unknown } | { ok: false; code: 'NetConnection.Call.Failed'; description: string };
+export type CallReply =
+  | { ok: true; value: unknown }
+  /**
+   * `notRun` (set by the host side only, never by the isolate): the call never reached the script —
+   * a hot reload retired its generation before its turn — so the instance hands it to the next one.
+   */
+  | { ok: false; code: 'NetConnection.Call.Failed'; description: string; notRun?: true };
 
 /** Result of a server→client call (client.call, nc.call), delivered back to the script's responder. */
 export type CallResultRecord = { ok: true; value: unknown } | { ok: false; info: Record<string, unknown> };
@@ -209,6 +215,11 @@ export interface InstanceCalls {
 export interface ServiceCalls {
   /** A P2 member was used; the host logs "unsupported: <member>" (host-api sends each name once). */
   unsupported(member: string): void;
+  /**
+   * Sent by host-api only, after the host answered a call or wait with the deadline reply: the stack
+   * where the script was, so the timeout is reported with its file and line like a pure-JS one.
+   */
+  timedOut(stack?: string): void;
   /** Starts a host timer; its ticks come back as `timer` events. Returns the timer id (> 0). */
   setTimer(ms: number, repeat: boolean): number;
   clearTimer(timerId: number): void;
@@ -260,8 +271,12 @@ export interface HostWaits extends InstanceWaits, ServiceWaits {}
 
 export type HostWaitOp = keyof HostWaits;
 
-/** `[true, value]` or `[false, message]` when the host refused the arguments. */
-export type HostReply<T> = [ok: true, value: T] | [ok: false, message: string];
+/**
+ * `[true, value]`, `[false, message]` when the host refused the arguments, or `['deadline']` when
+ * the running handler is past its time (host calls and waits included): the host is about to end
+ * the isolate; host-api reports where the script is with `timedOut` and unwinds.
+ */
+export type HostReply<T> = [ok: true, value: T] | [ok: false, message: string] | [ok: 'deadline'];
 
 /** The single synchronous callback the bootstrap receives. */
 export type HostFunction = <K extends HostOp>(op: K, args: Parameters<HostCalls[K]>) => HostReply<ReturnType<HostCalls[K]>>;
@@ -426,6 +441,7 @@ export const HOST_ARGUMENTS = {
   soIsDirty: ['name:text'],
   // ServiceCalls
   unsupported: ['member:text'],
+  timedOut: ['stack:stack'],
   setTimer: ['ms:number', 'repeat:flag'],
   clearTimer: ['timerId:number'],
   ncAddHeader: ['ncId:number', 'name:text', 'mustUnderstand:flag', 'value:any'],

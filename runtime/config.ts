@@ -16,6 +16,11 @@ export interface Config {
    */
   dataDir: string;
   logLevel: LevelWithSilent;
+  /**
+   * SIGTERM/SIGINT: the longest a clean stop (instances unloaded, shared objects written, sockets
+   * closed) may take; past it the process logs that and ends itself anyway.
+   */
+  shutdownTimeoutMs: number;
   rtmp: {
     host: string;
     port: number;
@@ -173,6 +178,12 @@ export interface Config {
     handlerTimeoutMs: number;
     /** FMS MaxAppIdleTime: unload an instance this long after its last client left. */
     idleUnloadSec: number;
+    /**
+     * The longest an unload (idle GC, application.shutdown(), admin unload, reload restart, server
+     * stop) waits for the script: its queued events, onAppStop and onDisconnect together. Then the
+     * isolate is disposed and the unload completes.
+     */
+    unloadTimeoutMs: number;
     exposeJson: boolean;
     exposeSetTimeout: boolean;
     libPaths: string[];
@@ -236,6 +247,7 @@ export const DEFAULT_CONFIG: Config = {
   appsDir: 'applications',
   dataDir: '',
   logLevel: 'info',
+  shutdownTimeoutMs: 10_000,
   rtmp: {
     host: '0.0.0.0',
     port: 1935,
@@ -305,6 +317,7 @@ export const DEFAULT_CONFIG: Config = {
     memoryLimitMb: 64,
     handlerTimeoutMs: 5000,
     idleUnloadSec: 1200,
+    unloadTimeoutMs: 5000,
     exposeJson: false,
     exposeSetTimeout: false,
     libPaths: [],
@@ -409,6 +422,8 @@ function validate(config: Config, problems: string[]): void {
   positive('scripts.memoryLimitMb', config.scripts.memoryLimitMb);
   positive('scripts.handlerTimeoutMs', config.scripts.handlerTimeoutMs);
   positive('scripts.idleUnloadSec', config.scripts.idleUnloadSec);
+  positive('scripts.unloadTimeoutMs', config.scripts.unloadTimeoutMs);
+  positive('shutdownTimeoutMs', config.shutdownTimeoutMs);
   if (config.scripts.memoryLimitMb < 8) problems.push('scripts.memoryLimitMb: isolated-vm needs at least 8');
   for (const key of ['maxSlotBytes', 'maxObjectBytes', 'maxInstanceBytes'] as const) positive(`sharedObjects.${key}`, config.sharedObjects[key]);
   const so = config.sharedObjects;

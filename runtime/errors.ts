@@ -38,6 +38,8 @@ export const ErrorCode = {
   ScriptLoadFailed: 'SCRIPT_LOAD_FAILED',
   ScriptFileRefused: 'SCRIPT_FILE_REFUSED',
   ScriptHttpFailed: 'SCRIPT_HTTP_FAILED',
+  ScriptUnloadTimeout: 'SCRIPT_UNLOAD_TIMEOUT',
+  ScriptIsolateLost: 'SCRIPT_ISOLATE_LOST',
   ScriptRemotingFailed: 'SCRIPT_REMOTING_FAILED',
   ScriptHostMemory: 'SCRIPT_HOST_MEMORY',
   // budgets: the one who asked is refused; nothing else is affected
@@ -48,6 +50,7 @@ export const ErrorCode = {
   InstanceLimit: 'INSTANCE_LIMIT',
   ConfigInvalid: 'CONFIG_INVALID',
   ListenFailed: 'LISTEN_FAILED',
+  ShutdownTimeout: 'SHUTDOWN_TIMEOUT',
   TlsCertificateInvalid: 'TLS_CERTIFICATE_INVALID',
   StorageWriteFailed: 'STORAGE_WRITE_FAILED',
   DataDirUnwritable: 'DATA_DIR_UNWRITABLE',

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
 import { ConfigError, FmsRuntimeError } from './errors.ts';
-import { lostIsolateThreadCount } from './sandbox/isolate-counters.ts';
 import { Server } from './server.ts';
+import { exitWith, shutDown } from './server/process-end.ts';
 import { WORKER_COMMAND } from './cluster/messages.ts';
 
 /** CLI entry: `fms-runtime --apps <dir> --rtmp-port <n> --http-port <n> [--data d] [--config f] [--log-level l]` (or `npm start -- …`). */
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (fields: { signal: string } | { reason: string }) => {
       server.log.info(fields, 'signal' in fields ? 'signal received' : 'stopping');
-      void server.close().then(resolve);
+      void shutDown(server, options.config.shutdownTimeoutMs).then(resolve);
     };
     process.once('SIGINT', () => stop({ signal: 'SIGINT' }));
     process.once('SIGTERM', () => stop({ signal: 'SIGTERM' }));
@@ -69,12 +69,9 @@ function followNpm(stop: () => void): void {
 }
 
 main().then(
-  (code) => {
-    process.exitCode = code;
-    // isolated-vm parks the thread of an isolate that hit a catastrophic error (heap exhausted
-    // inside V8's GC) and joins it at exit, which would hang forever: end the process ourselves.
-    if (lostIsolateThreadCount() > 0) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 200);
-  },
+  // isolated-vm parks the thread of an isolate that hit a catastrophic error (heap exhausted inside
+  // V8's GC) and joins it at exit, which would hang forever: exitWith ends the process itself then.
+  (code) => exitWith(code),
   (error: unknown) => {
     process.stderr.write(`fms-runtime: fatal: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exitCode = 70;

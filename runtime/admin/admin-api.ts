@@ -43,6 +43,8 @@ export interface AdminSource {
   apps(): string[];
   instances(): AppInstance[];
   httpFlv(): FlvEgressStats;
+  /** Script isolates of the process: alive now, and lost for good to isolated-vm catastrophic errors. */
+  isolates(): { live: number; lost: number };
   hls(): HlsEgressStats;
 }
 
@@ -199,6 +201,7 @@ export class AdminApi {
       startedAt: new Date(source.startedAt).toISOString(),
       uptimeSec: Math.round((Date.now() - source.startedAt) / 1000),
       httpFlv: source.httpFlv(),
+      isolates: source.isolates(),
       hls: source.hls(),
     };
   }

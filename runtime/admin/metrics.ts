@@ -21,6 +21,7 @@ import type { AdminSource } from './admin-api.ts';
  *   stream_subscribers{instance}, relays{state}, rtmp_received_bytes_total, rtmp_sent_bytes_total,
  *   http_flv_players, http_flv_sent_bytes_total, http_flv_dropped_packets_total,
  *   script_errors_total{instance}, script_dispatch_seconds{instance,event} (histogram),
+ *   isolates, isolates_lost_total,
  *   plus prom-client's process/Node.js defaults (once per process).
  *
  * Dispatch latency is the time one event (connect, call, timer tick, …) spent in the isolate, as
@@ -229,5 +230,7 @@ export class Metrics {
     gauge('fms_http_flv_players', 'Open HTTP-FLV players', [], (g) => g.set(source.httpFlv().players));
     total('fms_http_flv_sent_bytes_total', 'Bytes sent to HTTP-FLV players', () => source.httpFlv().bytesSent);
     total('fms_http_flv_dropped_packets_total', 'Packets dropped for slow HTTP-FLV players', () => source.httpFlv().packetsDropped);
+    gauge('fms_isolates', 'Script isolates alive in the process (every generation of every instance, hot-reload trials included)', [], (g) => g.set(source.isolates().live));
+    total('fms_isolates_lost_total', 'Isolates lost to an isolated-vm catastrophic error: their thread and heap stay parked until the process restarts', () => source.isolates().lost);
   }
 }

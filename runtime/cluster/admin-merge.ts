@@ -35,7 +35,7 @@ const concat = (replies: readonly AdminReply[], key: string): unknown[] => bodie
 function mergeServer(local: AdminReply, workers: readonly AdminReply[], processes: unknown[]): AdminReply {
   const base = isObject(local.body) ? local.body : {};
   const all = [local, ...workers];
-  const sums = sumObjects(bodies(all).map((b) => ({ connections: b['connections'], connectionsByTransport: b['connectionsByTransport'], httpFlv: b['httpFlv'], hls: b['hls'] })));
+  const sums = sumObjects(bodies(all).map((b) => ({ connections: b['connections'], connectionsByTransport: b['connectionsByTransport'], httpFlv: b['httpFlv'], hls: b['hls'], isolates: b['isolates'] })));
   return { status: 200, body: { ...base, ...sums, rtmptSessions: base['rtmptSessions'], instances: concat(all, 'instances'), processes } };
 }
 

@@ -218,7 +218,8 @@ export class ClusterPrimary {
 
   /** Server shutdown: workers close their instances and clients and exit; then the primary lets go of the rest. */
   async close(): Promise<void> {
-    await this.#pool.stop(10_000);
+    // Stragglers are killed a second before the primary's own deadline (shutdownTimeoutMs) would end it.
+    await this.#pool.stop(Math.max(1000, this.#host.config.shutdownTimeoutMs - 1000));
     this.#handoff.closeAll();
     this.#pairs.close();
     rmSync(this.#dir, { recursive: true, force: true });

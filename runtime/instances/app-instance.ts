@@ -2,7 +2,7 @@ import type { Logger } from '../log/logger.ts';
 import type { LiveStream } from '../media/live-stream.ts';
 import { parseStreamName, StreamRegistry } from '../media/stream-registry.ts';
 import { recordedFileOf, recordedLengthSec } from './recorded-streams.ts';
-import type { ScriptError } from '../errors.ts';
+import { ErrorCode, type ScriptError } from '../errors.ts';
 import { HostMemoryBudget } from './host-memory-budget.ts';
 import type { AppDefinition } from './app-catalog.ts';
 import type { OutboundNetwork } from './outbound-connections.ts';
@@ -12,7 +12,7 @@ import { CarriedAccess } from './carried-access.ts';
 import { clientHooks, type ClientHooks } from './client-hooks.ts';
 import type { StreamHost } from '../sessions/net-stream-session.ts';
 import type { RelayStats } from '../media/relay.ts';
-import type { AccessField, ClientRecord, StreamRecord } from '../../host-api/protocol.ts';
+import type { AccessField, CallReply, ClientRecord, StreamRecord } from '../../host-api/protocol.ts';
 import { ScriptGeneration, type GenerationHost, type ScriptFactory } from './script-generation.ts';
 import { DEFAULT_SO_LIMITS, SharedObjectStore } from '../shared-objects/shared-object-store.ts';
 import type { SoLimits } from '../shared-objects/shared-object-budget.ts';
@@ -27,6 +27,8 @@ export interface AppInstanceOptions {
   /** This server's own ports (where rtmp://localhost/... without a port goes) and outbound TLS trust. */
   network: OutboundNetwork;
   idleUnloadSec: number;
+  /** How long an unload waits for the script (queued events, onAppStop, onDisconnect) before ending it. */
+  unloadTimeoutMs: number;
   gopCacheMaxBytes: number;
   playerMaxBufferedBytes: number;
   /** sharedObjects.maxSlotBytes / maxObjectBytes / maxInstanceBytes. */
@@ -279,7 +281,7 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#gen = next;
     this.def = def;
     this.generation++;
-    previous.retire();
+    previous.retire(true);
     const work: Promise<unknown>[] = [
       next.script.start().catch((error: unknown) => {
         // An overlapping reload may retire `next` while its onAppStart runs (dispose rejects it):
@@ -316,10 +318,13 @@ export class AppInstance implements SessionOwner, StreamHost {
 
   async call(session: ClientSession, method: string, args: unknown[]) {
     const started = performance.now();
-    const outcome = await this.#gen.script.dispatch('call', { clientId: session.id, method, args }).catch((error: unknown) => {
-      this.#reportScriptError(error);
-      return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
-    });
+    let gen = this.#gen;
+    let outcome = await this.#callIn(gen, session, method, args);
+    // Queued in a generation a hot reload retired before its turn: the generation now serving answers.
+    while (!outcome.ok && outcome.notRun === true && gen !== this.#gen) {
+      gen = this.#gen;
+      outcome = await this.#callIn(gen, session, method, args);
+    }
     // Every call in the live log is a debug-level record: `--log-level debug` turns them on.
     session.log.debug({ app: this.name, method, ok: outcome.ok, ms: Math.round((performance.now() - started) * 100) / 100 }, 'call');
     if (outcome.ok) return outcome;
@@ -328,6 +333,13 @@ export class AppInstance implements SessionOwner, StreamHost {
       return { ok: true as const, value: this.streamLengthSec(String(args[0] ?? '')) };
     }
     return { ok: false as const, description: outcome.description };
+  }
+
+  #callIn(gen: ScriptGeneration, session: ClientSession, method: string, args: unknown[]): Promise<CallReply> {
+    return gen.script.dispatch('call', { clientId: session.id, method, args }).catch((error: unknown) => {
+      this.#reportScriptError(error);
+      return { ok: false as const, code: 'NetConnection.Call.Failed' as const, description: 'Script error.' };
+    });
   }
 
   /** Stream.length semantics: duration in seconds of a recorded stream, 0 when there is none. */
@@ -374,15 +386,22 @@ export class AppInstance implements SessionOwner, StreamHost {
     this.#idleTimer = null;
   }
 
-  /** onAppStop, then disconnect everyone and free the script. GC unloads can be refused by the script. */
+  /**
+   * onAppStop, then disconnect everyone and free the script. GC unloads can be refused by the script.
+   * Whatever the script does, the wait for it (queued events, onAppStop, every onDisconnect) ends
+   * after unloadTimeoutMs: then the isolate is disposed (#close) and the unload completes.
+   */
   async unload(code: 'Application.GC' | 'Application.Shutdown'): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'stopping') return;
     if (code === 'Application.GC' && this.#sessions.size > 0) return;
     const previous = this.#state;
     this.#state = 'stopping';
+    const startedAt = performance.now();
+    const wait = new UnloadWait(this.#options.unloadTimeoutMs);
     const info = code === 'Application.GC' ? status.appGc() : status.appShutdown();
-    const allow = previous === 'running' ? await this.#gen.script.dispatch('appStop', { info }).catch(() => true) : true;
+    const allow = previous === 'running' ? await wait.for(this.#gen.script.dispatch('appStop', { info }).catch(() => true)) : true;
     if (code === 'Application.GC' && allow === false && this.#sessions.size === 0) {
+      wait.end();
       this.#state = 'running';
       this.log.info('onAppStop refused the idle unload');
       this.#scheduleIdle();
@@ -390,9 +409,17 @@ export class AppInstance implements SessionOwner, StreamHost {
     }
     // Closing each session queues its onDisconnect; FMS runs them all before the instance goes away.
     for (const session of this.sessions) session.disconnect('application unloaded', status.connectAppShutdown(this.name));
-    await Promise.all(this.#disconnecting);
+    if (allow !== undefined) await wait.for(Promise.all(this.#disconnecting));
+    wait.end();
+    if (wait.expired) {
+      this.log.warn(
+        { code: ErrorCode.ScriptUnloadTimeout, unloadTimeoutMs: this.#options.unloadTimeoutMs },
+        'unload deadline passed: the script is stopped without waiting for it',
+      );
+    }
+    this.#gen.retire(); // frees the isolate now, before the disk work below
     await this.sharedObjects.close(); // persistent shared objects are on disk before the instance goes
-    this.log.info({ code }, 'instance unloaded');
+    this.log.info({ code, ms: Math.round(performance.now() - startedAt) }, 'instance unloaded');
     this.#close();
   }
 
@@ -434,5 +461,29 @@ export class AppInstance implements SessionOwner, StreamHost {
       { code: 'Application.Script.Error', errorCode: e?.code, filename: e?.filename, lineno: e?.lineno, linebuf: e?.linebuf },
       e?.message ?? String(error),
     );
+  }
+}
+
+/** One deadline for the whole unload: `for()` resolves undefined once it has passed. */
+class UnloadWait {
+  #timer: NodeJS.Timeout | undefined;
+  readonly #passed: Promise<undefined>;
+  expired = false;
+
+  constructor(ms: number) {
+    this.#passed = new Promise((resolve) => {
+      this.#timer = setTimeout(() => {
+        this.expired = true;
+        resolve(undefined);
+      }, ms);
+    });
+  }
+
+  for<T>(work: Promise<T>): Promise<T | undefined> {
+    return Promise.race([work, this.#passed]);
+  }
+
+  end(): void {
+    clearTimeout(this.#timer);
   }
 }

@@ -9,6 +9,7 @@ export class NoScript implements ApplicationScript {
     return noScriptReply(event, payload) as SandboxEvents[K]['result'];
   }
   dispose(): void {}
+  retire(): void {}
   sourceFiles(): string[] {
     return [];
   }

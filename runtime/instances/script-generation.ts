@@ -36,6 +36,11 @@ export interface ApplicationScript {
   dispatch<K extends ScriptEventName>(event: K, payload: SandboxEvents[K]['payload']): Promise<SandboxEvents[K]['result']>;
   /** Free the isolate and all its timers. Idempotent. */
   dispose(): void;
+  /**
+   * A hot reload replaced this script: events still queued settle as not run (a call with
+   * `notRun`), a handler already running finishes (under its timeout), then dispose(). Idempotent.
+   */
+  retire(): void;
   /** Absolute paths of the script files run so far (main.asc, load()ed files, libraries). */
   sourceFiles(): string[];
   /** Host memory the script side holds outside the isolate (open-file buffers, timers), in bytes. */
@@ -168,14 +173,22 @@ export class ScriptGeneration {
     return this.script.hostBytes() + this.#outbound.bufferedBytes + this.#proxiedSharedObjects.waitingBytes;
   }
 
-  /** Closes what this generation started (relays, streams, SO locks) and frees its script. Idempotent. */
-  retire(): void {
-    if (this.#retired) return;
+  /**
+   * Closes what this generation started (relays, streams, SO locks) and frees its script. Idempotent.
+   * `replaced` (a hot reload's swap): a handler already running may finish first (see
+   * ApplicationScript.retire); otherwise the isolate goes at once.
+   */
+  retire(replaced = false): void {
+    if (this.#retired) {
+      if (!replaced) this.script.dispose();
+      return;
+    }
     this.#retired = true;
     this.#outbound.closeAll();
     this.#serverStreams.closeAll();
     this.#sharedObjects.release();
-    this.script.dispose();
+    if (replaced) this.script.retire();
+    else this.script.dispose();
   }
 
   /** The operations a script may perform on media, each on this generation's own objects. */

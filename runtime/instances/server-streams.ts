@@ -69,6 +69,8 @@ export class ServerStreams {
   readonly #log: Logger;
   readonly #owned = new Map<string, OwnedStream>();
   readonly #recorders = new Map<string, Recorder>();
+  /** closeAll() ran (the generation is retired): a handler finishing meanwhile starts nothing new. */
+  #closed = false;
   /** f4f: streams whose record() started HLS packaging. */
   readonly #hlsRecordings = new Set<string>();
 
@@ -85,6 +87,7 @@ export class ServerStreams {
   }
 
   play(name: string, source: string | false, startSec = -2, lengthSec = -1, reset: number | boolean = true, ncId: number | null = null): boolean {
+    if (this.#closed) return false;
     if (source === false) {
       this.#stop(name, true);
       return true;
@@ -277,6 +280,7 @@ export class ServerStreams {
    * NetStream.Record.Stop (after NetStream.Record.DiskQuotaExceeded for the size).
    */
   record(name: string, mode: 'record' | 'append' | false, maxDurationSec?: number, maxSizeKb?: number): boolean {
+    if (this.#closed) return false;
     const existing = this.#recorders.get(name);
     const stream = this.#host.streams.getOrCreate(name);
     if (name.startsWith('f4f:')) return this.#recordHls(name, mode !== false);
@@ -367,6 +371,7 @@ export class ServerStreams {
 
   /** Instance unload: every source, playlist and recording stopped. */
   closeAll(): void {
+    this.#closed = true;
     for (const name of [...this.#owned.keys()]) this.destroy(name);
     for (const [name, recorder] of this.#recorders) recorder.stop(this.#host.streams.get(name));
     this.#recorders.clear();

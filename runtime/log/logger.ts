@@ -23,10 +23,22 @@ export interface LineSink {
   write(line: string): unknown;
 }
 
+/**
+ * pino's multistream has no flush(callback) (only flushSync), so `logger.flush(callback)` called back
+ * at once, before stdout had the lines: the last line before the process ends itself (SHUTDOWN_TIMEOUT)
+ * was lost. The flush is the main sink's; the live log is in memory.
+ */
+function withFlush<T extends object>(streams: T, main: LineSink): T & { flush(callback: (error?: Error) => void): void } {
+  const flushable = main as LineSink & { flush?: (callback: (error?: Error) => void) => void };
+  return Object.assign(streams, {
+    flush: (callback: (error?: Error) => void) => (typeof flushable.flush === 'function' ? flushable.flush(callback) : callback()),
+  });
+}
+
 export function createRootLogger(level: LevelWithSilent, destination?: LineSink, liveLog?: LineSink, limits: LogLimits = DEFAULT_LOG_LIMITS): Logger {
   const main = destination ?? createStdoutSink(DEFAULT_STDOUT_MAX_BUFFERED_BYTES);
   // The live log gets the same records; 'trace' so the logger's own level is the only filter.
-  const streams = (liveLog ? pino.multistream([{ level: 'trace', stream: main }, { level: 'trace', stream: liveLog }]) : main) as pino.DestinationStream;
+  const streams = (liveLog ? withFlush(pino.multistream([{ level: 'trace', stream: main }, { level: 'trace', stream: liveLog }]), main) : main) as pino.DestinationStream;
   const root = pino(
     {
       level,

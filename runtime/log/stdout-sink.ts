@@ -90,9 +90,18 @@ export class BoundedSink {
     this.#target.write(`${JSON.stringify(record)}\n`);
   }
 
-  /** Hands what is pending to the stream now (pino's flush at shutdown); the stream writes on by itself. */
+  /**
+   * Hands what is pending to the stream now (pino's flush at shutdown); the stream writes on by
+   * itself. `callback` runs once the stream has written everything (or cannot): the process may end
+   * itself right after.
+   */
   flush(callback?: (error?: Error) => void): void {
     this.#flush();
-    callback?.();
+    if (!callback) return;
+    const written = (): void => {
+      if (this.#broken || this.#target.writableLength === 0) callback();
+      else setTimeout(written, 5);
+    };
+    written();
   }
 }

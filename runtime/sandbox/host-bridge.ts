@@ -44,6 +44,11 @@ export interface HostBridgeOptions {
   respond(responderId: number): (result: CallResultRecord) => void;
   /** False once the isolate is poisoned or disposed: every call is refused. */
   live(): boolean;
+  /**
+   * True when the running handler is past its time (host calls and waits included): the call or
+   * wait `op` is not run, it gets the deadline reply and the script unwinds (dispatch-deadline.ts).
+   */
+  overdue(op: string): boolean;
   /** application.registerClass: typed values across the bridge. */
   amfClasses: AmfClassTags;
   /** scripts.ioWaitMs: the longest the isolate waits for host work. */
@@ -68,6 +73,7 @@ export class HostBridge {
     if (typeof op !== 'string' || WAIT_OPS.has(op) || !Object.hasOwn(HOST_ARGUMENTS, op) || !Array.isArray(args)) {
       return [false, 'unknown host operation'];
     }
+    if (this.#options.overdue(op)) return ['deadline'];
     const { amfClasses } = this.#options;
     this.depth++;
     try {
@@ -97,6 +103,7 @@ export class HostBridge {
   async #waitReply(op: unknown, args: unknown): Promise<HostReply<unknown>> {
     if (!this.#options.live()) return [false, 'the application instance is unloaded'];
     if (typeof op !== 'string' || !WAIT_OPS.has(op) || !Array.isArray(args)) return [false, 'unknown host operation'];
+    if (this.#options.overdue(op)) return ['deadline'];
     const waitOp = op as HostWaitOp;
     const { ioWaitMs, log } = this.#options;
     this.depth++;

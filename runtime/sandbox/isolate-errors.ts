@@ -28,7 +28,7 @@ export interface FailureContext {
   maxTextChars: number;
 }
 
-// Messages isolated-vm 5 uses; the tests in test/sandbox/ pin them.
+// Messages isolated-vm 7 uses; the tests in test/sandbox/ pin them.
 const TIMEOUT_MESSAGE = 'Script execution timed out.';
 const MEMORY_PATTERNS = [/memory limit/i, /out-of-memory/i, /Array buffer allocation failed/i];
 const DISPOSED_PATTERN = /Isolate (was|is already) disposed/i;

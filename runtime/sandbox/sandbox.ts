@@ -15,6 +15,11 @@
  * - onScriptError(error): an exception thrown by a handler (or a failed load() inside one). The
  *   instance keeps running; application.onStatus receives Application.Script.Error as in FMS.
  * Neutral values (after a fatal error or dispose()): connect 'reject', call Call.Failed, appStop true.
+ * retire() (a hot reload's swap) lets the running handler finish, then disposes; a call whose turn
+ * comes after it answers with `notRun` so the instance can hand it to the new generation.
+ *
+ * The handler timeout is isolated-vm's and, for time spent in host calls and host waits, the host's
+ * own (dispatch-deadline.ts): a loop of host calls or waits ends like a pure-JS loop.
  */
 import os from 'node:os';
 import ivm from 'isolated-vm';
@@ -28,7 +33,8 @@ import { AmfClassTags } from './amf-class-tags.ts';
 import { HostBridge, type SandboxServices } from './host-bridge.ts';
 import { hostApiBundle } from './host-api-bundle.ts';
 import { isolateCreated, isolateFreed, isolateThreadLost } from './isolate-counters.ts';
-import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, scriptErrorInfo, type FailureContext } from './isolate-errors.ts';
+import { DispatchDeadline } from './dispatch-deadline.ts';
+import { classifyCatastrophe, classifyFailure, classifyThrown, isFatal, locateStack, scriptErrorInfo, timeoutError, type FailureContext } from './isolate-errors.ts';
 import { ScriptFileGuard } from './script-file-guard.ts';
 import { ScriptFiles } from './script-files.ts';
 import { ScriptHttp } from './script-http.ts';
@@ -73,15 +79,26 @@ export class Sandbox {
   private dispatchRef: ivm.Reference<DispatchFunction> | undefined;
   private dead: ScriptError | undefined;
   private disposed = false;
+  /** retire() was called: nothing new starts; disposed when the running job ends. */
+  private retiring = false;
+  /** A FIFO job is running now (retire() waits for it). */
+  private jobRunning = false;
   /** start() resolved: from now on fatal errors go to onFatal instead of start()'s rejection. */
   private started = false;
   private loading: Promise<void> | undefined;
   /** This sandbox's isolate is counted in isolate-counters.ts (until teardown). */
   private counted = false;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Rejects when the isolate is poisoned, so a call whose isolate thread is lost still settles. */
-  private readonly fatal: Promise<never>;
-  private rejectFatal: (error: ScriptError) => void = () => undefined;
+  /**
+   * The rejecters of the calls into the isolate now in flight: when the isolate is poisoned they are
+   * rejected, so a call whose isolate thread is lost still settles. (Not one Promise.race against a
+   * long-lived "fatal" promise: each race leaves a reaction on it for as long as it is pending, and a
+   * healthy instance's never settles — that kept every dispatch's promise alive, ~1 MB a minute in the
+   * soak.)
+   */
+  private readonly inFlight = new Set<(error: ScriptError) => void>();
+  /** The handler timeout as the host keeps it (host calls and waits included): see dispatch-deadline.ts. */
+  private readonly deadline: DispatchDeadline;
   private readonly budgets: NonNullable<SandboxOptions['budgets']>;
   /** Budget hits and failed writes: one line per budget per interval. */
   private readonly problems: RateLimitedLog | null;
@@ -108,11 +125,7 @@ export class Sandbox {
       memoryLimitMb: options.memoryLimitMb,
       maxTextChars: options.maxTextChars ?? DEFAULT_LOG_LIMITS.maxMessageChars,
     };
-    this.fatal = new Promise<never>((_, reject) => {
-      this.rejectFatal = reject;
-    });
-    // Observed through Promise.race only; this handler keeps an unraced rejection from being "unhandled".
-    this.fatal.catch(() => undefined);
+    this.deadline = new DispatchDeadline(options.handlerTimeoutMs, () => this.timedOut(undefined));
     this.timers = new ScriptTimers((timerId, taken) =>
       this.background(
         this.enqueue(() => {
@@ -150,6 +163,8 @@ export class Sandbox {
       services: this.services(),
       respond: (responderId) => (result) => this.background(this.event('callResult', { responderId, result })),
       live: () => this.isLive(),
+      // Past the handler's time: no more work for this script (host-api then reports with timedOut).
+      overdue: (op) => op !== 'timedOut' && this.deadline.passed(),
       amfClasses: this.amfClasses,
       ioWaitMs: this.budgets.ioWaitMs,
       log: (level, fields, message) => this.log(level, fields, message),
@@ -167,6 +182,10 @@ export class Sandbox {
       load: (name, callerStack) => this.loads.request(name, callerStack),
       httpResult: (requestId, result) => this.background(this.event('httpResult', { requestId, result })),
       unsupported: (member) => this.log('warn', { member }, `unsupported: ${member}`),
+      timedOut: (stack) => {
+        // Only host-api sends it, after a deadline reply; anything else is ignored.
+        if (this.deadline.passed()) this.timedOut(stack);
+      },
     });
     return { ...services, ...remotingRoutes(this.remoting, this.options.hooks) };
   }
@@ -212,6 +231,18 @@ export class Sandbox {
     this.teardown(false);
   }
 
+  /**
+   * A hot reload replaced this script: events still queued settle as not run (a call with
+   * `notRun`), a handler already running finishes (under its timeout), then dispose(). Idempotent.
+   */
+  retire(): void {
+    if (this.disposed || this.retiring) return;
+    this.retiring = true;
+    // No more ticks; queued events settle as not run (runEvent). A job running now ends first.
+    this.timers.clear();
+    if (!this.jobRunning) this.dispose();
+  }
+
   // ---- start ---------------------------------------------------------------------------------
 
   private async boot(): Promise<void> {
@@ -244,7 +275,7 @@ export class Sandbox {
   private async appStart(): Promise<void> {
     // Poisoned or disposed between a trial load() and now (a timer's runaway loop, say).
     if (this.dead !== undefined) throw this.dead;
-    if (this.disposed) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
+    if (this.disposed || this.retiring) throw new ScriptError(ErrorCode.ScriptLoadFailed, `${this.name} was disposed before it started`);
     try {
       await this.send('appStart', {});
     } catch (error) {
@@ -300,7 +331,7 @@ export class Sandbox {
     this.warnEncoding(file);
     const isolate = this.isolate as ivm.Isolate;
     const script = await this.race(isolate.compileScript(file.source, { filename: file.filename }));
-    await this.race(script.run(this.context as ivm.Context, { timeout: this.options.handlerTimeoutMs, release: true }));
+    await this.timed(() => script.run(this.context as ivm.Context, { timeout: this.options.handlerTimeoutMs, release: true }));
   }
 
   private warnEncoding(file: ScriptSource): void {
@@ -318,7 +349,15 @@ export class Sandbox {
   // ---- events --------------------------------------------------------------------------------
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job);
+    const run = this.queue.then(async () => {
+      this.jobRunning = true;
+      try {
+        return await job();
+      } finally {
+        this.jobRunning = false;
+        if (this.retiring) this.dispose();
+      }
+    });
     // The chain only orders jobs; each caller sees its own job's outcome through `run`.
     this.queue = run.catch(() => undefined);
     return run;
@@ -329,7 +368,11 @@ export class Sandbox {
   }
 
   private async runEvent<K extends SandboxEventName>(event: K, payload: Payload<K>): Promise<Result<K>> {
-    if (!this.isLive() || this.dispatchRef === undefined) return neutralReply(event, payload);
+    if (!this.isLive() || this.retiring || this.dispatchRef === undefined) {
+      const neutral = neutralReply(event, payload);
+      // Its turn came after a hot reload retired this script: the owner may hand a call to the next one.
+      return this.retiring && event === 'call' ? ({ ...(neutral as object), notRun: true } as Result<K>) : neutral;
+    }
     try {
       return await this.send(event, payload);
     } catch (error) {
@@ -349,7 +392,7 @@ export class Sandbox {
     let reply: DispatchReply<Result<K>>;
     const startedAt = performance.now();
     try {
-      reply = (await this.race(
+      reply = (await this.timed(() =>
         dispatch.apply(undefined, [event, (this.amfClasses.active ? this.amfClasses.toIsolate(payload) : payload) as never], {
           arguments: { copy: true },
           result: { copy: true },
@@ -364,12 +407,43 @@ export class Sandbox {
     }
     // A call's _result (or any reply value) holding registered-class instances goes out typed.
     if (this.amfClasses.active) this.amfClasses.fromIsolate(reply.value);
-    if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status');
+    // A retired script's onStatus is not run for it: its handlers are done.
+    if (reply.error !== undefined) await this.reportThrown(reply.error, event !== 'status' && !this.retiring);
     return reply.value;
   }
 
+  /** `work` (a call into the isolate), or the poisoning error if the isolate dies first. */
   private race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.fatal]);
+    if (this.dead !== undefined) {
+      work.catch(() => undefined); // settles with the disposal; its outcome no longer matters
+      return Promise.reject(this.dead);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      work.then(resolve, reject).finally(() => this.inFlight.delete(reject));
+    });
+  }
+
+  /** Script code running under the handler timeout: isolated-vm's, and the host's own deadline. */
+  private async timed<T>(run: () => Promise<T>): Promise<T> {
+    this.deadline.begin(this.isolate as ivm.Isolate);
+    try {
+      return await this.race(run());
+    } finally {
+      this.deadline.end();
+    }
+  }
+
+  /**
+   * The running handler is past its time and the isolate is still busy (a loop of host calls or
+   * waits, or isolated-vm's interrupt got lost): end it as isolated-vm ends a pure-JS timeout.
+   * `stack` is where host-api found the script when told of the deadline (undefined from the backstop).
+   */
+  private timedOut(stack: string | undefined): void {
+    if (!this.isLive()) return;
+    const where = locateStack(stack, this.loader);
+    const cause = new Error('handler timeout reached during host calls', stack === undefined ? {} : { cause: stack });
+    this.poison(timeoutError(this.failure, cause, where), false);
   }
 
   /** A script error caught in the isolate: logged once, then application.onStatus hears of it. */
@@ -405,8 +479,13 @@ export class Sandbox {
   // ---- failure and teardown ------------------------------------------------------------------
 
   private onCatastrophe(message: string): void {
-    isolateThreadLost();
-    this.log('error', { message }, 'isolate lost (isolated-vm catastrophic error); its thread stays parked until the process restarts');
+    const lostIsolates = isolateThreadLost();
+    // Not seen on isolated-vm 7 with the bombs of docs/v8-failures.md; kept as the safety net it is.
+    this.log(
+      'error',
+      { code: ErrorCode.ScriptIsolateLost, message, lostIsolates },
+      'isolate lost (isolated-vm catastrophic error); its thread and heap stay parked until the process restarts',
+    );
     if (!this.isLive()) return;
     // Disposal must not happen inside isolated-vm's error callback (it blocks there).
     this.poison(classifyCatastrophe(message, this.failure), true);
@@ -416,7 +495,8 @@ export class Sandbox {
   private poison(error: ScriptError, deferDispose: boolean): void {
     if (!this.isLive()) return;
     this.dead = error;
-    this.rejectFatal(error);
+    for (const reject of this.inFlight) reject(error);
+    this.inFlight.clear();
     this.teardown(deferDispose);
     if (!this.started) return; // start() rejects with it instead
     try {
@@ -427,6 +507,7 @@ export class Sandbox {
   }
 
   private teardown(deferDispose: boolean): void {
+    this.deadline.end();
     this.timers.clear();
     this.files.closeAll();
     this.remoting.close();

@@ -18,6 +18,8 @@ export interface ServiceDeps {
   httpResult(requestId: number, result: HttpResultRecord): void;
   /** "unsupported: <member>", once per member (host-api sends each name once). */
   unsupported(member: string): void;
+  /** host-api's report after a deadline reply: where the script was (dispatch-deadline.ts). */
+  timedOut(stack: string | undefined): void;
 }
 
 /**
@@ -29,6 +31,7 @@ export function scriptServices(deps: ServiceDeps): ServiceHooks {
   const { files, http, remoting, timers, amfClasses } = deps;
   return {
     unsupported: (member) => deps.unsupported(member),
+    timedOut: (stack) => deps.timedOut(stack),
     setTimer: (ms, repeat) => timers.start(ms, repeat),
     clearTimer: (timerId) => timers.stop(timerId),
     ncAddHeader: (ncId, name, mustUnderstand, value) => remoting.addHeader(ncId, name, mustUnderstand, value),

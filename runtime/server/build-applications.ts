@@ -50,6 +50,7 @@ export function buildApplications({ config, log, budgetLog, createScript, ownPor
       // (app names are plain folder names: AppCatalog refuses anything else).
       sharedObjectsDir: (app) => (config.dataDir ? path.join(config.dataDir, 'sharedobjects', app.name) : path.join(app.dir, 'sharedobjects')),
       idleUnloadSec: scripts.idleUnloadSec,
+      unloadTimeoutMs: scripts.unloadTimeoutMs,
       gopCacheMaxBytes: media.gopCacheMaxBytes,
       playerMaxBufferedBytes: media.playerMaxBufferedBytes,
       sharedObjectLimits: config.sharedObjects,

@@ -20,6 +20,7 @@ import type { HlsSettings } from '../media/hls/hls-settings.ts';
 import { VodHls } from '../media/hls/vod-hls.ts';
 import { parseStreamName } from '../media/stream-registry.ts';
 import type { RtmptGateway } from '../rtmp/rtmpt-gateway.ts';
+import { liveIsolateCount, lostIsolateThreadCount } from '../sandbox/isolate-counters.ts';
 
 /** What the routes need from the server around them. */
 export interface HttpRoutesDeps {
@@ -106,6 +107,7 @@ export class HttpRoutes {
       instances: () => instances.instances,
       httpFlv: () => this.flv.stats,
       hls: () => this.hls.stats,
+      isolates: () => ({ live: liveIsolateCount(), lost: lostIsolateThreadCount() }),
     };
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const token: string | null = config.http.adminToken || null;

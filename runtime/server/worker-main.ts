@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Server } from '../server.ts';
+import { exitWith, shutDown } from './process-end.ts';
 import { WORKER_ENV, type PrimaryMessage, type WorkerMessage, type WorkerRequest, type WorkerSettings } from '../cluster/messages.ts';
 
 /** How often a worker tells the primary which instances it has loaded (and after each handed connection). */
@@ -43,6 +44,15 @@ export async function runWorker(): Promise<number> {
   };
   const interval = setInterval(report, REPORT_INTERVAL_MS);
 
+  // Once, bounded as in one process (shutdownTimeoutMs); the IPC channel goes with the process.
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(interval);
+      await shutDown(server, environment.config.shutdownTimeoutMs);
+      setImmediate(() => exitWith(0, true)); // after the reply to the primary's shutdown request went out
+    })());
+
   const answer = async (request: WorkerRequest): Promise<unknown> => {
     switch (request.op) {
       case 'admin':
@@ -62,9 +72,7 @@ export async function runWorker(): Promise<number> {
         return loaded;
       }
       case 'shutdown':
-        clearInterval(interval);
-        await server.close();
-        setImmediate(() => process.exit(0));
+        await stop();
         return true;
     }
   };
@@ -86,10 +94,7 @@ export async function runWorker(): Promise<number> {
     }
   });
   // The primary is gone (it exited or was killed): nobody can reach this worker's clients' instances any more.
-  process.on('disconnect', () => {
-    clearInterval(interval);
-    void server.close().finally(() => process.exit(0));
-  });
+  process.on('disconnect', () => void stop());
   // Ctrl-C reaches the whole process group: the primary decides when workers stop.
   process.on('SIGINT', () => {});
   send({ type: 'ready' });

@@ -32,7 +32,16 @@ function startWorker(init: WorkerInit): Worker {
   return new Worker(bootstrap, { eval: true, workerData: init, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_LIMIT_MB } });
 }
 
-export async function runInProcess(seed: number, deadline: number, maxInputs: number, findings: Findings): Promise<InProcessStats> {
+/** How often `onProgress` (long runs) hears the per-target counts. */
+const PROGRESS_EVERY_MS = 60_000;
+
+export async function runInProcess(
+  seed: number,
+  deadline: number,
+  maxInputs: number,
+  findings: Findings,
+  onProgress?: (tried: Record<string, number>) => void,
+): Promise<InProcessStats> {
   const shared = new SharedArrayBuffer(SharedLayout.headerInts * 4 + MAX_INPUT_BYTES);
   const header = new Int32Array(shared, 0, SharedLayout.headerInts);
   const currentInput = () => {
@@ -42,6 +51,9 @@ export async function runInProcess(seed: number, deadline: number, maxInputs: nu
   const currentTarget = () => TARGET_NAMES[Atomics.load(header, SharedLayout.target)] ?? 'unknown';
   let workerHeapPeak = 0;
   let restarts = 0;
+  const triedNow = () => Object.fromEntries(TARGET_NAMES.map((name, t) => [name, Atomics.load(header, SharedLayout.triedBase + t)]));
+  const progress = onProgress ? setInterval(() => onProgress(triedNow()), PROGRESS_EVERY_MS) : undefined;
+  progress?.unref();
 
   for (let stream = 0; Date.now() < deadline && Atomics.load(header, SharedLayout.total) < maxInputs; stream++) {
     restarts = stream;
@@ -86,10 +98,10 @@ export async function runInProcess(seed: number, deadline: number, maxInputs: nu
     if (Atomics.load(header, SharedLayout.total) === totalAtStart) break;
   }
 
-  const tried: Record<string, number> = {};
+  clearInterval(progress);
+  const tried = triedNow();
   const rejected: Record<string, number> = {};
   TARGET_NAMES.forEach((name, t) => {
-    tried[name] = Atomics.load(header, SharedLayout.triedBase + t);
     rejected[name] = Atomics.load(header, SharedLayout.rejectedBase + t);
   });
   return { tried, rejected, workerHeapPeak, restarts };

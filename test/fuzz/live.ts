@@ -167,7 +167,8 @@ async function healthCheck(url: string): Promise<string | null> {
   }
 }
 
-export async function runLive(seed: number, deadline: number, maxConnections: number, findings: Findings): Promise<LiveStats> {
+/** `stop`: asked between batches; true ends the phase before its deadline (long runs). */
+export async function runLive(seed: number, deadline: number, maxConnections: number, findings: Findings, stop: () => boolean = () => false): Promise<LiveStats> {
   const appsDir = tempDir('fuzz-apps');
   mkdirSync(`${appsDir}/${FUZZ_APP}`);
   const problems: string[] = [];
@@ -222,7 +223,7 @@ export async function runLive(seed: number, deadline: number, maxConnections: nu
     findings.add('crash', 'live', 'live|base-publisher-dropped', batchBytes(), `the well-behaved publisher was disconnected: ${reason}`),
   );
   try {
-    while (Date.now() < deadline && stats.connections < maxConnections) {
+    while (Date.now() < deadline && stats.connections < maxConnections && !stop()) {
       const count = Math.min(BATCH_SIZE, maxConnections - stats.connections);
       const batch = Array.from({ length: count }, (_, k) => inputFor(seed, stats.connections + k, corpus));
       stats.connections += count;

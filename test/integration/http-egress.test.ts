@@ -208,6 +208,7 @@ describe('admin routes with a token configured', () => {
       apps: () => ['live'],
       instances: () => [],
       httpFlv: () => ({ players: 0, totalPlayers: 0, bytesSent: 0, packetsDropped: 0 }),
+      isolates: () => ({ live: 0, lost: 0 }),
       hls: () => ({ packagedStreams: 0, blockedRequests: 0, bytesInMemory: 0, requests: 0 }),
     };
     const admin = new AdminApi(source, { token, log });

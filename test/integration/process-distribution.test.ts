@@ -7,6 +7,7 @@ import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 import { countFrames, playWithFfprobe, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { RawRtmpPeer } from '../helpers/raw-rtmp.ts';
+import { startServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
@@ -210,6 +211,40 @@ async function until(done: () => boolean, timeoutMs: number, why: () => string):
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('process distribution: the fms-runtime command with --processes 2', function () {
+  this.timeout(60_000);
+
+  it('SIGTERM ends the primary with status 0 within shutdownTimeoutMs, and its workers with it', async () => {
+    const apps = tempDir('apps');
+    cpSync(path.join(FIXTURES, 'distributed'), path.join(apps, 'distributed'), { recursive: true });
+    const server = await startServerProcess(apps, ['--processes', '2']);
+    const ncs: NetConnection[] = [];
+    try {
+      ncs.push(await connected(server.url('distributed/a')), await connected(server.url('distributed/b')));
+      const answer = await fetch(`http://127.0.0.1:${server.httpPort}/api/server`);
+      const workers = ((await answer.json()) as { processes: ProcessInfo[] }).processes.map((p) => p.pid!);
+      assert.equal(workers.length, 2);
+      const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+      const started = Date.now();
+      server.child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms (shutdownTimeoutMs is 10 s)`);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      assert.deepEqual(workers.filter(alive), [], 'no worker process outlives its primary');
+    } finally {
+      for (const nc of ncs) nc.close();
+      await server.stop('SIGKILL');
+    }
+  });
+});
 
 /** Video frames our player gets in 2 s once the stream is live (the publisher needs a moment to start). */
 async function countFramesWhenLive(url: string, stream: string): Promise<number> {

@@ -5,20 +5,40 @@ import os from 'node:os';
 import path from 'node:path';
 import { SOURCE_NODE_FLAGS } from '../../bin/node-runtime.cjs';
 import { ErrorCode } from '../../runtime/errors.ts';
-import { cleanupApps, clientInfo, createInstance, disposeAll, startNeighbour, whileRunning, STALL_LIMIT_MS } from './helpers.ts';
+import { cleanupApps, disposeAll, runAway, STALL_LIMIT_MS } from './helpers.ts';
 
 const HELPERS_URL = new URL('./helpers.ts', import.meta.url).href;
+const COUNTERS_URL = new URL('../../runtime/sandbox/isolate-counters.ts', import.meta.url).href;
 
-const CATASTROPHE_CHILD = `
+const BOMBS = 6;
+const BOMB_MEMORY_MB = 16;
+
+/**
+ * Finding 6 of issue 12: on isolated-vm 5 a series of these dictionary bombs once segfaulted the
+ * process and once parked 28 isolate threads with ~95 MB each for good. On isolated-vm 7 each is an
+ * ordinary out-of-memory (docs/v8-failures.md). A child process, so that a regression which parks an
+ * isolate thread (process.exit would hang on it) cannot hang mocha.
+ */
+const BOMB_SERIES_CHILD = `
+const { readFileSync } = await import('node:fs');
 const { clientInfo, createInstance, startNeighbour, whileRunning } = await import(${JSON.stringify(HELPERS_URL)});
+const { liveIsolateCount, lostIsolateThreadCount } = await import(${JSON.stringify(COUNTERS_URL)});
+const threads = () => Number(/Threads:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
 const neighbour = await startNeighbour();
-const broken = createInstance('Client.prototype.bomb = function () { var o = {}; var i = 0; while (true) { o["k" + (i++)] = { a: i }; } };', { handlerTimeoutMs: 1000, memoryLimitMb: 16 });
-await broken.sandbox.start();
-await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
-const { answers, maxGapMs } = await whileRunning(broken.sandbox.dispatch('call', { clientId: 'c1', method: 'bomb', args: [] }), neighbour.ask);
-const error = await broken.fatal;
-await neighbour.ask(5);
-console.log('REPORT ' + JSON.stringify({ code: error.code, fatals: broken.fatals.length, answers, maxGapMs, neighbourAfter: true }));
+const before = { threads: threads(), isolates: liveIsolateCount() };
+const bombs = [];
+for (let n = 0; n < ${BOMBS}; n++) {
+  const broken = createInstance('Client.prototype.bomb = function () { var o = {}; var i = 0; while (true) { o["k" + (i++)] = { a: i }; } };', { handlerTimeoutMs: 10000, memoryLimitMb: ${BOMB_MEMORY_MB} });
+  await broken.sandbox.start();
+  await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] });
+  const { answers, maxGapMs } = await whileRunning(broken.sandbox.dispatch('call', { clientId: 'c1', method: 'bomb', args: [] }), neighbour.ask);
+  const error = await broken.fatal;
+  broken.sandbox.dispose();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await neighbour.ask(n);
+  bombs.push({ code: error.code, fatals: broken.fatals.length, answers, maxGapMs, rssMb: process.memoryUsage().rss / 1048576, threads: threads(), isolates: liveIsolateCount(), lost: lostIsolateThreadCount() });
+}
+console.log('REPORT ' + JSON.stringify({ before, bombs }));
 `;
 
 /** Runs ESM code in a fresh node (same flags as mocha), returns its REPORT line, then SIGKILLs it. */
@@ -46,21 +66,9 @@ async function runInChild(code: string): Promise<Record<string, unknown>> {
 
 /** Runs `body` inside a client method of a fresh instance and waits for the instance to die. */
 async function explode(body: string, options: { handlerTimeoutMs: number; memoryLimitMb: number }) {
-  const neighbour = await startNeighbour();
-  const broken = createInstance(`Client.prototype.bomb = function () {\n${body}\n};\n`, options);
-  await broken.sandbox.start();
-  assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
-  const startedAt = performance.now();
-  const call = broken.sandbox.dispatch('call', { clientId: 'c1', method: 'bomb', args: [] });
-  const { answers, maxGapMs } = await whileRunning(call, neighbour.ask);
-  const elapsedMs = performance.now() - startedAt;
-  assert.deepEqual(await call, { ok: false, code: 'NetConnection.Call.Failed', description: 'Method not found (bomb).' });
-  const error = await broken.fatal;
-  assert.equal(broken.fatals.length, 1);
-  assert.ok(answers > 0, 'the neighbour answered meanwhile');
-  assert.ok(maxGapMs < STALL_LIMIT_MS, `event loop stalled for ${maxGapMs.toFixed(0)} ms`);
+  const { error, elapsedMs, neighbour } = await runAway(`Client.prototype.bomb = function () {\n${body}\n};\n`, 'bomb', options);
   await neighbour.ask(99);
-  return { error, elapsedMs, broken };
+  return { error, elapsedMs };
 }
 
 describe('sandbox hazard: memory bomb', function () {
@@ -96,15 +104,31 @@ describe('sandbox hazard: memory bomb', function () {
     assert.ok(elapsedMs < 1500, `ended after ${elapsedMs.toFixed(0)} ms`);
   });
 
-  it('a bomb V8 cannot recover from (heap OOM inside a GC) loses the isolate, not the process', async () => {
-    // A growing dictionary object can exhaust the heap during a last-resort GC; isolated-vm then
-    // reports a catastrophic error (our onCatastrophicError) instead of aborting Node. Its thread
-    // stays parked, which makes process.exit() hang, so this runs in a child process we kill.
-    const report = await runInChild(CATASTROPHE_CHILD);
-    assert.ok(report.code === ErrorCode.ScriptOutOfMemory || report.code === ErrorCode.ScriptTimeout, String(report.code));
-    assert.equal(report.fatals, 1);
-    assert.ok(Number(report.answers) > 0, 'the neighbour answered meanwhile');
-    assert.ok(Number(report.maxGapMs) < STALL_LIMIT_MS, `event loop stalled for ${report.maxGapMs} ms`);
-    assert.equal(report.neighbourAfter, true);
+  it(`${BOMBS} OOM-in-GC dictionary bombs in a row: each an ordinary out-of-memory; isolates, threads and RSS come back`, async function () {
+    this.timeout(120_000);
+    const report = (await runInChild(BOMB_SERIES_CHILD)) as {
+      before: { threads: number; isolates: number };
+      bombs: { code: string; fatals: number; answers: number; maxGapMs: number; rssMb: number; threads: number; isolates: number; lost: number }[];
+    };
+    assert.equal(report.bombs.length, BOMBS);
+    for (const [n, bomb] of report.bombs.entries()) {
+      const what = `bomb ${n + 1}: ${JSON.stringify(bomb)}`;
+      assert.equal(bomb.code, ErrorCode.ScriptOutOfMemory, what);
+      assert.equal(bomb.fatals, 1, what);
+      assert.equal(bomb.lost, 0, `no isolate thread parked (${what})`);
+      assert.equal(bomb.isolates, report.before.isolates, `only the neighbour's isolate is left (${what})`);
+      assert.ok(bomb.answers > 0, `the neighbour answered during the bomb (${what})`);
+      // isolated-vm's pool grows to (cores + 1) threads on demand; a thread lost per bomb would exceed it.
+      assert.ok(bomb.threads <= report.before.threads + os.availableParallelism() + 2, `threads ${bomb.threads} vs ${report.before.threads} before (${what})`);
+    }
+    // A bomb that blocked the event loop would show a gap of its whole length (~1 s) in every round;
+    // single gaps of 150+ ms come and go with the machine's load (seen at load average 11).
+    const gaps = report.bombs.map((b) => b.maxGapMs).sort((a, b) => a - b);
+    assert.ok(gaps[Math.floor(gaps.length / 2)]! < STALL_LIMIT_MS, `event loop gaps during the bombs: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+    // RSS settles where the allocator keeps freed pages; a bomb's heap that is never freed (the
+    // isolated-vm 5 failure: ~95 MB each) would add up over the series.
+    const settled = report.bombs[1]!.rssMb;
+    const last = report.bombs[BOMBS - 1]!.rssMb;
+    assert.ok(last - settled < 4 * BOMB_MEMORY_MB, `RSS ${settled.toFixed(0)} MB after bomb 2, ${last.toFixed(0)} MB after bomb ${BOMBS}`);
   });
 });

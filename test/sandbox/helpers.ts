@@ -300,3 +300,29 @@ export async function whileRunning(
  * room for a 2-core machine busy with other work (gaps of 106–129 ms were seen under load).
  */
 export const STALL_LIMIT_MS = 150;
+
+/**
+ * Calls `method` of a fresh instance running `mainAsc` while a neighbour instance keeps answering,
+ * and waits for the runaway to be ended. Asserts what every runaway must give: the neutral call
+ * answer, one fatal error through onFatal, the neighbour answering meanwhile, no event-loop stall.
+ */
+export async function runAway(
+  mainAsc: string,
+  method: string,
+  options: Partial<SandboxOptions>,
+): Promise<{ error: ScriptError; elapsedMs: number; broken: TestInstance; neighbour: Awaited<ReturnType<typeof startNeighbour>> }> {
+  const neighbour = await startNeighbour();
+  const broken = createInstance(mainAsc, options);
+  await broken.sandbox.start();
+  assert.equal(await broken.sandbox.dispatch('connect', { client: clientInfo('c1'), args: [] }), 'accept');
+  const startedAt = performance.now();
+  const call = broken.sandbox.dispatch('call', { clientId: 'c1', method, args: [] });
+  const { answers, maxGapMs } = await whileRunning(call, neighbour.ask);
+  const elapsedMs = performance.now() - startedAt;
+  assert.deepEqual(await call, { ok: false, code: 'NetConnection.Call.Failed', description: `Method not found (${method}).` });
+  const error = await broken.fatal;
+  assert.equal(broken.fatals.length, 1, 'onFatal once');
+  assert.ok(answers > 0, 'the neighbour answered while the script ran away');
+  assert.ok(maxGapMs < STALL_LIMIT_MS, `event loop stalled for ${maxGapMs.toFixed(0)} ms`);
+  return { error, elapsedMs, broken, neighbour };
+}

@@ -11,7 +11,7 @@ import { AmfClassTags } from '../../runtime/sandbox/amf-class-tags.ts';
 import { HostBridge, type SandboxServices } from '../../runtime/sandbox/host-bridge.ts';
 import { RecordingHooks } from '../sandbox/helpers.ts';
 
-function bridge(options: { services?: Partial<SandboxServices>; ioWaitMs?: number } = {}) {
+function bridge(options: { services?: Partial<SandboxServices>; ioWaitMs?: number; overdue?: (op: string) => boolean } = {}) {
   const hooks = new RecordingHooks();
   const results: [number, CallResultRecord][] = [];
   const logs: string[] = [];
@@ -20,6 +20,7 @@ function bridge(options: { services?: Partial<SandboxServices>; ioWaitMs?: numbe
     services: (options.services ?? {}) as SandboxServices,
     respond: (responderId) => (result) => results.push([responderId, result]),
     live: () => true,
+    overdue: options.overdue ?? (() => false),
     amfClasses: new AmfClassTags(),
     ioWaitMs: options.ioWaitMs ?? 1000,
     log: (_level, _fields, message) => logs.push(message),
@@ -103,6 +104,22 @@ describe('host bridge: one generic layer over host-api/protocol.ts', () => {
     assert.deepEqual(await host.wait('fileFlush', [3], (reply) => reply as never), [true, false]);
     assert.equal(signal?.aborted, true, 'the work was told to stop');
     assert.ok(logs.some((m) => m.includes('scripts.ioWaitMs')));
+  });
+
+  it('past the handler deadline a call and a wait get the deadline reply and their work is not done', async () => {
+    let flushed = 0;
+    const asked: string[] = [];
+    const { host, hooks } = bridge({
+      overdue: (op) => (asked.push(op), op !== 'timedOut'),
+      services: { fileFlush: () => (flushed++, true), timedOut: () => undefined } as Partial<SandboxServices>,
+    });
+    assert.deepEqual(host.call('applicationStats', []), ['deadline']);
+    assert.deepEqual(hooks.argsOf('applicationStats'), []);
+    assert.deepEqual(await host.wait('fileFlush', [3], (reply) => reply as never), ['deadline']);
+    assert.equal(flushed, 0);
+    // The report of where the script was still gets through.
+    assert.deepEqual(host.call('timedOut', ['at main.asc:3']), [true, undefined]);
+    assert.deepEqual(asked, ['applicationStats', 'fileFlush', 'timedOut']);
   });
 });
 

@@ -49,9 +49,9 @@ describe('admin answers merged from the primary and the workers', () => {
   const ok = (body: unknown) => ({ status: 200, body });
 
   it('/api/server: the primary’s ports, every process’s connections and instances added up', () => {
-    const local = ok({ rtmpPort: 1935, connections: 1, connectionsByTransport: { rtmp: 1, rtmpt: 0 }, rtmptSessions: 2, instances: [], httpFlv: { players: 0, bytesSent: 0 } });
-    const w0 = ok({ rtmpPort: 1935, connections: 3, connectionsByTransport: { rtmp: 2, rtmpt: 1 }, rtmptSessions: 0, instances: [{ name: 'a/x' }], httpFlv: { players: 2, bytesSent: 100 } });
-    const w1 = ok({ rtmpPort: 1935, connections: 2, connectionsByTransport: { rtmp: 2, rtmpt: 0 }, rtmptSessions: 0, instances: [{ name: 'a/y' }], httpFlv: { players: 1, bytesSent: 50 } });
+    const local = ok({ rtmpPort: 1935, connections: 1, connectionsByTransport: { rtmp: 1, rtmpt: 0 }, rtmptSessions: 2, instances: [], httpFlv: { players: 0, bytesSent: 0 }, isolates: { live: 0, lost: 0 } });
+    const w0 = ok({ rtmpPort: 1935, connections: 3, connectionsByTransport: { rtmp: 2, rtmpt: 1 }, rtmptSessions: 0, instances: [{ name: 'a/x' }], httpFlv: { players: 2, bytesSent: 100 }, isolates: { live: 1, lost: 1 } });
+    const w1 = ok({ rtmpPort: 1935, connections: 2, connectionsByTransport: { rtmp: 2, rtmpt: 0 }, rtmptSessions: 0, instances: [{ name: 'a/y' }], httpFlv: { players: 1, bytesSent: 50 }, isolates: { live: 1, lost: 0 } });
     const merged = mergeAdmin('/api/server', local, [w0, w1], [{ index: 0 }, { index: 1 }])!.body as Record<string, unknown>;
     assert.equal(merged['rtmpPort'], 1935);
     assert.equal(merged['connections'], 6);
@@ -59,6 +59,7 @@ describe('admin answers merged from the primary and the workers', () => {
     assert.equal(merged['rtmptSessions'], 2, 'RTMPT sessions live in the primary only');
     assert.deepEqual(merged['instances'], [{ name: 'a/x' }, { name: 'a/y' }]);
     assert.deepEqual(merged['httpFlv'], { players: 3, bytesSent: 150 });
+    assert.deepEqual(merged['isolates'], { live: 2, lost: 1 }, 'every process’s isolates');
     assert.deepEqual(merged['processes'], [{ index: 0 }, { index: 1 }]);
   });
 
