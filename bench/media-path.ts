@@ -14,8 +14,7 @@
  * 1000 messages (A runs with a 1 MB young generation so they are frequent enough to count): an
  * allocation figure that, unlike CPU on a shared machine, does not move with the load.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { NetConnection } from '../runtime/client/net-connection.ts';
@@ -25,10 +24,11 @@ import { MessageType } from '../runtime/rtmp/message.ts';
 import { testFlv } from '../test/helpers/media-tools.ts';
 import { fmt } from './lib/percentiles.ts';
 import { cpuMs, median } from './lib/proc-stats.ts';
+import { GC_COUNTER, gcCounts } from './lib/gc-counts.ts';
 import { startRelayPair, type RelayPair } from './lib/relay-servers.ts';
+import { ensureBuilt } from './lib/servers.ts';
 
 const STREAM = 'bench';
-const GC_COUNTER = path.join(import.meta.dirname, 'lib/gc-counter.mjs');
 /** A batch not fully delivered within this long means messages were lost: the run is invalid. */
 const BATCH_TIMEOUT_MS = 10_000;
 
@@ -107,32 +107,18 @@ interface Run {
   aScavengesPerK: number;
 }
 
-/** A's GC counts so far (bench/lib/gc-counter.mjs, preloaded into A, writes them on SIGUSR2). */
-async function gcCounts(pid: number): Promise<{ scavenges: number }> {
-  const file = `/tmp/fms-gc-${pid}.json`;
-  rmSync(file, { force: true });
-  process.kill(pid, 'SIGUSR2');
-  const deadline = Date.now() + 5000;
-  while (!existsSync(file)) {
-    if (Date.now() > deadline) throw new Error('server A did not report its GC counts');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  await new Promise((resolve) => setTimeout(resolve, 10)); // written in one synchronous call; let it land
-  return JSON.parse(readFileSync(file, 'utf8')) as { scavenges: number };
-}
-
 async function run(pair: RelayPair, opts: ReturnType<typeof options>): Promise<Run> {
   const publisherNc = new NetConnection({ connectTimeoutMs: 20_000 });
-  await publisherNc.connect(pair.aPlayUrl);
-  const ns: NetStream = await publisherNc.createStream();
   // The relayer app republishes to the URI in the publish query string (see relay-servers.ts).
-  const url = pair.publishUrl(STREAM);
-  await ns.publish(`${STREAM}${url.slice(url.indexOf('?'))}`);
+  const target = pair.publishTarget(STREAM);
+  await publisherNc.connect(target.url);
+  const ns: NetStream = await publisherNc.createStream();
+  await ns.publish(target.name);
   const source = new TagSource();
   const aPlayers = Array.from({ length: opts.players }, () => new CountingPlayer());
-  await Promise.all(aPlayers.map((p) => p.start(pair.aPlayUrl)));
+  await Promise.all(aPlayers.map((p) => p.start(pair.aPlayUrl(STREAM))));
   const bPlayer = new CountingPlayer();
-  await bPlayer.start(pair.bPlayUrl);
+  await bPlayer.start(pair.bPlayUrl(STREAM));
   const connection = publisherNc.connection!;
 
   /** Sends n messages in lockstep batches; every player must receive each batch before the next. */
@@ -189,8 +175,8 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   // A 1 MB young generation (default 16 MB) makes scavenges frequent enough to count allocation
   // per message with some resolution; both sides of an A/B comparison run with it.
-  process.env['BENCH_A_NODE_ARGS'] = `${process.env['BENCH_A_NODE_ARGS'] ?? ''} --max-semi-space-size=1 --import ${GC_COUNTER}`;
-  const pair = await startRelayPair('ours');
+  ensureBuilt();
+  const pair = await startRelayPair('ours', { aNodeArgs: ['--max-semi-space-size=1', '--import', GC_COUNTER] });
   try {
     for (let r = 0; r < opts.repeats; r++) {
       const result = await run(pair, opts);

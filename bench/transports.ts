@@ -67,9 +67,9 @@ type Options = ReturnType<typeof options>;
 async function startOurServer(tlsFiles: TlsFixtures): Promise<ServerProcess & { rtmpsPort: number }> {
   const rtmpsPort = await freePort();
   const config = path.join(tlsFiles.dir, 'bench-config.json');
-  // Every player comes from 127.0.0.1: the per-IP connection budgets are lifted (as startServer does without a config).
+  // Every player comes from 127.0.0.1: the per-IP connection budgets are lifted (as startOurs does without a config).
   writeFileSync(config, JSON.stringify({ rtmps: { host: '127.0.0.1', cert: tlsFiles.cert, key: tlsFiles.key }, rtmp: { host: '127.0.0.1', maxConnectionsPerIp: 100_000 }, http: { maxConnectionsPerIp: 100_000 } }));
-  const server = await startServer('ours', false, ['--config', config, '--rtmps-port', String(rtmpsPort)]);
+  const server = await startServer('ours', { extraArgs: ['--config', config, '--rtmps-port', String(rtmpsPort)] });
   return Object.assign(server, { rtmpsPort });
 }
 

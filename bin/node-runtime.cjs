@@ -13,15 +13,34 @@
 const SUPPORTED_NODE_LINES = [24, 26];
 
 /**
+ * Garbage-collector settings for a media server, chosen by measurement (bench:relay --gc, 10/50/100
+ * relayed 2.6 Mbit/s streams, Node 26; the figures are in the issue 17 note):
+ *   --max-semi-space-size=4     young generation semi-spaces of 4 MiB instead of V8's 16. Dead
+ *                               socket reads and encoded media are ArrayBuffers that V8 frees only
+ *                               when a scavenge finds them dead: a smaller young generation
+ *                               scavenges more often and holds less of that garbage (RSS -10 to -30
+ *                               MiB at 10-50 streams), at under 1 ms per scavenge.
+ *   --heap-growing-percent=200  the old generation may grow to 3x what survived the last full
+ *                               collection before the next one. With V8's own factor a media
+ *                               server's small live heap (about 13 MiB) left too little room above
+ *                               it, and V8 ran an incremental mark-compact after nearly every
+ *                               scavenge: 0.4-0.9 full collections per 1,000 messages, 20-50 ms of
+ *                               GC per second at 50-100 streams, and pauses that showed as relay
+ *                               latency. With this: none at 10 and 50 streams, rare at 100.
+ * Both can be overridden: node flags given to the `fms-runtime` command come after these.
+ */
+const GC_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=200'];
+
+/**
  * Flags the runtime needs on every `node` that loads it:
  *   --no-node-snapshot  isolated-vm's README requires it: V8 shares read-only heap data between
  *                       the isolates of a process, and isolates started from different snapshots
  *                       (Node's startup snapshot, isolated-vm's plain one) can crash the whole
  *                       process with SIGSEGV (laverdet/isolated-vm#420, #472).
- * Given as arguments, not NODE_OPTIONS: an environment variable would also reach every child
- * process a user's tooling starts, and Node 20 refused this flag there.
+ * and the GC settings above. Given as arguments, not NODE_OPTIONS: an environment variable would
+ * also reach every child process a user's tooling starts, and Node 20 refused this flag there.
  */
-const NODE_FLAGS = ['--no-node-snapshot'];
+const NODE_FLAGS = ['--no-node-snapshot', ...GC_FLAGS];
 
 /** Running the TypeScript sources (tests, benches, fuzz): the same flags plus tsx. */
 const SOURCE_NODE_FLAGS = [...NODE_FLAGS, '--import=tsx'];
@@ -69,6 +88,7 @@ function ensureNodeFlags(script, args = process.argv.slice(2)) {
 
 exports.SUPPORTED_NODE_LINES = SUPPORTED_NODE_LINES;
 exports.NODE_FLAGS = NODE_FLAGS;
+exports.GC_FLAGS = GC_FLAGS;
 exports.SOURCE_NODE_FLAGS = SOURCE_NODE_FLAGS;
 exports.unsupportedNodeMessage = unsupportedNodeMessage;
 exports.exitOnUnsupportedNode = exitOnUnsupportedNode;

@@ -129,6 +129,18 @@ export interface Config {
     /** PEM CA certificates trusted for rtmps:// and rtmpts:// besides Node's and the system's. */
     caFiles: string[];
   };
+  /**
+   * FMS-style process distribution (Server.xml `Distribute numprocs`): application instances run in
+   * `processes` worker processes; the primary process keeps every port and hands each client to the
+   * worker that owns its instance. 1 = everything in one process (the default).
+   */
+  distribute: {
+    processes: number;
+    /** What one worker owns: single instances ('instance'), or every instance of an app ('app'). */
+    scope: 'app' | 'instance';
+    /** A worker that died is started again after this long, doubled for each crash in a row (up to 30 s). */
+    restartDelayMs: number;
+  };
   media: {
     gopCacheMaxBytes: number;
     /** A player whose unsent backlog exceeds this drops media until the next keyframe. */
@@ -226,6 +238,9 @@ export interface Config {
 }
 
 const RELOAD_MODES: readonly string[] = ['carry', 'restart'];
+const DISTRIBUTE_SCOPES: readonly string[] = ['app', 'instance'];
+/** More worker processes than this is surely a typo (FMS capped numprocs too). */
+const MAX_PROCESSES = 64;
 const TLS_VERSIONS: readonly string[] = ['TLSv1.2', 'TLSv1.3'];
 
 export const DEFAULT_CONFIG: Config = {
@@ -275,6 +290,7 @@ export const DEFAULT_CONFIG: Config = {
   rtmpt: { enabled: true, maxSessions: 1000, idleTimeoutMs: 30_000, pollHoldMs: 100, maxRequestBytes: 4 * 1024 * 1024 },
   rtmpe: { enabled: true, maxHandshakesPerSec: 200 },
   outbound: { caFiles: [] },
+  distribute: { processes: 1, scope: 'instance', restartDelayMs: 1000 },
   media: { gopCacheMaxBytes: 16 * 1024 * 1024, playerMaxBufferedBytes: 2 * 1024 * 1024 },
   sharedObjects: { maxSlotBytes: 4 * 1024 * 1024, maxObjectBytes: 16 * 1024 * 1024, maxInstanceBytes: 64 * 1024 * 1024 },
   hls: {
@@ -394,6 +410,10 @@ function validate(config: Config, problems: string[]): void {
     problems.push(`log.liveRecordMaxBytes: ${config.log.liveRecordMaxBytes} is above log.liveRingBytes or log.liveSharedRingBytes`);
   }
   for (const [key, value] of Object.entries(config.media)) positive(`media.${key}`, value);
+  const { processes, scope, restartDelayMs } = config.distribute;
+  if (!Number.isInteger(processes) || processes < 1 || processes > MAX_PROCESSES) problems.push(`distribute.processes: must be a whole number from 1 to ${MAX_PROCESSES}, got ${processes}`);
+  if (!DISTRIBUTE_SCOPES.includes(scope)) problems.push(`distribute.scope: "${scope}" is not one of ${DISTRIBUTE_SCOPES.join(', ')}`);
+  positive('distribute.restartDelayMs', restartDelayMs);
   for (const [key, value] of Object.entries(config.hls)) if (typeof value === 'number') positive(`hls.${key}`, value);
   if (!PACKAGING_MODES.includes(config.hls.packaging)) problems.push(`hls.packaging: "${config.hls.packaging}" is not one of ${PACKAGING_MODES.join(', ')}`);
   if (config.hls.partTargetMs < 100 || config.hls.partTargetMs * 2 > config.hls.segmentTargetMs) problems.push('hls.partTargetMs: must be at least 100 and at most half of hls.segmentTargetMs');
@@ -443,6 +463,7 @@ export const USAGE = `Usage: fms-runtime [options]                      (in a ch
   --https-port <n>      HTTPS port (FLV egress, HLS, RTMPTS, admin over TLS); turns https.enabled on
   --config <file>       JSON config file (keys as in DEFAULT_CONFIG, runtime/config.ts; flags override it)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default: info)
+  --processes <n>       run application instances in n worker processes (distribute.processes; default: 1)
   --no-watch            do not hot-reload apps when their scripts change
   --help                this text
 Relative paths: given as flags, against the current folder; in a config file (appsDir, dataDir,
@@ -455,7 +476,7 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
   const problems: string[] = [];
   const flags = new Map<string, string>();
   let help = false;
-  const known = new Set(['--apps', '--data', '--rtmp-port', '--http-port', '--rtmps-port', '--https-port', '--config', '--log-level']);
+  const known = new Set(['--apps', '--data', '--rtmp-port', '--http-port', '--rtmps-port', '--https-port', '--config', '--log-level', '--processes']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') {
@@ -509,6 +530,12 @@ export function parseCli(argv: string[], cwd = process.cwd(), env: NodeJS.Proces
     config.https.port = n;
     config.https.enabled = true;
   });
+  const processesFlag = flags.get('--processes');
+  if (processesFlag !== undefined) {
+    if (/^\d{1,3}$/.test(processesFlag)) config.distribute.processes = Number(processesFlag);
+    else problems.push(`--processes: "${processesFlag}" is not a number of processes`);
+    if (config.distribute.processes < 1 || config.distribute.processes > MAX_PROCESSES) problems.push(`--processes: must be from 1 to ${MAX_PROCESSES}`);
+  }
   const level = flags.get('--log-level');
   if (level !== undefined) {
     if (LOG_LEVELS.includes(level as LevelWithSilent)) config.logLevel = level as LevelWithSilent;

@@ -1,12 +1,18 @@
 import { existsSync } from 'node:fs';
 import { parseCli, USAGE } from './config.ts';
-import { ConfigError, ErrorCode, FmsRuntimeError } from './errors.ts';
-import { lostIsolateThreadCount } from './sandbox/isolate-counters.ts';
+import { ConfigError, FmsRuntimeError } from './errors.ts';
 import { Server } from './server.ts';
+import { exitWith, shutDown } from './server/process-end.ts';
+import { WORKER_COMMAND } from './cluster/messages.ts';
 
 /** CLI entry: `fms-runtime --apps <dir> --rtmp-port <n> --http-port <n> [--data d] [--config f] [--log-level l]` (or `npm start -- …`). */
 async function main(): Promise<number> {
   // `check <app folder>...`: static compatibility report, no server (runtime/check/, loaded only here).
+  // A worker process of process distribution (distribute.processes > 1): started by the server, never by hand.
+  if (process.argv[2] === WORKER_COMMAND) {
+    const { runWorker } = await import('./server/worker-main.ts');
+    return runWorker();
+  }
   if (process.argv[2] === 'check') {
     const { runCheck } = await import('./check/check-command.ts');
     return runCheck(process.argv.slice(3), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
@@ -37,31 +43,13 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (fields: { signal: string } | { reason: string }) => {
       server.log.info(fields, 'signal' in fields ? 'signal received' : 'stopping');
-      // Armed until the process is gone, not just until close() resolves: whatever still holds the
-      // event loop afterwards (an isolate thread that will not end, say) must not keep it alive.
-      const { shutdownTimeoutMs } = options.config;
-      setTimeout(() => {
-        server.log.error({ code: ErrorCode.ShutdownTimeout, shutdownTimeoutMs }, 'shutdown deadline passed; ending the process');
-        endNow(server);
-      }, shutdownTimeoutMs).unref();
-      void server.close().then(resolve);
+      void shutDown(server, options.config.shutdownTimeoutMs).then(resolve);
     };
     process.once('SIGINT', () => stop({ signal: 'SIGINT' }));
     process.once('SIGTERM', () => stop({ signal: 'SIGTERM' }));
     if (process.env['npm_command']) followNpm(() => stop({ reason: 'the npm process that started the server is gone' }));
   });
   return 0;
-}
-
-/**
- * The last resort: `process.exit()` runs isolated-vm's exit hooks, which join isolate threads and
- * hang on one that never ends (a catastrophic error parks it for good). SIGKILL of our own pid is the
- * one way out that cannot hang; the log is flushed first.
- */
-function endNow(server: Server): void {
-  const kill = () => process.kill(process.pid, 'SIGKILL');
-  setTimeout(kill, 500).unref();
-  server.log.flush(kill);
 }
 
 /**
@@ -81,12 +69,9 @@ function followNpm(stop: () => void): void {
 }
 
 main().then(
-  (code) => {
-    process.exitCode = code;
-    // isolated-vm parks the thread of an isolate that hit a catastrophic error (heap exhausted
-    // inside V8's GC) and joins it at exit, which would hang forever: end the process ourselves.
-    if (lostIsolateThreadCount() > 0) setTimeout(() => process.kill(process.pid, 'SIGKILL'), 200);
-  },
+  // isolated-vm parks the thread of an isolate that hit a catastrophic error (heap exhausted inside
+  // V8's GC) and joins it at exit, which would hang forever: exitWith ends the process itself then.
+  (code) => exitWith(code),
   (error: unknown) => {
     process.stderr.write(`fms-runtime: fatal: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exitCode = 70;

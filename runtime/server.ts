@@ -1,9 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { RtmpScheme } from './client/client-transport.ts';
+import type { ClusterPrimary } from './cluster/cluster-primary.ts';
+import { HandedTransport } from './cluster/handed-transport.ts';
+import type { ConnectionMessage, WorkerSettings } from './cluster/messages.ts';
 import type { CertificateFiles } from './common/certificate-files.ts';
 import { ConnectionGate } from './common/connection-gate.ts';
 import type { Config } from './config.ts';
@@ -11,16 +14,18 @@ import { ErrorCode, FmsRuntimeError } from './errors.ts';
 import type { AppCatalog } from './instances/app-catalog.ts';
 import type { InstanceManager } from './instances/instance-manager.ts';
 import { LiveLog } from './log/live-log.ts';
-import { createRootLogger, type Logger } from './log/logger.ts';
+import { createRootLogger, type LineSink, type Logger } from './log/logger.ts';
 import { RateLimitedLog } from './log/rate-limited-log.ts';
 import { createStdoutSink } from './log/stdout-sink.ts';
 import { AppWatcher } from './reload/app-watcher.ts';
 import { AssemblyBudget } from './rtmp/assembly-budget.ts';
+import { HANDED_OVER, type RtmpConnection } from './rtmp/connection.ts';
 import { RtmpListener } from './rtmp/listener.ts';
 import { RtmpeGate } from './rtmp/rtmpe.ts';
 import { RtmptGateway } from './rtmp/rtmpt-gateway.ts';
 import { SocketTransport } from './rtmp/transport.ts';
 import { buildApplications } from './server/build-applications.ts';
+import { clusterPrimary, listenWorkerHttp } from './server/distribution.ts';
 import { HttpRoutes } from './server/http-routes.ts';
 import { scriptFactory } from './server/script-factory.ts';
 import { TlsDoors } from './server/tls-doors.ts';
@@ -30,6 +35,11 @@ export interface ServerOptions {
   config: Config;
   /** Where log lines go (default stdout); tests pass a stream they parse. */
   logDestination?: NodeJS.WritableStream;
+  /**
+   * Process distribution: this server is a worker (runtime/server/worker-main.ts). It opens no
+   * port; the primary hands it connections and HTTP egress requests, and watches the files.
+   */
+  worker?: WorkerSettings;
 }
 
 /**
@@ -62,15 +72,21 @@ export class Server {
   rtmpsPort = 0;
   httpsPort = 0;
   #closing: Promise<void> | null = null;
+  /** Process distribution, the primary's side (config distribute.processes > 1); null in one process or a worker. */
+  readonly #cluster: ClusterPrimary | null;
+  readonly #worker: WorkerSettings | null;
 
   constructor(options: ServerOptions) {
     this.config = options.config;
+    this.#worker = options.worker ?? null;
     const limits = this.config.log;
     this.liveLog = new LiveLog(
       { ringBytes: limits.liveRingBytes, sharedRingBytes: limits.liveSharedRingBytes, recordMaxBytes: limits.liveRecordMaxBytes },
-      (name) => this.instances?.has(name) ?? false, // records of names that are no loaded instance share one ring
+      // Records of names that are no loaded instance share one ring (a primary's instances live in its workers).
+      (name) => (this.#cluster ? this.#cluster.hasInstance(name) : (this.instances?.has(name) ?? false)),
     );
-    this.log = createRootLogger(this.config.logLevel, options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes), this.liveLog, limits);
+    const logSink: LineSink = options.logDestination ?? createStdoutSink(limits.stdoutMaxBufferedBytes);
+    this.log = createRootLogger(this.config.logLevel, logSink, this.liveLog, limits);
     this.budgetLog = new RateLimitedLog(this.log);
     this.#tls = new TlsDoors(this.config, this.log, this.budgetLog);
     const { catalog, instances, hlsDefaults } = buildApplications({
@@ -89,6 +105,17 @@ export class Server {
     });
     this.catalog = catalog;
     this.instances = instances;
+    this.#cluster = this.#worker
+      ? null
+      : clusterPrimary({
+          config: this.config,
+          log: this.log,
+          catalog,
+          liveLog: this.liveLog,
+          logSink,
+          routes: () => this.#routes,
+          ports: () => ({ rtmp: this.rtmpPort, http: this.httpPort, rtmps: this.rtmpsPort, https: this.httpsPort }),
+        });
     this.#rtmp = this.#rtmpListener();
     this.#rtmpt = new RtmptGateway(this.config.rtmpt, (transport) => this.#rtmp.accept(transport), this.log.child({ component: 'rtmpt' }));
     this.#routes = new HttpRoutes({
@@ -108,11 +135,14 @@ export class Server {
         ports: () => ({ rtmp: this.rtmpPort, http: this.httpPort, rtmps: this.rtmpsPort, https: this.httpsPort }),
         rtmptSessions: () => this.#rtmpt.sessionCount,
       },
+      cluster: this.#cluster,
+      behindPrimary: this.#worker !== null,
     });
     this.#http = http.createServer((req, res) => this.#routes.handle(req, res, 'http'));
     // One HTTP connection budget for the HTTP and HTTPS ports (players, RTMPT sessions, console, API).
     this.#httpGate = new ConnectionGate('http', this.config.http, this.budgetLog);
-    this.#httpGate.guard(this.#http);
+    // A worker's HTTP server takes only what its primary passes on (one local peer; the primary's gate counted the clients).
+    if (!this.#worker) this.#httpGate.guard(this.#http);
     this.#http.on('upgrade', this.#routes.upgrade);
     this.#watcher = this.#appWatcher();
   }
@@ -122,13 +152,23 @@ export class Server {
     const { rtmp } = this.config;
     const adopted = new WeakSet<object>();
     const assemblyBudget = new AssemblyBudget({ maxPerConnection: rtmp.maxAssemblyBytesPerConnection, maxTotal: rtmp.maxAssemblyBytesTotal }, this.budgetLog);
+    const cluster = this.#cluster;
     return new RtmpListener(
-      { ...rtmp, assemblyBudget, ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}) },
+      {
+        ...rtmp,
+        assemblyBudget,
+        ...(this.config.rtmpe.enabled ? { rtmpe: new RtmpeGate(this.config.rtmpe.maxHandshakesPerSec) } : {}),
+        // A primary hands each connection to a worker with what it read after the handshake: the
+        // connect command (budget rtmp.maxConnectBytes) and the few protocol messages around it.
+        ...(cluster ? { keepInputForHandOffBytes: rtmp.maxConnectBytes + 64 * 1024 } : {}),
+      },
       (connection) => {
         adopted.add(connection);
-        this.instances.adopt(connection);
+        // A primary's sessions read and check their connect as in one process, then go to the worker owning the instance.
+        this.instances.adopt(connection, cluster ? (session) => cluster.handOver(session) : undefined);
       },
       (connection, reason, error) => {
+        if (reason === HANDED_OVER) return; // a worker goes on with it (and counts its bytes)
         this.#routes.metrics.connectionClosed(connection.bytesIn, connection.bytesOut); // byte counters never go down
         // A client session logs its own end; this is the one line of a connection that never got one.
         if (!adopted.has(connection)) {
@@ -149,6 +189,11 @@ export class Server {
       this.#watchedReload(appName);
     });
     watcher.on('libraryChanged', (file) => {
+      if (this.#cluster) {
+        this.log.info({ file }, 'script library changed; reloading the apps that use it in every worker');
+        this.#cluster.reloadLibrary(file, this.config.reload.mode).catch((error: unknown) => this.log.error({ file, err: (error as Error)?.message }, 'hot reload failed unexpectedly'));
+        return;
+      }
       for (const appName of this.instances.appsUsing(file)) {
         this.log.info({ appName, file }, 'script library changed; reloading');
         this.#watchedReload(appName);
@@ -160,9 +205,28 @@ export class Server {
 
   /** A reload the watcher started: nobody awaits it, so a host bug in it is logged, never unhandled. */
   #watchedReload(appName: string): void {
-    this.instances.reloadApp(appName, this.config.reload.mode).catch((error: unknown) => {
+    const mode = this.config.reload.mode;
+    (this.#cluster ? this.#cluster.reload(appName, mode) : this.instances.reloadApp(appName, mode)).catch((error: unknown) => {
       this.log.error({ appName, err: (error as Error)?.message }, 'hot reload failed unexpectedly');
     });
+  }
+
+  /** A worker: the answer of this process's admin API to one route (the primary merges them). */
+  adminReply(method: string, path: string): Promise<{ status: number; body: unknown }> {
+    return this.#routes.admin.reply(method, path);
+  }
+
+  /** A worker: this process's metrics as prom-client JSON (the primary aggregates them). */
+  metricsJson(): Promise<unknown> {
+    return this.#routes.metrics.json();
+  }
+
+  /**
+   * A worker: a client the primary handed over after its connect (its socket, or the worker's end
+   * of a local pair for a session the primary terminates), with the bytes the primary read.
+   */
+  adoptHanded(socket: Socket, message: ConnectionMessage): RtmpConnection {
+    return this.#rtmp.resume(new HandedTransport(socket, message.client), message, message.replay);
   }
 
   async start(): Promise<void> {
@@ -170,6 +234,7 @@ export class Server {
     const { rtmpsCert, httpsCert } = this.#tls.load();
     // Where persistent shared objects go: one folder with --data, else each app's own (FMS layout).
     const soFolders = this.config.dataDir ? [path.join(this.config.dataDir, 'sharedobjects')] : this.catalog.list().map((app) => path.join(this.catalog.appsDir, app, 'sharedobjects'));
+    if (this.#worker) return this.#startWorker(this.#worker); // the primary checked the folders
     checkSharedObjectFolders(soFolders, this.log);
     this.rtmpPort = await this.#rtmp.listen(this.config.rtmp.port, this.config.rtmp.host);
     if (rtmpsCert) this.rtmpsPort = await this.#startRtmps(rtmpsCert);
@@ -183,8 +248,11 @@ export class Server {
       this.httpsPort = await listenHttp(server, this.config.https.port, this.config.https.host, 'HTTPS');
     }
     await this.#watcher?.start();
-    for (const appName of this.catalog.list()) {
-      if (this.catalog.lookup(appName)?.settings?.loadOnStartup) void this.instances.loadOnStartup(appName);
+    if (this.#cluster) await this.#cluster.start(); // the workers start LoadOnStartup instances
+    else {
+      for (const appName of this.catalog.list()) {
+        if (this.catalog.lookup(appName)?.settings?.loadOnStartup) void this.instances.loadOnStartup(appName);
+      }
     }
     this.log.info(
       {
@@ -194,11 +262,22 @@ export class Server {
         ...(this.httpsPort ? { httpsPort: this.httpsPort } : {}),
         rtmpt: this.config.rtmpt.enabled,
         rtmpe: this.config.rtmpe.enabled,
+        ...(this.#cluster ? { processes: this.config.distribute.processes, scope: this.config.distribute.scope } : {}),
         apps: this.catalog.list(),
         appsDir: this.catalog.appsDir,
       },
       'server listening',
     );
+  }
+
+  /**
+   * A worker opens no port: it knows the primary's (loopback NetConnection URIs without a port go
+   * there) and serves the egress requests the primary passes on over a Unix socket of its own.
+   */
+  async #startWorker(settings: WorkerSettings): Promise<void> {
+    ({ rtmp: this.rtmpPort, http: this.httpPort, rtmps: this.rtmpsPort, https: this.httpsPort } = settings.ports);
+    await listenWorkerHttp(this.#http, settings.httpSocketPath);
+    this.log.info({ worker: settings.index }, 'worker started');
   }
 
   /** RTMPS: a TLS server whose sockets become 'tls' transports of the one RTMP listener. */
@@ -235,6 +314,7 @@ export class Server {
       this.log.info('server closing');
       await this.#watcher?.close();
       await this.instances.closeAll();
+      await this.#cluster?.close(); // workers shut their instances down (onAppStop) and close their clients
       this.#tls.close();
       await this.#rtmp.close(); // the RTMPS server too
       this.#rtmpt.close();

@@ -1,11 +1,12 @@
 /**
- * Preloaded into a server process (`node --import bench/lib/gc-counter.mjs`; plain JS: it loads before tsx) by bench:media-path:
- * counts garbage collections, the allocation figure that does not depend on machine load (the
+ * Preloaded into a server process (`node --import bench/lib/gc-counter.mjs`; plain JS: it loads before tsx) by bench:media-path
+ * and bench:relay --gc: counts garbage collections, the allocation figure that does not depend on machine load (the
  * young generation has a fixed size, so scavenges ∝ bytes allocated). On SIGUSR2 it writes the
  * counts so far to /tmp/fms-gc-<pid>.json; the bench reads them before and after its window.
  */
 import { writeFileSync } from 'node:fs';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 const counts = { scavenges: 0, markSweeps: 0, other: 0, gcMs: 0 };
 new PerformanceObserver((list) => {
@@ -18,4 +19,8 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 
-process.on('SIGUSR2', () => writeFileSync(`/tmp/fms-gc-${process.pid}.json`, JSON.stringify(counts)));
+// With the counts: where the memory is (process.memoryUsage() and V8's heap spaces, in bytes).
+process.on('SIGUSR2', () => {
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+  writeFileSync(`/tmp/fms-gc-${process.pid}.json`, JSON.stringify({ ...counts, memory: process.memoryUsage(), spaces }));
+});

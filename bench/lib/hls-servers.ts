@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServerProcess } from '../../test/helpers/server-process.ts';
-import { startNginx } from './relay-servers.ts';
+import { startNginx } from './servers.ts';
 
 export interface HlsServer {
   pid: number;

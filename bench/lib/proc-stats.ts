@@ -141,3 +141,16 @@ export function median(values: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/**
+ * Read and write system calls so far (/proc/<pid>/io syscr/syscw, all threads) and the main thread's
+ * context switches (voluntary: it slept waiting for I/O — one per event-loop wake-up, roughly).
+ * Caveat for comparisons: syscr/syscw count read/readv/write/writev (Node's libuv) but not
+ * recv/send (nginx reads with recv), so only the write figure compares across servers.
+ */
+export function syscallCounts(pid: number): { reads: number; writes: number; wakeups: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups: field(status, 'voluntary_ctxt_switches') };
+}

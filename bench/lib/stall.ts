@@ -29,7 +29,7 @@ export interface StallResult {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runStall(kind: ServerKind, file: string, stallMs: number): Promise<StallResult> {
-  const server = await startServer(kind, true);
+  const server = await startServer(kind, { probe: true });
   const publisher = startPublisher(file, `rtmp://127.0.0.1:${server.rtmpPort}/${APP}/${STREAM}`);
   const loadGen = new LoadGenerator();
   try {

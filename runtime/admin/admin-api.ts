@@ -92,6 +92,14 @@ export class AdminApi {
     return true;
   }
 
+  /**
+   * The answer to one admin request, already admitted (process distribution: the primary asks each
+   * worker over IPC and merges the answers, runtime/cluster/admin-merge.ts).
+   */
+  reply(method: string, pathAndQuery: string): Promise<{ status: number; body: unknown }> {
+    return this.#route(method, new URL(pathAndQuery, 'http://host'));
+  }
+
   async #route(method: string, url: URL): Promise<Reply> {
     const path = url.pathname;
     const appReload = /^\/api\/apps\/([^/]+)\/reload$/.exec(path);
@@ -348,7 +356,7 @@ function safeDecode(text: string): string {
   }
 }
 
-function send(res: http.ServerResponse, reply: Reply): void {
+export function send(res: http.ServerResponse, reply: Reply): void {
   if (res.headersSent) return;
   res.writeHead(reply.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(reply.body));

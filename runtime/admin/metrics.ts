@@ -1,5 +1,6 @@
 import type http from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Gauge, Histogram, Registry } from 'prom-client';
 import type { LiveLog } from '../log/live-log.ts';
 import type { Logger } from '../log/logger.ts';
 import { admitAdminRequest } from './admin-access.ts';
@@ -25,20 +26,38 @@ import type { AdminSource } from './admin-api.ts';
  *
  * Dispatch latency is the time one event (connect, call, timer tick, …) spent in the isolate, as
  * the sandbox measures it around its dispatch; queueing in the instance's FIFO is not included.
+ *
+ * prom-client is loaded at the first scrape or the first script dispatch, whichever comes first:
+ * loading it (and starting its process metrics) costs ~12 MiB of RSS that a server nobody scrapes
+ * and no script has run in does not need. Counters that must not miss anything before then (bytes,
+ * script errors) are plain numbers read at scrape time, so nothing is lost; the process defaults
+ * (GC, event-loop lag) start counting when it loads.
  */
+
+type PromClient = typeof import('prom-client');
+let promClient: PromClient | null = null;
+function loadPromClient(): PromClient {
+  return (promClient ??= createRequire(import.meta.url)('prom-client') as PromClient);
+}
 
 export interface MetricsOptions {
   token: string | null;
   liveLog: LiveLog;
   log: Logger;
+  /**
+   * What GET /metrics answers instead of this process's metrics: process distribution's primary
+   * gives every process's, aggregated (runtime/cluster/cluster-primary.ts).
+   */
+  exposition?: () => Promise<{ contentType: string; text: string }>;
 }
 
 /** Process-wide default metrics (CPU, memory, event-loop lag, GC): one registry per process. */
 let processRegistry: Registry | null = null;
 function processMetrics(): Registry {
   if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    const prom = loadPromClient();
+    processRegistry = new prom.Registry();
+    prom.collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
 }
@@ -46,26 +65,51 @@ function processMetrics(): Registry {
 export class Metrics {
   readonly #source: AdminSource;
   readonly #options: MetricsOptions;
-  readonly #registry = new Registry();
+  /** This server's metrics; made with prom-client when it loads (#prom). */
+  #registry: Registry | null = null;
+  #dispatch: Histogram | null = null;
   readonly #closedBytes = { in: 0, out: 0 };
+  /** Script errors per instance label, counted from the start (the counter reads these). */
+  readonly #scriptErrors = new Map<string, number>();
   readonly #unsubscribe: () => void;
-  readonly #dispatch = new Histogram({
-    name: 'fms_script_dispatch_seconds',
-    help: 'Time one script event dispatch (connect, call, timer, status, …) ran in the isolate, per application instance',
-    labelNames: ['instance', 'event'],
-    // Handlers usually take well under a millisecond; the top buckets catch ones near the handler timeout.
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.#registry],
-  });
 
   constructor(source: AdminSource, options: MetricsOptions) {
     this.#source = source;
     this.#options = options;
-    this.#define();
-    const scriptErrors = new Counter({ name: 'fms_script_errors_total', help: 'Script errors (thrown, syntax, timeout, out of memory) per application instance', labelNames: ['instance'], registers: [this.#registry] });
     this.#unsubscribe = options.liveLog.subscribe({ minLevel: 50 }, (record) => {
-      if (record['code'] === 'Application.Script.Error') scriptErrors.inc({ instance: typeof record.app === 'string' ? record.app : '' });
+      if (record['code'] !== 'Application.Script.Error') return;
+      const instance = typeof record.app === 'string' ? record.app : '';
+      this.#scriptErrors.set(instance, (this.#scriptErrors.get(instance) ?? 0) + 1);
     });
+  }
+
+  /** Loads prom-client and defines every metric, once. */
+  #prom(): { registry: Registry; dispatch: Histogram } {
+    if (this.#registry && this.#dispatch) return { registry: this.#registry, dispatch: this.#dispatch };
+    const prom = loadPromClient();
+    const registry = new prom.Registry();
+    this.#registry = registry;
+    this.#dispatch = new prom.Histogram({
+      name: 'fms_script_dispatch_seconds',
+      help: 'Time one script event dispatch (connect, call, timer, status, …) ran in the isolate, per application instance',
+      labelNames: ['instance', 'event'],
+      // Handlers usually take well under a millisecond; the top buckets catch ones near the handler timeout.
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    const scriptErrors = this.#scriptErrors;
+    new prom.Counter({
+      name: 'fms_script_errors_total',
+      help: 'Script errors (thrown, syntax, timeout, out of memory) per application instance',
+      labelNames: ['instance'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [instance, count] of scriptErrors) this.inc({ instance }, count);
+      },
+    });
+    this.#define(prom, registry);
+    return { registry, dispatch: this.#dispatch };
   }
 
   /** An RTMP connection ended: its bytes move from the open connections into the running total. */
@@ -87,7 +131,7 @@ export class Metrics {
       this.#dispatchSeries.set(instance, events);
     }
     events.add(event);
-    this.#dispatch.observe({ instance, event }, seconds);
+    this.#prom().dispatch.observe({ instance, event }, seconds);
   }
 
   /**
@@ -99,7 +143,7 @@ export class Metrics {
     const loaded = new Set(this.#source.instances().map((i) => i.name));
     for (const [instance, events] of this.#dispatchSeries) {
       if (loaded.has(instance)) continue;
-      for (const event of events) this.#dispatch.remove({ instance, event });
+      for (const event of events) this.#dispatch?.remove({ instance, event });
       this.#dispatchSeries.delete(instance);
     }
   }
@@ -113,10 +157,11 @@ export class Metrics {
       res.end();
       return true;
     }
-    this.text().then(
-      (body) => {
-        res.writeHead(200, { 'content-type': this.#registry.contentType, 'cache-control': 'no-store' });
-        res.end(body);
+    const exposition = this.#options.exposition ?? (async () => ({ contentType: this.#prom().registry.contentType, text: await this.text() }));
+    exposition().then(
+      ({ contentType, text }) => {
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        res.end(text);
       },
       (error: unknown) => {
         this.#options.log.error({ err: (error as Error)?.message }, 'metrics collection failed');
@@ -127,25 +172,36 @@ export class Metrics {
     return true;
   }
 
+  /**
+   * This process's metrics as prom-client JSON (process distribution: the primary aggregates every
+   * worker's with its own, runtime/cluster/cluster-metrics.ts).
+   */
+  async json(): Promise<import('prom-client').MetricObjectWithValues<import('prom-client').MetricValue<string>>[]> {
+    const { registry } = this.#prom();
+    this.#pruneDispatch();
+    return loadPromClient().Registry.merge([registry, processMetrics()]).getMetricsAsJSON();
+  }
+
   /** The exposition text (this server's metrics, then the process defaults). */
   async text(): Promise<string> {
+    const { registry } = this.#prom();
     this.#pruneDispatch();
-    return Registry.merge([this.#registry, processMetrics()]).metrics();
+    return loadPromClient().Registry.merge([registry, processMetrics()]).metrics();
   }
 
   close(): void {
     this.#unsubscribe();
   }
 
-  #define(): void {
+  #define(prom: PromClient, registry: Registry): void {
     const source = this.#source;
-    const registers = [this.#registry];
+    const registers = [registry];
     const closed = this.#closedBytes;
     const openSessions = () => source.instances().flatMap((i) => i.sessions);
     const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
-      new Gauge({ name, help, labelNames, registers, collect() { this.reset(); fill(this); } });
+      new prom.Gauge({ name, help, labelNames, registers, collect() { this.reset(); fill(this); } });
     const total = (name: string, help: string, value: () => number) =>
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(value()); } });
+      new prom.Counter({ name, help, registers, collect() { this.reset(); this.inc(value()); } });
 
     gauge('fms_rtmp_connections', 'Open inbound RTMP connections (including ones still handshaking)', [], (g) => g.set(source.rtmpConnections()));
     gauge('fms_rtmp_connections_by_transport', 'Open inbound RTMP connections per transport (rtmp, rtmps, rtmpt, rtmpts, rtmpe, rtmpte)', ['transport'], (g) => {

@@ -49,9 +49,10 @@ export class TypedEmitter<E extends EventMap> {
   protected emit<K extends keyof E & string>(event: K, ...args: E[K]): void {
     const listeners = this.#listeners.get(event);
     if (listeners === undefined) return;
-    for (const listener of listeners) {
+    // By index: for-of made an iterator object per emit, and connections emit once per message.
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        (listener as unknown as (...a: E[K]) => void)(...args);
+        (listeners[i] as unknown as (...a: E[K]) => void)(...args);
       } catch (error) {
         this.listenerError(error, event);
       }

@@ -57,9 +57,13 @@ export class InstanceManager {
     return this.#instances.has(name);
   }
 
-  /** A connection whose handshake completed becomes a client session, which routes its connect here. */
-  adopt(connection: RtmpConnection): ClientSession {
-    return new ClientSession(connection, this.#sessionLimits, this.#log.child({ ip: connection.remoteAddress }), (session) => this.#route(session));
+  /**
+   * A connection whose handshake completed becomes a client session, which routes its connect here
+   * — or, in the primary of process distribution, `elsewhere`: to the worker process that owns the
+   * instance (the connect was read and checked here first, as in one process).
+   */
+  adopt(connection: RtmpConnection, elsewhere?: (session: ClientSession) => void): ClientSession {
+    return new ClientSession(connection, this.#sessionLimits, this.#log.child({ ip: connection.remoteAddress }), elsewhere ?? ((session) => this.#route(session)));
   }
 
   /** A connect to `app/instance`: to its instance, created on the first connect (within the instance caps). */

@@ -339,10 +339,10 @@ export class OutboundConnections {
       get bufferedBytes() {
         return connection.bufferedBytes;
       },
-      write: (packet) => {
+      write: (packet, timestamp) => {
         // onMetaData goes out as @setDataFrame so the remote keeps it for its own late joiners.
         const payload = isMetadata(packet) ? Buffer.concat([AT_SET_DATA_FRAME, packet.payload]) : packet.payload;
-        connection.sendMessage({ type: packet.type, streamId: remote.id, timestamp: packet.timestamp, payload });
+        connection.sendMedia(packet.type, remote.id, timestamp, payload); // no message object per packet
       },
     };
   }

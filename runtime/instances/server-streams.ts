@@ -49,7 +49,12 @@ interface PlaylistItem {
 function intoStream(target: LiveStream): PacketSink {
   return {
     bufferedBytes: 0, // in-process: the stream's own players have bounded queues
-    write: (p) => (isMetadata(p) ? target.setMetadata(p) : target.write(p)),
+    write: (p, timestamp) => {
+      // The stream keeps what it is given (GOP cache, metadata), so it gets a packet on the relay's timeline.
+      const packet = timestamp === p.timestamp ? p : { type: p.type, timestamp, payload: p.payload };
+      if (isMetadata(packet)) target.setMetadata(packet);
+      else target.write(packet);
+    },
   };
 }
 

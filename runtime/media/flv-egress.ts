@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { createRequire } from 'node:module';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
@@ -196,7 +197,15 @@ export class FlvEgress {
   readonly #options: FlvEgressOptions;
   readonly #players = new Set<FlvPlayer>();
   // noServer: upgrades come from our http.Server's 'upgrade' event; tiny maxPayload since players send nothing.
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
+  /** Made at the first WS-FLV upgrade: `ws` costs ~10 MiB of RSS to load, which a server without WS-FLV players never needs. */
+  #wssOrNull: WebSocketServer | null = null;
+  get #wss(): WebSocketServer {
+    if (!this.#wssOrNull) {
+      const { WebSocketServer: Server } = createRequire(import.meta.url)('ws') as typeof import('ws');
+      this.#wssOrNull = new Server({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
+    }
+    return this.#wssOrNull;
+  }
   #nextId = 1;
   #closed = false;
   #totals = { totalPlayers: 0, bytesSent: 0, packetsDropped: 0 };
@@ -278,8 +287,10 @@ export class FlvEgress {
     this.#closed = true;
     for (const player of [...this.#players]) player.close('server closing');
     // A WebSocket close handshake waits for the peer; at shutdown nobody waits for a slow one.
-    for (const ws of this.#wss.clients) ws.terminate();
-    this.#wss.close();
+    const wss = this.#wssOrNull;
+    if (!wss) return;
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
   }
 
   #find(routes: FlvRoute[]): { route: FlvRoute; source: EgressSource } | null {

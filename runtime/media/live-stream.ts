@@ -1,4 +1,5 @@
 import { MessageType } from '../rtmp/message.ts';
+import { GopCache } from './gop-cache.ts';
 import { isAudioConfig, isVideoConfig, isVideoKeyframe, type MediaPacket } from './media-packet.ts';
 
 /** A player (or relay) attached to a live stream. */
@@ -36,8 +37,13 @@ export class LiveStream {
   videoConfig: MediaPacket | null = null;
   audioConfig: MediaPacket | null = null;
   readonly subscribers = new Set<LiveSubscriber>();
-  #gop: MediaPacket[] = [];
-  #gopBytes = 0;
+  /**
+   * The subscribers as an array, replaced (never changed) on subscribe/unsubscribe: write() runs per
+   * packet and a Set's iterator was one object per packet. A subscriber removed during a fan-out may
+   * still get that packet; every subscriber ignores packets once it has closed.
+   */
+  #fanout: readonly LiveSubscriber[] = [];
+  readonly #gop = new GopCache();
   bytesIn = 0;
   /** bytesIn when the current publish started (average bitrate since then). */
   bytesInAtPublish = 0;
@@ -54,10 +60,15 @@ export class LiveStream {
     return this.publisher !== null;
   }
 
-  /** Packets a joining subscriber gets first, in order. */
+  /** Packets a joining subscriber gets first, in order (the GOP's are copies: see GopCache). */
   get startupPackets(): MediaPacket[] {
     const head = [this.metadata, this.videoConfig, this.audioConfig].filter((p): p is MediaPacket => p !== null);
-    return [...head, ...this.#gop];
+    return [...head, ...this.#gop.packets()];
+  }
+
+  /** Bytes the GOP cache holds for this stream (its arena), for memory accounting. */
+  get gopCacheBytes(): number {
+    return this.#gop.capacity;
   }
 
   startPublish(publisher: PublisherInfo): void {
@@ -83,21 +94,25 @@ export class LiveStream {
     this.packetsIn++;
     this.lastTimestamp = packet.timestamp;
     this.#remember(packet);
-    for (const subscriber of this.subscribers) subscriber.packet(packet);
+    const fanout = this.#fanout;
+    for (let i = 0; i < fanout.length; i++) fanout[i]!.packet(packet);
   }
 
   /** Sets onMetaData (from @setDataFrame); delivered to current subscribers too. */
   setMetadata(packet: MediaPacket): void {
-    this.metadata = packet;
+    this.metadata = ownCopy(packet);
     for (const subscriber of this.subscribers) subscriber.packet(packet);
   }
 
   subscribe(subscriber: LiveSubscriber): void {
+    if (this.subscribers.has(subscriber)) return;
     this.subscribers.add(subscriber);
+    this.#fanout = [...this.subscribers];
   }
 
   unsubscribe(subscriber: LiveSubscriber): void {
-    this.subscribers.delete(subscriber);
+    if (!this.subscribers.delete(subscriber)) return;
+    this.#fanout = [...this.subscribers];
   }
 
   get idle(): boolean {
@@ -105,24 +120,28 @@ export class LiveStream {
   }
 
   #remember(packet: MediaPacket): void {
+    // Codec configs are kept for the whole publish: their own copy, so they do not pin the (up to
+    // 64 KiB) socket read their payload is a view of.
     if (isVideoConfig(packet)) {
-      this.videoConfig = packet;
+      this.videoConfig = ownCopy(packet);
       return;
     }
     if (isAudioConfig(packet)) {
-      this.audioConfig = packet;
+      this.audioConfig = ownCopy(packet);
       return;
     }
     if (packet.type !== MessageType.Audio && packet.type !== MessageType.Video) return;
-    if (isVideoKeyframe(packet)) this.#resetGop();
+    if (isVideoKeyframe(packet)) this.#gop.startGop(packet);
     else if (this.#gop.length === 0) return; // no keyframe yet: nothing a joiner could decode
-    this.#gop.push(packet);
-    this.#gopBytes += packet.payload.length;
-    if (this.#gopBytes > this.#limits.gopCacheMaxBytes) this.#resetGop();
+    else this.#gop.add(packet);
+    if (this.#gop.bytes > this.#limits.gopCacheMaxBytes) this.#resetGop();
   }
 
   #resetGop(): void {
-    this.#gop = [];
-    this.#gopBytes = 0;
+    this.#gop.clear();
   }
+}
+
+function ownCopy(packet: MediaPacket): MediaPacket {
+  return { type: packet.type, timestamp: packet.timestamp, payload: Buffer.from(packet.payload) };
 }

@@ -1,5 +1,6 @@
 import { decodeAmf0 } from '../rtmp/amf0.ts';
 import { MessageType } from '../rtmp/message.ts';
+import type { SharedWire } from '../rtmp/shared-wire.ts';
 
 /** One audio, video or data message of a live stream, as it travels from publisher to players. */
 export interface MediaPacket {
@@ -11,7 +12,7 @@ export interface MediaPacket {
    * Chunked wire bytes shared by every player with the same chunk stream id, message stream id
    * and chunk size (fan-out encodes once, not once per player). Filled lazily by the connection.
    */
-  wire?: Map<string, Buffer>;
+  wire?: SharedWire;
 }
 
 // The codec tests of the media path, in one place. The byte forms serve readers that scan FLV

@@ -241,11 +241,11 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
       get bufferedBytes() {
         return target.bufferedBytes;
       },
-      write: (packet) => {
+      write: (packet, timestamp) => {
         this.#bytes += packet.payload.length;
         this.#packets++;
         this.#trackRate(packet.payload.length);
-        target.write(packet);
+        target.write(packet, timestamp);
       },
     };
   }
@@ -274,7 +274,7 @@ export class Relay extends TypedEmitter<RelayEvents> implements LiveSubscriber {
   packet(packet: MediaPacket): void {
     if (!this.#queue) return;
     if (!this.#gate.admit(packet, Boolean(this.#source?.videoConfig))) return;
-    this.#queue.push({ type: packet.type, timestamp: this.#timeline.map(packet), payload: packet.payload });
+    this.#queue.push(packet, this.#timeline.map(packet)); // the mapped timestamp beside the packet: no copy of it
   }
 
   published(): void {

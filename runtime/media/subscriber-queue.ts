@@ -5,7 +5,11 @@ import { MESSAGE_OVERHEAD_BYTES, type BandwidthLimiter } from './bandwidth-limit
 /** Where a player's packets go: a connection (or a relay) that reports its own backlog. */
 export interface PacketSink {
   readonly bufferedBytes: number;
-  write(packet: MediaPacket): void;
+  /**
+   * `timestamp` is the packet's on this sink's timeline: a relay remaps timestamps and passes the
+   * mapped one here rather than making a new packet object per packet; players pass packet.timestamp.
+   */
+  write(packet: MediaPacket, timestamp: number): void;
 }
 
 export interface SubscriberQueueLimits {
@@ -46,29 +50,30 @@ export class SubscriberQueue {
     return this.#dropping;
   }
 
-  push(packet: MediaPacket): void {
+  /** `timestamp`: the packet's on the sink's timeline (a relay's remapped one), see PacketSink.write. */
+  push(packet: MediaPacket, timestamp = packet.timestamp): void {
     if (packet.type === MessageType.Video) this.#hasVideo = true;
     if (this.#mustKeep(packet)) {
       this.limiter?.force(packet.payload.length + MESSAGE_OVERHEAD_BYTES);
-      return this.#send(packet);
+      return this.#send(packet, timestamp);
     }
     const backlog = this.#sink.bufferedBytes;
     if (!this.#dropping && backlog > this.#limits.maxBufferedBytes) this.#dropping = true;
     if (this.#dropping && this.#canResume(packet, backlog)) this.#dropping = false;
-    if (this.#dropping || (this.limiter !== null && !this.#withinLimit(this.limiter, packet))) {
+    if (this.#dropping || (this.limiter !== null && !this.#withinLimit(this.limiter, packet, timestamp))) {
       this.packetsDropped++;
       this.bytesDropped += packet.payload.length;
       return;
     }
-    this.#send(packet);
+    this.#send(packet, timestamp);
   }
 
   /** Whether the client's allowance has room for this packet (video: only from a keyframe on, after a refusal). */
-  #withinLimit(limiter: BandwidthLimiter, packet: MediaPacket): boolean {
+  #withinLimit(limiter: BandwidthLimiter, packet: MediaPacket, timestamp: number): boolean {
     const bytes = packet.payload.length + MESSAGE_OVERHEAD_BYTES;
     if (packet.type !== MessageType.Video) return limiter.take(bytes);
     const keyframe = isVideoKeyframe(packet);
-    if (keyframe) limiter.keyframeAt(packet.timestamp);
+    if (keyframe) limiter.keyframeAt(timestamp);
     if (this.#limitedUntilKeyframe && !keyframe) return false;
     this.#limitedUntilKeyframe = !limiter.take(bytes);
     return !this.#limitedUntilKeyframe;
@@ -88,8 +93,8 @@ export class SubscriberQueue {
     return this.#hasVideo ? isVideoKeyframe(packet) : true;
   }
 
-  #send(packet: MediaPacket): void {
+  #send(packet: MediaPacket, timestamp: number): void {
     this.packetsSent++;
-    this.#sink.write(packet);
+    this.#sink.write(packet, timestamp);
   }
 }

@@ -64,15 +64,25 @@ export class ChunkEncoder {
   }
 
   encode(msg: RtmpMessage, csid: number): Buffer[] {
+    const pieces = new PieceList();
+    this.encodeInto(msg.type, msg.streamId, msg.timestamp, msg.payload, csid, pieces);
+    return pieces.items.slice(0, pieces.count);
+  }
+
+  /**
+   * Appends the chunks of one message to `out` (what the connection writes this turn): a header
+   * buffer and subarrays of the payload, which is never copied. Takes the fields, not a message
+   * object, so a relay forwarding a packet allocates none.
+   */
+  encodeInto(messageType: number, messageStreamId: number, messageTimestamp: number, payload: Buffer, csid: number, out: PieceList): void {
     if (!Number.isInteger(csid) || csid < MIN_CSID || csid > MAX_CSID) {
       throw new RangeError(`chunk stream id must be in ${MIN_CSID}..${MAX_CSID}, got ${csid}`);
     }
-    const payload = msg.payload;
     const length = payload.length;
     if (length > MAX_MESSAGE_LENGTH) throw new RangeError(`message of ${length} bytes does not fit RTMP's 24-bit length`);
-    const timestamp = msg.timestamp >>> 0;
-    const type = msg.type & 0xff;
-    const streamId = msg.streamId >>> 0;
+    const timestamp = messageTimestamp >>> 0;
+    const type = messageType & 0xff;
+    const streamId = messageStreamId >>> 0;
     const last = this.#last.get(csid);
 
     let fmt: 0 | 1 | 2 | 3 = 0;
@@ -97,21 +107,46 @@ export class ChunkEncoder {
     // read it as 0. Never relying on it (NaN never equals) costs one fmt 2 header and avoids both.
     this.#remember(csid, timestamp, fmt === 0 ? Number.NaN : delta, length, type, streamId, extended);
 
-    const pieces: Buffer[] = [];
-    pieces.push(firstHeader(fmt, csid, field, length, type, streamId, extended));
+    out.push(firstHeader(fmt, csid, field, length, type, streamId, extended));
     const chunkSize = this.#chunkSize;
     if (length <= chunkSize) {
-      if (length > 0) pieces.push(payload);
-      return pieces;
+      if (length > 0) out.push(payload);
+      return;
     }
-    pieces.push(payload.subarray(0, chunkSize));
+    out.push(payload.subarray(0, chunkSize));
     // Every continuation header is identical, so one buffer serves them all.
     const continuation = basicHeader(3, csid, extended >= 0 ? 4 : 0);
     if (extended >= 0) continuation.writeUInt32BE(extended, continuation.length - 4);
     for (let offset = chunkSize; offset < length; offset += chunkSize) {
-      pieces.push(continuation, payload.subarray(offset, Math.min(offset + chunkSize, length)));
+      out.push(continuation);
+      out.push(payload.subarray(offset, Math.min(offset + chunkSize, length)));
     }
-    return pieces;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Buffers to write, in order, and their byte count. The array keeps its capacity across clear()
+ * (`length = 0` would give it back, and every event-loop turn would grow it again); only the first
+ * `count` slots are live.
+ */
+export class PieceList {
+  readonly items: Buffer[] = [];
+  count = 0;
+  bytes = 0;
+
+  push(piece: Buffer): void {
+    this.items[this.count++] = piece;
+    this.bytes += piece.length;
+  }
+
+  /** Empties the list, dropping its references to what was written. */
+  clear(): void {
+    const items = this.items;
+    for (let i = 0; i < this.count; i++) items[i] = EMPTY;
+    this.count = 0;
+    this.bytes = 0;
   }
 }
 

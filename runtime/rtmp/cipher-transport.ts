@@ -51,13 +51,14 @@ export class CipherTransport implements RtmpTransport {
     });
   }
 
-  write(pieces: readonly Buffer[]): void {
+  write(pieces: readonly Buffer[], count = pieces.length): void {
     // Never in place: fan-out shares one encoded buffer among every player.
     let total = 0;
-    for (const piece of pieces) total += piece.length;
+    for (let i = 0; i < count; i++) total += pieces[i]!.length;
     const out = Buffer.allocUnsafe(total);
     let at = 0;
-    for (const piece of pieces) {
+    for (let i = 0; i < count; i++) {
+      const piece = pieces[i]!;
       this.#cipher.outgoing.update(piece, out, at);
       at += piece.length;
     }

@@ -4,8 +4,9 @@ import type { AssemblyAccount, AssemblyBudget } from './assembly-budget.ts';
 import { decodeAmf0, encodeAmf0 } from './amf0.ts';
 import { splitAggregate } from './aggregate.ts';
 import { ChunkDecoder } from './chunk-decoder.ts';
-import { ChunkEncoder, encodeShared } from './chunk-encoder.ts';
+import { ChunkEncoder, PieceList, encodeShared } from './chunk-encoder.ts';
 import { scheduleFlush } from './flush-queue.ts';
+import type { SharedWire } from './shared-wire.ts';
 import { CipherTransport } from './cipher-transport.ts';
 import { ClientHandshake, ServerHandshake, type ClientHandshakeOptions, type RtmpeGate } from './handshake.ts';
 import { MessageType, OUTPUT_CHUNK_SIZE_BYTES, UserControlEvent, type RtmpMessage } from './message.ts';
@@ -68,6 +69,30 @@ export interface RtmpConnectionOptions {
   rtmpe?: RtmpeGate;
   /** Client role: handshake flavour (complex digest, RTMPE). */
   clientHandshake?: ClientHandshakeOptions;
+  /**
+   * Server role, process distribution (runtime/cluster/): the primary that reads a client's
+   * handshake and connect keeps every byte that follows the handshake, up to this many (more closes
+   * the connection), so handOff() can pass them to the worker that serves the client.
+   */
+  keepInputForHandOffBytes?: number;
+  /**
+   * Server role, process distribution: a connection another process took through its handshake and
+   * protocol setup (its byte counts so far). No handshake is expected and no setup is sent; the bytes
+   * that process read after the handshake arrive through receive().
+   */
+  resumed?: { bytesIn: number; bytesOut: number };
+}
+
+/** The close reason of a connection given to another process (handOff): nothing ended. */
+export const HANDED_OVER = 'handed over';
+
+/** What a connection hands over (handOff): its transport, counts, and every byte read after its handshake. */
+export interface HandOff {
+  transport: RtmpTransport;
+  bytesIn: number;
+  bytesOut: number;
+  /** Plain RTMP chunk stream (after the RTMPE cipher), from the end of the handshake on. */
+  replay: Buffer;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Omit<RtmpConnectionOptions, 'role'> = {
@@ -106,8 +131,9 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   #handshake: ServerHandshake | ClientHandshake | null;
   #decoder: ChunkDecoder;
   #encoder = new ChunkEncoder();
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  /** What this turn writes; two lists take turns (#flush). */
+  #pending = new PieceList();
+  #spare: PieceList | null = new PieceList();
   #flushScheduled = false;
   /** Bound once: the decoder calls it for every message, and a closure per socket read is garbage. */
   readonly #onMessageNow = (message: RtmpMessage): void => this.#onMessage(message);
@@ -127,11 +153,15 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
    * sets it (the connect budget until the connect is handled); no limit by default.
    */
   commandByteLimit = Number.POSITIVE_INFINITY;
+  /** Bytes read after the handshake, kept for handOff() (keepInputForHandOffBytes); null when not kept. */
+  #kept: Buffer[] | null = null;
+  #keptBytes = 0;
 
   constructor(transport: RtmpTransport, options: RtmpConnectionOptions) {
     super();
     this.#transport = transport;
     this.options = options;
+    if (options.keepInputForHandOffBytes !== undefined) this.#kept = [];
     this.#assembly = options.assemblyBudget?.open((error) => this.close(error.message, error));
     this.#decoder = new ChunkDecoder({
       maxMessageBytes: options.maxMessageBytes,
@@ -141,6 +171,16 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     // A listener that throws (e.g. a malformed shared-object message decoded by the session) must
     // cost this connection only, never the process: close it with the error, which gets logged.
     this.listenerError = (error) => this.close(error instanceof ProtocolError ? error.message : 'internal error', error as Error);
+    if (options.resumed) {
+      // Handed over after the handshake: the other process sent the setup, chunk size included.
+      this.#handshake = null;
+      this.#handshakeTimer = null;
+      this.bytesIn = options.resumed.bytesIn;
+      this.bytesOut = options.resumed.bytesOut;
+      this.#encoder.setChunkSize(OUTPUT_CHUNK_SIZE_BYTES);
+      transport.bind(this.#sink);
+      return;
+    }
     if (options.role === 'server') {
       this.#handshake = new ServerHandshake(options.rtmpe ?? null);
     } else {
@@ -153,6 +193,38 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
       options.handshakeTimeoutMs,
     );
     transport.bind(this.#sink);
+  }
+
+  /** Bytes the process that handed this connection over read after the handshake (options.resumed). */
+  receive(data: Buffer): void {
+    this.#onData(data);
+  }
+
+  /**
+   * Gives this connection to another process (runtime/cluster/): what is queued is written, timers
+   * stop, and the connection closes with reason HANDED_OVER WITHOUT ending its transport, which the
+   * caller now owns (still bound to this connection, which ignores it from now on: rebind or release it).
+   */
+  handOff(): HandOff {
+    if (this.#closed || this.#kept === null) throw new Error('handOff() needs an open connection made with keepInputForHandOffBytes');
+    this.#flush();
+    const handOff: HandOff = { transport: this.#transport, bytesIn: this.bytesIn, bytesOut: this.bytesOut, replay: Buffer.concat(this.#kept) };
+    this.#kept = null;
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    this.#assembly?.close();
+    this.#closed = true;
+    this.emit('close', HANDED_OVER, undefined);
+    return handOff;
+  }
+
+  /** Keeps post-handshake input for handOff(), within its budget. */
+  #keep(data: Buffer): void {
+    this.#keptBytes += data.length;
+    if (this.#keptBytes > this.options.keepInputForHandOffBytes!) {
+      throw new ProtocolError(ErrorCode.MessageTooLarge, `more than ${this.options.keepInputForHandOffBytes} bytes before the connect command`);
+    }
+    this.#kept!.push(data);
   }
 
   /** The one receiver of the transport's events (kept when the RTMPE cipher goes on top). */
@@ -188,7 +260,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   /** Bytes written but not yet taken by the kernel: the back-pressure signal for media. */
   get bufferedBytes(): number {
-    return this.#transport.bufferedBytes + this.#pendingBytes;
+    return this.#transport.bufferedBytes + this.#pending.bytes;
   }
 
   get remoteAddress(): string {
@@ -220,6 +292,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
         if (!rest || rest.length === 0 || this.#closed) return;
         data = rest;
       }
+      if (this.#kept !== null) this.#keep(data);
       this.#decoder.push(data, this.#onMessageNow);
       this.#maybeAcknowledge();
     } catch (error) {
@@ -368,10 +441,19 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   }
 
   sendMessage(message: RtmpMessage): void {
+    this.sendMedia(message.type, message.streamId, message.timestamp, message.payload);
+  }
+
+  /**
+   * Sends one message given by its fields (a relay forwards every packet of its stream through
+   * here: no message object per packet). The payload is not copied; the caller must not change it.
+   */
+  sendMedia(type: number, streamId: number, timestamp: number, payload: Buffer): void {
     if (this.#closed) return;
-    const csid = message.type <= MessageType.SetPeerBandwidth ? CSID_PROTOCOL : csidFor(message.type, message.streamId);
+    const csid = type <= MessageType.SetPeerBandwidth ? CSID_PROTOCOL : csidFor(type, streamId);
     this.messagesOut++;
-    for (const piece of this.#encoder.encode(message, csid)) this.#write(piece);
+    this.#encoder.encodeInto(type, streamId, timestamp, payload, csid, this.#pending);
+    this.#scheduleFlush();
   }
 
   /**
@@ -379,7 +461,7 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
    * once per (csid, stream id, chunk size) into `wire`, then the same buffer goes to every socket.
    * The stream id comes separately so every player can pass the same packet object.
    */
-  sendShared(message: ShareableMessage, streamId: number, wire: Map<string, Buffer>): void {
+  sendShared(message: ShareableMessage, streamId: number, wire: SharedWire): void {
     if (this.#closed) return;
     const csid = csidFor(message.type, streamId);
     const chunkSize = this.#encoder.chunkSize;
@@ -409,7 +491,10 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   #write(piece: Buffer): void {
     this.#pending.push(piece);
-    this.#pendingBytes += piece.length;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       scheduleFlush(this.#flushNow);
@@ -418,12 +503,17 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#closed || this.#pending.length === 0) return;
-    const pieces = this.#pending;
-    this.#pending = [];
-    this.bytesOut += this.#pendingBytes;
-    this.#pendingBytes = 0;
-    this.#transport.write(pieces);
+    const pending = this.#pending;
+    if (this.#closed || pending.count === 0) return;
+    // Two lists take turns and keep their capacity (transports copy what they keep:
+    // RtmpTransport.write), so nothing is allocated per turn; a flush re-entered from inside
+    // write() finds the other, empty one.
+    this.#pending = this.#spare ?? new PieceList();
+    this.#spare = null;
+    this.bytesOut += pending.bytes;
+    this.#transport.write(pending.items, pending.count);
+    pending.clear();
+    this.#spare = pending;
     if (this.#transport.bufferedBytes > this.options.maxOutputBufferBytes) {
       this.close('peer too slow', new ProtocolError(ErrorCode.PeerTooSlow, 'peer does not read; output buffer over limit'));
     }

@@ -5,11 +5,13 @@
  * bytes keep their order (its own pending list); the order among connections never mattered.
  */
 const queue: (() => void)[] = [];
+/** Entries in use; the array keeps its capacity between turns (`length = 0` would drop it, and every turn would grow it again). */
+let count = 0;
 let scheduled = false;
 
 /** Runs `flush` in this turn's flush pass (at the next microtask checkpoint, as before). */
 export function scheduleFlush(flush: () => void): void {
-  queue.push(flush);
+  queue[count++] = flush;
   if (!scheduled) {
     scheduled = true;
     queueMicrotask(runFlushes);
@@ -19,9 +21,11 @@ export function scheduleFlush(flush: () => void): void {
 function runFlushes(): void {
   // By index, not for-of over a copy: a flush may schedule another (a close handler that writes
   // elsewhere), which then runs in this same pass.
-  for (let i = 0; i < queue.length; i++) {
+  for (let i = 0; i < count; i++) {
+    const flush = queue[i]!;
+    queue[i] = noop; // the connection may be gone by the next turn: do not keep it reachable
     try {
-      queue[i]!();
+      flush();
     } catch (error) {
       // One connection's failure must not skip the others; surface it as its own microtask would have.
       queueMicrotask(() => {
@@ -29,6 +33,8 @@ function runFlushes(): void {
       });
     }
   }
-  queue.length = 0;
+  count = 0;
   scheduled = false;
 }
+
+function noop(): void {}

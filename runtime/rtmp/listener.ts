@@ -50,13 +50,30 @@ export class RtmpListener {
   /** A new inbound session over `transport`. */
   accept(transport: RtmpTransport): RtmpConnection {
     const connection = new RtmpConnection(transport, { ...this.#options, role: 'server' });
-    this.#connections.add(connection);
+    this.#track(connection);
     connection.once('ready', () => this.#onReady(connection));
+    return connection;
+  }
+
+  /**
+   * A session another process took through its handshake (process distribution, runtime/cluster/):
+   * it is ready at once; the owner gets it now, then it reads `replay`, what that process read after
+   * the handshake (the connect command among it). The door's budgets were applied by that process.
+   */
+  resume(transport: RtmpTransport, counts: { bytesIn: number; bytesOut: number }, replay: Buffer): RtmpConnection {
+    const connection = new RtmpConnection(transport, { ...this.#options, role: 'server', resumed: { bytesIn: counts.bytesIn - replay.length, bytesOut: counts.bytesOut } });
+    this.#track(connection);
+    this.#onReady(connection);
+    if (!connection.closed && replay.length > 0) connection.receive(replay);
+    return connection;
+  }
+
+  #track(connection: RtmpConnection): void {
+    this.#connections.add(connection);
     connection.once('close', (reason, error) => {
       this.#connections.delete(connection);
       this.#onClose(connection, reason, error);
     });
-    return connection;
   }
 
   /** Plain RTMP over TCP on host:port; resolves with the bound port. */

@@ -69,9 +69,10 @@ export class RtmptClientTransport implements RtmpTransport {
     this.#sink = sink;
   }
 
-  write(pieces: readonly Buffer[]): void {
+  write(pieces: readonly Buffer[], count = pieces.length): void {
     if (this.#closed) return;
-    for (const piece of pieces) {
+    for (let i = 0; i < count; i++) {
+      const piece = pieces[i]!;
       this.#queue.push(piece);
       this.#queuedBytes += piece.length;
     }

@@ -75,9 +75,10 @@ export class RtmptSession implements RtmpTransport {
 
   // --- the RTMP side ---
 
-  write(pieces: readonly Buffer[]): void {
+  write(pieces: readonly Buffer[], count = pieces.length): void {
     if (this.#gone) return;
-    for (const piece of pieces) {
+    for (let i = 0; i < count; i++) {
+      const piece = pieces[i]!;
       this.#out.push(piece);
       this.#outBytes += piece.length;
     }

@@ -35,8 +35,12 @@ export interface RtmpTransport {
   readonly socket: Socket | null;
   /** Sets (or replaces, for a cipher put on top) the one receiver of this transport's events. */
   bind(sink: TransportSink): void;
-  /** Pieces queued in one event-loop turn, written in order. The pieces may be shared: never modify them. */
-  write(pieces: readonly Buffer[]): void;
+  /**
+   * The first `count` pieces (default: all), queued in one event-loop turn, written in order. The
+   * pieces may be shared: never modify them. The array is the connection's and is reused after the
+   * call (its slots beyond `count` are stale): keep the pieces, not it.
+   */
+  write(pieces: readonly Buffer[], count?: number): void;
   /** Sends what is queued, then closes; a peer that never reads is cut off after a grace period. */
   end(): void;
   destroy(): void;
@@ -99,16 +103,48 @@ export class SocketTransport implements RtmpTransport {
     this.#sink = sink;
     if (!first) return;
     const socket = this.socket;
-    socket.on('data', (data: Buffer) => this.#sink!.data(data));
-    socket.on('drain', () => this.#sink!.drain());
-    socket.on('error', (error) => this.#sink!.closed('socket error', error));
-    socket.on('close', () => this.#sink!.closed('peer closed'));
-    socket.on('end', () => this.#sink!.closed('peer closed'));
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('end', this.#onClose);
   }
 
-  write(pieces: readonly Buffer[]): void {
+  readonly #onData = (data: Buffer): void => this.#sink!.data(data);
+  readonly #onDrain = (): void => this.#sink!.drain();
+  readonly #onError = (error: Error): void => this.#sink!.closed('socket error', error);
+  readonly #onClose = (): void => this.#sink!.closed('peer closed');
+
+  /**
+   * Gives the socket up with none of this transport's listeners (process distribution hands it to
+   * another process): what the peer sends next stays in the kernel for the new owner. Returns
+   * whether this process has stopped reading it; false = the socket must not be kept open here.
+   */
+  release(): { socket: Socket; stoppedReading: boolean } {
     const socket = this.socket;
-    if (pieces.length === 1) {
+    socket.off('data', this.#onData);
+    socket.off('drain', this.#onDrain);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.off('end', this.#onClose);
+    this.#sink = null;
+    socket.pause();
+    // Upstream limitation: net.Socket.pause() only stops *emitting*; its handle keeps reading from
+    // the kernel into the stream's buffer (and Readable's read-ahead calls _read(), which restarts
+    // the handle's reading), which would steal the client's next bytes from the process the socket
+    // was handed to. Only the handle's own readStop() (which Node's pause() calls for `onread`
+    // sockets alone) stops the reads, and a no-op _read keeps Readable from restarting them. Where a
+    // Node version lacks readStop, the caller must not keep the socket open (it closes its copy).
+    const handle = (socket as unknown as { _handle?: { readStop?: () => number; reading?: boolean } })._handle;
+    if (typeof handle?.readStop !== 'function') return { socket, stoppedReading: false };
+    socket._read = () => {};
+    handle.reading = false;
+    return { socket, stoppedReading: handle.readStop() === 0 };
+  }
+
+  write(pieces: readonly Buffer[], count = pieces.length): void {
+    const socket = this.socket;
+    if (count === 1) {
       socket.write(pieces[0]!);
       return;
     }
@@ -116,7 +152,7 @@ export class SocketTransport implements RtmpTransport {
     // (bench:media-path): the copy costs more than it saves once a turn holds many messages
     // (a burst, fanned out to every player), and is no better for one message per turn.
     socket.cork();
-    for (const piece of pieces) socket.write(piece);
+    for (let i = 0; i < count; i++) socket.write(pieces[i]!);
     socket.uncork();
   }
 

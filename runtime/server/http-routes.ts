@@ -1,6 +1,9 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { admitAdminRequest } from '../admin/admin-access.ts';
 import { AdminApi, type AdminSource } from '../admin/admin-api.ts';
+import type { ClusterPrimary } from '../cluster/cluster-primary.ts';
+import { clientAddressFromPrimary } from '../cluster/http-proxy.ts';
 import { ConsoleRoutes } from '../admin/console-routes.ts';
 import { LiveLogRoutes } from '../admin/live-log-routes.ts';
 import { Metrics } from '../admin/metrics.ts';
@@ -32,6 +35,13 @@ export interface HttpRoutesDeps {
   rtmpt: RtmptGateway;
   /** The server's ports and connection counts, for the admin API and /metrics. */
   server: Pick<AdminSource, 'rtmpPort' | 'httpPort' | 'rtmpConnections' | 'connectionsByTransport' | 'ports' | 'rtmptSessions'>;
+  /**
+   * Process distribution (runtime/cluster/): a primary answers the admin API and /metrics for every
+   * process and passes egress on to the worker owning the stream; a worker (`behindPrimary`) serves
+   * only what its primary passes on, the client's address in X-Forwarded-For.
+   */
+  cluster?: ClusterPrimary | null;
+  behindPrimary?: boolean;
 }
 
 /**
@@ -48,11 +58,16 @@ export class HttpRoutes {
   readonly #logRoutes: LiveLogRoutes;
   readonly #rtmpt: RtmptGateway;
   readonly #log: Logger;
+  readonly #cluster: ClusterPrimary | null;
+  readonly #behindPrimary: boolean;
+  readonly #token: string | null;
 
   constructor(deps: HttpRoutesDeps) {
     const { config, log, instances, catalog, hlsDefaults, budgetLog } = deps;
     this.#rtmpt = deps.rtmpt;
     this.#log = log;
+    this.#cluster = deps.cluster ?? null;
+    this.#behindPrimary = deps.behindPrimary ?? false;
     const instance = (app: string, name: string) => instances.instances.find((i) => i.name === `${app}/${name}`);
     this.flv = new FlvEgress({
       maxBufferedBytes: config.media.playerMaxBufferedBytes,
@@ -96,24 +111,30 @@ export class HttpRoutes {
     };
     // Empty = loopback clients only; set http.adminToken to open the admin routes to token holders.
     const token: string | null = config.http.adminToken || null;
+    this.#token = token;
     const adminLog = log.child({ component: 'admin' });
     this.admin = new AdminApi(adminSource, {
       token,
       log: adminLog,
-      reload: (app, instanceName) => instances.reloadApp(app, config.reload.mode, instanceName),
+      // A primary has no instances: its cluster sends reloads to the workers (and merges their answers).
+      ...(this.#cluster ? {} : { reload: (app: string, instanceName?: string) => instances.reloadApp(app, config.reload.mode, instanceName) }),
     });
-    this.metrics = new Metrics(adminSource, { token, liveLog: deps.liveLog, log: adminLog });
+    const cluster = this.#cluster;
+    this.metrics = new Metrics(adminSource, { token, liveLog: deps.liveLog, log: adminLog, ...(cluster ? { exposition: () => cluster.metrics() } : {}) });
     this.#console = new ConsoleRoutes({ token, log: adminLog });
     this.#logRoutes = new LiveLogRoutes(deps.liveLog, { token, log: adminLog, maxBufferedBytes: config.http.liveLogMaxBufferedBytes, budgetLog });
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse, kind: 'http' | 'https'): void {
+    if (this.#behindPrimary) clientAddressFromPrimary(req);
     if (!this.#validTarget(req)) {
       res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' });
       res.end('bad request target\n');
       return;
     }
     if (this.#rtmpt.handle(req, res, kind)) return;
+    // A primary serves the live log itself (its workers' records come to it), then the whole-server routes.
+    if (this.#cluster && (this.#logRoutes.handle(req, res) || this.#cluster.handleHttp(req, res))) return;
     if (this.flv.handle(req, res) || this.hls.handle(req, res) || this.#logRoutes.handle(req, res) || this.admin.handle(req, res) || this.metrics.handle(req, res) || this.#console.handle(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
@@ -122,10 +143,12 @@ export class HttpRoutes {
   /** WS-FLV playback is the only WebSocket route; any other upgrade is refused. */
   readonly upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy()); // a reset before or during the handshake is no server error
+    if (this.#behindPrimary) clientAddressFromPrimary(req);
     if (!this.#validTarget(req)) {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
+    if (this.#cluster?.handleUpgrade(req, socket, head)) return;
     if (!this.flv.handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
   };
 
@@ -142,6 +165,11 @@ export class HttpRoutes {
       this.#log.warn({ ip: req.socket.remoteAddress, target: (req.url ?? '').slice(0, 200) }, 'HTTP request refused: bad request target');
       return false;
     }
+  }
+
+  /** The access rule of the admin routes and /metrics (a primary applies it before asking its workers). */
+  admit(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    return admitAdminRequest(req, res, this.#token, this.#log.child({ component: 'admin' }));
   }
 
   /** Ends what holds HTTP connections open: FLV players and WS-FLV sockets, blocked HLS requests, live-log streams. */

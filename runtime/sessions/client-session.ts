@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import type { RateLimitedLog } from '../log/rate-limited-log.ts';
 import { nameProblem, type ArgumentLimits } from './argument-budget.ts';
 import { ecmaArray } from '../rtmp/amf-values.ts';
-import type { RtmpCommand, RtmpConnection } from '../rtmp/connection.ts';
+import { HANDED_OVER, type RtmpCommand, type RtmpConnection } from '../rtmp/connection.ts';
 import { MessageType, UserControlEvent, type RtmpMessage } from '../rtmp/message.ts';
 import { fmsProtocol, isSecure } from '../rtmp/transport.ts';
 import { decodeSharedObjectMessage } from '../rtmp/shared-object-codec.ts';
@@ -364,6 +364,13 @@ export class ClientSession {
 
   /** The one end of the session, whoever closed the connection: cleanup, then the one end line. */
   #onClose(reason: string, error: Error | undefined): void {
+    if (reason === HANDED_OVER) {
+      // Process distribution: its route gave the connection to a worker process, whose session goes on with it.
+      this.#state = 'closed';
+      this.#clearConnectTimer();
+      this.log.debug({ app: this.#target?.app }, 'client handed to its worker process');
+      return;
+    }
     const wasAccepted = this.#state === 'accepted';
     const socketCode = (error as { code?: string } | undefined)?.code;
     const hungUp = socketCode !== undefined && PEER_GONE_CODES.has(socketCode) && !this.streams.some((s) => s.active);

@@ -5,6 +5,7 @@ import type { LiveStream, LiveSubscriber } from '../media/live-stream.ts';
 import type { MediaPacket } from '../media/media-packet.ts';
 import { KeyframeGate } from '../media/keyframe-gate.ts';
 import { SubscriberQueue, type PacketSink } from '../media/subscriber-queue.ts';
+import { SharedWire } from '../rtmp/shared-wire.ts';
 import { parseStreamName, type StreamRegistry } from '../media/stream-registry.ts';
 import { existsSync } from 'node:fs';
 import { Recorder, type RecordingLimit, type RecordingLimits } from '../media/recorder.ts';
@@ -198,7 +199,7 @@ export class NetStreamSession implements LiveSubscriber {
         startMs,
         lengthMs,
         write: (packet) => {
-          packet.wire ??= new Map();
+          packet.wire ??= new SharedWire();
           connection.sendShared(packet, streamId, packet.wire);
         },
         onEnd: (_reason, error) => {
@@ -230,7 +231,7 @@ export class NetStreamSession implements LiveSubscriber {
     return {
       write: (packet) => {
         // The packet object itself goes to sendShared (stream id separate): nothing allocated per player.
-        packet.wire ??= new Map();
+        packet.wire ??= new SharedWire();
         connection.sendShared(packet, streamId, packet.wire);
       },
       get bufferedBytes() {
@@ -282,7 +283,9 @@ export class NetStreamSession implements LiveSubscriber {
   }
 
   onMedia(message: RtmpMessage): void {
-    this.publishing?.stream.write({ type: message.type, timestamp: message.timestamp, payload: message.payload });
+    // The decoder's message is the packet (a MediaPacket plus its stream id): it is new for every
+    // message and nothing else holds it, so no second object is made per packet.
+    this.publishing?.stream.write(message);
   }
 
   /** Stop publishing/playing on this stream id (closeStream, deleteStream, disconnect). */

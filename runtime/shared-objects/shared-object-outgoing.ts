@@ -1,4 +1,5 @@
 import { encodeSharedObjectMessage, type SharedObjectMessageModel } from '../rtmp/shared-object-codec.ts';
+import { SharedWire } from '../rtmp/shared-wire.ts';
 
 /**
  * One shared-object message on its way to many subscribers. A change fanned out to 100 clients is
@@ -9,7 +10,7 @@ import { encodeSharedObjectMessage, type SharedObjectMessageModel } from '../rtm
 export class OutgoingSoMessage {
   readonly model: SharedObjectMessageModel;
   readonly #payloads: [Buffer | null, Buffer | null] = [null, null];
-  readonly #wires: [Map<string, Buffer> | null, Map<string, Buffer> | null] = [null, null];
+  readonly #wires: [SharedWire | null, SharedWire | null] = [null, null];
 
   constructor(model: SharedObjectMessageModel) {
     this.model = model;
@@ -22,8 +23,8 @@ export class OutgoingSoMessage {
   }
 
   /** The chunked bytes of that body, per chunk stream and chunk size (filled by sendShared). */
-  wire(amf3: boolean): Map<string, Buffer> {
+  wire(amf3: boolean): SharedWire {
     const i = amf3 ? 1 : 0;
-    return (this.#wires[i] ??= new Map());
+    return (this.#wires[i] ??= new SharedWire());
   }
 }

@@ -23,8 +23,8 @@ class MemoryTransport implements RtmpTransport {
   bind(sink: TransportSink): void {
     this.sink = sink;
   }
-  write(pieces: readonly Buffer[]): void {
-    const bytes = Buffer.concat(pieces);
+  write(pieces: readonly Buffer[], count = pieces.length): void {
+    const bytes = Buffer.concat(pieces.slice(0, count));
     this.wire.push(bytes);
     for (let at = 0; at < bytes.length; at += this.pieceBytes) {
       const piece = Buffer.from(bytes.subarray(at, at + this.pieceBytes)); // a copy, as a socket read would be

@@ -33,6 +33,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   instances: ['host-api/protocol.ts', 'sessions', 'shared-objects', 'media', 'client', 'rtmp', 'common', 'errors', 'log'],
   reload: ['common', 'errors', 'log'],
   admin: ['instances', 'sessions', 'media', 'rtmp', 'common', 'errors', 'log'],
+  // Process distribution: the primary's hand-off of sessions, worker processes (forked with the runtime's node flags).
+  cluster: ['bin/node-runtime.cjs', 'config', 'sessions', 'media', 'rtmp', 'common', 'errors', 'log'],
   // `npm run check` is a program of its own: it reads Application.xml and loads scripts as the server does.
   check: ['config', 'instances/application-xml.ts', 'sandbox/script-loader.ts', 'common', 'errors', 'log'],
   // Composition roots.

@@ -1,0 +1,27 @@
+/**
+ * The chunked bytes of one message, shared by every connection that sends it with the same chunk
+ * stream id, message stream id and chunk size (RtmpConnection.sendShared: live fan-out and
+ * shared-object updates encode once, not once per receiver). Nearly always there is one such
+ * combination (every player of a stream got the same createStream id and our chunk size), so the
+ * first is kept in two fields; only further ones pay for a Map. One of these exists per media
+ * packet that reaches a player, so it is kept small.
+ */
+export class SharedWire {
+  #key: string | null = null;
+  #bytes: Buffer | null = null;
+  #more: Map<string, Buffer> | null = null;
+
+  get(key: string): Buffer | undefined {
+    if (key === this.#key) return this.#bytes!;
+    return this.#more?.get(key);
+  }
+
+  set(key: string, bytes: Buffer): void {
+    if (this.#key === null || this.#key === key) {
+      this.#key = key;
+      this.#bytes = bytes;
+      return;
+    }
+    (this.#more ??= new Map()).set(key, bytes);
+  }
+}
