@@ -5,6 +5,7 @@
  *   npm run bench:relay -- [--streams 10,50,100] [--repeats 3] [--window 10] [--warmup 3] [--prime 10]
  *                          [--probes 10] [--servers ours,nginx,nms] [--no-pin]
  *                          [--gc] [--a-node-args "<node flags for our A>"] [--a-args "<server args for our A>"]
+ *                          [--b ours|nginx] [--b-node-args "<node flags for our B>"]
  *
  * Ours: A runs the relayer fixture app (main.asc: server-side NetConnection + NetStream attach/publish
  * to the URI in the publisher's `?to=`), B a script-less app, both the compiled build. nginx-rtmp: A
@@ -25,8 +26,11 @@
  *              cost Node pays in its event loop; reads are not comparable: nginx reads with recv()).
  *   added p99  B arrival − A arrival of the same frame (probed streams); goal ≤ 5 ms at N = 100, 0 lost.
  *   B fps min  lowest frame rate of any B player: < 25 means a relay fell behind.
- *   --gc       preloads bench/lib/gc-counter.mjs into our A: scavenges and mark-sweeps per 1,000
- *              messages, time in GC, and where A's memory is (V8 heap spaces, external buffers).
+ *   --gc       preloads bench/lib/gc-counter.mjs into our A (and our B): scavenges and mark-sweeps per
+ *              1,000 messages, time in GC, the longest pause, how late the event loop ran, and where
+ *              the memory is (V8 heap spaces, external buffers).
+ *   --b nginx  ours A relays to an nginx-rtmp B (a diagnostic): B's own delay and CPU leave ours' added latency.
+ *   bench loop how late the players' process ran its event loop in the window: the probes' own error.
  * A run is only as good as its tools: "tools CPU" near 100 % or "pub late" over a few ms means the
  * bench itself was short of CPU and latency figures include its delays.
  * Prints medians over the repeats; never asserts.
@@ -62,6 +66,8 @@ function options() {
       gc: { type: 'boolean', default: false },
       'a-node-args': { type: 'string', default: '' },
       'a-args': { type: 'string', default: '' },
+      'b-node-args': { type: 'string', default: '' },
+      b: { type: 'string', default: 'ours' },
     },
     strict: true,
   });
@@ -75,8 +81,19 @@ function options() {
     servers: serverKinds(values.servers),
     pin: !values['no-pin'],
     gc: values.gc,
-    pair: { aNodeArgs: values['a-node-args'].split(' ').filter(Boolean), aArgs: values['a-args'].split(' ').filter(Boolean) },
+    pair: {
+      aNodeArgs: values['a-node-args'].split(' ').filter(Boolean),
+      aArgs: values['a-args'].split(' ').filter(Boolean),
+      bNodeArgs: values['b-node-args'].split(' ').filter(Boolean),
+      nginxB: bKind(values.b),
+    },
   };
+}
+
+/** --b: who receives ours' relays; nginx takes B's own delay and CPU out of ours' added latency (a diagnostic). */
+function bKind(value: string): boolean {
+  if (value !== 'ours' && value !== 'nginx') throw new Error(`--b must be ours or nginx, not ${value}`);
+  return value === 'nginx';
 }
 
 type Options = ReturnType<typeof options>;
@@ -103,6 +120,8 @@ interface Cell {
   others: number;
   toolBusy: number;
   pubLate: number;
+  benchLoopP99: number;
+  benchLoopMax: number;
 }
 
 function cell(runs: RelayPoint[], baselineCores: number): Cell {
@@ -128,6 +147,8 @@ function cell(runs: RelayPoint[], baselineCores: number): Cell {
     others: m((p) => (p.serverCpuBusy === null ? Number.NaN : p.serverCpuBusy - p.aCores - p.bCores)) * 100,
     toolBusy: m((p) => p.toolCpuBusy ?? Number.NaN) * 100,
     pubLate: m((p) => p.publisherLateMs),
+    benchLoopP99: m((p) => p.benchLoop.p99),
+    benchLoopMax: m((p) => p.benchLoop.max),
   };
 }
 
@@ -141,33 +162,43 @@ interface Results {
   points: Map<number, RelayPoint[]>;
 }
 
-/** A's garbage collection and memory per step (--gc): collections per 1,000 messages in, time in GC, where the memory is. */
+/** Ours A's (and B's) garbage collection and memory per step (--gc): collections per 1,000 messages in, pauses, loop lateness, where the memory is. */
 function gcTable(opts: Options, runs: Map<number, RelayPoint[]>, messagesPerStreamSec: number): string[] {
   const MIB = 1024 * 1024;
-  const rows: string[][] = [['streams', 'scavenges/1k msg', 'mark-sweeps/1k msg', 'GC ms/s', 'RSS MiB', 'heap used', 'heap total', 'new space', 'old space', 'code', 'external', 'arrayBuffers']];
+  const rows: string[][] = [['streams', 'server', 'scavenges/1k msg', 'mark-sweeps/1k msg', 'GC ms/s', 'longest GC', 'loop late p99', 'max', 'heap used', 'heap total', 'new space', 'old space', 'external', 'arrayBuffers']];
   for (const n of opts.steps) {
-    const points = (runs.get(n) ?? []).filter((p) => p.gc !== null);
-    if (points.length === 0) continue;
-    const m = (pick: (p: RelayPoint) => number) => median(points.map(pick));
-    const perK = (count: (p: RelayPoint) => number) => m((p) => (count(p) * 1000) / (messagesPerStreamSec * n * (opts.windowMs / 1000)));
-    const mem = (pick: (g: NonNullable<RelayPoint['gc']>['end']) => number) => fmt(m((p) => pick(p.gc!.end)) / MIB, 1);
-    rows.push([
-      String(n),
-      fmt(perK((p) => p.gc!.scavenges), 2),
-      fmt(perK((p) => p.gc!.markSweeps), 3),
-      fmt(m((p) => p.gc!.gcMs / (opts.windowMs / 1000)), 1),
-      fmt(m((p) => p.aRssMib), 1),
-      mem((g) => g.memory.heapUsed),
-      mem((g) => g.memory.heapTotal),
-      mem((g) => g.spaces['new_space']?.size ?? 0),
-      mem((g) => g.spaces['old_space']?.size ?? 0),
-      mem((g) => g.spaces['code_space']?.size ?? 0),
-      mem((g) => g.memory.external),
-      mem((g) => g.memory.arrayBuffers),
-    ]);
+    for (const side of ['gc', 'gcB'] as const) {
+      const points = (runs.get(n) ?? []).filter((p) => p[side] !== null);
+      if (points.length === 0) continue;
+      const g = (p: RelayPoint) => p[side]!;
+      const m = (pick: (p: RelayPoint) => number) => median(points.map(pick));
+      const perK = (count: (p: RelayPoint) => number) => m((p) => (count(p) * 1000) / (messagesPerStreamSec * n * (opts.windowMs / 1000)));
+      const mem = (pick: (e: NonNullable<RelayPoint['gc']>['end']) => number) => fmt(m((p) => pick(g(p).end)) / MIB, 1);
+      rows.push([
+        String(n),
+        side === 'gc' ? 'A' : 'B',
+        fmt(perK((p) => g(p).scavenges), 2),
+        fmt(perK((p) => g(p).markSweeps), 3),
+        fmt(m((p) => g(p).gcMs / (opts.windowMs / 1000)), 1),
+        fmt(m((p) => g(p).end.maxPauseMs), 1),
+        fmt(m((p) => g(p).end.loopDelay.p99), 1),
+        fmt(m((p) => g(p).end.loopDelay.max), 1),
+        mem((e) => e.memory.heapUsed),
+        mem((e) => e.memory.heapTotal),
+        mem((e) => e.spaces['new_space']?.size ?? 0),
+        mem((e) => e.spaces['old_space']?.size ?? 0),
+        mem((e) => e.memory.external),
+        mem((e) => e.memory.arrayBuffers),
+      ]);
+    }
   }
   if (rows.length === 1) return [];
-  return ['', `  ours A garbage collection (--gc; ${fmt(messagesPerStreamSec, 1)} messages/s per stream in), memory at the end of the window, MiB:`, ...table(rows)];
+  return [
+    '',
+    `  ours garbage collection (--gc; ${fmt(messagesPerStreamSec, 1)} messages/s per stream in; B's per A's messages), ms for pauses and`,
+    '  loop lateness (how late a 10 ms timer ran) over the window, memory at its end in MiB:',
+    ...table(rows),
+  ];
 }
 
 function print(opts: Options, results: Map<RelayKind, Results>, messagesPerStreamSec: number): void {
@@ -181,7 +212,7 @@ function print(opts: Options, results: Map<RelayKind, Results>, messagesPerStrea
     ['streams', ...kinds.flatMap((k) => [`${k} A CPU%`, '%/stream', 'A RSS MiB', 'wr/s', 'wake/s', 'B CPU%']), ...(hasOurs ? refs.flatMap((r) => [`ours/${r} CPU`, 'excl. idle', 'RSS']) : [])],
   ];
   const media: string[][] = [['streams', 'expected', ...kinds.flatMap((k) => [`${k} frames@A`, 'lost', 'added p50', 'p99', 'max', 'ts shift', 'B fps min'])]];
-  const tools: string[][] = [['streams', ...kinds.flatMap((k) => [`${k}: others on server CPU%`, 'tools CPU%', 'bench%', 'pub pool%', 'pub late ms'])]];
+  const tools: string[][] = [['streams', ...kinds.flatMap((k) => [`${k}: others on server CPU%`, 'tools CPU%', 'bench%', 'pub pool%', 'pub late ms', 'bench loop p99', 'max'])]];
   for (const n of opts.steps) {
     const c = cells(n);
     const row = [String(n)];
@@ -204,7 +235,7 @@ function print(opts: Options, results: Map<RelayKind, Results>, messagesPerStrea
     const trow = [String(n)];
     for (const k of kinds) {
       const x = c.get(k)!;
-      trow.push(fmt(x.others, 1), fmt(x.toolBusy, 0), fmt(x.benchPct, 0), fmt(x.poolPct, 0), fmt(x.pubLate, 1));
+      trow.push(fmt(x.others, 1), fmt(x.toolBusy, 0), fmt(x.benchPct, 0), fmt(x.poolPct, 0), fmt(x.pubLate, 1), fmt(x.benchLoopP99, 1), fmt(x.benchLoopMax, 1));
     }
     tools.push(trow);
   }
@@ -227,7 +258,8 @@ function print(opts: Options, results: Map<RelayKind, Results>, messagesPerStrea
       '',
       '  the bench\'s own health: others on server CPU = busy time of the server CPU not used by A or B (other',
       '  people\'s processes); tools CPU = busy time of the tools CPU; bench = this process (players); pub pool =',
-      '  the publisher process; pub late = its worst lateness sending a frame (over a few ms = tools short of CPU)',
+      '  the publisher process; pub late = its worst lateness sending a frame (over a few ms = tools short of CPU);',
+      '  bench loop = how late this process\'s event loop ran (ms, p99 and max over the window): the probes\' timing error',
       ...table(tools),
       ...(results.has('ours') ? gcTable(opts, results.get('ours')!.points, messagesPerStreamSec) : []),
       '',

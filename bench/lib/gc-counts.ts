@@ -9,6 +9,9 @@ export interface GcCounts {
   scavenges: number;
   markSweeps: number;
   gcMs: number;
+  /** Longest GC pause and the event loop's lateness (p99, max; ms) since the previous read. */
+  maxPauseMs: number;
+  loopDelay: { p99: number; max: number };
   memory: NodeJS.MemoryUsage;
   spaces: Record<string, { size: number; used: number }>;
 }

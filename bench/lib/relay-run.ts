@@ -6,7 +6,7 @@
  * this process, one clock) — the added latency and the frames lost. Per step: warm up, then over a
  * window record the servers' CPU, wake-ups and system calls, and every probed video message.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { GC_COUNTER, gcCounts, type GcCounts } from './gc-counts.ts';
 import { spread, type Spread } from './percentiles.ts';
 import { coresIn, CoreCpuWindow, type Pinning } from './pinning.ts';
@@ -56,6 +56,10 @@ export interface RelayPoint {
   publisherLateMs: number;
   /** Server A's garbage collection over the window and its memory at the end (--gc, ours only). */
   gc: { scavenges: number; markSweeps: number; gcMs: number; end: GcCounts } | null;
+  /** The same for server B when it is ours (--gc): its GC pauses and loop lateness add to the relay's latency. */
+  gcB: { scavenges: number; markSweeps: number; gcMs: number; end: GcCounts } | null;
+  /** This process's event-loop lateness over the window (p99, max; ms): the probes' own share of any delay. */
+  benchLoop: { p99: number; max: number };
 }
 
 interface Leg {
@@ -115,7 +119,15 @@ function mode(values: number[]): number {
   return best;
 }
 
-async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], windowMs: number, pinning: Pinning, gc: boolean): Promise<RelayPoint> {
+const BENCH_LOOP_RESOLUTION_MS = 5;
+
+type GcWindow = RelayPoint['gc'];
+
+function gcWindow(gc0: GcCounts | null, gc1: GcCounts | null): GcWindow {
+  return gc0 && gc1 ? { scavenges: gc1.scavenges - gc0.scavenges, markSweeps: gc1.markSweeps - gc0.markSweeps, gcMs: gc1.gcMs - gc0.gcMs, end: gc1 } : null;
+}
+
+async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], windowMs: number, pinning: Pinning, gc: boolean, gcB: boolean): Promise<RelayPoint> {
   for (const leg of legs) {
     if (leg.a) leg.a.arrivals.length = 0;
     leg.b.arrivals.length = 0;
@@ -126,6 +138,9 @@ async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], window
   for (const leg of legs) if (leg.a) leg.a.recording = true;
   const bCounts = legs.map((leg) => leg.b.videoCount);
   const gc0 = gc ? await gcCounts(pair.aPid) : null;
+  const gcB0 = gcB ? await gcCounts(pair.bPid) : null;
+  const benchLoop = monitorEventLoopDelay({ resolution: BENCH_LOOP_RESOLUTION_MS });
+  benchLoop.enable();
   const aTree = processTree(pair.aPid); // a distributed A: its primary and workers
   const aCpu = new TaskCpuWindow(aTree);
   const bCpu = new TaskCpuWindow(pair.bPid);
@@ -140,7 +155,9 @@ async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], window
   const poolCores = poolCpu.end().cores;
   const perCpu = cores.end();
   const calls1 = syscallCounts(pair.aPid);
+  benchLoop.disable();
   const gc1 = gc0 ? await gcCounts(pair.aPid) : null;
+  const gcB1 = gcB0 ? await gcCounts(pair.bPid) : null;
   const elapsedSec = (performance.now() - started) / 1000;
   const used = process.cpuUsage(benchCpu);
   const benchCores = (used.user + used.system) / 1000 / (elapsedSec * 1000);
@@ -180,7 +197,12 @@ async function measure(pair: RelayPair, pool: PublisherPool, legs: Leg[], window
     bFpsMin: bFps.length ? Math.min(...bFps) : Number.NaN,
     publishersConnected: poolStats.connected,
     publisherLateMs: poolStats.maxLateMs,
-    gc: gc0 && gc1 ? { scavenges: gc1.scavenges - gc0.scavenges, markSweeps: gc1.markSweeps - gc0.markSweeps, gcMs: gc1.gcMs - gc0.gcMs, end: gc1 } : null,
+    gc: gcWindow(gc0, gc1),
+    gcB: gcWindow(gcB0, gcB1),
+    benchLoop: {
+      p99: Math.max(0, benchLoop.percentile(99) / 1e6 - BENCH_LOOP_RESOLUTION_MS),
+      max: Math.max(0, benchLoop.max / 1e6 - BENCH_LOOP_RESOLUTION_MS),
+    },
   };
 }
 
@@ -246,8 +268,10 @@ function closeLeg(leg: Leg): void {
 export async function runRelay(kind: RelayKind, file: string, opts: RelayRunOptions): Promise<RelayRun> {
   const steps = [...opts.steps].sort((a, b) => a - b);
   const gc = opts.gc === true && kind === 'ours';
+  const gcB = gc && opts.pair?.nginxB !== true;
   const aNodeArgs = [...(opts.pair?.aNodeArgs ?? []), ...(gc ? ['--import', GC_COUNTER] : [])];
-  const pair = await startRelayPair(kind, { ...opts.pair, aNodeArgs, pinning: opts.pinning });
+  const bNodeArgs = [...(opts.pair?.bNodeArgs ?? []), ...(gcB ? ['--import', GC_COUNTER] : [])];
+  const pair = await startRelayPair(kind, { ...opts.pair, aNodeArgs, bNodeArgs, pinning: opts.pinning });
   const pool = new PublisherPool();
   const legs: Leg[] = [];
   const points: RelayPoint[] = [];
@@ -264,7 +288,7 @@ export async function runRelay(kind: RelayKind, file: string, opts: RelayRunOpti
       if (started.failed > 0) throw new Error(`${kind}: ${started.failed} of ${targets.length} publishers could not publish (first: ${started.firstError})`);
       legs.push(...(await openLegs(pair, from, n, opts.probes)));
       await sleep(step === 0 ? opts.primeMs : opts.warmupMs);
-      points.push(await measure(pair, pool, legs, opts.windowMs, opts.pinning, gc));
+      points.push(await measure(pair, pool, legs, opts.windowMs, opts.pinning, gc, gcB));
     }
     return { baselineCores, points };
   } finally {

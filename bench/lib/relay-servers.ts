@@ -32,6 +32,8 @@ export interface PairOptions {
   /** ours only: node flags for server A (e.g. --cpu-prof), and more server arguments for A. */
   aNodeArgs?: string[];
   aArgs?: string[];
+  /** ours only: node flags for server B (when it is ours). */
+  bNodeArgs?: string[];
   /**
    * ours only: every stream in an application instance of its own on A (relayer/<stream>), so that
    * process distribution (A with --processes n) spreads them over its workers.
@@ -59,7 +61,7 @@ async function startOursPair(dir: string, options: PairOptions): Promise<RelayPa
   mkdirSync(path.join(appsB, 'live'), { recursive: true }); // no main.asc: accepts everyone
   const common: StartOptions = { logLevel: 'info', ...(options.pinning ? { pinning: options.pinning } : {}) };
   const startB = async () => {
-    if (!options.nginxB) return startOurs(appsB, common);
+    if (!options.nginxB) return startOurs(appsB, { ...common, nodeArgs: options.bNodeArgs ?? [] });
     const nginx = await startNginx(dir, [], options.pinning);
     return { pid: nginx.pid, rtmpPort: nginx.port, stop: nginx.stop };
   };
