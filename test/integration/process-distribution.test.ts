@@ -6,7 +6,7 @@ import { encodeAmf0 } from '../../runtime/rtmp/amf0.ts';
 import { ChunkEncoder } from '../../runtime/rtmp/chunk-encoder.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
 import { countFrames, playWithFfprobe, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
-import { RawRtmpPeer } from '../helpers/raw-rtmp.ts';
+import { chunkBytes, RawRtmpPeer } from '../helpers/raw-rtmp.ts';
 import { startServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
 
@@ -131,6 +131,27 @@ describe('process distribution (distribute.processes 2, scope instance): instanc
     clients.push(nc);
     assert.equal(await nc.call('whoami'), 'distributed/t rtmpt v1');
     await workerOf(ts, 'distributed/t');
+  });
+
+  it('the primary keeps at most rtmp.maxConnectBytes + 64 KiB read before a connect: more closes that connection, a healthy client is served', async () => {
+    // 9,000 Window Acknowledgement Size messages (16 bytes each, 144,000 bytes — past the 131,072-byte
+    // budget of the defaults) and no connect: each is a valid control message, so only the primary's
+    // hand-off budget (bytes kept to replay to the worker) can end this connection before the
+    // 30 s connect timer.
+    const peer = await RawRtmpPeer.open(ts.server.rtmpPort);
+    try {
+      const size = Buffer.alloc(4);
+      size.writeUInt32BE(2_500_000);
+      const one = chunkBytes(MessageType.WindowAckSize, size, 2);
+      assert.equal(one.length, 16);
+      peer.write(Buffer.concat(Array.from({ length: 9000 }, () => one)));
+      assert.equal(await peer.closedWithin(5000), true, 'the connection holding more than the hand-off budget was not closed');
+    } finally {
+      peer.destroy();
+    }
+    const nc = await connected(`rtmp://127.0.0.1:${ts.server.rtmpPort}/distributed/healthy`);
+    clients.push(nc);
+    assert.equal(await nc.call('whoami'), 'distributed/healthy rtmp v1');
   });
 
   it('a script change reloads the app in every worker, keeping the clients (carry)', async () => {
