@@ -41,7 +41,12 @@ async function main(): Promise<number> {
     return error instanceof FmsRuntimeError ? 1 : 70;
   }
   await new Promise<void>((resolve) => {
+    // One shutdown, as a worker has (worker-main.ts): a second signal or the npm parent going away
+    // while stopping arms no second deadline and closes nothing twice.
+    let stopping = false;
     const stop = (fields: { signal: string } | { reason: string }) => {
+      if (stopping) return;
+      stopping = true;
       server.log.info(fields, 'signal' in fields ? 'signal received' : 'stopping');
       void shutDown(server, options.config.shutdownTimeoutMs).then(resolve);
     };
