@@ -108,19 +108,32 @@ export class ChunkEncoder {
     this.#remember(csid, timestamp, fmt === 0 ? Number.NaN : delta, length, type, streamId, extended);
 
     out.push(firstHeader(fmt, csid, field, length, type, streamId, extended));
-    const chunkSize = this.#chunkSize;
-    if (length <= chunkSize) {
-      if (length > 0) out.push(payload);
-      return;
-    }
-    out.push(payload.subarray(0, chunkSize));
-    // Every continuation header is identical, so one buffer serves them all.
-    const continuation = basicHeader(3, csid, extended >= 0 ? 4 : 0);
-    if (extended >= 0) continuation.writeUInt32BE(extended, continuation.length - 4);
-    for (let offset = chunkSize; offset < length; offset += chunkSize) {
-      out.push(continuation);
-      out.push(payload.subarray(offset, Math.min(offset + chunkSize, length)));
-    }
+    pushChunks(payload, csid, this.#chunkSize, extended, out);
+  }
+}
+
+/** Where encoded pieces go: the connection's PieceList, or a plain array (encodeShared). */
+interface PieceSink {
+  push(piece: Buffer): unknown;
+}
+
+/**
+ * After the first header: the payload in chunkSize views, each after the first preceded by the
+ * fmt 3 continuation header. The payload is never copied.
+ */
+function pushChunks(payload: Buffer, csid: number, chunkSize: number, extended: number, out: PieceSink): void {
+  const length = payload.length;
+  if (length <= chunkSize) {
+    if (length > 0) out.push(payload);
+    return;
+  }
+  out.push(payload.subarray(0, chunkSize));
+  // Every continuation header is identical, so one buffer serves them all.
+  const continuation = basicHeader(3, csid, extended >= 0 ? 4 : 0);
+  if (extended >= 0) continuation.writeUInt32BE(extended, continuation.length - 4);
+  for (let offset = chunkSize; offset < length; offset += chunkSize) {
+    out.push(continuation);
+    out.push(payload.subarray(offset, Math.min(offset + chunkSize, length)));
   }
 }
 
@@ -150,18 +163,16 @@ export class PieceList {
   }
 }
 
-export interface SharedEncoding {
-  /** The chunked bytes: fmt 0 header, payload, fmt 3 continuations. */
-  bytes: Buffer;
-}
-
 /**
- * Encodes a message as one self-contained buffer (fmt 0 first header, so it does not depend on
- * any connection's compression state). Fan-out encodes a media message once per (csid, stream id,
- * chunk size) and writes the same bytes to every player; `ChunkEncoder.noteShared` keeps that
- * connection's compression state consistent afterwards.
+ * Encodes a message with a fmt 0 first header, so its pieces do not depend on any connection's
+ * compression state: fan-out encodes a media message once per (csid, stream id, chunk size) and
+ * writes the same pieces to every player; `ChunkEncoder.noteShared` keeps that connection's
+ * compression state consistent afterwards. The pieces are the header buffers and views of the
+ * payload, never a copy of it: a copy per message was most of what a relay's receiving server
+ * allocated outside the V8 heap (≈ the stream's bitrate again), and that external memory is what
+ * started its mark-compacts (issue 17).
  */
-export function encodeShared(msg: RtmpMessage, csid: number, chunkSize: number): Buffer {
+export function encodeShared(msg: RtmpMessage, csid: number, chunkSize: number): Buffer[] {
   if (!Number.isInteger(csid) || csid < MIN_CSID || csid > MAX_CSID) {
     throw new RangeError(`chunk stream id must be in ${MIN_CSID}..${MAX_CSID}, got ${csid}`);
   }
@@ -169,25 +180,12 @@ export function encodeShared(msg: RtmpMessage, csid: number, chunkSize: number):
     throw new RangeError(`chunk size must be an integer in ${MIN_CHUNK_SIZE_BYTES}..${MAX_CHUNK_SIZE_BYTES}, got ${chunkSize}`);
   }
   const payload = msg.payload;
-  const length = payload.length;
-  if (length > MAX_MESSAGE_LENGTH) throw new RangeError(`message of ${length} bytes does not fit RTMP's 24-bit length`);
-  // The same bytes ChunkEncoder.encode gives on a fresh csid (fmt 0), written straight into one
-  // buffer: this runs once per media message of every played stream, and building the header and
-  // payload views only to concatenate them was pure garbage.
+  if (payload.length > MAX_MESSAGE_LENGTH) throw new RangeError(`message of ${payload.length} bytes does not fit RTMP's 24-bit length`);
   const timestamp = msg.timestamp >>> 0;
   const extended = timestamp >= EXTENDED_TIMESTAMP ? timestamp : -1;
-  const first = firstHeader(0, csid, timestamp, length, msg.type & 0xff, msg.streamId >>> 0, extended);
-  const continuation = basicHeader(3, csid, extended >= 0 ? 4 : 0);
-  if (extended >= 0) continuation.writeUInt32BE(extended, continuation.length - 4);
-  const continuations = length > chunkSize ? Math.ceil(length / chunkSize) - 1 : 0;
-  const out = Buffer.allocUnsafe(first.length + length + continuations * continuation.length);
-  let p = first.copy(out, 0);
-  p += payload.copy(out, p, 0, Math.min(chunkSize, length));
-  for (let offset = chunkSize; offset < length; offset += chunkSize) {
-    p += continuation.copy(out, p);
-    p += payload.copy(out, p, offset, Math.min(offset + chunkSize, length));
-  }
-  return out;
+  const pieces = [firstHeader(0, csid, timestamp, payload.length, msg.type & 0xff, msg.streamId >>> 0, extended)];
+  pushChunks(payload, csid, chunkSize, extended, pieces);
+  return pieces;
 }
 
 /** A buffer holding the basic header for csid, with `extra` bytes of room after it. */

@@ -52,7 +52,7 @@ export class CipherTransport implements RtmpTransport {
   }
 
   write(pieces: readonly Buffer[], count = pieces.length): void {
-    // Never in place: fan-out shares one encoded buffer among every player.
+    // Never in place: fan-out shares the same pieces (and payloads) among every player.
     let total = 0;
     for (let i = 0; i < count; i++) total += pieces[i]!.length;
     const out = Buffer.allocUnsafe(total);

@@ -457,8 +457,8 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
   }
 
   /**
-   * Sends a media/data message whose chunked bytes are shared with other connections: encoded
-   * once per (csid, stream id, chunk size) into `wire`, then the same buffer goes to every socket.
+   * Sends a media/data message whose chunked pieces are shared with other connections: encoded
+   * once per (csid, stream id, chunk size) into `wire`, then the same pieces go to every socket.
    * The stream id comes separately so every player can pass the same packet object.
    */
   sendShared(message: ShareableMessage, streamId: number, wire: SharedWire): void {
@@ -466,14 +466,15 @@ export class RtmpConnection extends TypedEmitter<RtmpConnectionEvents> {
     const csid = csidFor(message.type, streamId);
     const chunkSize = this.#encoder.chunkSize;
     const key = this.#sharedKey(csid, streamId, chunkSize);
-    let bytes = wire.get(key);
-    if (!bytes) {
-      bytes = encodeShared({ type: message.type, streamId, timestamp: message.timestamp, payload: message.payload }, csid, chunkSize);
-      wire.set(key, bytes);
+    let pieces = wire.get(key);
+    if (!pieces) {
+      pieces = encodeShared({ type: message.type, streamId, timestamp: message.timestamp, payload: message.payload }, csid, chunkSize);
+      wire.set(key, pieces);
     }
     this.#encoder.noteShared(message, streamId, csid);
     this.messagesOut++;
-    this.#write(bytes);
+    for (let i = 0; i < pieces.length; i++) this.#pending.push(pieces[i]!);
+    this.#scheduleFlush();
   }
 
   #sharedKey(csid: number, streamId: number, chunkSize: number): string {

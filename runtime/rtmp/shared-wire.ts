@@ -1,5 +1,5 @@
 /**
- * The chunked bytes of one message, shared by every connection that sends it with the same chunk
+ * The chunked pieces of one message (headers and views of its payload: encodeShared), shared by every connection that sends it with the same chunk
  * stream id, message stream id and chunk size (RtmpConnection.sendShared: live fan-out and
  * shared-object updates encode once, not once per receiver). Nearly always there is one such
  * combination (every player of a stream got the same createStream id and our chunk size), so the
@@ -8,20 +8,20 @@
  */
 export class SharedWire {
   #key: string | null = null;
-  #bytes: Buffer | null = null;
-  #more: Map<string, Buffer> | null = null;
+  #pieces: readonly Buffer[] | null = null;
+  #more: Map<string, readonly Buffer[]> | null = null;
 
-  get(key: string): Buffer | undefined {
-    if (key === this.#key) return this.#bytes!;
+  get(key: string): readonly Buffer[] | undefined {
+    if (key === this.#key) return this.#pieces!;
     return this.#more?.get(key);
   }
 
-  set(key: string, bytes: Buffer): void {
+  set(key: string, pieces: readonly Buffer[]): void {
     if (this.#key === null || this.#key === key) {
       this.#key = key;
-      this.#bytes = bytes;
+      this.#pieces = pieces;
       return;
     }
-    (this.#more ??= new Map()).set(key, bytes);
+    (this.#more ??= new Map()).set(key, pieces);
   }
 }

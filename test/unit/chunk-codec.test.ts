@@ -225,7 +225,7 @@ describe('chunk encoder', () => {
             const m = msg(9, 3, timestamp, Buffer.alloc(length, length & 0xff));
             const fresh = new ChunkEncoder();
             fresh.setChunkSize(chunkSize);
-            assert.deepEqual(encodeShared(m, csid, chunkSize), Buffer.concat(fresh.encode(m, csid)), `chunk ${chunkSize} csid ${csid} length ${length} ts ${timestamp}`);
+            assert.deepEqual(Buffer.concat(encodeShared(m, csid, chunkSize)), Buffer.concat(fresh.encode(m, csid)), `chunk ${chunkSize} csid ${csid} length ${length} ts ${timestamp}`);
           }
         }
       }
@@ -444,6 +444,18 @@ describe('ChunkDecoder regression (found by npm run fuzz)', () => {
 });
 
 describe('shared (fan-out) encoding', () => {
+  it('encodeShared never copies the payload: its pieces are views of it', async () => {
+    const { encodeShared } = await import('../../runtime/rtmp/chunk-encoder.ts');
+    const payload = Buffer.alloc(9000, 7);
+    const pieces = encodeShared({ type: 9, streamId: 1, timestamp: 40, payload }, 6, 4096);
+    const views = pieces.filter((piece) => piece.length >= 4096 || piece.length === 9000 - 2 * 4096);
+    assert.equal(views.length, 3);
+    for (const [i, view] of views.entries()) {
+      assert.equal(view.buffer, payload.buffer);
+      assert.equal(view.byteOffset, payload.byteOffset + i * 4096);
+    }
+  });
+
   it('encodeShared bytes interleaved with stateful encodes decode to the same messages', async () => {
     const { encodeShared } = await import('../../runtime/rtmp/chunk-encoder.ts');
     const encoder = new ChunkEncoder();
@@ -458,7 +470,7 @@ describe('shared (fan-out) encoding', () => {
     ];
     const got: { timestamp: number; payload: Buffer }[] = [];
     sent.forEach((msg, i) => {
-      const bytes = i % 2 === 0 ? encodeShared(msg, 6, 100) : Buffer.concat(encoder.encode(msg, 6));
+      const bytes = Buffer.concat(i % 2 === 0 ? encodeShared(msg, 6, 100) : encoder.encode(msg, 6));
       if (i % 2 === 0) encoder.noteShared(msg, msg.streamId, 6);
       decoder.push(bytes, (m) => got.push(m));
     });
