@@ -15,6 +15,7 @@ import { encodeAmf0 } from '../../runtime/rtmp/amf0.ts';
 import { readFlvTags } from '../../runtime/media/flv-file.ts';
 import type { MediaPacket } from '../../runtime/media/media-packet.ts';
 import { MessageType } from '../../runtime/rtmp/message.ts';
+import { ENCODER_CHUNK_SIZE_BYTES } from './paced-publisher.ts';
 import type { PoolReply, PoolRequest } from './publishers.ts';
 
 const FRAME_MS = 40;
@@ -41,6 +42,7 @@ let maxLateMs = 0;
 async function open(url: string, name: string, offsetMs: number): Promise<Stream> {
   const nc = new NetConnection({ connectTimeoutMs: 20_000 });
   await nc.connect(url);
+  nc.connection!.setChunkSize(ENCODER_CHUNK_SIZE_BYTES);
   const ns = await nc.createStream();
   await ns.publish(name);
   if (metadata) nc.connection!.sendMessage({ type: MessageType.DataAmf0, streamId: ns.id, timestamp: 0, payload: metadata });
