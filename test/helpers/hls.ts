@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { pollUntil } from './poll.ts';
 
 /** A media playlist read tag by tag (only what the tests check). */
 export interface MediaPlaylist {
@@ -114,14 +115,11 @@ export async function fetchText(url: string, init?: RequestInit): Promise<{ stat
 
 /** Reads the playlist until `ready` says it has what the test needs. */
 export async function waitForPlaylist(url: string, ready: (p: MediaPlaylist) => boolean, timeoutMs = 15_000): Promise<MediaPlaylist> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await fetchText(url);
-    if (res.status === 200) {
-      const p = parseMediaPlaylist(res.text);
-      if (ready(p)) return p;
-    }
-    if (Date.now() > deadline) throw new Error(`playlist never became ready: ${res.status} ${res.text}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const res = await pollUntil(
+    () => fetchText(url),
+    (answer) => answer.status === 200 && ready(parseMediaPlaylist(answer.text)),
+    (last) => `playlist never became ready: ${last.status} ${last.text}`,
+    { timeoutMs, intervalMs: 200 },
+  );
+  return parseMediaPlaylist(res.text);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { publishTags, testFlv } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 const SCRIPT = `
 application.onConnect = function (client, label) { client.label = label; return true; };
@@ -106,11 +107,7 @@ describe('application.getStats() / client.getStats() / client.ping(): traffic co
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(await rttOf(), 0, 'no answer yet: no round trip to report');
       peer.connection!.socket.resume();
-      let rtt = 0;
-      for (const deadline = Date.now() + 5000; rtt === 0 && Date.now() < deadline; ) {
-        await new Promise((r) => setTimeout(r, 20));
-        rtt = await rttOf();
-      }
+      const rtt = await pollUntil(rttOf, (ms) => ms !== 0, 'a round trip after the peer read again', { intervalMs: 20 });
       assert.ok(rtt >= 290 && rtt < 3000, `ping_rtt ${rtt} ms`);
     } finally {
       monitor.close();

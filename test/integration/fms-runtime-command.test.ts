@@ -6,18 +6,16 @@ import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { SharedObject } from '../../runtime/client/shared-object.ts';
 import { childrenOf, serverListening, type ServerProcess } from '../helpers/server-process.ts';
 import { tempDir } from '../helpers/test-server.ts';
+import { waitUntil } from '../helpers/poll.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/fms-runtime.js');
 /** The command finds `node` on the PATH (its shebang): the Node running the tests. */
 const ENV = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}` };
 
-/** Polls for a file a server writes within its flush delay (no event crosses the process boundary). */
-async function fileAppears(file: string, timeoutMs = 5000): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
-    if (existsSync(file)) return true;
-  }
-  return existsSync(file);
+/** Waits for a file a server writes within its flush delay (no event crosses the process boundary). */
+async function fileAppears(file: string): Promise<void> {
+  await waitUntil(() => existsSync(file), file);
 }
 
 /** Sets a property on a persistent shared object and waits for the server's acknowledgement. */
@@ -75,7 +73,7 @@ describe('the fms-runtime command (compiled dist/, started from another folder)'
     assert.equal(listening['pid'], server.child.pid, 'the command re-executes itself in place (execve): the server is the process that was started');
 
     await setPersistent(server.url('chat/room'), 'counter', 7);
-    assert.ok(await fileAppears(path.join(cwd, 'apps', 'chat', 'sharedobjects', 'room', 'counter.fso.json')), 'flushed into the app folder, FMS layout');
+    await fileAppears(path.join(cwd, 'apps', 'chat', 'sharedobjects', 'room', 'counter.fso.json')); // flushed into the app folder, FMS layout
     assert.deepEqual(readdirSync(cwd), ['apps'], 'nothing written into the working folder itself');
 
     const nc = new NetConnection();
@@ -97,7 +95,7 @@ describe('the fms-runtime command (compiled dist/, started from another folder)'
     mkdirSync(path.join(apps, 'chat'));
     const server = await start(cwd, ['--apps', apps, '--data', 'state']);
     await setPersistent(server.url('chat/room'), 'counter', 8);
-    assert.ok(await fileAppears(path.join(cwd, 'state', 'sharedobjects', 'chat', 'room', 'counter.fso.json')));
+    await fileAppears(path.join(cwd, 'state', 'sharedobjects', 'chat', 'room', 'counter.fso.json'));
     assert.ok(!existsSync(path.join(apps, 'chat', 'sharedobjects')), 'not in the app folder when --data is given');
     await server.stop();
   });

@@ -8,6 +8,7 @@ import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { publishTags, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { assertLivePlaylist, fetchText, parseMediaPlaylist, waitForPlaylist, type MediaPlaylist } from '../helpers/hls.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { waitUntil } from '../helpers/poll.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -215,8 +216,7 @@ describe('HLS and LL-HLS of live streams and recordings', function () {
       });
       socket.on('error', () => undefined);
     }
-    const deadline = Date.now() + 8000;
-    while (statuses.length < count - 64 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => statuses.length >= count - 64, 'answers to all but the 64 held requests', { timeoutMs: 8000, intervalMs: 50 });
     await new Promise((r) => setTimeout(r, 200)); // anything else that would come, comes now
     const refused = statuses.filter((s) => s === 429).length;
     assert.equal(JSON.parse((await fetchText(`${base}/api/server`)).text).hls.blockedRequests, 64, `the held ones are held (${statuses.length} answered: ${[...new Set(statuses)].join(", ")})`);

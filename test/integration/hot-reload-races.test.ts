@@ -5,6 +5,7 @@ import { NetConnection, type InfoObject } from '../../runtime/client/net-connect
 import { SharedObject } from '../../runtime/client/shared-object.ts';
 import { liveIsolateCount } from '../../runtime/sandbox/isolate-counters.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { waitUntil } from '../helpers/poll.ts';
 
 /** A server (no watcher) with one application `name` running `script`; `write` saves a new version. */
 async function serveOneApp(name: string, script: string): Promise<{ ts: TestServer; write(script: string): void }> {
@@ -143,8 +144,7 @@ application.onConnect = function (client, name) {
     try {
       assert.deepEqual((await ts.server.instances.reloadApp('guarded', 'carry')).failed, []);
       so.setProperty('x', 'allowed now');
-      const deadline = Date.now() + 3000;
-      while (board() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => board() !== undefined, 'the board to change', { timeoutMs: 3000 });
       assert.equal(board(), 'allowed now');
     } finally {
       nc.close();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { playWithFfprobe, publishWithFfmpeg, testFlv, type Publisher } from '../helpers/media-tools.ts';
 import { childrenOf, serverListening, type ServerProcess } from '../helpers/server-process.ts';
 import { tempDir } from '../helpers/test-server.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /**
@@ -24,17 +25,13 @@ function npm(args: string[], cwd: string): { status: number | null; stdout: stri
   return spawnSync('npm', args, { cwd, env: NPM_ENV, encoding: 'utf8', timeout: 180_000 });
 }
 
-/** Polls until a process is gone (it is not our child: no exit event); false if it outlives the timeout. */
-async function gone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
+/** Whether a process still runs (it is not our child: no exit event to await). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -67,7 +64,7 @@ describe('the npm package: npm pack, install into an empty folder, npx fms-runti
   after(async () => {
     await pub?.stop();
     await server?.stop('SIGKILL');
-    if (serverPid && !(await gone(serverPid, 0))) process.kill(serverPid, 'SIGKILL');
+    if (serverPid && running(serverPid)) process.kill(serverPid, 'SIGKILL');
   });
 
   it('the tarball holds the command, dist/ and the docs, nothing else', () => {
@@ -109,7 +106,7 @@ describe('the npm package: npm pack, install into an empty folder, npx fms-runti
 
     await pub.stop();
     npx.kill('SIGTERM');
-    assert.ok(await gone(serverPid, 10_000), 'the server stopped with the npm process that started it');
+    await pollUntil(() => running(serverPid), (alive) => !alive, 'the server to stop with the npm process that started it', { timeoutMs: 10_000, intervalMs: 100 });
     await server.logs.waitFor((r) => r.msg === 'server closed');
   });
 });

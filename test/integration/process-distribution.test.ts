@@ -9,6 +9,7 @@ import { countFrames, playWithFfprobe, publishWithFfmpeg, testFlv, type Publishe
 import { chunkBytes, RawRtmpPeer } from '../helpers/raw-rtmp.ts';
 import { startServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { pollUntil, waitUntil } from '../helpers/poll.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
 
@@ -29,13 +30,8 @@ const processes = async (ts: TestServer) => (await json<{ processes: ProcessInfo
 
 /** The worker index that has `instance` loaded (polls: workers report what they load within half a second). */
 async function workerOf(ts: TestServer, instance: string, timeoutMs = 5000): Promise<ProcessInfo> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await processes(ts)).find((p) => p.instances.includes(instance));
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`${instance} is in no worker: ${JSON.stringify(await processes(ts))}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const all = await pollUntil(() => processes(ts), (list) => list.some((p) => p.instances.includes(instance)), (list) => `${instance} is in no worker: ${JSON.stringify(list)}`, { timeoutMs, intervalMs: 100 });
+  return all.find((p) => p.instances.includes(instance))!;
 }
 
 async function connected(url: string): Promise<NetConnection> {
@@ -116,10 +112,10 @@ describe('process distribution (distribute.processes 2, scope instance): instanc
       const props = { app: 'distributed/raw', tcUrl: `rtmp://127.0.0.1:${ts.server.rtmpPort}/distributed/raw`, pageUrl: `http://example.test/${'p'.repeat(1400)}`, objectEncoding: 0 };
       const connect = encoder.encode({ type: MessageType.CommandAmf0, streamId: 0, timestamp: 0, payload: encodeAmf0(['connect', 1, props]) }, 3);
       peer.write(Buffer.concat([...setChunkSize, ...connect]));
-      await until(() => peer.saw('NetConnection.Connect.Success'), 10_000, () => `no Connect.Success; the server sent ${Buffer.concat(peer.data).toString('latin1').replace(/[^ -~]/g, '.')}`);
+      await pollUntil(() => peer.saw('NetConnection.Connect.Success'), Boolean, () => `no Connect.Success; the server sent ${Buffer.concat(peer.data).toString('latin1').replace(/[^ -~]/g, '.')}`, { timeoutMs: 10_000 });
       const call = encoder.encode({ type: MessageType.CommandAmf0, streamId: 0, timestamp: 0, payload: encodeAmf0(['whoami', 2, null, 'x'.repeat(1000)]) }, 3);
       peer.write(Buffer.concat(call));
-      await until(() => peer.saw('distributed/raw rtmp v1'), 10_000, () => 'no answer to the call after the connect');
+      await waitUntil(() => peer.saw('distributed/raw rtmp v1'), 'an answer to the call after the connect', { timeoutMs: 10_000 });
       assert.equal((await workerOf(ts, 'distributed/raw')).ready, true);
     } finally {
       peer.destroy();
@@ -161,13 +157,12 @@ describe('process distribution (distribute.processes 2, scope instance): instanc
     assert.notEqual((await workerOf(ts, 'distributed/a')).index, (await workerOf(ts, 'distributed/b')).index);
     const script = path.join(apps, 'distributed', 'main.asc');
     writeFileSync(script, readFileSync(script, 'utf8').replace('var version = "v1";', 'var version = "v2";'));
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const answers = [await a.call('whoami'), await b.call('whoami')];
-      if (answers[0] === 'distributed/a rtmp v2' && answers[1] === 'distributed/b rtmp v2') break;
-      if (Date.now() > deadline) assert.fail(`not reloaded in both workers: ${answers.join(', ')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await pollUntil(
+      async () => [await a.call('whoami'), await b.call('whoami')],
+      (answers) => answers[0] === 'distributed/a rtmp v2' && answers[1] === 'distributed/b rtmp v2',
+      (answers) => `not reloaded in both workers: ${answers.join(', ')}`,
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
   });
 
   it('a killed worker: its clients get NetConnection.Connect.AppShutdown, the other worker’s are untouched, it comes back', async () => {
@@ -189,11 +184,7 @@ describe('process distribution (distribute.processes 2, scope instance): instanc
     assert.match(String(await bystander.call('whoami')), /^distributed\/bystander rtmp v\d$/);
     assert.equal(bystander.isConnected, true);
     // Restarted in its slot: a new process, and the instance can be loaded again.
-    const deadline = Date.now() + 15_000;
-    while (!(await processes(ts)).some((p) => p.index === dead.index && p.ready && p.pid !== dead.pid)) {
-      if (Date.now() > deadline) assert.fail('the killed worker was not restarted');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await pollUntil(() => processes(ts), (list) => list.some((p) => p.index === dead.index && p.ready && p.pid !== dead.pid), 'the killed worker to be restarted', { timeoutMs: 15_000, intervalMs: 100 });
     const again = await connected(ts.url('distributed/victim'));
     clients.push(again);
     assert.match(String(await again.call('whoami')), /^distributed\/victim rtmp /);
@@ -225,13 +216,6 @@ describe('process distribution, scope app: every instance of an app in one worke
   });
 });
 
-async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) assert.fail(why());
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('process distribution: the fms-runtime command with --processes 2', function () {
   this.timeout(60_000);
@@ -269,9 +253,5 @@ describe('process distribution: the fms-runtime command with --processes 2', fun
 
 /** Video frames our player gets in 2 s once the stream is live (the publisher needs a moment to start). */
 async function countFramesWhenLive(url: string, stream: string): Promise<number> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const frames = await countFrames(url, stream, 2000);
-    if (frames > 0 || Date.now() > deadline) return frames;
-  }
+  return pollUntil(() => countFrames(url, stream, 2000), (frames) => frames > 0, `video frames of ${stream}`, { timeoutMs: 15_000, intervalMs: 0 });
 }

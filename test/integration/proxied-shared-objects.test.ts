@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { SharedObject, type SyncItem } from '../../runtime/client/shared-object.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { waitUntil } from '../helpers/poll.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
 const PROXY = 'soproxy/_definst_';
@@ -46,13 +47,6 @@ describe('proxied shared objects: SharedObject.get(name, persistent, netConnecti
   const traced = (text: string) => ts.logs.waitFor((r) => r.app === PROXY && r['trace'] === true && r.msg === text);
   const count = (text: string) => ts.logs.traces(PROXY).filter((t) => t === text).length;
 
-  async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 
   it('the script reads, changes and broadcasts on an SO owned by another instance, and hears its changes', async () => {
     const ownerClient = await connect('owner/room');

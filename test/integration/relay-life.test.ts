@@ -5,6 +5,7 @@ import { NetConnection } from '../../runtime/client/net-connection.ts';
 import type { RelayStats } from '../../runtime/media/relay.ts';
 import { publishTags, testFlv } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type LogRecord, type TestServer } from '../helpers/test-server.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
 
@@ -18,13 +19,7 @@ async function relaysOf(ts: TestServer): Promise<ListedRelay[]> {
 
 /** Polls /api/relays until `check` holds (relays change on their own; there is no event to await over HTTP). */
 async function relaysWhen(ts: TestServer, check: (relays: ListedRelay[]) => boolean, what: string, timeoutMs = 10_000): Promise<ListedRelay[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const relays = await relaysOf(ts);
-    if (check(relays)) return relays;
-    if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(relays)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return pollUntil(() => relaysOf(ts), check, (relays) => `${what}: ${JSON.stringify(relays)}`, { timeoutMs, intervalMs: 100 });
 }
 
 const endsOf = (ts: TestServer, id: string): LogRecord[] => ts.logs.records.filter((r) => r.msg === 'relay ended' && r['relay'] === id);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { SharedObject, type SyncItem } from '../../runtime/client/shared-object.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { waitUntil } from '../helpers/poll.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
 const APP = 'soadmin';
@@ -27,13 +28,6 @@ function successes(so: SharedObject, count: number): Promise<void> {
   });
 }
 
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const summary = (list: SyncItem[]) => list.map((i) => (i.name ? `${i.code} ${i.name}` : i.code));
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { NetConnection } from '../../runtime/client/net-connection.ts';
 import { publishTags, testFlv } from '../helpers/media-tools.ts';
 import { startTestServer, tempDir, type TestServer } from '../helpers/test-server.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/apps');
 
@@ -63,13 +64,7 @@ describe('server-side Stream members (fms-api §5, §6.2)', function () {
     }
     publisherNc.close();
     // The publisher left: its Stream object (kept by the script) reads 0 once the server has seen it go.
-    const deadline = Date.now() + 5000;
-    let after = await times();
-    while (after.published !== 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      after = await times();
-    }
-    assert.equal(after.published, 0, 'the publisher left: its stream is at 0');
+    await pollUntil(times, (after) => after.published === 0, 'the publisher left: its stream at 0', { intervalMs: 100 });
     viewer.close();
   });
 
@@ -99,13 +94,7 @@ describe('server-side Stream members (fms-api §5, §6.2)', function () {
       await refused;
       assert.ok(existsSync(path.join(streamsDir, 'rec.flv')), 'the recording is intact');
       ns.close(); // the recording stops when the server sees the stream close
-      const deadline = Date.now() + 5000;
-      let ok = false;
-      while (!ok && Date.now() < deadline) {
-        ok = (await nc.call('clearStream', 'rec')) === true;
-        if (!ok) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(ok, 'once the recording stopped, clear() deletes it');
+      await pollUntil(() => nc.call('clearStream', 'rec'), (cleared) => cleared === true, 'clear() to delete the recording once it stopped', { intervalMs: 100 });
       assert.equal(existsSync(path.join(streamsDir, 'rec.flv')), false);
     } finally {
       nc.close();
