@@ -9,7 +9,7 @@ export interface MediaPacket {
   timestamp: number;
   payload: Buffer;
   /**
-   * Chunked wire bytes shared by every player with the same chunk stream id, message stream id
+   * Chunked wire pieces shared by every player with the same chunk stream id, message stream id
    * and chunk size (fan-out encodes once, not once per player). Filled lazily by the connection.
    */
   wire?: SharedWire;

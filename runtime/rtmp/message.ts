@@ -46,12 +46,12 @@ export interface RtmpMessage {
 export const MIN_CHUNK_SIZE_BYTES = 1;
 export const MAX_CHUNK_SIZE_BYTES = 0x7fffffff;
 /**
- * We never *send* chunks larger than this. FMS used 4096; 65536 (the 2009 RTMP specification's
- * largest; ffmpeg, rtmpdump, nginx-rtmp and our tests read it) keeps nearly every media message in one chunk, so
- * it goes out as a header and a view of its payload, and the server that receives a relayed stream
- * gets each message whole and hands it on without reassembling it: bench:relay at 100 streams,
- * server A 26.5 -> 21.1 % CPU, server B 26.3 -> 21.0 % (issue 17). Our writes are whole messages
- * per turn anyway, so smaller chunks never let audio overtake a video frame.
+ * We never *send* chunks larger than this. FMS used 4096; 65536 (the largest the 2009 RTMP
+ * specification names; ffmpeg, rtmpdump, nginx-rtmp and our tests read it) keeps nearly every media
+ * message in one chunk, so it goes out as a header and a view of its payload, and the server that
+ * receives a relayed stream gets each message whole and hands it on without reassembling it:
+ * bench:relay at 100 streams, server A 26.5 -> 21.1 % CPU, server B 26.3 -> 21.0 % (issue 17). Our
+ * writes are whole messages per turn anyway, so smaller chunks never let audio overtake a video frame.
  */
 export const OUTPUT_CHUNK_SIZE_BYTES = 65536;
 export const DEFAULT_CHUNK_SIZE_BYTES = 128;
