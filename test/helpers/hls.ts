@@ -115,11 +115,15 @@ export async function fetchText(url: string, init?: RequestInit): Promise<{ stat
 
 /** Reads the playlist until `ready` says it has what the test needs. */
 export async function waitForPlaylist(url: string, ready: (p: MediaPlaylist) => boolean, timeoutMs = 15_000): Promise<MediaPlaylist> {
-  const res = await pollUntil(
-    () => fetchText(url),
-    (answer) => answer.status === 200 && ready(parseMediaPlaylist(answer.text)),
-    (last) => `playlist never became ready: ${last.status} ${last.text}`,
+  const read = async () => {
+    const res = await fetchText(url);
+    return { res, playlist: res.status === 200 ? parseMediaPlaylist(res.text) : null };
+  };
+  const { playlist } = await pollUntil(
+    read,
+    (answer) => answer.playlist !== null && ready(answer.playlist),
+    (last) => `playlist never became ready: ${last.res.status} ${last.res.text}`,
     { timeoutMs, intervalMs: 200 },
   );
-  return parseMediaPlaylist(res.text);
+  return playlist!;
 }

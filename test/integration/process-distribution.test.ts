@@ -30,8 +30,12 @@ const processes = async (ts: TestServer) => (await json<{ processes: ProcessInfo
 
 /** The worker index that has `instance` loaded (polls: workers report what they load within half a second). */
 async function workerOf(ts: TestServer, instance: string, timeoutMs = 5000): Promise<ProcessInfo> {
-  const all = await pollUntil(() => processes(ts), (list) => list.some((p) => p.instances.includes(instance)), (list) => `${instance} is in no worker: ${JSON.stringify(list)}`, { timeoutMs, intervalMs: 100 });
-  return all.find((p) => p.instances.includes(instance))!;
+  const owner = async () => {
+    const list = await processes(ts);
+    return { list, found: list.find((p) => p.instances.includes(instance)) };
+  };
+  const { found } = await pollUntil(owner, (answer) => answer.found !== undefined, (last) => `${instance} is in no worker: ${JSON.stringify(last.list)}`, { timeoutMs, intervalMs: 100 });
+  return found!;
 }
 
 async function connected(url: string): Promise<NetConnection> {
