@@ -33,18 +33,24 @@ export function bindHost(fn: HostFunction, trace: TraceFunction, wait: HostWaitR
 }
 
 /**
- * Characters of trace text sent without waiting that the host may not have taken yet. Past this, one
- * trace goes as a synchronous call — it returns once the host has handled all queued before it — so
- * a script tracing in a loop cannot queue unbounded host memory.
+ * trace() records, and characters of trace text, sent without waiting since the last `traceWait`.
+ * Isolated-vm hands queued callbacks to Node's thread in one go, until none is left (protocol.ts
+ * TraceFunction); past either bound one trace goes as `traceWait`, which returns after the host has
+ * taken every record before it and given its event loop a turn. So a script tracing in a loop costs
+ * the server's other clients at most this much of Node's thread at a time (≈ 2 ms for 256 records,
+ * test/sandbox/hazard-host-call-loop.test.ts), and cannot queue unbounded host memory.
  */
-const UNCONFIRMED_TRACE_MAX_CHARS = 256 * 1024;
-let unconfirmedTraceChars = 0;
+const TRACE_TURN_RECORDS = 256;
+const TRACE_TURN_CHARS = 256 * 1024;
+let tracesSinceTurn = 0;
+let traceCharsSinceTurn = 0;
 
 export function traceToHost(text: string): void {
-  unconfirmedTraceChars += text.length;
-  if (traceFn === undefined || unconfirmedTraceChars > UNCONFIRMED_TRACE_MAX_CHARS) {
-    unconfirmedTraceChars = 0;
-    host('trace', text);
+  traceCharsSinceTurn += text.length;
+  if (traceFn === undefined || ++tracesSinceTurn >= TRACE_TURN_RECORDS || traceCharsSinceTurn > TRACE_TURN_CHARS) {
+    tracesSinceTurn = 0;
+    traceCharsSinceTurn = 0;
+    hostWait('traceWait', text);
     return;
   }
   traceFn(text);

@@ -158,7 +158,10 @@ export interface HttpResultRecord {
  * instance (runtime/instances), whatever runs the script.
  */
 export interface InstanceCalls {
-  /** trace() when the trace channel is behind (host.ts); the text is cut already. */
+  /**
+   * Where every trace() text ends (the application's log). host-api never calls it synchronously: its
+   * texts come through the trace callback (TraceFunction) and `traceWait`; the sandbox hands them here.
+   */
   trace(text: string): void;
   acceptConnection(clientId: string): void;
   rejectConnection(clientId: string, info: RejectRecord): void;
@@ -265,6 +268,11 @@ export interface ServiceWaits {
   fileChange(path: string, op: FileChangeOp, arg: string | boolean): boolean;
   /** File.flush(): fsync of an open file. */
   fileFlush(handle: number): boolean;
+  /**
+   * One trace() text, then a turn of the host's event loop before the script goes on (host.ts sends
+   * every TRACE_TURN_RECORDS-th record this way): a script tracing in a loop shares Node's thread.
+   */
+  traceWait(text: string): boolean;
 }
 
 export interface HostWaits extends InstanceWaits, ServiceWaits {}
@@ -357,7 +365,9 @@ export interface BootOptions {
  * trace() text to the host without waiting for it (an isolated-vm "ignored" callback): a synchronous
  * host call is a round trip between the isolate's thread and Node's (~25 µs), five times the cost of
  * the rest of a trace. Isolated-vm runs these and the synchronous calls in the order they were
- * made, so trace records keep their place among everything else the script does.
+ * made, so trace records keep their place among everything else the script does. It also runs them
+ * on Node's thread until none is queued, without returning to the event loop: a script that traced
+ * without pause would keep Node's thread to itself. So every so often a trace goes as `traceWait`.
  */
 export type TraceFunction = (text: string) => void;
 
@@ -458,6 +468,7 @@ export const HOST_ARGUMENTS = {
   fileList: ['path:text'],
   fileChange: ['path:text', ['op', FILE_CHANGE_OPS], 'arg:text|flag'],
   fileFlush: ['handle:number'],
+  traceWait: ['text:text'],
 } as const satisfies ArgumentTable<HostCalls & HostWaits>;
 
 type Specs = typeof HOST_ARGUMENTS;

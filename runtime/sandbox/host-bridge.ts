@@ -32,6 +32,7 @@ const WAIT_FAILURE: { [K in HostWaitOp]: (wanted: string) => ReturnType<HostWait
   fileList: () => null,
   fileChange: () => false,
   fileFlush: () => false,
+  traceWait: () => true,
 };
 
 const WAIT_OPS = new Set<string>(Object.keys(WAIT_FAILURE));

@@ -186,6 +186,7 @@ export class Sandbox {
         // Only host-api sends it, after a deadline reply; anything else is ignored.
         if (this.deadline.passed()) this.timedOut(stack);
       },
+      trace: (text) => this.onTrace(text),
     });
     return { ...services, ...remotingRoutes(this.remoting, this.options.hooks) };
   }
@@ -317,7 +318,7 @@ export class Sandbox {
     }
   }
 
-  /** trace() text sent without waiting (host-api cut it already; the logger bounds it again). */
+  /** trace() text, from the trace callback or traceWait (host-api cut it already; the logger bounds it again). */
   private onTrace(text: unknown): void {
     if (!this.isLive() || typeof text !== 'string') return;
     try {

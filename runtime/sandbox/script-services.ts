@@ -20,6 +20,8 @@ export interface ServiceDeps {
   unsupported(member: string): void;
   /** host-api's report after a deadline reply: where the script was (dispatch-deadline.ts). */
   timedOut(stack: string | undefined): void;
+  /** A trace() text to the instance's log, as the trace callback's are. */
+  trace(text: string): void;
 }
 
 /**
@@ -51,6 +53,11 @@ export function scriptServices(deps: ServiceDeps): ServiceHooks {
     fileList: (path, signal) => files.list(path, signal),
     fileChange: (path, op, arg, signal) => files.change(path, op, arg, signal),
     fileFlush: (handle) => files.flush(handle),
+    traceWait: (text) => {
+      deps.trace(text);
+      // Resolved in the check phase: the event loop polls sockets and runs timers before the script goes on.
+      return new Promise<boolean>((resolve) => setImmediate(resolve, true));
+    },
   };
 }
 

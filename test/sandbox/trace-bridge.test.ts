@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { cleanupApps, clientInfo, createInstance, disposeAll } from './helpers.ts';
 
 /**
- * trace() reaches the host without a synchronous round trip (an isolated-vm "ignored" callback). What
- * must hold: records keep their order among the other host calls of the script, all of a handler's
- * traces are in before its result, and a script tracing without end cannot queue unbounded memory.
+ * trace() reaches the host without a synchronous round trip (an isolated-vm "ignored" callback), and
+ * every 256th record or 256 KB as a `traceWait` that gives the host's event loop a turn. What must
+ * hold: records keep their order among the other host calls of the script, all of a handler's traces
+ * are in before its result, and a script tracing without end cannot queue unbounded memory (nor keep
+ * Node's thread: hazard-host-call-loop.test.ts).
  */
 describe('sandbox: trace() to the host', function () {
   this.timeout(30_000);
@@ -32,7 +34,7 @@ describe('sandbox: trace() to the host', function () {
     assert.deepEqual(order, expected, 'every trace, in order, before the result came back');
   });
 
-  it('order holds across the synchronous trace sent after every 1 MB of unconfirmed text (8 MB traced here)', async () => {
+  it('order holds across the waiting trace sent after every 256 KB of text (8 MB traced here)', async () => {
     const instance = createInstance('var line = new Array(4001).join("y");\nClient.prototype.flood = function (n) { for (var i = 0; i < n; i++) trace(i + " " + line); return n; };\n');
     let seen = 0;
     const trace = instance.hooks.trace.bind(instance.hooks);
