@@ -137,16 +137,18 @@ async function run(pair: RelayPair, opts: ReturnType<typeof options>): Promise<R
   };
 
   try {
-    // Warm-up: the relay waits for a keyframe (B's count lags until then), so only A is awaited here.
+    // Warm-up: the relay waits for a keyframe, so B is awaited only once it receives. Not awaiting B
+    // at all let the relay's backlog pass media.playerMaxBufferedBytes (B shares A's CPU): the relay
+    // then dropped up to the next keyframe, into the measured batches, which never completed.
     for (let sent = 0; sent < opts.warmup; sent += opts.batch) {
       const targets = aPlayers.map((p) => p.count + opts.batch);
+      const bTarget = bPlayer.count > 0 ? bPlayer.count + opts.batch : 0;
       for (let i = 0; i < opts.batch; i++) {
         const tag = source.next();
         ns.sendMedia(tag.type, tag.timestamp, tag.payload);
       }
-      await waitFor(() => aPlayers.every((p, i) => p.count >= targets[i]!), () => 'warm-up delivery');
+      await waitFor(() => aPlayers.every((p, i) => p.count >= targets[i]!) && bPlayer.count >= bTarget, () => 'warm-up delivery');
     }
-    await new Promise((resolve) => setTimeout(resolve, 500)); // B catches up; the relay is past its keyframe wait
     const gc0 = await gcCounts(pair.aPid);
     const a0 = cpuMs(pair.aPid);
     const b0 = cpuMs(pair.bPid);
