@@ -11,6 +11,7 @@ import { NetConnection, type InfoObject } from '../../runtime/client/net-connect
 import { ErrorCode } from '../../runtime/errors.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { startTestServer, tempDir, type LogRecord, type TestServer } from '../helpers/test-server.ts';
+import { STALL_LIMIT_MS } from '../sandbox/helpers.ts';
 
 const ACCEPT = 'application.onConnect = function (client) { return true; };\n';
 /** Host calls for `ms` milliseconds: slow but within the handler timeout. */
@@ -26,20 +27,23 @@ function writeApps(apps: Record<string, string>): string {
 }
 
 /** A client of the healthy app calling every 20 ms until stopped; every call must be answered. */
-async function keepAsking(url: string): Promise<{ stop(): Promise<{ answers: number; failures: string[] }> }> {
+async function keepAsking(url: string): Promise<{ stop(): Promise<{ answers: number; failures: string[]; maxRoundTripMs: number }> }> {
   const nc = new NetConnection();
   await nc.connect(url);
   let running = true;
   let answers = 0;
+  let maxRoundTripMs = 0;
   const failures: string[] = [];
   const loop = (async () => {
     while (running) {
+      const askedAt = performance.now();
       try {
         assert.equal(await nc.call('echo', answers), answers);
         answers++;
       } catch (error) {
         failures.push(String((error as Error).message));
       }
+      maxRoundTripMs = Math.max(maxRoundTripMs, performance.now() - askedAt);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   })();
@@ -48,7 +52,7 @@ async function keepAsking(url: string): Promise<{ stop(): Promise<{ answers: num
       running = false;
       await loop;
       nc.close();
-      return { answers, failures };
+      return { answers, failures, maxRoundTripMs };
     },
   };
 }
@@ -64,6 +68,9 @@ async function client(url: string): Promise<{ nc: NetConnection; statuses: strin
 }
 
 const isTimeoutOf = (app: string) => (r: LogRecord) => r.app === `${app}/_definst_` && r['errorCode'] === ErrorCode.ScriptTimeout;
+
+/** Longest a healthy client's call may take while another instance runs away (the loop-gap limit of the sandbox tests, plus the call's own trip). */
+const ROUND_TRIP_LIMIT_MS = STALL_LIMIT_MS + 100;
 
 describe('deadlines scripts cannot dodge (real server)', function () {
   this.timeout(60_000);
@@ -82,6 +89,8 @@ describe('deadlines scripts cannot dodge (real server)', function () {
       flushloop: `${ACCEPT}Client.prototype.spin = function () { var so = SharedObject.get('state', true); var i = 0; while (true) { so.setProperty('n', i++); if (!so.flush()) throw new Error('flush failed'); } };\n`,
       folderloop: `${ACCEPT}Client.prototype.spin = function () { var root = new File('/'); var d = new File('/spin'); while (true) { if (!root.mkdir('spin') || !d.remove(true) || root.list() === null) throw new Error('folder work failed'); } };\n`,
       loadloop: `${ACCEPT}Client.prototype.spin = function () { while (true) { try { load('missing.asc'); } catch (e) {} } };\n`,
+      // trace() does not wait for the host (an isolated-vm callback Node's thread runs until none is queued).
+      traceloop: `${ACCEPT}Client.prototype.spin = function () { while (true) trace('spin'); };\n`,
       stopspin: `${ACCEPT}application.onAppStop = function () { while (true) application.getStats(); };\nClient.prototype.quit = function () { application.shutdown(); };\n`,
       slowbye: `${ACCEPT}application.onDisconnect = function (client) { ${busy(800)} };\n`,
     });
@@ -89,7 +98,7 @@ describe('deadlines scripts cannot dodge (real server)', function () {
   });
   after(() => ts?.close());
 
-  for (const app of ['purejs', 'hostloop', 'fileloop', 'flushloop', 'folderloop', 'loadloop']) {
+  for (const app of ['purejs', 'hostloop', 'fileloop', 'flushloop', 'folderloop', 'loadloop', 'traceloop']) {
     it(`${app}: the runaway is ended at the handler timeout with the same log line, client status and instance fate`, async () => {
       const healthy = await keepAsking(ts.url('healthy'));
       const spinner = await client(ts.url(app));
@@ -115,9 +124,12 @@ describe('deadlines scripts cannot dodge (real server)', function () {
       const next = await client(ts.url(app));
       assert.ok(next.statuses.includes('NetConnection.Connect.Success'));
       next.nc.close();
-      const { answers, failures } = await healthy.stop();
+      const { answers, failures, maxRoundTripMs } = await healthy.stop();
       assert.deepEqual(failures, []);
       assert.ok(answers > 5, `the healthy instance answered ${answers} calls meanwhile`);
+      if (process.env.RTTLOG) console.error('RTT', app, maxRoundTripMs.toFixed(1));
+      // The runaway's handler timeout is 1 s: a server whose event loop it held would answer that late.
+      assert.ok(maxRoundTripMs < ROUND_TRIP_LIMIT_MS, `the healthy instance waited ${maxRoundTripMs.toFixed(0)} ms for an answer`);
     });
   }
 
