@@ -158,11 +158,6 @@ export interface HttpResultRecord {
  * instance (runtime/instances), whatever runs the script.
  */
 export interface InstanceCalls {
-  /**
-   * Where every trace() text ends (the application's log). host-api never calls it synchronously: its
-   * texts come through the trace callback (TraceFunction) and `traceWait`; the sandbox hands them here.
-   */
-  trace(text: string): void;
   acceptConnection(clientId: string): void;
   rejectConnection(clientId: string, info: RejectRecord): void;
   disconnect(clientId: string): boolean;
@@ -416,7 +411,6 @@ type ArgumentTable<T> = { readonly [K in keyof T]: T[K] extends (...args: infer 
 /** The checks of every host call and wait, in parameter order; the compiler holds them to the signatures above. */
 export const HOST_ARGUMENTS = {
   // InstanceCalls
-  trace: ['text:text'],
   acceptConnection: ['clientId:text'],
   rejectConnection: ['clientId:text', 'info:reject'],
   disconnect: ['clientId:text'],
@@ -496,8 +490,16 @@ export type WaitHooks<T> = {
     : never;
 };
 
+/**
+ * Where every trace() text ends (the application's log). Not a host call: texts come through the
+ * trace callback (TraceFunction) and the waiting `traceWait`, and the sandbox hands each one here.
+ */
+export interface TraceHook {
+  trace(text: string): void;
+}
+
 /** What the application instance implements (runtime/instances): derived, never declared again. */
-export type InstanceHooks = CallHooks<InstanceCalls> & WaitHooks<InstanceWaits>;
+export type InstanceHooks = CallHooks<InstanceCalls> & WaitHooks<InstanceWaits> & TraceHook;
 
 /** What the sandbox implements itself (runtime/sandbox). */
 export type ServiceHooks = CallHooks<ServiceCalls> & WaitHooks<ServiceWaits>;
