@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CallHooks, HttpResultRecord, InstanceCalls, InstanceHooks, LoadReply, ServiceHooks } from '../../host-api/protocol.ts';
 import type { AmfClassTags } from './amf-class-tags.ts';
 import type { ScriptFiles } from './script-files.ts';
@@ -55,8 +56,8 @@ export function scriptServices(deps: ServiceDeps): ServiceHooks {
     fileFlush: (handle) => files.flush(handle),
     traceWait: (text) => {
       deps.trace(text);
-      // Resolved in the check phase: the event loop polls sockets and runs timers before the script goes on.
-      return new Promise<boolean>((resolve) => setImmediate(resolve, true));
+      // Answered in the check phase: the event loop polls sockets and runs timers before the script goes on.
+      return nextTurn(true);
     },
   };
 }

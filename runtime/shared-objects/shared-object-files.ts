@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { RateLimitedLog } from '../log/rate-limited-log.ts';
@@ -116,7 +117,7 @@ export class SharedObjectFiles {
       return null;
     }
     try {
-      return await decodeSoFileInSlices(bytes, () => new Promise((resolve) => setImmediate(resolve)));
+      return await decodeSoFileInSlices(bytes, () => nextTurn());
     } catch (error) {
       this.#quarantine(state, file, (error as Error).message);
       return null;
