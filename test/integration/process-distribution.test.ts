@@ -220,7 +220,6 @@ describe('process distribution, scope app: every instance of an app in one worke
   });
 });
 
-
 describe('process distribution: the fms-runtime command with --processes 2', function () {
   this.timeout(60_000);
 

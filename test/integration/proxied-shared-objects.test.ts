@@ -47,7 +47,6 @@ describe('proxied shared objects: SharedObject.get(name, persistent, netConnecti
   const traced = (text: string) => ts.logs.waitFor((r) => r.app === PROXY && r['trace'] === true && r.msg === text);
   const count = (text: string) => ts.logs.traces(PROXY).filter((t) => t === text).length;
 
-
   it('the script reads, changes and broadcasts on an SO owned by another instance, and hears its changes', async () => {
     const ownerClient = await connect('owner/room');
     const board = SharedObject.getRemote(ownerClient, 'board', false);

@@ -28,7 +28,6 @@ function successes(so: SharedObject, count: number): Promise<void> {
   });
 }
 
-
 const summary = (list: SyncItem[]) => list.map((i) => (i.name ? `${i.code} ${i.name}` : i.code));
 
 describe('shared objects: version, resyncDepth and clearSharedObjects (main.asc + real clients)', function () {
